@@ -1,0 +1,78 @@
+"""Dependencies for any route of an app that includes :func:`~kavach_fastapi.kavach_router`.
+
+Use the ``Annotated`` aliases in signatures::
+
+    @app.get("/me")
+    async def me(user: CurrentUser) -> User: ...
+
+``current_user`` answers 401 with the package's JSON error when nobody is signed in;
+``optional_user`` gives ``None`` instead.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from .core import STATE_KEY, Kavach
+from .errors import ConfigurationError, NotSignedInError
+from .models import User
+from .sessions import ActiveSession
+from .web import cookie_policy, session_token
+
+_ACTIVE_SESSION = "kavach_active_session"
+
+
+def get_kavach(request: Request) -> Kavach:
+    """The app's :class:`~kavach_fastapi.core.Kavach`.
+
+    Raises:
+        ConfigurationError: the app never included ``kavach_router()``, or was started without
+            running its lifespan.
+    """
+    kavach = getattr(request.app.state, STATE_KEY, None)
+    if not isinstance(kavach, Kavach):
+        raise ConfigurationError(
+            "No kavach_router() is active in this app: include it with "
+            "app.include_router(kavach_router(...)) and run the app with its lifespan "
+            "(uvicorn does; in tests use `with TestClient(app)`)."
+        )
+    return kavach
+
+
+async def active_session(request: Request) -> ActiveSession | None:
+    """The request's valid session, looked up once per request."""
+    if _ACTIVE_SESSION in request.scope:
+        cached: ActiveSession | None = request.scope[_ACTIVE_SESSION]
+        return cached
+    kavach = get_kavach(request)
+    policy = cookie_policy(request, kavach.settings.base_url)
+    found = await kavach.sessions.authenticate(session_token(request, policy))
+    request.scope[_ACTIVE_SESSION] = found
+    return found
+
+
+async def optional_user(request: Request) -> User | None:
+    """The signed-in user, or ``None`` when nobody is signed in."""
+    found = await active_session(request)
+    return None if found is None else found.user
+
+
+async def current_user(request: Request) -> User:
+    """The signed-in user.
+
+    Raises:
+        NotSignedInError: nobody is signed in (answered as 401 ``not_signed_in``).
+    """
+    found = await active_session(request)
+    if found is None:
+        raise NotSignedInError
+    return found.user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+"""The signed-in user; 401 when nobody is signed in."""
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+"""The signed-in user, or ``None``."""

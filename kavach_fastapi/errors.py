@@ -1,0 +1,153 @@
+"""Everything that can go wrong, as exceptions with a stable error code.
+
+The tree::
+
+    KavachError                      root of every failure the package raises
+    ├── ConfigurationError           settings are missing or invalid (raised at start-up)
+    ├── NotSignedInError             no valid session on the request (401)
+    ├── SignInError                  a sign-in attempt could not finish
+    │   ├── InvalidStateError        unknown, replayed or expired attempt, or another browser's
+    │   ├── ProviderDeniedError      the provider answered the callback with ``error=``
+    │   ├── ProviderError            the token exchange or profile call failed (502)
+    │   └── AccountDisabledError     the provider account is closed or inactive (403)
+    ├── CrossSiteRequestError        a state-changing request came from another site (403)
+    └── UnknownProviderError         no configured provider has that id (404)
+
+Every exception carries an :class:`ErrorCode`, an HTTP status and a message that is safe to
+show to a person: it never contains a token, a secret or a stack trace. The router turns them
+into the JSON shape ``{"error": {"code": "...", "message": "..."}}``.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ErrorCode(str, Enum):
+    """The codes that appear in error answers and in ``?error=`` on landing URLs."""
+
+    NOT_SIGNED_IN = "not_signed_in"
+    """Nobody is signed in: no session cookie or bearer token, or it expired or was revoked."""
+    INVALID_REQUEST = "invalid_request"
+    """A query parameter is missing, duplicated or malformed."""
+    INVALID_STATE = "invalid_state"
+    """The callback's ``state`` names no pending sign-in: it was already used or never existed."""
+    SIGN_IN_EXPIRED = "sign_in_expired"
+    """The sign-in attempt is older than 10 minutes; start again."""
+    BROWSER_MISMATCH = "browser_mismatch"
+    """The callback was opened in a browser other than the one that started the sign-in."""
+    ACCESS_DENIED = "access_denied"
+    """The person declined the consent screen."""
+    INVALID_SCOPE = "invalid_scope"
+    """The provider refused a requested scope: enable it for the app in the developer console."""
+    PROVIDER_ERROR = "provider_error"
+    """The provider reported another error on the callback."""
+    ISSUER_MISMATCH = "issuer_mismatch"
+    """The callback names an issuer other than the configured provider."""
+    TOKEN_EXCHANGE_FAILED = "token_exchange_failed"  # noqa: S105 - a code, not a secret
+    """The provider did not exchange the authorization code for tokens."""
+    PROFILE_FETCH_FAILED = "profile_fetch_failed"
+    """The provider did not return the person's profile."""
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
+    """The provider timed out or could not be reached."""
+    ACCOUNT_DISABLED = "account_disabled"
+    """The provider account is closed or inactive."""
+    CROSS_SITE_REQUEST = "cross_site_request"
+    """A state-changing request came from another site and was refused."""
+    UNKNOWN_PROVIDER = "unknown_provider"
+    """No configured provider has this id."""
+    NOT_CONFIGURED = "not_configured"
+    """The package is not set up for this app (router not included, or lifespan not run)."""
+
+
+class KavachError(Exception):
+    """Root of every failure the package raises.
+
+    Attributes:
+        code: the stable :class:`ErrorCode`.
+        status_code: the HTTP status that fits the failure.
+        message: a sentence safe to show to a person.
+    """
+
+    code: ErrorCode = ErrorCode.INVALID_REQUEST
+    status_code: int = 400
+    default_message: str = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, *, code: ErrorCode | None = None) -> None:
+        self.message = message or self.default_message
+        if code is not None:
+            self.code = code
+        super().__init__(self.message)
+
+
+class ConfigurationError(KavachError):
+    """Settings are missing or invalid. Raised at start-up, never during a request."""
+
+    code = ErrorCode.NOT_CONFIGURED
+    status_code = 500
+    default_message = "kavach-fastapi is not configured."
+
+
+class NotSignedInError(KavachError):
+    """The request carries no valid session."""
+
+    code = ErrorCode.NOT_SIGNED_IN
+    status_code = 401
+    default_message = "Sign in to continue."
+
+
+class SignInError(KavachError):
+    """A sign-in attempt could not finish. Nothing was written and no session was made."""
+
+    code = ErrorCode.INVALID_REQUEST
+    status_code = 400
+    default_message = "Sign-in could not be completed."
+    redirect_to: str | None = None
+    """Where the person should land to read the error, once the attempt is known."""
+
+
+class InvalidStateError(SignInError):
+    """The callback does not match a pending sign-in started in this browser."""
+
+    code = ErrorCode.INVALID_STATE
+    default_message = "This sign-in link is not valid any more. Please sign in again."
+
+
+class ProviderDeniedError(SignInError):
+    """The provider sent the person back with ``error=`` instead of a code."""
+
+    code = ErrorCode.PROVIDER_ERROR
+    status_code = 400
+    default_message = "The provider did not grant access."
+
+
+class ProviderError(SignInError):
+    """The provider's token or profile endpoint failed: timeout, 4xx, 5xx or malformed JSON."""
+
+    code = ErrorCode.TOKEN_EXCHANGE_FAILED
+    status_code = 502
+    default_message = "The provider could not complete the sign-in. Please try again."
+
+
+class AccountDisabledError(SignInError):
+    """The provider account is closed or inactive, so it cannot sign in."""
+
+    code = ErrorCode.ACCOUNT_DISABLED
+    status_code = 403
+    default_message = "This account is closed or inactive and cannot sign in."
+
+
+class CrossSiteRequestError(KavachError):
+    """A state-changing request came from another site."""
+
+    code = ErrorCode.CROSS_SITE_REQUEST
+    status_code = 403
+    default_message = "Cross-site requests are not allowed here."
+
+
+class UnknownProviderError(KavachError):
+    """No configured provider has the requested id."""
+
+    code = ErrorCode.UNKNOWN_PROVIDER
+    status_code = 404
+    default_message = "No such sign-in provider."

@@ -1,0 +1,214 @@
+"""Database tables and the public models that routes return.
+
+Tables live in their own SQLAlchemy registry and metadata (:data:`metadata`), so an app that uses
+SQLModel for its own tables never has ours created in its database, nor theirs in ours.
+
+Public models (:class:`User`, :class:`AtlassianSite`, ...) are plain pydantic models built from
+the rows; provider tokens are only ever on :class:`AccountRow` and never in a public model.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, UniqueConstraint
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+metadata = MetaData()
+"""The metadata of every kavach table, separate from ``SQLModel.metadata``."""
+
+_registry = registry(metadata=metadata)
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC and returns aware UTC, the same on SQLite and PostgreSQL."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("kavach stores aware datetimes only")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+def _timestamp(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+class _Table(SQLModel, registry=_registry):
+    pass
+
+
+class UserRow(_Table, table=True):
+    """A person known to the app. Keyed by our own id, never by email."""
+
+    __tablename__: ClassVar[str] = "kavach_users"
+
+    id: str = Field(primary_key=True, max_length=32)
+    email: str | None = Field(default=None, max_length=320)
+    email_normalized: str | None = Field(default=None, max_length=320, index=True)
+    email_verified: bool = False
+    name: str | None = Field(default=None, max_length=500)
+    image: str | None = Field(default=None, max_length=2048)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class AccountRow(_Table, table=True):
+    """A provider account linked to a user, with its tokens encrypted and bound to this row."""
+
+    __tablename__: ClassVar[str] = "kavach_accounts"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_account_id", name="uq_kavach_accounts_identity"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="kavach_users.id", index=True, ondelete="CASCADE")
+    provider: str = Field(max_length=64)
+    provider_account_id: str = Field(max_length=255)
+    scopes: str = Field(default="", max_length=4000)
+    access_token: str | None = Field(default=None, max_length=20000)
+    refresh_token: str | None = Field(default=None, max_length=20000)
+    access_token_expires_at: datetime | None = _timestamp(default=None, nullable=True)
+    needs_reauth: bool = False
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+
+
+class SessionRow(_Table, table=True):
+    """A signed-in browser or API client. Only the hash of the session token is stored."""
+
+    __tablename__: ClassVar[str] = "kavach_sessions"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="kavach_users.id", index=True, ondelete="CASCADE")
+    created_at: datetime = _timestamp()
+    expires_at: datetime = _timestamp(index=True)
+    last_active_at: datetime = _timestamp()
+
+
+class SignInAttemptRow(_Table, table=True):
+    """A sign-in that was started and not yet finished; single use, short-lived."""
+
+    __tablename__: ClassVar[str] = "kavach_sign_in_attempts"
+
+    state_hash: str = Field(primary_key=True, max_length=64)
+    browser_hash: str = Field(max_length=64, index=True)
+    provider: str = Field(max_length=64)
+    code_verifier: str | None = Field(default=None, max_length=500)
+    redirect_uri: str = Field(max_length=2048)
+    redirect_to: str = Field(max_length=2048)
+    created_at: datetime = _timestamp()
+    expires_at: datetime = _timestamp(index=True)
+
+
+class _Public(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class User(_Public):
+    """The signed-in person, as routes see them."""
+
+    id: str
+    email: str | None
+    email_verified: bool
+    name: str | None
+    image: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: UserRow) -> User:
+        """Build the public view of a user row."""
+        return cls(
+            id=row.id,
+            email=row.email,
+            email_verified=row.email_verified,
+            name=row.name,
+            image=row.image,
+            created_at=row.created_at,
+        )
+
+
+class SessionInfo(_Public):
+    """What a client may know about its own session."""
+
+    expires_at: datetime
+
+
+class SessionView(_Public):
+    """The answer of ``GET /auth/session``."""
+
+    user: User
+    session: SessionInfo
+
+
+class LinkedAccount(_Public):
+    """A provider account linked to the user; never carries tokens."""
+
+    provider: str
+    account_id: str
+    scopes: list[str]
+    needs_reauth: bool
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: AccountRow) -> LinkedAccount:
+        """Build the public view of an account row."""
+        return cls(
+            provider=row.provider,
+            account_id=row.provider_account_id,
+            scopes=row.scopes.split(),
+            needs_reauth=row.needs_reauth,
+            created_at=row.created_at,
+        )
+
+
+class ProviderInfo(_Public):
+    """A configured sign-in provider."""
+
+    id: str
+    name: str
+
+
+class AtlassianSite(_Public):
+    """An Atlassian site (cloud) that the person granted the app access to."""
+
+    id: str
+    """The cloud id, used in product API URLs: ``/ex/jira/{id}/...``."""
+    name: str
+    url: str
+    scopes: list[str]
+    avatar_url: str | None = None
+
+
+class SignedOut(_Public):
+    """The answer of ``POST /auth/sign-out``."""
+
+    signed_out: bool
+
+
+class ErrorDetail(_Public):
+    """The inner part of an error answer."""
+
+    code: str
+    message: str
+
+
+class ErrorBody(_Public):
+    """Every error answer: ``{"error": {"code": ..., "message": ...}}``."""
+
+    error: ErrorDetail

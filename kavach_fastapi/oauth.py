@@ -1,0 +1,210 @@
+"""The OAuth 2.0 client: the only module that imports Authlib.
+
+Authlib's async OAuth2 client (httpx2 underneath) builds consent URLs and exchanges codes. This
+module wraps it in a small typed surface and translates every network or protocol failure, in one
+place, into a :class:`~kavach_fastapi.errors.ProviderError` with a fitting code. Timeouts are always
+set and redirects from the provider are never followed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx2
+from authlib.common.security import generate_token
+from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+
+from .errors import ErrorCode, ProviderError
+from .providers.base import OAuthProvider
+
+logger = logging.getLogger("kavach_fastapi")
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """Tokens from a token endpoint answer.
+
+    Attributes:
+        access_token: the bearer token for API calls.
+        refresh_token: present when ``offline_access`` was granted; rotated on each refresh.
+        expires_at: when the access token stops working, if the provider said.
+        scopes: the scopes actually granted.
+    """
+
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime | None
+    scopes: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return f"TokenSet(expires_at={self.expires_at!r}, scopes={self.scopes!r})"
+
+
+def new_code_verifier() -> str:
+    """A PKCE code verifier of 64 characters (RFC 7636 allows 43 to 128)."""
+    return str(generate_token(64))
+
+
+class SharedTransport(httpx2.AsyncBaseTransport):
+    """Lends one long-lived transport (its connection pool) to many short-lived clients.
+
+    Closing a client does not close the pool; its owner closes :attr:`inner` and may put a
+    new one in its place.
+    """
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Borrowers never close the pool."""
+
+
+def _token_set(data: Mapping[str, Any], *, now: datetime) -> TokenSet:
+    access_token = data.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise ValueError("the token answer has no access_token")
+    refresh_token = data.get("refresh_token")
+    expires_in = data.get("expires_in")
+    scope = data.get("scope")
+    return TokenSet(
+        access_token=access_token,
+        refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else None,
+        expires_at=(
+            now + timedelta(seconds=int(expires_in))
+            if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool)
+            else None
+        ),
+        scopes=tuple(scope.split()) if isinstance(scope, str) else (),
+    )
+
+
+@contextmanager
+def _provider_call(provider: OAuthProvider, what: str, failure: ErrorCode) -> Iterator[None]:
+    """Translate every failure of one provider call into a ``ProviderError``."""
+    try:
+        yield
+    except httpx2.TimeoutException:
+        logger.warning("%s %s timed out", provider.name, what)
+        raise ProviderError(
+            f"{provider.name} did not answer in time. Please try again.",
+            code=ErrorCode.PROVIDER_UNAVAILABLE,
+        ) from None
+    except httpx2.TransportError as exc:
+        logger.warning("%s %s could not be reached: %s", provider.name, what, type(exc).__name__)
+        raise ProviderError(
+            f"{provider.name} could not be reached. Please try again.",
+            code=ErrorCode.PROVIDER_UNAVAILABLE,
+        ) from None
+    except OAuthError as exc:
+        logger.warning("%s %s refused: error=%s", provider.name, what, exc.error)
+        raise ProviderError(code=failure) from None
+    except httpx2.HTTPStatusError as exc:
+        logger.warning("%s %s answered HTTP %s", provider.name, what, exc.response.status_code)
+        raise ProviderError(code=failure) from None
+    except (ValueError, TypeError) as exc:
+        # Malformed JSON, or JSON without the fields we need. The message names no value.
+        logger.warning("%s %s answer is malformed: %s", provider.name, what, type(exc).__name__)
+        raise ProviderError(code=failure) from None
+
+
+class OAuthClient:
+    """Talks OAuth 2.0 to one provider.
+
+    Args:
+        provider: the provider to talk to.
+        transport: the HTTP transport (a pooled one in production, an emulator or a mock in tests).
+        timeout: seconds to wait for each call.
+    """
+
+    def __init__(
+        self, provider: OAuthProvider, *, transport: SharedTransport, timeout: float
+    ) -> None:
+        self.provider = provider
+        self._transport = transport
+        self._timeout = httpx2.Timeout(timeout, connect=min(timeout, 5.0))
+
+    def _client(self, redirect_uri: str | None = None) -> AsyncOAuth2Client:
+        provider = self.provider
+        return AsyncOAuth2Client(
+            client_id=provider.client_id,
+            client_secret=provider.client_secret.get_secret_value(),
+            token_endpoint_auth_method="client_secret_post",  # noqa: S106 - a method name
+            scope=" ".join(provider.scopes),
+            redirect_uri=redirect_uri,
+            code_challenge_method="S256" if provider.use_pkce else None,
+            transport=self._transport,
+            timeout=self._timeout,
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    def authorization_url(self, *, redirect_uri: str, state: str, code_verifier: str | None) -> str:
+        """The consent URL to send the browser to."""
+        client = self._client(redirect_uri)
+        url, _ = client.create_authorization_url(
+            self.provider.authorize_url,
+            state=state,
+            code_verifier=code_verifier if self.provider.use_pkce else None,
+            **dict(self.provider.authorize_params),
+        )
+        return str(url)
+
+    async def exchange_code(
+        self, *, code: str, redirect_uri: str, code_verifier: str | None
+    ) -> TokenSet:
+        """Exchange an authorization code for tokens.
+
+        Raises:
+            ProviderError: timeout, unreachable, an error answer, or a malformed one.
+        """
+        extra = {"code_verifier": code_verifier} if code_verifier else {}
+        with _provider_call(self.provider, "token exchange", ErrorCode.TOKEN_EXCHANGE_FAILED):
+            async with self._client(redirect_uri) as client:
+                now = datetime.now(timezone.utc)
+                data = await client.fetch_token(
+                    self.provider.token_url,
+                    grant_type="authorization_code",
+                    code=code,
+                    redirect_uri=redirect_uri,
+                    **extra,
+                )
+                return _token_set(data, now=now)
+
+    async def get_json(self, url: str, *, access_token: str, failure: ErrorCode) -> Any:
+        """GET a JSON resource with a bearer token.
+
+        Raises:
+            ProviderError: timeout, unreachable, a non-2xx answer, or a body that is not JSON.
+        """
+        with _provider_call(self.provider, f"GET {httpx2.URL(url).path}", failure):
+            async with httpx2.AsyncClient(
+                transport=self._transport,
+                timeout=self._timeout,
+                follow_redirects=False,
+                trust_env=False,
+            ) as client:
+                response = await client.get(
+                    url,
+                    headers={
+                        "Authorization": f"Bearer {access_token}",
+                        "Accept": "application/json",
+                    },
+                )
+                response.raise_for_status()
+                return response.json()
+
+    async def fetch_profile(self, access_token: str) -> Any:
+        """The provider's description of the signed-in person, as JSON."""
+        return await self.get_json(
+            self.provider.profile_url,
+            access_token=access_token,
+            failure=ErrorCode.PROFILE_FETCH_FAILED,
+        )

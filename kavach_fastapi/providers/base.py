@@ -1,0 +1,82 @@
+"""What every sign-in provider is: a thin description over the OAuth core.
+
+A provider names its endpoints, its scopes, the extra parameters of its consent URL and how its
+profile answer maps to a :class:`ProviderProfile`. Everything else (state, PKCE, the token
+exchange, users and sessions) is shared, so adding a provider is one small module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import SecretStr
+
+
+@dataclass(frozen=True)
+class ProviderProfile:
+    """The person as a provider describes them, reduced to what the package needs.
+
+    Attributes:
+        account_id: the provider's stable identifier of the account: the identity key.
+        email: may be missing (a privacy setting); never used as an identity.
+        email_verified: whether the provider vouches for the email.
+        name: display name.
+        image: URL of the picture.
+        active: ``False`` for closed or inactive accounts, which may not sign in.
+    """
+
+    account_id: str
+    email: str | None
+    email_verified: bool
+    name: str | None
+    image: str | None
+    active: bool
+
+
+ProfileParser = Callable[[Mapping[str, Any]], ProviderProfile]
+
+
+@dataclass(frozen=True)
+class OAuthProvider:
+    """An OAuth 2.0 authorization-code provider.
+
+    Attributes:
+        id: the short name used in URLs (``/auth/oauth/authorize/{id}``).
+        name: the name shown to people.
+        client_id: the app's client id.
+        client_secret: the app's secret; sent in the token request body (``client_secret_post``).
+        authorize_url: the consent page.
+        token_url: the token endpoint (code exchange and refresh).
+        profile_url: the endpoint that describes the signed-in person.
+        scopes: scopes to request, in order, without duplicates.
+        authorize_params: extra query parameters of the consent URL.
+        use_pkce: send a PKCE S256 challenge (the secret is sent as well).
+        issuer: the provider's issuer identifier; a callback naming another issuer is refused.
+        parse_profile: maps the profile endpoint's JSON to a :class:`ProviderProfile`; raises
+            ``ValueError`` when the answer lacks what is needed.
+    """
+
+    id: str
+    name: str
+    client_id: str
+    client_secret: SecretStr
+    authorize_url: str
+    token_url: str
+    profile_url: str
+    scopes: tuple[str, ...]
+    parse_profile: ProfileParser
+    authorize_params: Mapping[str, str] = field(default_factory=dict)
+    use_pkce: bool = True
+    issuer: str | None = None
+
+
+def merge_scopes(*groups: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """Join scope lists in order, dropping blanks and duplicates."""
+    merged: dict[str, None] = {}
+    for group in groups:
+        for scope in group or ():
+            for part in scope.split():
+                merged.setdefault(part, None)
+    return tuple(merged)

@@ -1,0 +1,316 @@
+"""``kavach_router()``: the endpoints, thin, over the sign-in and session services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import timedelta
+from typing import Annotated, Any
+
+import httpx2
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute
+
+from .core import Kavach
+from .errors import ErrorCode, KavachError, NotSignedInError, SignInError
+from .models import ErrorBody, LinkedAccount, ProviderInfo, SessionInfo, SessionView, SignedOut
+from .providers.base import OAuthProvider
+from .redirects import FALLBACK, safe_redirect, with_error
+from .sessions import ActiveSession
+from .settings import KavachSettings, load_settings
+from .signin import ATTEMPT_LIFETIME
+from .web import (
+    BINDING_COOKIE,
+    PRIVATE_HEADERS,
+    SESSION_COOKIE,
+    CookiePolicy,
+    cookie_policy,
+    error_response,
+    is_cross_site,
+    mount_url,
+    session_token,
+    wants_json,
+)
+
+AUTHORIZE_PATH = "/auth/oauth/authorize/{provider}"
+CALLBACK_PATH = "/auth/oauth/callback/{provider}"
+
+
+def _errors(*codes: ErrorCode, status: int) -> dict[int | str, dict[str, Any]]:
+    listed = ", ".join(f"`{code.value}`" for code in codes)
+    return {status: {"model": ErrorBody, "description": f"Error codes: {listed}."}}
+
+
+_NOT_SIGNED_IN = _errors(ErrorCode.NOT_SIGNED_IN, status=401)
+
+
+class KavachRoute(APIRoute):
+    """Turns :class:`KavachError` from the endpoint or its dependencies into the JSON error."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except KavachError as exc:
+                return error_response(exc)
+
+        return handle
+
+
+class KavachRouter(APIRouter):
+    """The router returned by :func:`kavach_router`; ``.kavach`` holds its runtime."""
+
+    kavach: Kavach
+
+
+def kavach_router(
+    providers: Sequence[OAuthProvider],
+    *,
+    database_url: str | None = None,
+    secret: str | None = None,
+    base_url: str | None = None,
+    trusted_origins: Sequence[str] | None = None,
+    rate_limit: int | None = None,
+    session_lifetime: timedelta | None = None,
+    session_idle_timeout: timedelta | None = None,
+    http_timeout: float | None = None,
+    http_transport: httpx2.AsyncBaseTransport | None = None,
+) -> KavachRouter:
+    """Build the sign-in router. Include it once: ``app.include_router(router, prefix=...)``.
+
+    Every option falls back to its ``KAVACH_*`` environment variable (see the configuration
+    reference); options given here win.
+
+    Args:
+        providers: the sign-in providers, e.g. ``[atlassian_provider()]``.
+        database_url: ``KAVACH_DATABASE_URL``.
+        secret: ``KAVACH_SECRET`` (comma-separated keys, newest first).
+        base_url: ``KAVACH_BASE_URL``, the public URL of the mount point.
+        trusted_origins: ``KAVACH_TRUSTED_ORIGINS``, where ``redirect_to`` may point besides here.
+        rate_limit: ``KAVACH_RATE_LIMIT``.
+        session_lifetime: ``KAVACH_SESSION_LIFETIME``.
+        session_idle_timeout: ``KAVACH_SESSION_IDLE_TIMEOUT``.
+        http_timeout: ``KAVACH_HTTP_TIMEOUT``, seconds per call to a provider.
+        http_transport: an ``httpx2`` transport for provider calls (tests: the emulator).
+
+    Raises:
+        ConfigurationError: a setting is missing or invalid; the message names it and the fix.
+    """
+    settings = load_settings(
+        KavachSettings,
+        database_url=database_url,
+        secret=secret,
+        base_url=base_url,
+        trusted_origins=",".join(trusted_origins) if trusted_origins is not None else None,
+        rate_limit=rate_limit,
+        session_lifetime=session_lifetime,
+        session_idle_timeout=session_idle_timeout,
+        http_timeout=http_timeout,
+    )
+    kavach = Kavach(providers, settings, http_transport=http_transport)
+    router = KavachRouter(lifespan=kavach.lifespan, route_class=KavachRoute, tags=["auth"])
+    router.kavach = kavach
+    _add_routes(router, kavach)
+    return router
+
+
+def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - one closure per endpoint
+    settings = kavach.settings
+
+    def policy(request: Request) -> CookiePolicy:
+        return cookie_policy(request, settings.base_url)
+
+    async def session_of(request: Request) -> ActiveSession | None:
+        await kavach.ensure_started()
+        return await kavach.sessions.authenticate(session_token(request, policy(request)))
+
+    async def signed_in(request: Request) -> ActiveSession:
+        found = await session_of(request)
+        if found is None:
+            raise NotSignedInError
+        return found
+
+    @router.get(
+        AUTHORIZE_PATH,
+        status_code=302,
+        response_class=RedirectResponse,
+        summary="Start signing in",
+        responses=_errors(ErrorCode.UNKNOWN_PROVIDER, status=404),
+    )
+    async def authorize(
+        request: Request,
+        provider: str,
+        redirect_to: Annotated[
+            str | None,
+            Query(description="Where to land afterwards: a path here or a trusted origin."),
+        ] = None,
+    ) -> Response:
+        """Send the browser to the provider's consent page (302).
+
+        Starts a sign-in attempt bound to this browser by a short-lived HttpOnly cookie.
+        """
+        await kavach.ensure_started()
+        client = kavach.sign_in.client(provider)
+        base = mount_url(request, AUTHORIZE_PATH.format(provider=provider), settings.base_url)
+        cookies = policy(request)
+        start = await kavach.sign_in.start(
+            client.provider.id,
+            redirect_uri=f"{base}{CALLBACK_PATH.format(provider=provider)}",
+            redirect_to=safe_redirect(
+                redirect_to, own_origin=base, trusted=settings.trusted_origins
+            ),
+            browser_binding=request.cookies.get(cookies.name(BINDING_COOKIE)),
+        )
+        response = RedirectResponse(
+            start.authorization_url, status_code=302, headers=PRIVATE_HEADERS
+        )
+        cookies.set(
+            response,
+            BINDING_COOKIE,
+            start.browser_binding,
+            max_age=int(ATTEMPT_LIFETIME.total_seconds()),
+        )
+        return response
+
+    @router.get(
+        CALLBACK_PATH,
+        status_code=303,
+        response_class=RedirectResponse,
+        summary="Finish signing in",
+        responses={
+            **_errors(
+                ErrorCode.INVALID_STATE,
+                ErrorCode.SIGN_IN_EXPIRED,
+                ErrorCode.BROWSER_MISMATCH,
+                ErrorCode.ACCESS_DENIED,
+                ErrorCode.INVALID_SCOPE,
+                ErrorCode.PROVIDER_ERROR,
+                ErrorCode.ISSUER_MISMATCH,
+                ErrorCode.INVALID_REQUEST,
+                status=400,
+            ),
+            **_errors(ErrorCode.ACCOUNT_DISABLED, status=403),
+            **_errors(
+                ErrorCode.TOKEN_EXCHANGE_FAILED,
+                ErrorCode.PROFILE_FETCH_FAILED,
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                status=502,
+            ),
+        },
+    )
+    async def callback(
+        request: Request,
+        provider: str,
+        state: str | None = None,
+        code: str | None = None,
+        error: str | None = None,
+        iss: str | None = None,
+    ) -> Response:
+        """The provider sends the browser here. Sets the session cookie and answers 303.
+
+        On failure the browser lands on ``redirect_to?error=CODE`` (or gets the JSON error when
+        it asked for JSON); nothing is stored and no session is made.
+        """
+        await kavach.ensure_started()
+        cookies = policy(request)
+        try:
+            result = await kavach.sign_in.finish(
+                provider,
+                state=state,
+                code=code,
+                error=error,
+                issuer=iss,
+                browser_binding=request.cookies.get(cookies.name(BINDING_COOKIE)),
+            )
+        except SignInError as exc:
+            if wants_json(request):
+                return _private(error_response(exc))
+            target = with_error(exc.redirect_to or FALLBACK, exc.code.value)
+            return RedirectResponse(target, status_code=303, headers=PRIVATE_HEADERS)
+        previous = await session_of(request)
+        if previous is not None:
+            await kavach.sessions.revoke(previous.token_hash)
+        response = RedirectResponse(result.redirect_to, status_code=303, headers=PRIVATE_HEADERS)
+        cookies.set(
+            response,
+            SESSION_COOKIE,
+            result.session_token,
+            max_age=int(kavach.sessions.lifetime.total_seconds()),
+        )
+        return response
+
+    @router.get(
+        "/auth/session",
+        response_model=SessionView,
+        summary="The current session",
+        responses=_NOT_SIGNED_IN,
+    )
+    async def get_session(request: Request, response: Response) -> SessionView:
+        """The signed-in user and when the session expires; 401 when nobody is signed in."""
+        found = await signed_in(request)
+        response.headers.update(PRIVATE_HEADERS)
+        return SessionView(user=found.user, session=SessionInfo(expires_at=found.expires_at))
+
+    @router.post(
+        "/auth/sign-out",
+        response_model=SignedOut,
+        summary="Sign out",
+        responses=_errors(ErrorCode.CROSS_SITE_REQUEST, status=403),
+    )
+    async def sign_out(
+        request: Request,
+        redirect_to: Annotated[
+            str | None, Query(description="Answer 303 to this place instead of JSON.")
+        ] = None,
+    ) -> Response:
+        """End the session on the server and clear the cookie.
+
+        Refused (403) when a browser sends it from another site.
+        """
+        base = mount_url(request, "/auth/sign-out", settings.base_url)
+        if is_cross_site(request, base, settings.trusted_origins):
+            raise KavachError(
+                "Sign-out must come from this site.", code=ErrorCode.CROSS_SITE_REQUEST
+            ) from None
+        found = await session_of(request)
+        if found is not None:
+            await kavach.sessions.revoke(found.token_hash)
+        if redirect_to is not None:
+            target = safe_redirect(redirect_to, own_origin=base, trusted=settings.trusted_origins)
+            response: Response = RedirectResponse(target, status_code=303, headers=PRIVATE_HEADERS)
+        else:
+            response = JSONResponse(
+                SignedOut(signed_out=True).model_dump(), headers=PRIVATE_HEADERS
+            )
+        policy(request).clear(response, SESSION_COOKIE)
+        return response
+
+    @router.get(
+        "/auth/oauth/providers",
+        response_model=list[ProviderInfo],
+        summary="The configured providers",
+    )
+    async def list_providers() -> list[ProviderInfo]:
+        """The providers people can sign in with."""
+        return [ProviderInfo(id=p.id, name=p.name) for p in kavach.providers.values()]
+
+    @router.get(
+        "/auth/oauth/accounts",
+        response_model=list[LinkedAccount],
+        summary="The signed-in user's linked accounts",
+        responses=_NOT_SIGNED_IN,
+    )
+    async def list_accounts(request: Request, response: Response) -> list[LinkedAccount]:
+        """Provider accounts linked to the signed-in user. Never carries tokens."""
+        found = await signed_in(request)
+        response.headers.update(PRIVATE_HEADERS)
+        return [
+            LinkedAccount.from_row(row) for row in await kavach.store.accounts_of(found.user.id)
+        ]
+
+
+def _private(response: Response) -> Response:
+    response.headers.update(PRIVATE_HEADERS)
+    return response

@@ -1,0 +1,179 @@
+"""Settings read from the environment (and ``.env``), validated once at start-up.
+
+Two classes, one per prefix: :class:`AtlassianSettings` (``ATLASSIAN_*``) describes the OAuth app,
+:class:`KavachSettings` (``KAVACH_*``) describes how this app keeps users and sessions. Keyword
+arguments given to :func:`~kavach_fastapi.kavach_router` or
+:func:`~kavach_fastapi.atlassian_provider` win over the environment.
+
+A bad value never surfaces as a pydantic traceback: :func:`load_settings` raises one
+:class:`~kavach_fastapi.errors.ConfigurationError` whose message names each variable and its fix.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .errors import ConfigurationError
+
+DEFAULT_ATLASSIAN_SCOPES: tuple[str, ...] = ("read:me", "offline_access")
+"""Scopes every Atlassian sign-in requests: the profile and refresh tokens."""
+
+DEFAULT_DATABASE_URL = "sqlite:///kavach.db"
+
+
+def _split(value: object, separator: str | None) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(separator) if part.strip())
+    return value
+
+
+def _http_url(value: str, *, allow_path: bool) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an absolute http(s) URL, got {value!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"must not carry a query, fragment or user name, got {value!r}")
+    if not allow_path and parts.path not in ("", "/"):
+        raise ValueError(f"must be an origin such as https://example.com, got {value!r}")
+    path = parts.path.rstrip("/") if allow_path else ""
+    return f"{parts.scheme}://{parts.netloc.lower()}{path}"
+
+
+class AtlassianSettings(BaseSettings):
+    """The Atlassian OAuth 2.0 (3LO) app, from ``ATLASSIAN_*`` variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ATLASSIAN_",
+        env_file=".env",
+        extra="ignore",
+        use_attribute_docstrings=True,
+        frozen=True,
+    )
+
+    client_id: str | None = None
+    """The app's client id, from the developer console (https://developer.atlassian.com/console/myapps/)."""
+
+    client_secret: SecretStr | None = None
+    """The app's secret, from the same page of the developer console."""
+
+    scopes: Annotated[tuple[str, ...], NoDecode] = DEFAULT_ATLASSIAN_SCOPES
+    """Space-separated scopes to request; `read:me offline_access` are always included."""
+
+    auth_url: str = "https://auth.atlassian.com"
+    """Base URL of `/authorize` and `/oauth/token`; point it at the emulator in tests."""
+
+    api_url: str = "https://api.atlassian.com"
+    """Base URL of `/me`, `/oauth/token/accessible-resources` and the product APIs (`/ex/...`)."""
+
+    use_pkce: bool = True
+    """Send a PKCE S256 challenge with each sign-in (the client secret is always sent too)."""
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _split_scopes(cls, value: object) -> object:
+        return _split(value, None)
+
+    @field_validator("auth_url", "api_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        return _http_url(value, allow_path=True)
+
+
+class KavachSettings(BaseSettings):
+    """How the app keeps users, sessions and tokens, from ``KAVACH_*`` variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KAVACH_",
+        env_file=".env",
+        extra="ignore",
+        use_attribute_docstrings=True,
+        frozen=True,
+    )
+
+    database_url: str = DEFAULT_DATABASE_URL
+    """Any SQLAlchemy URL: the default SQLite file suits one process; use `postgresql://...` for several instances."""
+
+    secret: SecretStr | None = None
+    """Key for signing and for encrypting tokens at rest: at least 32 characters, e.g. from `python -c "import secrets; print(secrets.token_urlsafe(32))"`. Several comma-separated keys rotate: the first encrypts, all decrypt. Generated beside a local SQLite file when unset; required for any other database."""
+
+    base_url: str | None = None
+    """Public URL of the router's mount point, e.g. `https://your-app.com/api/kavach`; fixes the redirect URI behind proxies."""
+
+    trusted_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    """Comma-separated extra origins (`https://app.example.com`) that `redirect_to` may point at."""
+
+    rate_limit: int = Field(default=30, ge=0)
+    """Sign-in starts and callbacks allowed per minute per client address; `0` turns the limit off."""
+
+    session_lifetime: timedelta = Field(default=timedelta(days=7), gt=timedelta(0))
+    """Absolute lifetime of a session, in seconds or ISO 8601 (`P7D`)."""
+
+    session_idle_timeout: timedelta = Field(default=timedelta(days=1), gt=timedelta(0))
+    """A session unused for this long ends, in seconds or ISO 8601 (`PT12H`)."""
+
+    http_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to wait for the provider on each HTTP call."""
+
+    @field_validator("trusted_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        return _split(value, ",")
+
+    @field_validator("trusted_origins")
+    @classmethod
+    def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_http_url(origin, allow_path=False) for origin in value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value, allow_path=True)
+
+    @field_validator("secret")
+    @classmethod
+    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        keys = [key.strip() for key in value.get_secret_value().split(",")]
+        if not keys or any(len(key) < 32 for key in keys):
+            raise ValueError("every key must be at least 32 characters long")
+        return SecretStr(",".join(keys))
+
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """The configured keys, newest first; empty when none is set."""
+        if self.secret is None:
+            return ()
+        return tuple(self.secret.get_secret_value().split(","))
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def load_settings(cls: type[SettingsT], **overrides: Any) -> SettingsT:
+    """Build a settings object from the environment and keyword overrides.
+
+    Overrides whose value is ``None`` are ignored, so callers can pass their optional
+    keyword arguments straight through.
+
+    Raises:
+        ConfigurationError: naming every variable that is invalid, with how to fix it.
+    """
+    given = {name: value for name, value in overrides.items() if value is not None}
+    try:
+        return cls(**given)
+    except ValidationError as exc:
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        problems = []
+        for error in exc.errors(include_url=False, include_input=False):
+            field = str(error["loc"][0]) if error["loc"] else ""
+            info = cls.model_fields.get(field)
+            hint = f" ({info.description})" if info is not None and info.description else ""
+            source = f"{field}= argument" if field in given else f"{prefix}{field.upper()}"
+            problems.append(f"{source}: {error['msg']}{hint}")
+        raise ConfigurationError("Invalid settings:\n  " + "\n  ".join(problems)) from None

@@ -1,0 +1,293 @@
+"""The sign-in flow: start an attempt, then finish it from the provider's callback.
+
+An attempt is a row keyed by the hash of a random ``state``. It holds the PKCE verifier
+(encrypted), where to land afterwards, and the hash of a random value kept in a short-lived
+HttpOnly cookie of the browser that started it (the *browser binding*). Only that browser can
+finish it, only once, and only within :data:`ATTEMPT_LIFETIME`. The database holds the attempts,
+so any worker or instance can finish what another started.
+
+Finishing consumes the attempt first, then talks to the provider, then writes the user, the
+linked account and a new session in one transaction. Any failure before that transaction leaves
+nothing behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeGuard
+
+from .crypto import Keyring, hash_token, new_token, same_hash
+from .errors import (
+    AccountDisabledError,
+    ErrorCode,
+    InvalidStateError,
+    ProviderDeniedError,
+    ProviderError,
+    SignInError,
+    UnknownProviderError,
+)
+from .models import SessionRow, SignInAttemptRow, User, utcnow
+from .oauth import OAuthClient, TokenSet, new_code_verifier
+from .sessions import SessionManager
+from .store import SealedTokens, Store
+
+logger = logging.getLogger("kavach_fastapi")
+
+ATTEMPT_LIFETIME = timedelta(minutes=10)
+"""How long a person has to come back from the consent page."""
+
+_PASSED_THROUGH_ERRORS = {
+    "access_denied": ErrorCode.ACCESS_DENIED,
+    "invalid_scope": ErrorCode.INVALID_SCOPE,
+}
+
+
+def token_context(account_id: str, column: str) -> str:
+    """What a stored provider token is bound to: its account row and column."""
+    return f"kavach:accounts:{account_id}:{column}"
+
+
+def _verifier_context(state_hash: str) -> str:
+    return f"kavach:sign_in_attempts:{state_hash}:code_verifier"
+
+
+@dataclass(frozen=True)
+class SignInStart:
+    """Where to send the browser, and the binding value its cookie must carry."""
+
+    authorization_url: str
+    browser_binding: str
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    """A finished sign-in: the new session token and where to land."""
+
+    user: User
+    session_token: str
+    session_expires_at: datetime
+    redirect_to: str
+
+
+class SignInService:
+    """Runs sign-ins for the configured providers.
+
+    Args:
+        store: the database.
+        keyring: encrypts tokens and verifiers at rest.
+        sessions: issues the session at the end.
+        clients: an OAuth client per provider id.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        keyring: Keyring,
+        sessions: SessionManager,
+        clients: Mapping[str, OAuthClient],
+    ) -> None:
+        self._store = store
+        self._keyring = keyring
+        self._sessions = sessions
+        self._clients = dict(clients)
+
+    def client(self, provider_id: str) -> OAuthClient:
+        """The OAuth client of a provider.
+
+        Raises:
+            UnknownProviderError: no provider has this id.
+        """
+        try:
+            return self._clients[provider_id]
+        except KeyError:
+            raise UnknownProviderError from None
+
+    async def start(
+        self,
+        provider_id: str,
+        *,
+        redirect_uri: str,
+        redirect_to: str,
+        browser_binding: str | None,
+    ) -> SignInStart:
+        """Record a new attempt and build the consent URL.
+
+        Args:
+            provider_id: which provider to sign in with.
+            redirect_uri: this app's callback URL, registered with the provider.
+            redirect_to: where to land afterwards, already checked by the caller.
+            browser_binding: the binding cookie's value if the browser has one, so that several
+                tabs signing in at once all stay valid.
+        """
+        client = self.client(provider_id)
+        binding = browser_binding if _looks_like_token(browser_binding) else new_token(32)
+        state = new_token(32)
+        state_hash = hash_token(state)
+        verifier = new_code_verifier() if client.provider.use_pkce else None
+        now = utcnow()
+        await self._store.add_attempt(
+            SignInAttemptRow(
+                state_hash=state_hash,
+                browser_hash=hash_token(binding),
+                provider=provider_id,
+                code_verifier=(
+                    self._keyring.encrypt(verifier, context=_verifier_context(state_hash))
+                    if verifier
+                    else None
+                ),
+                redirect_uri=redirect_uri,
+                redirect_to=redirect_to,
+                created_at=now,
+                expires_at=now + ATTEMPT_LIFETIME,
+            )
+        )
+        url = client.authorization_url(
+            redirect_uri=redirect_uri, state=state, code_verifier=verifier
+        )
+        return SignInStart(authorization_url=url, browser_binding=binding)
+
+    async def finish(
+        self,
+        provider_id: str,
+        *,
+        state: str | None,
+        code: str | None,
+        error: str | None,
+        issuer: str | None,
+        browser_binding: str | None,
+    ) -> SignInResult:
+        """Finish the attempt named by ``state``.
+
+        Raises:
+            SignInError: a subclass saying what failed; its ``redirect_to`` says where the
+                person should land to read the error.
+        """
+        client = self.client(provider_id)
+        if not _looks_like_token(state):
+            raise InvalidStateError
+        state_hash = hash_token(state)
+        attempt = await self._store.take_attempt(state_hash)
+        if attempt is None or attempt.provider != provider_id:
+            raise InvalidStateError
+        if not _looks_like_token(browser_binding) or not same_hash(
+            hash_token(browser_binding), attempt.browser_hash
+        ):
+            logger.warning("sign-in callback refused: opened in another browser")
+            raise InvalidStateError(
+                "This sign-in was started in another browser. Please sign in again here.",
+                code=ErrorCode.BROWSER_MISMATCH,
+            )
+        try:
+            return await self._complete(client, attempt, state_hash, code, error, issuer)
+        except SignInError as exc:
+            exc.redirect_to = attempt.redirect_to
+            raise
+
+    async def _complete(
+        self,
+        client: OAuthClient,
+        attempt: SignInAttemptRow,
+        state_hash: str,
+        code: str | None,
+        error: str | None,
+        issuer: str | None,
+    ) -> SignInResult:
+        provider = client.provider
+        now = utcnow()
+        if attempt.expires_at <= now:
+            raise InvalidStateError(
+                "The sign-in took too long. Please sign in again.",
+                code=ErrorCode.SIGN_IN_EXPIRED,
+            )
+        if issuer is not None and (
+            provider.issuer is None or issuer.rstrip("/") != provider.issuer.rstrip("/")
+        ):
+            raise InvalidStateError(
+                "The sign-in answer came from an unexpected issuer.",
+                code=ErrorCode.ISSUER_MISMATCH,
+            )
+        if error is not None:
+            mapped = _PASSED_THROUGH_ERRORS.get(error, ErrorCode.PROVIDER_ERROR)
+            logger.info("%s sign-in ended with error=%s", provider.name, mapped.value)
+            raise ProviderDeniedError(_denied_message(provider.name, mapped), code=mapped)
+        if not code or len(code) > 4096:
+            raise SignInError("The sign-in answer carried no code.", code=ErrorCode.INVALID_REQUEST)
+        verifier = (
+            self._keyring.decrypt(attempt.code_verifier, context=_verifier_context(state_hash))
+            if attempt.code_verifier
+            else None
+        )
+        tokens = await client.exchange_code(
+            code=code, redirect_uri=attempt.redirect_uri, code_verifier=verifier
+        )
+        raw_profile = await client.fetch_profile(tokens.access_token)
+        try:
+            if not isinstance(raw_profile, Mapping):
+                raise TypeError("the profile is not a JSON object")
+            profile = provider.parse_profile(raw_profile)
+        except (TypeError, ValueError) as exc:
+            logger.warning("%s profile is unusable: %s", provider.name, exc)
+            raise ProviderError(code=ErrorCode.PROFILE_FETCH_FAILED) from None
+        if not profile.active:
+            raise AccountDisabledError
+        new_session = _SessionMaker(self._sessions, now)
+        user_row = await self._store.record_sign_in(
+            provider=provider.id,
+            profile=profile,
+            seal=lambda account_id: self._seal(tokens, account_id, provider.scopes),
+            start_session=new_session.make,
+            now=now,
+        )
+        logger.info("%s sign-in finished for user %s", provider.name, user_row.id)
+        return SignInResult(
+            user=User.from_row(user_row),
+            session_token=new_session.token,
+            session_expires_at=new_session.expires_at,
+            redirect_to=attempt.redirect_to,
+        )
+
+    def _seal(self, tokens: TokenSet, account_id: str, requested: tuple[str, ...]) -> SealedTokens:
+        return SealedTokens(
+            access_token=self._keyring.encrypt(
+                tokens.access_token, context=token_context(account_id, "access_token")
+            ),
+            refresh_token=(
+                self._keyring.encrypt(
+                    tokens.refresh_token, context=token_context(account_id, "refresh_token")
+                )
+                if tokens.refresh_token
+                else None
+            ),
+            expires_at=tokens.expires_at,
+            scopes=" ".join(tokens.scopes or requested),
+        )
+
+
+class _SessionMaker:
+    """Makes the session row inside the sign-in transaction and remembers its token."""
+
+    def __init__(self, sessions: SessionManager, now: datetime) -> None:
+        self._sessions = sessions
+        self._now = now
+        self.token = ""
+        self.expires_at = now
+
+    def make(self, user_id: str) -> SessionRow:
+        self.token, row = self._sessions.new_session(user_id, now=self._now)
+        self.expires_at = row.expires_at
+        return row
+
+
+def _looks_like_token(value: str | None) -> TypeGuard[str]:
+    return value is not None and 16 <= len(value) <= 128 and value.isascii() and value.isprintable()
+
+
+def _denied_message(provider_name: str, code: ErrorCode) -> str:
+    if code is ErrorCode.ACCESS_DENIED:
+        return f"You declined to share your {provider_name} account, so you are not signed in."
+    if code is ErrorCode.INVALID_SCOPE:
+        return f"{provider_name} refused a requested permission (scope)."
+    return f"{provider_name} could not complete the sign-in."

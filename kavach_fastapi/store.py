@@ -1,0 +1,314 @@
+"""The database: engine set-up, transactions and the queries the package runs.
+
+Async all the way (aiosqlite for SQLite, asyncpg for PostgreSQL), so a request never blocks the
+event loop. SQLite runs with WAL, a busy timeout and foreign keys on, and write transactions
+start with ``BEGIN IMMEDIATE`` so two writers queue for the lock instead of failing with
+"database is locked" half-way through.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Result, delete, event, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.pool import StaticPool
+from sqlmodel import col
+
+from .errors import ConfigurationError
+from .keyfile import sqlite_file
+from .models import AccountRow, SessionRow, SignInAttemptRow, UserRow, metadata
+from .providers.base import ProviderProfile
+
+_ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+_WRITE = "kavach_write"
+
+
+def async_database_url(database_url: str) -> str:
+    """Give a plain SQLAlchemy URL its async driver (``sqlite://`` -> ``sqlite+aiosqlite://``).
+
+    Raises:
+        ConfigurationError: the URL is malformed or names a synchronous driver.
+    """
+    try:
+        url = make_url(database_url)
+    except Exception:
+        raise ConfigurationError(
+            "KAVACH_DATABASE_URL is not a valid database URL, e.g. sqlite:///kavach.db or "
+            "postgresql://user@host/dbname."
+        ) from None
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    if backend not in _ASYNC_DRIVERS:
+        raise ConfigurationError(
+            f"KAVACH_DATABASE_URL: the {backend!r} database is not supported; "
+            "use sqlite:/// or postgresql://."
+        )
+    if "+" not in url.drivername:
+        url = url.set(drivername=f"{backend}+{_ASYNC_DRIVERS[backend]}")
+    elif driver in ("pysqlite", "psycopg2", "pg8000"):
+        raise ConfigurationError(
+            f"KAVACH_DATABASE_URL: the {driver} driver is synchronous; "
+            f"use {backend}+{_ASYNC_DRIVERS[backend]}:// or plain {backend}://."
+        )
+    return url.render_as_string(hide_password=False)
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, decide when transactions begin (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    write = connection.get_execution_options().get(_WRITE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def create_engine(database_url: str) -> AsyncEngine:
+    """An async engine for the URL, with SQLite tuned for concurrent web workers."""
+    url = async_database_url(database_url)
+    if not url.startswith("sqlite"):
+        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
+    in_memory = sqlite_file(database_url) is None
+    path = sqlite_file(database_url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(
+        url,
+        connect_args={"check_same_thread": False},
+        hide_parameters=True,
+        **({"poolclass": StaticPool} if in_memory else {}),
+    )
+    event.listen(engine.sync_engine, "connect", _sqlite_connect)
+    event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    return engine
+
+
+def new_id() -> str:
+    """A new random row id (32 hex characters)."""
+    return uuid.uuid4().hex
+
+
+def normalize_email(email: str | None) -> str | None:
+    """The form in which emails are compared: trimmed and case-folded."""
+    return email.strip().casefold() if email else None
+
+
+@dataclass(frozen=True)
+class SealedTokens:
+    """Provider tokens encrypted for one account row, ready to store."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime | None
+    scopes: str
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows matched by an UPDATE or DELETE."""
+    return int(getattr(result, "rowcount", 0))
+
+
+class Store:
+    """Every read and write of the package's tables.
+
+    Args:
+        database_url: a SQLAlchemy URL; the async driver is added when it is missing.
+    """
+
+    def __init__(self, database_url: str) -> None:
+        self.engine = create_engine(database_url)
+        self._writer = self.engine.execution_options(**{_WRITE: True})
+
+    async def create_tables(self) -> None:
+        """Create the package's tables that do not exist yet."""
+        async with self._writer.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        async with (
+            AsyncSession(self._writer, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work."""
+        async with AsyncSession(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    # Sign-in attempts
+
+    async def add_attempt(self, attempt: SignInAttemptRow) -> None:
+        """Store a new sign-in attempt."""
+        async with self.transaction() as session:
+            session.add(attempt)
+
+    async def take_attempt(self, state_hash: str) -> SignInAttemptRow | None:
+        """Remove and return the attempt with this state; ``None`` if it is gone.
+
+        Only one caller can ever receive a given attempt: the delete is conditional and its
+        row count decides, so a replayed callback finds nothing.
+        """
+        async with self.transaction() as session:
+            attempt = await session.get(SignInAttemptRow, state_hash)
+            if attempt is None:
+                return None
+            result = await session.execute(
+                delete(SignInAttemptRow).where(col(SignInAttemptRow.state_hash) == state_hash)
+            )
+            return attempt if _rowcount(result) == 1 else None
+
+    # Sessions
+
+    async def find_session(self, token_hash: str) -> tuple[SessionRow, UserRow] | None:
+        """The session with this token hash and its user, in one indexed lookup."""
+        async with self.reader() as session:
+            statement = (
+                select(SessionRow, UserRow)
+                .join(UserRow, col(UserRow.id) == col(SessionRow.user_id))
+                .where(col(SessionRow.token_hash) == token_hash)
+            )
+            row = (await session.execute(statement)).first()
+            return None if row is None else (row[0], row[1])
+
+    async def touch_session(self, token_hash: str, at: datetime) -> None:
+        """Record activity on a session (for the idle timeout)."""
+        async with self.transaction() as session:
+            await session.execute(
+                update(SessionRow)
+                .where(col(SessionRow.token_hash) == token_hash)
+                .values(last_active_at=at)
+            )
+
+    async def delete_session(self, token_hash: str) -> bool:
+        """End a session; ``True`` if it existed."""
+        async with self.transaction() as session:
+            result = await session.execute(
+                delete(SessionRow).where(col(SessionRow.token_hash) == token_hash)
+            )
+            return _rowcount(result) > 0
+
+    # Accounts
+
+    async def accounts_of(self, user_id: str) -> Sequence[AccountRow]:
+        """The provider accounts linked to a user."""
+        async with self.reader() as session:
+            statement = select(AccountRow).where(col(AccountRow.user_id) == user_id)
+            return (await session.execute(statement)).scalars().all()
+
+    async def record_sign_in(
+        self,
+        *,
+        provider: str,
+        profile: ProviderProfile,
+        seal: Callable[[str], SealedTokens],
+        start_session: Callable[[str], SessionRow],
+        now: datetime,
+    ) -> UserRow:
+        """Create or update the user and linked account, and add a session, in ONE transaction.
+
+        Who the person is: the account already linked for ``(provider, account_id)``; else an
+        existing user with the same email, only when the provider says the email is verified
+        AND that user's email is verified too; else a new user. Name, email and picture are
+        refreshed from the profile every time.
+
+        Args:
+            provider: the provider id.
+            profile: the person as the provider describes them.
+            seal: encrypts the tokens for the account row with the given id.
+            start_session: makes the session row for the given user id.
+            now: the time of the sign-in.
+        """
+        for attempt in range(3):
+            try:
+                async with self.transaction() as session:
+                    return await self._record_sign_in(
+                        session, provider, profile, seal, start_session, now
+                    )
+            except IntegrityError:
+                # Two first sign-ins of one account raced; the retry finds the winner's row.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _record_sign_in(
+        self,
+        session: AsyncSession,
+        provider: str,
+        profile: ProviderProfile,
+        seal: Callable[[str], SealedTokens],
+        start_session: Callable[[str], SessionRow],
+        now: datetime,
+    ) -> UserRow:
+        account = (
+            await session.execute(
+                select(AccountRow).where(
+                    col(AccountRow.provider) == provider,
+                    col(AccountRow.provider_account_id) == profile.account_id,
+                )
+            )
+        ).scalar_one_or_none()
+        user = None if account is None else await session.get(UserRow, account.user_id)
+        if user is None and profile.email and profile.email_verified:
+            user = (
+                await session.execute(
+                    select(UserRow)
+                    .where(
+                        col(UserRow.email_normalized) == normalize_email(profile.email),
+                        col(UserRow.email_verified).is_(True),
+                    )
+                    .order_by(col(UserRow.created_at))
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+        if user is None:
+            user = UserRow(id=new_id(), created_at=now, updated_at=now)
+            session.add(user)
+        user.name = profile.name
+        user.image = profile.image
+        if profile.email:
+            user.email = profile.email
+            user.email_normalized = normalize_email(profile.email)
+            user.email_verified = profile.email_verified
+        user.updated_at = now
+        # No ORM relationships tie these rows together, so flush in foreign-key order by hand.
+        await session.flush()
+        if account is None:
+            account = AccountRow(
+                id=new_id(),
+                user_id=user.id,
+                provider=provider,
+                provider_account_id=profile.account_id,
+                created_at=now,
+            )
+            session.add(account)
+        sealed = seal(account.id)
+        account.access_token = sealed.access_token
+        account.refresh_token = sealed.refresh_token or account.refresh_token
+        account.access_token_expires_at = sealed.expires_at
+        account.scopes = sealed.scopes
+        account.needs_reauth = False
+        account.updated_at = now
+        await session.flush()
+        session.add(start_session(user.id))
+        return user

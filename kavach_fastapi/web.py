@@ -1,0 +1,124 @@
+"""The HTTP edge: cookies, bearer tokens, origins and error answers.
+
+Only the router and the dependencies use this module; nothing below them sees a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+
+from .errors import KavachError
+from .models import ErrorBody, ErrorDetail
+from .redirects import origin_of
+
+SESSION_COOKIE = "kavach_session"
+BINDING_COOKIE = "kavach_signin"
+SECURE_PREFIX = "__Host-"
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+PRIVATE_HEADERS = {**NO_STORE, "Referrer-Policy": "no-referrer"}
+
+
+@dataclass(frozen=True)
+class CookiePolicy:
+    """How this request's cookies are named and flagged.
+
+    Over https the cookies are ``Secure`` and use the ``__Host-`` prefix, which browsers only
+    accept from a secure origin with ``Path=/`` and no ``Domain``: no sibling subdomain can
+    plant or overwrite them.
+    """
+
+    secure: bool
+
+    def name(self, base: str) -> str:
+        """The cookie name for this scheme."""
+        return f"{SECURE_PREFIX}{base}" if self.secure else base
+
+    def set(self, response: Response, base: str, value: str, *, max_age: int) -> None:
+        """Set an HttpOnly, SameSite=Lax, Path=/ cookie."""
+        response.set_cookie(
+            self.name(base),
+            value,
+            max_age=max_age,
+            path="/",
+            secure=self.secure,
+            httponly=True,
+            samesite="lax",
+        )
+
+    def clear(self, response: Response, base: str) -> None:
+        """Expire a cookie in the browser."""
+        response.delete_cookie(
+            self.name(base), path="/", secure=self.secure, httponly=True, samesite="lax"
+        )
+
+
+def cookie_policy(request: Request, base_url: str | None) -> CookiePolicy:
+    """Secure cookies when the public URL (configured, else the request's) is https."""
+    scheme = base_url.split(":", 1)[0] if base_url else request.url.scheme
+    return CookiePolicy(secure=scheme == "https")
+
+
+def mount_url(request: Request, route_suffix: str, base_url: str | None) -> str:
+    """The public URL of the router's mount point.
+
+    ``KAVACH_BASE_URL`` when set (behind a proxy the request's own host cannot be trusted);
+    otherwise the request URL without the route's own path.
+    """
+    if base_url:
+        return base_url
+    path = request.url.path
+    prefix = path[: -len(route_suffix)] if path.endswith(route_suffix) else path
+    return f"{request.url.scheme}://{request.url.netloc}{prefix.rstrip('/')}"
+
+
+def session_token(request: Request, policy: CookiePolicy) -> str | None:
+    """The session token of a request: ``Authorization: Bearer`` first, else the cookie."""
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, credentials = authorization.partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip():
+            return credentials.strip()
+    return request.cookies.get(policy.name(SESSION_COOKIE))
+
+
+def wants_json(request: Request) -> bool:
+    """Whether the client asked for JSON rather than a page."""
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def is_cross_site(request: Request, own_origin: str | None, trusted: Iterable[str]) -> bool:
+    """Whether a state-changing request comes from another site.
+
+    Browsers tell with ``Sec-Fetch-Site`` and ``Origin``. A request with neither is not from a
+    browser page (an API client with a bearer token, curl) and is allowed.
+    """
+    allowed = {origin_of(o) for o in trusted}
+    if own_origin:
+        allowed.add(origin_of(own_origin))
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return origin_of(origin) not in allowed
+    fetch_site = request.headers.get("sec-fetch-site")
+    return fetch_site not in (None, "same-origin", "none")
+
+
+def error_response(exc: KavachError) -> JSONResponse:
+    """The JSON answer for an error: ``{"error": {"code", "message"}}``, never cached."""
+    headers = dict(NO_STORE)
+    if exc.status_code == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="kavach"'
+    body = ErrorBody(error=ErrorDetail(code=exc.code.value, message=exc.message))
+    return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=headers)
+
+
+async def kavach_error_handler(request: Request, exc: Exception) -> Response:
+    """Exception handler the router installs on the app for errors raised in dependencies."""
+    if not isinstance(exc, KavachError):  # pragma: no cover - registered for KavachError only
+        raise exc
+    return error_response(exc)
