@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 
 from .core import Kavach
-from .errors import ErrorCode, KavachError, NotSignedInError, SignInError
+from .errors import CrossSiteRequestError, ErrorCode, KavachError, NotSignedInError, SignInError
 from .models import ErrorBody, LinkedAccount, ProviderInfo, SessionInfo, SessionView, SignedOut
 from .providers.base import OAuthProvider
 from .redirects import FALLBACK, safe_redirect, with_error
@@ -271,9 +271,7 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
         """
         base = mount_url(request, "/auth/sign-out", settings.base_url)
         if is_cross_site(request, base, settings.trusted_origins):
-            raise KavachError(
-                "Sign-out must come from this site.", code=ErrorCode.CROSS_SITE_REQUEST
-            ) from None
+            raise CrossSiteRequestError("Sign-out must come from this site.")
         found = await session_of(request)
         if found is not None:
             await kavach.sessions.revoke(found.token_hash)

@@ -1,0 +1,59 @@
+"""``redirect_to``: kept with the attempt, and only ever this site or a trusted origin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from .conftest import build_app, finish_sign_in, sign_in, start_sign_in
+from .fake_atlassian import FakeAtlassian
+
+HOSTILE = [
+    "https://evil.example/",
+    "//evil.example",
+    "/\\evil.example",
+    "/%2F%2Fevil.example",
+    "javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "https://app.example.com@evil.example/",
+    "dashboard",
+    "/\t/evil.example",
+    "/" + "a" * 5000,
+]
+
+
+@pytest.mark.parametrize("target", HOSTILE)
+def test_hostile_redirect_to_lands_on_the_site_root(client: TestClient, target: str) -> None:
+    response = sign_in(client, redirect_to=target)
+
+    assert response.headers["location"] == "/"
+
+
+def test_missing_redirect_to_lands_on_the_site_root(client: TestClient) -> None:
+    assert sign_in(client).headers["location"] == "/"
+
+
+def test_relative_path_with_query_and_fragment_is_kept(client: TestClient) -> None:
+    response = sign_in(client, redirect_to="/projects/42?tab=issues#top")
+
+    assert response.headers["location"] == "/projects/42?tab=issues#top"
+
+
+def test_trusted_origin_is_allowed(database: Path, fake: FakeAtlassian) -> None:
+    app = build_app(database, fake, trusted_origins=["https://app.example.com"])
+    with TestClient(app, follow_redirects=False) as client:
+        allowed = sign_in(client, redirect_to="https://app.example.com/home")
+        refused = sign_in(client, redirect_to="https://app.example.com.evil.example/home")
+
+    assert allowed.headers["location"] == "https://app.example.com/home"
+    assert refused.headers["location"] == "/"
+
+
+def test_error_lands_on_the_kept_redirect_to(client: TestClient) -> None:
+    state = start_sign_in(client, "/settings")
+
+    response = finish_sign_in(client, state, error="access_denied")
+
+    assert response.headers["location"] == "/settings?error=access_denied"

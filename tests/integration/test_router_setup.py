@@ -1,0 +1,159 @@
+"""Setting the router up: validation at start-up, the lifespan, and apps side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from kavach_fastapi import ConfigurationError, CurrentUser, User, atlassian_provider, kavach_router
+
+from .conftest import AUTHORIZE, build_app, consent_params, sign_in
+from .fake_atlassian import FakeAtlassian
+
+
+def test_two_apps_in_one_process_do_not_see_each_other(tmp_path: Path) -> None:
+    first_app = build_app(tmp_path / "first.db", FakeAtlassian())
+    second_app = build_app(tmp_path / "second.db", FakeAtlassian())
+
+    with (
+        TestClient(first_app, follow_redirects=False) as first,
+        TestClient(second_app, follow_redirects=False) as second,
+    ):
+        sign_in(first)
+        token = first.cookies["kavach_session"]
+
+        assert first.get("/me").status_code == 200
+        assert second.get("/me").status_code == 401
+        assert second.get("/me", headers={"authorization": f"Bearer {token}"}).status_code == 401
+    assert (tmp_path / "first.db").exists()
+    assert (tmp_path / "second.db").exists()
+
+
+def test_current_user_without_the_router_is_a_clear_configuration_error() -> None:
+    app = FastAPI()
+
+    @app.get("/me")
+    async def me(user: CurrentUser) -> User:
+        return user
+
+    with (
+        TestClient(app) as client,
+        pytest.raises(ConfigurationError, match=r"include_router\(kavach_router"),
+    ):
+        client.get("/me")
+
+
+def test_invalid_settings_fail_at_start_up_naming_the_variable(tmp_path: Path) -> None:
+    provider = atlassian_provider("id", "secret")
+
+    with pytest.raises(ConfigurationError, match="rate_limit"):
+        kavach_router([provider], database_url=f"sqlite:///{tmp_path}/k.db", rate_limit=-1)
+
+
+def test_invalid_environment_fails_at_start_up_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KAVACH_BASE_URL", "ftp://example.com")
+
+    with pytest.raises(ConfigurationError, match="KAVACH_BASE_URL"):
+        kavach_router(
+            [atlassian_provider("id", "secret")], database_url=f"sqlite:///{tmp_path}/k.db"
+        )
+
+
+def test_a_shared_database_without_kavach_secret_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KAVACH_SECRET", raising=False)
+
+    with pytest.raises(ConfigurationError, match="KAVACH_SECRET is required"):
+        kavach_router(
+            [atlassian_provider("id", "secret")], database_url="postgresql://db.example/app"
+        )
+
+
+def test_local_sqlite_without_secret_generates_an_owner_only_key_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KAVACH_SECRET", raising=False)
+    database = tmp_path / "kavach.db"
+
+    app = build_app(database, FakeAtlassian(), secret=None)
+    with TestClient(app, follow_redirects=False) as client:
+        sign_in(client)
+        assert client.get("/me").status_code == 200
+
+    key_file = tmp_path / "kavach.db.secret"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert len(key_file.read_text().strip()) >= 32
+
+
+def test_missing_atlassian_credentials_fail_with_the_fix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("ATLASSIAN_CLIENT_ID", raising=False)
+    monkeypatch.delenv("ATLASSIAN_CLIENT_SECRET", raising=False)
+
+    with pytest.raises(ConfigurationError, match="ATLASSIAN_CLIENT_ID and ATLASSIAN_CLIENT_SECRET"):
+        atlassian_provider()
+
+
+def test_provider_reads_its_credentials_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATLASSIAN_CLIENT_ID", "env-client")
+    monkeypatch.setenv("ATLASSIAN_CLIENT_SECRET", "env-secret")
+    monkeypatch.setenv("ATLASSIAN_SCOPES", "read:jira-user read:me")
+
+    fake = FakeAtlassian()
+    app = FastAPI()
+    app.include_router(
+        kavach_router(
+            [atlassian_provider()],
+            database_url=f"sqlite:///{tmp_path}/k.db",
+            secret="s" * 40,
+            http_transport=fake.transport(),
+        ),
+        prefix="/auth-here",
+    )
+    with TestClient(app, follow_redirects=False) as client:
+        response = client.get("/auth-here/auth/oauth/authorize/atlassian")
+
+    params = consent_params(response)
+    assert params["client_id"] == "env-client"
+    assert params["scope"] == "read:me offline_access read:jira-user"
+    assert params["redirect_uri"] == "http://testserver/auth-here/auth/oauth/callback/atlassian"
+
+
+def test_router_endpoints_work_without_a_prefix(tmp_path: Path) -> None:
+    fake = FakeAtlassian()
+    app = FastAPI()
+    app.include_router(
+        kavach_router(
+            [atlassian_provider("id", "secret", auth_url="https://auth.test")],
+            database_url=f"sqlite:///{tmp_path}/k.db",
+            secret="s" * 40,
+            http_transport=fake.transport(),
+        )
+    )
+    with TestClient(app, follow_redirects=False) as client:
+        response = client.get("/auth/oauth/authorize/atlassian")
+
+    assert consent_params(response)["redirect_uri"] == (
+        "http://testserver/auth/oauth/callback/atlassian"
+    )
+
+
+def test_app_can_restart_with_the_same_router(database: Path, fake: FakeAtlassian) -> None:
+    app = build_app(database, fake)
+    with TestClient(app, follow_redirects=False) as client:
+        sign_in(client)
+        token = client.cookies["kavach_session"]
+    with TestClient(app, follow_redirects=False) as client:
+        response = client.get("/me", headers={"authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200
+    assert AUTHORIZE.endswith("/atlassian")

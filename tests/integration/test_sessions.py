@@ -1,0 +1,244 @@
+"""Sessions: cookie attributes, bearer use, expiry, sign-out and the session endpoints."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kavach_fastapi.crypto import hash_token
+
+from .conftest import PREFIX, build_app, count_rows, execute, sign_in
+from .fake_atlassian import ACCESS_TOKEN, REFRESH_TOKEN, FakeAtlassian
+
+SESSION = f"{PREFIX}/auth/session"
+SIGN_OUT = f"{PREFIX}/auth/sign-out"
+
+
+def test_session_endpoint_is_401_json_when_nobody_is_signed_in(client: TestClient) -> None:
+    response = client.get(SESSION)
+
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": {"code": "not_signed_in", "message": "Sign in to continue."}
+    }
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_session_endpoint_describes_user_and_expiry(client: TestClient) -> None:
+    sign_in(client)
+
+    response = client.get(SESSION)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["user"]["email"] == "ada@example.com"
+    assert set(body["session"]) == {"expires_at"}
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_current_user_is_401_json_and_optional_user_is_none_when_signed_out(
+    client: TestClient,
+) -> None:
+    assert client.get("/me").status_code == 401
+    assert client.get("/me").json()["error"]["code"] == "not_signed_in"
+    assert client.get("/maybe").json() == {"user_id": None}
+
+
+def test_optional_user_gives_the_user_when_signed_in(client: TestClient) -> None:
+    sign_in(client)
+
+    assert client.get("/maybe").json()["user_id"] == client.get("/me").json()["id"]
+
+
+def test_session_token_works_as_a_bearer_token(client: TestClient, database: Path) -> None:
+    sign_in(client)
+    token = client.cookies["kavach_session"]
+    client.cookies.clear()
+
+    assert client.get("/me").status_code == 401
+    response = client.get("/me", headers={"authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200
+    assert response.json()["email"] == "ada@example.com"
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Bearer not-a-session", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer " + "a" * 5000],
+)
+def test_garbage_bearer_tokens_are_401_not_500(client: TestClient, header: str) -> None:
+    response = client.get("/me", headers={"authorization": header})
+
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("cookie", ["", "garbage", "x" * 10_000, "%C3%A9" * 20, "a;b=c"])
+def test_garbage_session_cookies_are_401_not_500(client: TestClient, cookie: str) -> None:
+    client.cookies.set("kavach_session", cookie)
+
+    assert client.get("/me").status_code == 401
+
+
+def test_stored_session_hash_is_not_usable_as_a_cookie(client: TestClient) -> None:
+    sign_in(client)
+    stolen = hash_token(client.cookies["kavach_session"])
+    client.cookies.clear()
+
+    assert client.get("/me", headers={"authorization": f"Bearer {stolen}"}).status_code == 401
+
+
+def test_session_ends_at_its_absolute_expiry(client: TestClient, database: Path) -> None:
+    sign_in(client)
+    execute(database, "UPDATE kavach_sessions SET expires_at = datetime('now', '-1 second')")
+
+    assert client.get("/me").status_code == 401
+
+
+def test_session_ends_after_the_idle_timeout(client: TestClient, database: Path) -> None:
+    sign_in(client)
+    execute(database, "UPDATE kavach_sessions SET last_active_at = datetime('now', '-25 hours')")
+
+    assert client.get("/me").status_code == 401
+
+
+def test_activity_keeps_a_session_within_the_idle_timeout(
+    database: Path, fake: FakeAtlassian
+) -> None:
+    app = build_app(database, fake, session_idle_timeout=timedelta(hours=1))
+    with TestClient(app, follow_redirects=False) as client:
+        sign_in(client)
+        execute(
+            database, "UPDATE kavach_sessions SET last_active_at = datetime('now', '-50 minutes')"
+        )
+        assert client.get("/me").status_code == 200
+        execute(
+            database,
+            "UPDATE kavach_sessions SET last_active_at = datetime(last_active_at, '-30 minutes')",
+        )
+        # The request above recorded activity "now"; 30 minutes before that is still fresh.
+        assert client.get("/me").status_code == 200
+
+
+def test_session_lifetime_is_configurable(database: Path, fake: FakeAtlassian) -> None:
+    app = build_app(database, fake, session_lifetime=timedelta(hours=2))
+    with TestClient(app, follow_redirects=False) as client:
+        response = sign_in(client)
+
+    assert "Max-Age=7200" in response.headers["set-cookie"]
+
+
+def test_sign_out_deletes_the_session_and_expires_the_cookie(
+    client: TestClient, database: Path
+) -> None:
+    sign_in(client)
+    token = client.cookies["kavach_session"]
+
+    response = client.post(SIGN_OUT, headers={"origin": "http://testserver"})
+
+    assert response.status_code == 200
+    assert response.json() == {"signed_out": True}
+    assert 'kavach_session=""' in response.headers["set-cookie"]
+    assert "Max-Age=0" in response.headers["set-cookie"]
+    assert count_rows(database, "kavach_sessions") == 0
+    assert client.get("/me").status_code == 401
+    assert client.get("/me", headers={"authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_sign_out_with_redirect_to_answers_303(client: TestClient) -> None:
+    sign_in(client)
+
+    response = client.post(SIGN_OUT, params={"redirect_to": "/bye"})
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/bye"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "https://evil.example"},
+        {"origin": "null"},
+        {"sec-fetch-site": "cross-site"},
+        {"sec-fetch-site": "same-site"},
+    ],
+)
+def test_cross_site_sign_out_is_refused_and_the_session_survives(
+    client: TestClient, database: Path, headers: dict[str, str]
+) -> None:
+    sign_in(client)
+
+    response = client.post(SIGN_OUT, headers=headers)
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "cross_site_request"
+    assert count_rows(database, "kavach_sessions") == 1
+    assert client.get("/me").status_code == 200
+
+
+def test_sign_out_is_not_reachable_by_get(client: TestClient) -> None:
+    sign_in(client)
+
+    assert client.get(SIGN_OUT).status_code == 405
+    assert client.get("/me").status_code == 200
+
+
+def test_sign_out_without_a_session_still_clears_the_cookie(client: TestClient) -> None:
+    response = client.post(SIGN_OUT, headers={"sec-fetch-site": "same-origin"})
+
+    assert response.status_code == 200
+    assert "Max-Age=0" in response.headers["set-cookie"]
+
+
+def test_https_base_url_makes_secure_host_prefixed_cookies(
+    database: Path, fake: FakeAtlassian
+) -> None:
+    app = build_app(database, fake, base_url="https://app.example.com/api/kavach")
+    with TestClient(app, follow_redirects=False, base_url="https://app.example.com") as client:
+        authorize = client.get(f"{PREFIX}/auth/oauth/authorize/atlassian")
+        response = sign_in(client)
+        me = client.get("/me")
+
+    binding_cookie = authorize.headers["set-cookie"]
+    assert binding_cookie.startswith("__Host-kavach_signin=")
+    assert "Secure" in binding_cookie
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("__Host-kavach_session=")
+    assert "Secure" in cookie
+    assert "HttpOnly" in cookie
+    assert "Path=/" in cookie
+    assert "Domain" not in cookie
+    assert me.status_code == 200
+
+
+def test_providers_endpoint_lists_atlassian(client: TestClient) -> None:
+    response = client.get(f"{PREFIX}/auth/oauth/providers")
+
+    assert response.json() == [{"id": "atlassian", "name": "Atlassian"}]
+
+
+def test_accounts_endpoint_lists_linked_accounts_without_tokens(client: TestClient) -> None:
+    assert client.get(f"{PREFIX}/auth/oauth/accounts").status_code == 401
+    sign_in(client)
+
+    response = client.get(f"{PREFIX}/auth/oauth/accounts")
+
+    assert response.status_code == 200
+    (account,) = response.json()
+    assert account["provider"] == "atlassian"
+    assert account["account_id"] == "712020:aaaaaaaa-0000-0000-0000-000000000001"
+    assert account["scopes"] == ["read:me", "offline_access"]
+    assert ACCESS_TOKEN not in response.text
+    assert REFRESH_TOKEN not in response.text
+    assert "token" not in response.text
+
+
+def test_openapi_schema_lists_error_codes_and_no_secrets(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+
+    callback = schema["paths"][f"{PREFIX}/auth/oauth/callback/{{provider}}"]["get"]
+    assert "token_exchange_failed" in callback["responses"]["502"]["description"]
+    assert "ErrorBody" in str(schema["components"]["schemas"])
+    assert "secret" not in str(schema).lower()
