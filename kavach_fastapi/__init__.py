@@ -12,7 +12,19 @@
     async def me(user: CurrentUser): return user
 """
 
-from .dependencies import CurrentUser, OptionalUser, current_user, optional_user
+from .atlassian_api import AtlassianClient
+from .dependencies import (
+    AtlassianAPI,
+    AtlassianSites,
+    AtlassianToken,
+    CurrentUser,
+    OptionalUser,
+    atlassian_client,
+    atlassian_sites,
+    atlassian_token,
+    current_user,
+    optional_user,
+)
 from .errors import (
     AccountDisabledError,
     ConfigurationError,
@@ -23,19 +35,27 @@ from .errors import (
     NotSignedInError,
     ProviderDeniedError,
     ProviderError,
+    ProviderUnavailableError,
+    ReauthRequiredError,
     SignInError,
     UnknownProviderError,
+    UnknownSiteError,
 )
 from .models import AtlassianSite, LinkedAccount, User
 from .providers import AtlassianProvider, OAuthProvider, ProviderProfile, atlassian_provider
 from .router import KavachRouter, kavach_router
 from .settings import AtlassianSettings, KavachSettings
+from .sites import find_site, sites_for_product, sites_with_scope
 
 __all__ = [
     "AccountDisabledError",
+    "AtlassianAPI",
+    "AtlassianClient",
     "AtlassianProvider",
     "AtlassianSettings",
     "AtlassianSite",
+    "AtlassianSites",
+    "AtlassianToken",
     "ConfigurationError",
     "CrossSiteRequestError",
     "CurrentUser",
@@ -51,11 +71,20 @@ __all__ = [
     "ProviderDeniedError",
     "ProviderError",
     "ProviderProfile",
+    "ProviderUnavailableError",
+    "ReauthRequiredError",
     "SignInError",
     "UnknownProviderError",
+    "UnknownSiteError",
     "User",
+    "atlassian_client",
     "atlassian_provider",
+    "atlassian_sites",
+    "atlassian_token",
     "current_user",
+    "find_site",
     "kavach_router",
     "optional_user",
+    "sites_for_product",
+    "sites_with_scope",
 ]

@@ -21,11 +21,13 @@ from .crypto import Keyring
 from .errors import ConfigurationError, KavachError
 from .keyfile import resolve_secret_keys
 from .oauth import OAuthClient, SharedTransport
+from .providers.atlassian import AtlassianProvider
 from .providers.base import OAuthProvider
 from .sessions import SessionManager
 from .settings import KavachSettings
 from .signin import SignInService
 from .store import Store
+from .tokens import TokenService
 from .web import kavach_error_handler
 
 logger = logging.getLogger("kavach_fastapi")
@@ -69,19 +71,43 @@ class Kavach:
         )
         self._owns_transport = http_transport is None
         self.http = SharedTransport(http_transport or self._new_transport())
-        self.sign_in = SignInService(
+        clients = {
+            provider.id: OAuthClient(provider, transport=self.http, timeout=settings.http_timeout)
+            for provider in providers
+        }
+        self.sign_in = SignInService(self.store, self.keyring, self.sessions, clients)
+        self.tokens = TokenService(
             self.store,
             self.keyring,
-            self.sessions,
-            {
-                provider.id: OAuthClient(
-                    provider, transport=self.http, timeout=settings.http_timeout
-                )
-                for provider in providers
-            },
+            clients,
+            leeway=settings.token_refresh_leeway,
+            sites_ttl=settings.sites_cache_ttl,
         )
         self._started = False
         self._start_lock = asyncio.Lock()
+
+    def atlassian(self) -> AtlassianProvider:
+        """The configured Atlassian provider.
+
+        Raises:
+            ConfigurationError: the router has no Atlassian provider.
+        """
+        provider = self.providers.get("atlassian")
+        if not isinstance(provider, AtlassianProvider):
+            raise ConfigurationError(
+                "This needs the Atlassian provider: kavach_router(providers=[atlassian_provider()])."
+            )
+        return provider
+
+    async def rotate_keys(self) -> int:
+        """Re-encrypt every stored token with the newest ``KAVACH_SECRET`` key.
+
+        Returns:
+            How many accounts were rewritten. Run it after putting a new key first in
+            ``KAVACH_SECRET``; the old keys can be removed once it returns.
+        """
+        await self.ensure_started()
+        return await self.tokens.rotate_keys()
 
     @staticmethod
     def _new_transport() -> httpx2.AsyncBaseTransport:

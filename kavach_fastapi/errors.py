@@ -10,6 +10,9 @@ The tree::
     │   ├── ProviderDeniedError      the provider answered the callback with ``error=``
     │   ├── ProviderError            the token exchange or profile call failed (502)
     │   └── AccountDisabledError     the provider account is closed or inactive (403)
+    ├── ReauthRequiredError          the provider grant is gone; the person must consent again (401)
+    ├── ProviderUnavailableError     the provider is down or rate-limiting; retry later (503)
+    ├── UnknownSiteError             the cloud id is not one of the person's sites (404)
     ├── CrossSiteRequestError        a state-changing request came from another site (403)
     └── UnknownProviderError         no configured provider has that id (404)
 
@@ -56,6 +59,10 @@ class ErrorCode(str, Enum):
     """A state-changing request came from another site and was refused."""
     UNKNOWN_PROVIDER = "unknown_provider"
     """No configured provider has this id."""
+    REAUTH_REQUIRED = "reauth_required"
+    """The provider grant was revoked or expired: send the person to ``reauth_url`` to consent again."""
+    UNKNOWN_SITE = "unknown_site"
+    """The cloud id is not one of the signed-in person's Atlassian sites."""
     NOT_CONFIGURED = "not_configured"
     """The package is not set up for this app (router not included, or lifespan not run)."""
 
@@ -135,6 +142,46 @@ class AccountDisabledError(SignInError):
     code = ErrorCode.ACCOUNT_DISABLED
     status_code = 403
     default_message = "This account is closed or inactive and cannot sign in."
+
+
+class ReauthRequiredError(KavachError):
+    """The provider grant is gone (revoked, expired or reused): the person must consent again.
+
+    The person stays signed in to the app. Attributes:
+        reauth_url: where to send the browser to consent again, when known.
+    """
+
+    code = ErrorCode.REAUTH_REQUIRED
+    status_code = 401
+    default_message = "Your Atlassian connection has expired. Please connect again."
+
+    def __init__(self, message: str | None = None, *, reauth_url: str | None = None) -> None:
+        super().__init__(message)
+        self.reauth_url = reauth_url
+
+
+class ProviderUnavailableError(KavachError):
+    """The provider timed out, failed or is rate-limiting, even after retries.
+
+    Attributes:
+        retry_after: seconds after which a retry may work.
+    """
+
+    code = ErrorCode.PROVIDER_UNAVAILABLE
+    status_code = 503
+    default_message = "Atlassian is not answering right now. Please try again shortly."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UnknownSiteError(KavachError):
+    """The cloud id is not one of the signed-in person's sites."""
+
+    code = ErrorCode.UNKNOWN_SITE
+    status_code = 404
+    default_message = "That Atlassian site is not one you have granted access to."
 
 
 class CrossSiteRequestError(KavachError):

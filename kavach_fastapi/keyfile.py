@@ -61,16 +61,27 @@ def resolve_secret_keys(settings: KavachSettings) -> tuple[str, ...]:
     return (_read_or_create_key_file(path.with_name(path.name + ".secret")),)
 
 
+def _damaged(key_path: Path, why: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"The key file {key_path} is damaged ({why}). Delete it to make a new one (tokens stored "
+        "with the old key will need a new sign-in), or set KAVACH_SECRET."
+    )
+
+
+def _read_key_file(key_path: Path) -> str:
+    try:
+        key = key_path.read_bytes().decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise _damaged(key_path, "not text") from None
+    if len(key) < 32:
+        raise _damaged(key_path, "too short")
+    return key
+
+
 def _read_or_create_key_file(key_path: Path) -> str:
     try:
         if key_path.exists():
-            key = key_path.read_text().strip()
-            if len(key) < 32:
-                raise ConfigurationError(
-                    f"The key file {key_path} is damaged (too short). Delete it to make a new one "
-                    "(tokens stored with the old key will need a new sign-in), or set KAVACH_SECRET."
-                )
-            return key
+            return _read_key_file(key_path)
         key_path.parent.mkdir(parents=True, exist_ok=True)
         key = new_token(32)
         # Write a private temporary file, then link it into place: the link is atomic and
@@ -81,13 +92,13 @@ def _read_or_create_key_file(key_path: Path) -> str:
             handle.write(key + "\n")
         try:
             os.link(draft, key_path)
+        except FileExistsError:
+            return _read_key_file(key_path)
         finally:
             draft.unlink()
-    except FileExistsError:
-        return _read_or_create_key_file(key_path)
     except OSError as exc:
         raise ConfigurationError(
-            f"Cannot read or create the key file {key_path} ({exc.strerror}). "
+            f"Cannot read or create the key file {key_path} ({exc.strerror or exc}). "
             "Set KAVACH_SECRET instead."
         ) from None
     logger.warning(

@@ -85,6 +85,12 @@ class AccountRow(_Table, table=True):
     refresh_token: str | None = Field(default=None, max_length=20000)
     access_token_expires_at: datetime | None = _timestamp(default=None, nullable=True)
     needs_reauth: bool = False
+    token_version: int = 0
+    """Bumped by every write of new tokens: the compare-and-swap guard of refreshes."""
+    refresh_lease_owner: str | None = Field(default=None, max_length=128)
+    refresh_lease_until: datetime | None = _timestamp(default=None, nullable=True)
+    sites_json: str | None = Field(default=None, max_length=200000)
+    sites_fetched_at: datetime | None = _timestamp(default=None, nullable=True)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 
@@ -205,6 +211,20 @@ class ErrorDetail(_Public):
     """The inner part of an error answer."""
 
     code: str
+    message: str
+    reauth_url: str | None = None
+    """With ``reauth_required``: where to send the browser to consent again."""
+
+
+class Disconnected(_Public):
+    """The answer of ``DELETE /auth/oauth/accounts/{provider}``."""
+
+    provider: str
+    disconnected: bool
+    revoked_at_provider: bool
+    """Always false for Atlassian: it offers no token revocation endpoint."""
+    revoke_url: str | None
+    """Where the person can revoke the app's access themselves."""
     message: str
 
 

@@ -45,6 +45,38 @@ class TokenSet:
         return f"TokenSet(expires_at={self.expires_at!r}, scopes={self.scopes!r})"
 
 
+class GrantRevoked(Exception):  # noqa: N818 - a signal, caught at once by tokens.py
+    """The provider says the refresh token or the whole grant is gone (``invalid_grant``)."""
+
+
+class TransientFailure(Exception):  # noqa: N818 - a signal, caught at once by tokens.py
+    """A failure that may pass: timeout, connection error, 5xx or 429.
+
+    Attributes:
+        retry_after: seconds the provider asked us to wait, if it said.
+    """
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(response: httpx2.Response) -> float | None:
+    """The ``Retry-After`` of a response in seconds (delta form only), if present and sane."""
+    value = response.headers.get("retry-after", "").strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds <= 86400 else None
+
+
+def _raise_if_transient(response: httpx2.Response) -> httpx2.Response:
+    if response.status_code == 429 or response.status_code >= 500:
+        raise TransientFailure(f"HTTP {response.status_code}", retry_after_seconds(response))
+    return response
+
+
 def new_code_verifier() -> str:
     """A PKCE code verifier of 64 characters (RFC 7636 allows 43 to 128)."""
     return str(generate_token(64))
@@ -131,13 +163,15 @@ class OAuthClient:
         self._transport = transport
         self._timeout = httpx2.Timeout(timeout, connect=min(timeout, 5.0))
 
-    def _client(self, redirect_uri: str | None = None) -> AsyncOAuth2Client:
+    def _client(
+        self, redirect_uri: str | None = None, *, with_scope: bool = True
+    ) -> AsyncOAuth2Client:
         provider = self.provider
         return AsyncOAuth2Client(
             client_id=provider.client_id,
             client_secret=provider.client_secret.get_secret_value(),
             token_endpoint_auth_method="client_secret_post",  # noqa: S106 - a method name
-            scope=" ".join(provider.scopes),
+            scope=" ".join(provider.scopes) if with_scope else None,
             redirect_uri=redirect_uri,
             code_challenge_method="S256" if provider.use_pkce else None,
             transport=self._transport,
@@ -177,6 +211,74 @@ class OAuthClient:
                     **extra,
                 )
                 return _token_set(data, now=now)
+
+    async def refresh(self, refresh_token: str) -> TokenSet:
+        """Trade a refresh token for a new token set (Atlassian rotates the refresh token).
+
+        When the answer carries no ``refresh_token`` the returned set has ``None`` there: the
+        caller keeps the one it has.
+
+        Raises:
+            GrantRevoked: ``invalid_grant``; retrying cannot help.
+            TransientFailure: timeout, unreachable, 5xx, 429 or a malformed answer.
+            ProviderError: any other refusal (a wrong client secret, say).
+        """
+        provider = self.provider
+        try:
+            async with self._client(with_scope=False) as client:
+                client.register_compliance_hook("refresh_token_response", _raise_if_transient)
+                now = datetime.now(timezone.utc)
+                data = await client.refresh_token(provider.token_url, refresh_token=refresh_token)
+                tokens = _token_set(data, now=now)
+        except httpx2.TimeoutException:
+            raise TransientFailure("timeout") from None
+        except httpx2.TransportError as exc:
+            raise TransientFailure(type(exc).__name__) from None
+        except OAuthError as exc:
+            if exc.error == "invalid_grant":
+                raise GrantRevoked from None
+            logger.warning(
+                "%s refused a token refresh: error=%s (check the client id and secret)",
+                provider.name,
+                exc.error,
+            )
+            raise ProviderError(code=ErrorCode.TOKEN_EXCHANGE_FAILED) from None
+        except httpx2.HTTPStatusError as exc:
+            logger.warning("%s refresh answered HTTP %s", provider.name, exc.response.status_code)
+            raise ProviderError(code=ErrorCode.TOKEN_EXCHANGE_FAILED) from None
+        except (ValueError, TypeError) as exc:
+            raise TransientFailure(f"malformed answer ({type(exc).__name__})") from None
+        if tokens.refresh_token == refresh_token:
+            # Authlib fills in the old token when the answer has none; say "none" plainly.
+            tokens = TokenSet(tokens.access_token, None, tokens.expires_at, tokens.scopes)
+        return tokens
+
+    async def api_request(
+        self, method: str, url: str, *, access_token: str, **kwargs: Any
+    ) -> httpx2.Response:
+        """Send a request with a bearer token and return the answer whatever its status.
+
+        Raises:
+            TransientFailure: the provider could not be reached or timed out.
+        """
+        headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
+        headers["Authorization"] = f"Bearer {access_token}"
+        try:
+            async with httpx2.AsyncClient(
+                transport=self._transport,
+                timeout=self._timeout,
+                follow_redirects=False,
+                trust_env=False,
+            ) as client:
+                response: httpx2.Response = await client.request(
+                    method, url, headers=headers, **kwargs
+                )
+                await response.aread()
+                return response
+        except httpx2.TimeoutException:
+            raise TransientFailure("timeout") from None
+        except httpx2.TransportError as exc:
+            raise TransientFailure(type(exc).__name__) from None
 
     async def get_json(self, url: str, *, access_token: str, failure: ErrorCode) -> Any:
         """GET a JSON resource with a bearer token.

@@ -44,7 +44,13 @@ def _is_local_path(value: str) -> bool:
     decoded = value
     for _ in range(3):  # undo double and triple encodings too
         decoded = unquote(decoded)
-        if decoded.startswith("//") or "\\" in decoded or not _is_plain(decoded):
+        # An encoded space is harmless (``?q=a%20b``); encoded control characters and
+        # non-ASCII look-alikes of slashes are not.
+        if (
+            decoded.startswith("//")
+            or "\\" in decoded
+            or not (decoded.isascii() and decoded.isprintable())
+        ):
             return False
     return True
 

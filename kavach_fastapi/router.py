@@ -13,7 +13,14 @@ from fastapi.routing import APIRoute
 
 from .core import Kavach
 from .errors import CrossSiteRequestError, ErrorCode, KavachError, NotSignedInError, SignInError
-from .models import ErrorBody, LinkedAccount, ProviderInfo, SessionInfo, SessionView, SignedOut
+from .models import (
+    ErrorBody,
+    LinkedAccount,
+    ProviderInfo,
+    SessionInfo,
+    SessionView,
+    SignedOut,
+)
 from .providers.base import OAuthProvider
 from .redirects import FALLBACK, safe_redirect, with_error
 from .sessions import ActiveSession
@@ -31,6 +38,9 @@ from .web import (
     session_token,
     wants_json,
 )
+
+ATLASSIAN_REVOKE_URL = "https://id.atlassian.com/manage-profile/apps"
+"""Where people revoke an app's access to their Atlassian account."""
 
 AUTHORIZE_PATH = "/auth/oauth/authorize/{provider}"
 CALLBACK_PATH = "/auth/oauth/callback/{provider}"
@@ -132,8 +142,14 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
             raise NotSignedInError
         return found
 
+    def refuse_cross_site(request: Request, route_path: str, what: str) -> None:
+        base = mount_url(request, route_path, settings.base_url)
+        if is_cross_site(request, base, settings.trusted_origins):
+            raise CrossSiteRequestError(f"{what} must come from this site.")
+
     @router.get(
         AUTHORIZE_PATH,
+        name="kavach_authorize",
         status_code=302,
         response_class=RedirectResponse,
         summary="Start signing in",
@@ -269,13 +285,12 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
 
         Refused (403) when a browser sends it from another site.
         """
-        base = mount_url(request, "/auth/sign-out", settings.base_url)
-        if is_cross_site(request, base, settings.trusted_origins):
-            raise CrossSiteRequestError("Sign-out must come from this site.")
+        refuse_cross_site(request, "/auth/sign-out", "Sign-out")
         found = await session_of(request)
         if found is not None:
             await kavach.sessions.revoke(found.token_hash)
         if redirect_to is not None:
+            base = mount_url(request, "/auth/sign-out", settings.base_url)
             target = safe_redirect(redirect_to, own_origin=base, trusted=settings.trusted_origins)
             response: Response = RedirectResponse(target, status_code=303, headers=PRIVATE_HEADERS)
         else:

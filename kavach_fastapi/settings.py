@@ -119,6 +119,26 @@ class KavachSettings(BaseSettings):
     http_timeout: float = Field(default=10.0, gt=0)
     """Seconds to wait for the provider on each HTTP call."""
 
+    token_refresh_leeway: timedelta = Field(default=timedelta(seconds=60), ge=timedelta(0))
+    """Refresh an access token this long before it expires, in seconds or ISO 8601."""
+
+    sites_cache_ttl: timedelta = Field(default=timedelta(minutes=5), ge=timedelta(0))
+    """How long a person's list of Atlassian sites is served from the database before asking Atlassian again."""
+
+    @field_validator(
+        "session_lifetime",
+        "session_idle_timeout",
+        "token_refresh_leeway",
+        "sites_cache_ttl",
+        mode="before",
+    )
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        # Environment values are strings; "3600" means seconds, as the docs say.
+        if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+            return float(value)
+        return value
+
     @field_validator("trusted_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

@@ -30,9 +30,10 @@ from .errors import (
     UnknownProviderError,
 )
 from .models import SessionRow, SignInAttemptRow, User, utcnow
-from .oauth import OAuthClient, TokenSet, new_code_verifier
+from .oauth import OAuthClient, new_code_verifier
 from .sessions import SessionManager
-from .store import SealedTokens, Store
+from .store import Store
+from .vault import seal_tokens
 
 logger = logging.getLogger("kavach_fastapi")
 
@@ -43,11 +44,6 @@ _PASSED_THROUGH_ERRORS = {
     "access_denied": ErrorCode.ACCESS_DENIED,
     "invalid_scope": ErrorCode.INVALID_SCOPE,
 }
-
-
-def token_context(account_id: str, column: str) -> str:
-    """What a stored provider token is bound to: its account row and column."""
-    return f"kavach:accounts:{account_id}:{column}"
 
 
 def _verifier_context(state_hash: str) -> str:
@@ -237,7 +233,7 @@ class SignInService:
         user_row = await self._store.record_sign_in(
             provider=provider.id,
             profile=profile,
-            seal=lambda account_id: self._seal(tokens, account_id, provider.scopes),
+            seal=lambda account_id: seal_tokens(self._keyring, tokens, account_id, provider.scopes),
             start_session=new_session.make,
             now=now,
         )
@@ -247,22 +243,6 @@ class SignInService:
             session_token=new_session.token,
             session_expires_at=new_session.expires_at,
             redirect_to=attempt.redirect_to,
-        )
-
-    def _seal(self, tokens: TokenSet, account_id: str, requested: tuple[str, ...]) -> SealedTokens:
-        return SealedTokens(
-            access_token=self._keyring.encrypt(
-                tokens.access_token, context=token_context(account_id, "access_token")
-            ),
-            refresh_token=(
-                self._keyring.encrypt(
-                    tokens.refresh_token, context=token_context(account_id, "refresh_token")
-                )
-                if tokens.refresh_token
-                else None
-            ),
-            expires_at=tokens.expires_at,
-            scopes=" ".join(tokens.scopes or requested),
         )
 
 

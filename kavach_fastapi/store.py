@@ -312,3 +312,137 @@ class Store:
         await session.flush()
         session.add(start_session(user.id))
         return user
+
+    # Provider tokens: the refresh lease, compare-and-swap writes and the sites cache
+
+    async def account_of(self, user_id: str, provider: str) -> AccountRow | None:
+        """The user's account with a provider, if linked."""
+        async with self.reader() as session:
+            statement = select(AccountRow).where(
+                col(AccountRow.user_id) == user_id, col(AccountRow.provider) == provider
+            )
+            return (await session.execute(statement)).scalars().first()
+
+    async def get_account(self, account_id: str) -> AccountRow | None:
+        """An account row as it is now."""
+        async with self.reader() as session:
+            return await session.get(AccountRow, account_id)
+
+    async def try_lease(
+        self, account_id: str, *, version: int, owner: str, now: datetime, until: datetime
+    ) -> bool:
+        """Take the right to refresh this account's tokens, if nobody holds it.
+
+        Succeeds only if the tokens are still at ``version`` (nobody refreshed since we looked)
+        and no live lease exists; an expired lease (its holder died) is taken over.
+        """
+        async with self.transaction() as session:
+            result = await session.execute(
+                update(AccountRow)
+                .where(
+                    col(AccountRow.id) == account_id,
+                    col(AccountRow.token_version) == version,
+                    col(AccountRow.needs_reauth).is_(False),
+                    (col(AccountRow.refresh_lease_until).is_(None))
+                    | (col(AccountRow.refresh_lease_until) < now),
+                )
+                .values(refresh_lease_owner=owner, refresh_lease_until=until)
+            )
+            return _rowcount(result) == 1
+
+    async def save_refreshed(
+        self, account_id: str, *, owner: str, sealed: SealedTokens, now: datetime
+    ) -> bool:
+        """Store a refreshed token set in one write, if we still hold the lease.
+
+        A ``None`` refresh token in ``sealed`` keeps the stored one.
+        """
+        values: dict[str, Any] = {
+            "access_token": sealed.access_token,
+            "access_token_expires_at": sealed.expires_at,
+            "token_version": col(AccountRow.token_version) + 1,
+            "refresh_lease_owner": None,
+            "refresh_lease_until": None,
+            "updated_at": now,
+        }
+        if sealed.refresh_token is not None:
+            values["refresh_token"] = sealed.refresh_token
+        if sealed.scopes:
+            values["scopes"] = sealed.scopes
+        async with self.transaction() as session:
+            result = await session.execute(
+                update(AccountRow)
+                .where(
+                    col(AccountRow.id) == account_id,
+                    col(AccountRow.refresh_lease_owner) == owner,
+                )
+                .values(**values)
+            )
+            return _rowcount(result) == 1
+
+    async def release_lease(self, account_id: str, *, owner: str) -> None:
+        """Give the lease back without new tokens (the refresh failed for now)."""
+        async with self.transaction() as session:
+            await session.execute(
+                update(AccountRow)
+                .where(
+                    col(AccountRow.id) == account_id,
+                    col(AccountRow.refresh_lease_owner) == owner,
+                )
+                .values(refresh_lease_owner=None, refresh_lease_until=None)
+            )
+
+    async def mark_needs_reauth(self, account_id: str, *, now: datetime) -> None:
+        """The grant is dead: keep the link, drop the lease, and ask for consent again."""
+        async with self.transaction() as session:
+            await session.execute(
+                update(AccountRow)
+                .where(col(AccountRow.id) == account_id)
+                .values(
+                    needs_reauth=True,
+                    refresh_lease_owner=None,
+                    refresh_lease_until=None,
+                    token_version=col(AccountRow.token_version) + 1,
+                    updated_at=now,
+                )
+            )
+
+    async def save_sites(self, account_id: str, sites_json: str, *, now: datetime) -> None:
+        """Cache an account's list of sites."""
+        async with self.transaction() as session:
+            await session.execute(
+                update(AccountRow)
+                .where(col(AccountRow.id) == account_id)
+                .values(sites_json=sites_json, sites_fetched_at=now)
+            )
+
+    async def forget_tokens(self, account_id: str, *, now: datetime) -> None:
+        """Disconnect: drop the tokens and cached sites, keep the identity link."""
+        async with self.transaction() as session:
+            await session.execute(
+                update(AccountRow)
+                .where(col(AccountRow.id) == account_id)
+                .values(
+                    access_token=None,
+                    refresh_token=None,
+                    access_token_expires_at=None,
+                    sites_json=None,
+                    sites_fetched_at=None,
+                    needs_reauth=True,
+                    refresh_lease_owner=None,
+                    refresh_lease_until=None,
+                    token_version=col(AccountRow.token_version) + 1,
+                    updated_at=now,
+                )
+            )
+
+    async def account_ids(self) -> Sequence[str]:
+        """Every account id, for maintenance such as key rotation."""
+        async with self.reader() as session:
+            return (await session.execute(select(col(AccountRow.id)))).scalars().all()
+
+    async def reseal_account(self, account_id: str, reseal: Callable[[AccountRow], bool]) -> bool:
+        """Rewrite one account's stored tokens in a transaction; ``reseal`` says if it changed."""
+        async with self.transaction() as session:
+            account = await session.get(AccountRow, account_id)
+            return account is not None and reseal(account)

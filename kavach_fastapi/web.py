@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
-from .errors import KavachError
+from .errors import KavachError, ProviderUnavailableError, ReauthRequiredError
 from .models import ErrorBody, ErrorDetail
 from .redirects import origin_of
 
@@ -113,8 +113,15 @@ def error_response(exc: KavachError) -> JSONResponse:
     headers = dict(NO_STORE)
     if exc.status_code == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="kavach"'
-    body = ErrorBody(error=ErrorDetail(code=exc.code.value, message=exc.message))
-    return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=headers)
+    if isinstance(exc, ProviderUnavailableError):
+        headers["Retry-After"] = str(exc.retry_after)
+    reauth_url = exc.reauth_url if isinstance(exc, ReauthRequiredError) else None
+    body = ErrorBody(
+        error=ErrorDetail(code=exc.code.value, message=exc.message, reauth_url=reauth_url)
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=exc.status_code, headers=headers
+    )
 
 
 async def kavach_error_handler(request: Request, exc: Exception) -> Response:

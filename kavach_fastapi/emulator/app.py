@@ -1,0 +1,64 @@
+"""The emulator's ASGI app: auth.atlassian.com and api.atlassian.com at one base URL."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from kavach_fastapi.emulator.api import api_routes
+from kavach_fastapi.emulator.authorize import authorize_routes
+from kavach_fastapi.emulator.avatars import render_avatar_svg
+from kavach_fastapi.emulator.consent import render_index_page
+from kavach_fastapi.emulator.token import token_routes
+from kavach_fastapi.emulator.web import api_error, base_url
+
+if TYPE_CHECKING:
+    from kavach_fastapi.emulator.emulator import AtlassianEmulator
+
+__all__ = ["build_app"]
+
+_AVATAR_HEADERS = {"Cache-Control": "public, max-age=3600"}
+
+
+def build_app(emulator: AtlassianEmulator) -> Starlette:
+    """Build the ASGI app of one emulator; its endpoints read the emulator's live state."""
+
+    async def index(request: Request) -> Response:
+        names = [client.name for client in emulator.clients.values()]
+        return HTMLResponse(render_index_page(base_url(request), names))
+
+    async def user_avatar(request: Request) -> Response:
+        account_id = request.path_params["account_id"]
+        user = next((u for u in emulator.users if u.account_id == account_id), None)
+        if user is None:
+            return api_error(404, "Not Found")
+        return Response(
+            render_avatar_svg(user.name, user.account_id),
+            media_type="image/svg+xml",
+            headers=_AVATAR_HEADERS,
+        )
+
+    async def site_avatar(request: Request) -> Response:
+        cloud_id = request.path_params["cloud_id"]
+        site = next((s for s in emulator.sites if s.id == cloud_id), None)
+        if site is None:
+            return api_error(404, "Not Found")
+        return Response(
+            render_avatar_svg(site.name, site.id, square=True),
+            media_type="image/svg+xml",
+            headers=_AVATAR_HEADERS,
+        )
+
+    routes = [
+        Route("/", index, methods=["GET"], name="index"),
+        *authorize_routes(emulator),
+        *token_routes(emulator),
+        *api_routes(emulator),
+        Route("/avatars/sites/{cloud_id}.svg", site_avatar, methods=["GET"], name="site_avatar"),
+        Route("/avatars/{account_id}.svg", user_avatar, methods=["GET"], name="user_avatar"),
+    ]
+    return Starlette(routes=routes)

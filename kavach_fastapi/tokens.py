@@ -1,0 +1,382 @@
+"""Provider tokens in production: refreshed exactly once across workers, never lost.
+
+Atlassian rotates refresh tokens: each refresh retires the token it was given, and presenting
+a retired token more than 10 minutes later revokes the whole grant. So two requests, tabs,
+worker processes or machines that refresh the same grant at once would, sooner or later, lose
+it. Here one refresh per grant is in flight, everywhere:
+
+* in a process, concurrent requests share one refresh task (a single flight);
+* across processes and machines, the database decides: a refresher first takes a *lease* on the
+  account row with a conditional UPDATE that only succeeds if nobody refreshed since it looked
+  (``token_version``) and no live lease exists. Everyone else polls the row until the version
+  moves, then uses the new token. No transaction is held across the HTTP call.
+* a lease expires (:data:`LEASE_DURATION`), so a worker that dies mid-refresh blocks others only
+  until then; its successor refreshes with the same refresh token, which Atlassian still accepts
+  within its reuse interval.
+
+A dead grant (``invalid_grant``) marks the account as needing consent again and is never
+retried; transient failures (timeouts, 5xx, 429) are retried a few times with backoff that
+honours ``Retry-After``, then surface as 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx2
+
+from .crypto import DecryptionError, Keyring, new_token
+from .errors import ProviderUnavailableError, ReauthRequiredError
+from .models import AccountRow, AtlassianSite, utcnow
+from .oauth import GrantRevoked, OAuthClient, TransientFailure, retry_after_seconds
+from .providers.atlassian import AtlassianProvider
+from .store import Store
+from .vault import TOKEN_COLUMNS, seal_tokens, token_context
+
+logger = logging.getLogger("kavach_fastapi")
+
+LEASE_DURATION = timedelta(seconds=30)
+"""How long a refresher may hold an account before others may take over."""
+
+REFRESH_ATTEMPTS = 3
+"""Tries of one refresh before a transient failure is reported (503)."""
+
+MAX_RETRY_WAIT = 5.0
+"""Longest pause between tries, in seconds; a longer ``Retry-After`` is passed to the client."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient provider failures are retried.
+
+    Attributes:
+        attempts: tries in all.
+        base_delay: first pause in seconds, doubled on each retry.
+        max_delay: the longest pause; a longer ``Retry-After`` ends the retries.
+    """
+
+    attempts: int = REFRESH_ATTEMPTS
+    base_delay: float = 0.2
+    max_delay: float = MAX_RETRY_WAIT
+
+    def delay(self, attempt: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before try ``attempt + 1``; ``None`` when giving up is better."""
+        if attempt + 1 >= self.attempts:
+            return None
+        wait = retry_after if retry_after is not None else self.base_delay * 2**attempt
+        return None if wait > self.max_delay else wait
+
+
+def _owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{new_token(6)}"
+
+
+class TokenService:
+    """Valid access tokens and the sites they reach, for signed-in users.
+
+    Args:
+        store: the database.
+        keyring: decrypts and encrypts stored tokens.
+        clients: an OAuth client per provider id.
+        leeway: refresh this long before expiry.
+        sites_ttl: how long the cached list of sites is fresh.
+        retry: how transient failures are retried.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        keyring: Keyring,
+        clients: dict[str, OAuthClient],
+        *,
+        leeway: timedelta,
+        sites_ttl: timedelta,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._store = store
+        self._keyring = keyring
+        self._clients = clients
+        self._leeway = leeway
+        self._sites_ttl = sites_ttl
+        self.retry = retry or RetryPolicy()
+        self._owner = _owner_id()
+        self._inflight: dict[str, asyncio.Future[str]] = {}
+
+    # Access tokens
+
+    async def account(self, user_id: str, provider_id: str) -> AccountRow:
+        """The user's linked account with usable tokens.
+
+        Raises:
+            ReauthRequiredError: not linked, disconnected, or the grant is dead.
+        """
+        row = await self._store.account_of(user_id, provider_id)
+        if row is None or row.needs_reauth or row.access_token is None:
+            raise ReauthRequiredError
+        return row
+
+    async def access_token(
+        self, user_id: str, provider_id: str, *, rejected: str | None = None
+    ) -> str:
+        """A valid access token for the user's account with the provider.
+
+        Args:
+            user_id: the signed-in user.
+            provider_id: e.g. ``"atlassian"``.
+            rejected: a token the provider just refused (401): refresh unless it was already
+                replaced.
+
+        Raises:
+            ReauthRequiredError: the person must consent again.
+            ProviderUnavailableError: the provider failed even after retries (503).
+        """
+        row = await self.account(user_id, provider_id)
+        token = self._open(row, "access_token")
+        if token != rejected and self._fresh(row):
+            return token
+        flight = self._inflight.get(row.id)
+        if flight is None:
+            flight = asyncio.ensure_future(self._refresh(row.id, provider_id, row.token_version))
+            self._inflight[row.id] = flight
+            flight.add_done_callback(lambda done: self._landed(row.id, done))
+        # Shielded: a caller that goes away does not cancel the refresh others wait for.
+        return await asyncio.shield(flight)
+
+    def _landed(self, account_id: str, flight: asyncio.Future[str]) -> None:
+        if self._inflight.get(account_id) is flight:
+            del self._inflight[account_id]
+        if not flight.cancelled():
+            flight.exception()  # retrieved here so an unawaited failure is never reported twice
+
+    def _fresh(self, row: AccountRow) -> bool:
+        expires = row.access_token_expires_at
+        return expires is None or expires - self._leeway > utcnow()
+
+    def _open(self, row: AccountRow, column: str) -> str:
+        value = getattr(row, column)
+        if value is None:
+            raise ReauthRequiredError
+        try:
+            return self._keyring.decrypt(value, context=token_context(row.id, column))
+        except DecryptionError:
+            logger.error(
+                "stored %s of account %s cannot be decrypted: was KAVACH_SECRET changed "
+                "without keeping the old key?",
+                column,
+                row.id,
+            )
+            raise ReauthRequiredError from None
+
+    async def _refresh(self, account_id: str, provider_id: str, version: int) -> str:
+        """Refresh once for everyone: take the lease, or wait for whoever holds it."""
+        deadline = time.monotonic() + LEASE_DURATION.total_seconds() + 5
+        pause = 0.02
+        while True:
+            now = utcnow()
+            if await self._store.try_lease(
+                account_id, version=version, owner=self._owner, now=now, until=now + LEASE_DURATION
+            ):
+                return await self._refresh_with_lease(account_id, provider_id)
+            row = await self._store.get_account(account_id)
+            if row is None or row.needs_reauth:
+                raise ReauthRequiredError
+            if row.token_version != version:
+                if self._fresh(row):
+                    return self._open(row, "access_token")
+                version = row.token_version
+                continue
+            if time.monotonic() > deadline:
+                raise ProviderUnavailableError(retry_after=5)
+            await asyncio.sleep(pause)
+            pause = min(pause * 1.5, 0.25)
+
+    async def _refresh_with_lease(self, account_id: str, provider_id: str) -> str:
+        row = await self._store.get_account(account_id)
+        if row is None or row.refresh_token is None:
+            await self._give_up(account_id, "no refresh token (was offline_access granted?)")
+            raise ReauthRequiredError
+        refresh_token = self._open(row, "refresh_token")
+        client = self._clients[provider_id]
+        attempt = 0
+        while True:
+            try:
+                tokens = await client.refresh(refresh_token)
+                break
+            except GrantRevoked:
+                await self._give_up(account_id, "the provider answered invalid_grant")
+                raise ReauthRequiredError from None
+            except TransientFailure as exc:
+                wait = self.retry.delay(attempt, exc.retry_after)
+                logger.warning(
+                    "token refresh of account %s failed (%s), try %d of %d",
+                    account_id,
+                    exc,
+                    attempt + 1,
+                    self.retry.attempts,
+                )
+                if wait is None:
+                    await self._store.release_lease(account_id, owner=self._owner)
+                    retry_after = max(1, round(exc.retry_after or 5))
+                    raise ProviderUnavailableError(retry_after=retry_after) from None
+                await asyncio.sleep(wait)
+                attempt += 1
+            except BaseException:
+                await self._store.release_lease(account_id, owner=self._owner)
+                raise
+        stored = await self._store.save_refreshed(
+            account_id,
+            owner=self._owner,
+            sealed=seal_tokens(self._keyring, tokens, account_id),
+            now=utcnow(),
+        )
+        if not stored:
+            logger.warning(
+                "refresh of account %s outlived its lease; another took over", account_id
+            )
+        return tokens.access_token
+
+    async def _give_up(self, account_id: str, why: str) -> None:
+        logger.warning("account %s needs consent again: %s", account_id, why)
+        await self._store.mark_needs_reauth(account_id, now=utcnow())
+
+    # Sites
+
+    async def sites(self, user_id: str, provider: AtlassianProvider) -> list[AtlassianSite]:
+        """The person's Atlassian sites, from the cache while fresh.
+
+        When Atlassian fails and a cached list exists, the stale list is served (and logged).
+
+        Raises:
+            ReauthRequiredError: the person must consent again.
+            ProviderUnavailableError: Atlassian failed and nothing is cached.
+        """
+        row = await self.account(user_id, provider.id)
+        cached = _parse_sites(row.sites_json) if row.sites_json else None
+        fetched_at = row.sites_fetched_at
+        if cached is not None and fetched_at and fetched_at + self._sites_ttl > utcnow():
+            return cached
+        try:
+            response = await self.call(
+                user_id, provider.id, "GET", provider.accessible_resources_url
+            )
+            if response.status_code != 200:
+                raise TransientFailure(f"HTTP {response.status_code}")
+            sites = [_site(item) for item in response.json()]
+        except (TransientFailure, ProviderUnavailableError, ValueError, TypeError, KeyError) as exc:
+            if cached is None:
+                if isinstance(exc, ProviderUnavailableError):
+                    raise
+                raise ProviderUnavailableError(retry_after=5) from None
+            logger.warning("serving a stale list of sites for account %s: %s", row.id, exc)
+            return cached
+        await self._store.save_sites(
+            row.id, json.dumps([site.model_dump() for site in sites]), now=utcnow()
+        )
+        return sites
+
+    async def call(
+        self,
+        user_id: str,
+        provider_id: str,
+        method: str,
+        url: str,
+        **kwargs: Any,
+    ) -> httpx2.Response:
+        """Call a provider API as the user: refresh and retry once on 401, honour 429.
+
+        Returns the ``httpx2.Response`` whatever its final status.
+
+        Raises:
+            ReauthRequiredError: the person must consent again.
+            ProviderUnavailableError: unreachable or rate-limited beyond the retry budget.
+        """
+        client = self._clients[provider_id]
+        token = await self.access_token(user_id, provider_id)
+        refreshed = False
+        attempt = 0
+        while True:
+            try:
+                response = await client.api_request(method, url, access_token=token, **kwargs)
+            except TransientFailure as exc:
+                wait = self.retry.delay(attempt, exc.retry_after)
+                if wait is None:
+                    raise ProviderUnavailableError(retry_after=5) from None
+                await asyncio.sleep(wait)
+                attempt += 1
+                continue
+            if response.status_code == 401 and not refreshed:
+                token = await self.access_token(user_id, provider_id, rejected=token)
+                refreshed = True
+                continue
+            if response.status_code == 429:
+                retry_after = retry_after_seconds(response)
+                wait = self.retry.delay(attempt, retry_after)
+                if wait is None:
+                    raise ProviderUnavailableError(
+                        "Atlassian is rate-limiting requests. Please try again shortly.",
+                        retry_after=max(1, round(retry_after or 5)),
+                    )
+                await asyncio.sleep(wait)
+                attempt += 1
+                continue
+            return response
+
+    # Disconnect and keys
+
+    async def disconnect(self, user_id: str, provider_id: str) -> bool:
+        """Forget the user's tokens and cached sites for a provider; ``True`` if linked."""
+        row = await self._store.account_of(user_id, provider_id)
+        if row is None:
+            return False
+        await self._store.forget_tokens(row.id, now=utcnow())
+        return True
+
+    async def rotate_keys(self) -> int:
+        """Re-encrypt every stored token with the newest key; returns how many rows changed."""
+        changed = 0
+        for account_id in await self._store.account_ids():
+            if await self._store.reseal_account(account_id, self._reseal):
+                changed += 1
+        return changed
+
+    def _reseal(self, row: AccountRow) -> bool:
+        changed = False
+        for column in TOKEN_COLUMNS:
+            value = getattr(row, column)
+            if value is None or self._keyring.is_current(value):
+                continue
+            context = token_context(row.id, column)
+            setattr(
+                row,
+                column,
+                self._keyring.encrypt(
+                    self._keyring.decrypt(value, context=context), context=context
+                ),
+            )
+            changed = True
+        return changed
+
+
+def _site(item: dict[str, Any]) -> AtlassianSite:
+    return AtlassianSite(
+        id=str(item["id"]),
+        name=str(item.get("name") or ""),
+        url=str(item.get("url") or ""),
+        scopes=[str(scope) for scope in item.get("scopes") or []],
+        avatar_url=item.get("avatarUrl") or item.get("avatar_url"),
+    )
+
+
+def _parse_sites(raw: str) -> list[AtlassianSite] | None:
+    try:
+        return [AtlassianSite.model_validate(item) for item in json.loads(raw)]
+    except ValueError:
+        return None

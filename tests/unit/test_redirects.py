@@ -1,0 +1,242 @@
+"""``redirect_to`` is attacker-controlled: only local paths and allowed origins survive."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kavach_fastapi.redirects import MAX_REDIRECT_LENGTH, origin_of, safe_redirect, with_error
+
+OWN_ORIGIN = "https://app.example"
+TRUSTED = ("https://trusted.example", "http://localhost:3000")
+ALLOWED = {"https://app.example", "https://trusted.example", "http://localhost:3000"}
+
+
+def check(value: str | None) -> str:
+    return safe_redirect(value, own_origin=OWN_ORIGIN, trusted=TRUSTED)
+
+
+HOSTILE = [
+    pytest.param("//evil.com", id="protocol-relative"),
+    pytest.param("///evil.com", id="triple-slash"),
+    pytest.param("//evil.com/path?x=1", id="protocol-relative-with-path"),
+    pytest.param("/\\evil.com", id="slash-backslash"),
+    pytest.param("\\\\evil.com", id="double-backslash"),
+    pytest.param("/path\\..\\..\\evil", id="backslash-inside-path"),
+    pytest.param("/%2F%2Fevil.com", id="encoded-slashes"),
+    pytest.param("/%2f%2fevil.com", id="encoded-slashes-lowercase"),
+    pytest.param("/%252F%252Fevil.com", id="double-encoded-slashes"),
+    pytest.param("/%25252F%25252Fevil.com", id="triple-encoded-slashes"),
+    pytest.param("%2F%2Fevil.com", id="encoded-slashes-without-leading-slash"),
+    pytest.param("/%5Cevil.com", id="encoded-backslash"),
+    pytest.param("/%09/evil.com", id="encoded-tab"),
+    pytest.param("/%0d%0aSet-Cookie:x=1", id="encoded-crlf"),
+    pytest.param("/\t/evil.com", id="tab"),
+    pytest.param("/\n/evil.com", id="newline"),
+    pytest.param("/\r\n/evil.com", id="crlf"),
+    pytest.param("/ /evil.com", id="space"),
+    pytest.param(" //evil.com", id="leading-space"),
+    pytest.param("/\x00/evil.com", id="nul"),
+    pytest.param("javascript:alert(1)", id="javascript"),
+    pytest.param("JaVaScRiPt:alert(1)", id="javascript-mixed-case"),
+    pytest.param("javascript://trusted.example/%0aalert(1)", id="javascript-with-trusted-host"),
+    pytest.param("data:text/html,<script>alert(1)</script>", id="data-url"),
+    pytest.param("vbscript:msgbox(1)", id="vbscript"),
+    pytest.param("https://trusted.example@evil.com", id="userinfo-trusted-name"),
+    pytest.param("https://user:pass@trusted.example/", id="userinfo-on-trusted-host"),
+    pytest.param("https://evil.com\\@trusted.example", id="backslash-userinfo"),
+    pytest.param("https://trusted.example%2F@evil.com", id="encoded-slash-userinfo"),
+    pytest.param("\uff0f\uff0fevil.com", id="fullwidth-solidus"),
+    pytest.param("/\u2215evil.com", id="division-slash"),
+    pytest.param("/%E2%88%95evil.com", id="encoded-division-slash"),
+    pytest.param("https://trusted.ex\u0430mple/", id="idn-homograph-cyrillic-a"),
+    pytest.param("https://trusted.xn--exmple-4nf/", id="idn-homograph-punycode"),
+    pytest.param("https://tru\u0455ted.example/", id="idn-homograph-cyrillic-dze"),
+    pytest.param("/" + "a" * 3000, id="very-long"),
+    pytest.param("", id="empty"),
+    pytest.param("http://trusted.example/", id="scheme-mismatch"),
+    pytest.param("http://app.example/", id="own-origin-scheme-mismatch"),
+    pytest.param("https://trusted.example:8443/", id="other-port"),
+    pytest.param("http://localhost:3001/", id="trusted-http-other-port"),
+    pytest.param("https://trusted.example.evil.com/", id="trusted-name-as-subdomain"),
+    pytest.param("https://evil-trusted.example/", id="trusted-name-as-suffix"),
+    pytest.param("https://evil.com/#https://trusted.example", id="trusted-in-fragment"),
+    pytest.param("https://evil.com/?next=https://trusted.example", id="trusted-in-query"),
+    pytest.param("https:trusted.example", id="scheme-without-slashes"),
+    pytest.param("https:/trusted.example", id="scheme-with-one-slash"),
+    pytest.param("https://trusted.example:abc/", id="non-numeric-port"),
+    pytest.param("https://trusted.example:99999/", id="port-out-of-range"),
+    pytest.param("ftp://trusted.example/", id="ftp-on-trusted-host"),
+    pytest.param("evil.com", id="bare-host"),
+    pytest.param("dashboard", id="relative-path"),
+    pytest.param("?x=1", id="query-only"),
+    pytest.param("#x", id="fragment-only"),
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_redirect_falls_back_to_root(value: str) -> None:
+    assert check(value) == "/"
+
+
+def test_missing_redirect_falls_back_to_root() -> None:
+    assert check(None) == "/"
+
+
+SAFE = [
+    pytest.param("/", id="root"),
+    pytest.param("/dashboard", id="path"),
+    pytest.param("/dashboard?tab=2#x", id="path-query-fragment"),
+    pytest.param("/a%2Fb", id="encoded-slash-inside-path"),
+    pytest.param("/search?q=a+b&next=%2Fhome", id="encoded-query"),
+    pytest.param("/a/b/c/", id="nested-path"),
+    pytest.param("https://trusted.example/", id="trusted-origin"),
+    pytest.param("https://trusted.example/page?x=1#y", id="trusted-origin-with-path"),
+    pytest.param("https://trusted.example:443/page", id="trusted-origin-explicit-default-port"),
+    pytest.param("http://localhost:3000/after", id="trusted-origin-with-port"),
+    pytest.param("https://app.example/settings", id="own-origin-absolute"),
+    pytest.param("https://APP.example/settings", id="own-origin-upper-case-host"),
+]
+
+
+@pytest.mark.parametrize("value", SAFE)
+def test_safe_redirect_passes_unchanged(value: str) -> None:
+    assert check(value) == value
+
+
+def test_absolute_url_falls_back_when_nothing_is_trusted() -> None:
+    assert safe_redirect("https://app.example/x", own_origin=None, trusted=()) == "/"
+
+
+def test_trusted_origins_are_normalised_before_comparison() -> None:
+    result = safe_redirect(
+        "https://trusted.example/x", own_origin=None, trusted=["HTTPS://Trusted.Example:443/"]
+    )
+    assert result == "https://trusted.example/x"
+
+
+def test_redirect_at_the_length_limit_is_kept_and_one_longer_is_refused() -> None:
+    at_limit = "/" + "a" * (MAX_REDIRECT_LENGTH - 1)
+    assert check(at_limit) == at_limit
+    assert check(at_limit + "a") == "/"
+
+
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        ("https://a.example", "https://a.example"),
+        ("https://A.Example/path?q=1", "https://a.example"),
+        ("https://a.example:443/", "https://a.example"),
+        ("http://a.example:80/", "http://a.example"),
+        ("https://a.example:8443/x", "https://a.example:8443"),
+        ("http://[::1]:8000/", "http://[::1]:8000"),
+    ],
+)
+def test_origin_of_normalises_scheme_host_and_default_port(url: str, origin: str) -> None:
+    assert origin_of(url) == origin
+
+
+@pytest.mark.parametrize(
+    "url", ["/path", "ftp://a.example", "javascript:alert(1)", "https://", "https://a:99999", ""]
+)
+def test_origin_of_is_none_for_anything_but_absolute_http_urls(url: str) -> None:
+    assert origin_of(url) is None
+
+
+def test_with_error_adds_the_code_to_a_bare_path() -> None:
+    assert with_error("/", "access_denied") == "/?error=access_denied"
+
+
+def test_with_error_keeps_other_query_parameters_and_the_fragment() -> None:
+    result = with_error("/dash?tab=2&empty=#section", "invalid_state")
+    parts = urlsplit(result)
+    assert parts.path == "/dash"
+    assert parts.fragment == "section"
+    assert parse_qs(parts.query, keep_blank_values=True) == {
+        "tab": ["2"],
+        "empty": [""],
+        "error": ["invalid_state"],
+    }
+
+
+def test_with_error_replaces_an_existing_error() -> None:
+    result = with_error("https://trusted.example/p?error=old&x=1&error=older", "access_denied")
+    parts = urlsplit(result)
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", "trusted.example", "/p")
+    assert parse_qs(parts.query) == {"x": ["1"], "error": ["access_denied"]}
+
+
+# Pieces that tend to matter to URL parsers, so generated inputs hit the interesting cases.
+URL_PIECES = st.sampled_from(
+    [
+        "/",
+        "//",
+        "\\",
+        "%2F",
+        "%252F",
+        "%5C",
+        "%09",
+        "%00",
+        "@",
+        ":",
+        "?",
+        "#",
+        ".",
+        "..",
+        "https://",
+        "http://",
+        "https:",
+        "javascript:",
+        "trusted.example",
+        "app.example",
+        "localhost:3000",
+        "evil.com",
+        ":443",
+        ":8443",
+        "\t",
+        " ",
+        "\uff0f",
+        "\u2215",
+        "\u0430",
+    ]
+)
+URL_LIKE = st.lists(URL_PIECES | st.text(max_size=3), max_size=12).map("".join)
+
+
+def assert_is_safe(value: str, result: str) -> None:
+    assert result in ("/", value)
+    if result.startswith("/"):
+        assert not result.startswith("//")
+        assert "\\" not in result
+        assert result.isascii()
+        assert result.isprintable()
+        assert not any(c.isspace() for c in result)
+    else:
+        assert origin_of(result) in ALLOWED
+        assert "@" not in urlsplit(result).netloc
+
+
+@given(st.text())
+def test_any_text_gives_a_local_path_or_an_allowed_origin(value: str) -> None:
+    assert_is_safe(value, check(value))
+
+
+@given(URL_LIKE)
+def test_any_url_like_text_gives_a_local_path_or_an_allowed_origin(value: str) -> None:
+    assert_is_safe(value, check(value))
+
+
+@given(st.from_regex(r"/[a-zA-Z0-9_.~-]+(/[a-zA-Z0-9_.~-]+)*(\?[a-z0-9=&]*)?", fullmatch=True))
+def test_plain_local_paths_pass_unchanged(value: str) -> None:
+    assert check(value) == value
+
+
+@given(st.text(), st.from_regex(r"[a-z_]{1,20}", fullmatch=True))
+def test_with_error_always_carries_exactly_one_error(query_value: str, code: str) -> None:
+    target = "/land?" + urlencode({"error": query_value, "keep": query_value})
+    params = parse_qs(urlsplit(with_error(target, code)).query, keep_blank_values=True)
+    assert params["error"] == [code]
+    assert params["keep"] == [query_value]

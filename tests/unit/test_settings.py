@@ -1,0 +1,261 @@
+"""Settings come from the environment, keyword overrides win, and bad values name their variable."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from kavach_fastapi.errors import ConfigurationError
+from kavach_fastapi.settings import AtlassianSettings, KavachSettings, load_settings
+
+KEY_A = "a" * 32
+KEY_B = "b" * 40
+
+
+def test_kavach_defaults_match_the_contract() -> None:
+    settings = load_settings(KavachSettings)
+    assert settings.database_url == "sqlite:///kavach.db"
+    assert settings.rate_limit == 30
+    assert settings.secret is None
+    assert settings.secret_keys == ()
+    assert settings.base_url is None
+    assert settings.trusted_origins == ()
+    assert settings.session_lifetime == timedelta(days=7)
+    assert settings.session_idle_timeout == timedelta(days=1)
+    assert settings.http_timeout == 10.0
+    assert settings.token_refresh_leeway == timedelta(seconds=60)
+    assert settings.sites_cache_ttl == timedelta(minutes=5)
+
+
+def test_atlassian_defaults_match_the_contract() -> None:
+    settings = load_settings(AtlassianSettings)
+    assert settings.client_id is None
+    assert settings.client_secret is None
+    assert settings.scopes == ("read:me", "offline_access")
+    assert settings.auth_url == "https://auth.atlassian.com"
+    assert settings.api_url == "https://api.atlassian.com"
+    assert settings.use_pkce is True
+
+
+def test_kavach_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAVACH_DATABASE_URL", "postgresql://db.example/kavach")
+    monkeypatch.setenv("KAVACH_RATE_LIMIT", "0")
+    monkeypatch.setenv("KAVACH_BASE_URL", "https://app.example/api/kavach/")
+    monkeypatch.setenv("KAVACH_SECRET", KEY_A)
+    settings = load_settings(KavachSettings)
+    assert settings.database_url == "postgresql://db.example/kavach"
+    assert settings.rate_limit == 0
+    assert settings.base_url == "https://app.example/api/kavach"
+    assert settings.secret_keys == (KEY_A,)
+
+
+def test_atlassian_settings_are_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ATLASSIAN_CLIENT_ID", "client-id")
+    monkeypatch.setenv("ATLASSIAN_CLIENT_SECRET", "client-secret")
+    monkeypatch.setenv("ATLASSIAN_AUTH_URL", "http://127.0.0.1:9000/")
+    monkeypatch.setenv("ATLASSIAN_API_URL", "http://127.0.0.1:9000/api")
+    monkeypatch.setenv("ATLASSIAN_USE_PKCE", "false")
+    settings = load_settings(AtlassianSettings)
+    assert settings.client_id == "client-id"
+    assert settings.client_secret is not None
+    assert settings.client_secret.get_secret_value() == "client-secret"
+    assert settings.auth_url == "http://127.0.0.1:9000"
+    assert settings.api_url == "http://127.0.0.1:9000/api"
+    assert settings.use_pkce is False
+
+
+def test_scopes_are_space_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ATLASSIAN_SCOPES", "  read:jira-work   read:me\tread:jira-user ")
+    settings = load_settings(AtlassianSettings)
+    assert settings.scopes == ("read:jira-work", "read:me", "read:jira-user")
+
+
+def test_env_file_in_the_working_directory_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("KAVACH_RATE_LIMIT=5\nATLASSIAN_CLIENT_ID=from-dotenv\n")
+    assert load_settings(KavachSettings).rate_limit == 5
+    assert load_settings(AtlassianSettings).client_id == "from-dotenv"
+
+
+def test_environment_wins_over_the_env_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("KAVACH_RATE_LIMIT=5\n")
+    monkeypatch.setenv("KAVACH_RATE_LIMIT", "7")
+    assert load_settings(KavachSettings).rate_limit == 7
+
+
+def test_keyword_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAVACH_RATE_LIMIT", "5")
+    monkeypatch.setenv("ATLASSIAN_CLIENT_ID", "from-env")
+    assert load_settings(KavachSettings, rate_limit=9).rate_limit == 9
+    assert load_settings(AtlassianSettings, client_id="from-kw").client_id == "from-kw"
+
+
+def test_none_overrides_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAVACH_RATE_LIMIT", "5")
+    settings = load_settings(KavachSettings, rate_limit=None, database_url=None)
+    assert settings.rate_limit == 5
+    assert settings.database_url == "sqlite:///kavach.db"
+
+
+def test_trusted_origins_are_comma_separated_and_normalised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAVACH_TRUSTED_ORIGINS", " https://App.Example/ , http://localhost:3000,, ")
+    settings = load_settings(KavachSettings)
+    assert settings.trusted_origins == ("https://app.example", "http://localhost:3000")
+
+
+def test_trusted_origins_accept_a_sequence_as_keyword() -> None:
+    settings = load_settings(KavachSettings, trusted_origins=("https://A.example",))
+    assert settings.trusted_origins == ("https://a.example",)
+
+
+def test_secret_keys_split_comma_separated_keys_newest_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAVACH_SECRET", f" {KEY_B} , {KEY_A} ")
+    assert load_settings(KavachSettings).secret_keys == (KEY_B, KEY_A)
+
+
+def test_secret_is_hidden_from_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAVACH_SECRET", KEY_A)
+    monkeypatch.setenv("ATLASSIAN_CLIENT_SECRET", "client-secret-value")
+    assert KEY_A not in repr(load_settings(KavachSettings))
+    assert "client-secret-value" not in repr(load_settings(AtlassianSettings))
+
+
+def test_session_lifetime_accepts_iso_8601(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAVACH_SESSION_LIFETIME", "P7D")
+    monkeypatch.setenv("KAVACH_SESSION_IDLE_TIMEOUT", "PT12H")
+    settings = load_settings(KavachSettings)
+    assert settings.session_lifetime == timedelta(days=7)
+    assert settings.session_idle_timeout == timedelta(hours=12)
+
+
+def test_session_lifetime_accepts_seconds_as_keyword() -> None:
+    settings = load_settings(KavachSettings, session_lifetime=3600, session_idle_timeout=60.5)
+    assert settings.session_lifetime == timedelta(hours=1)
+    assert settings.session_idle_timeout == timedelta(seconds=60.5)
+
+
+def test_session_lifetime_accepts_seconds_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAVACH_SESSION_LIFETIME", "3600")
+    monkeypatch.setenv("KAVACH_SESSION_IDLE_TIMEOUT", "600")
+    monkeypatch.setenv("KAVACH_TOKEN_REFRESH_LEEWAY", "30")
+    monkeypatch.setenv("KAVACH_SITES_CACHE_TTL", "120.5")
+    settings = load_settings(KavachSettings)
+    assert settings.session_lifetime == timedelta(hours=1)
+    assert settings.session_idle_timeout == timedelta(minutes=10)
+    assert settings.token_refresh_leeway == timedelta(seconds=30)
+    assert settings.sites_cache_ttl == timedelta(seconds=120.5)
+
+
+ABSOLUTE_LIFETIME_HINT = "Absolute lifetime of a session"
+RATE_LIMIT_HINT = "turns the limit off"
+BASE_URL_HINT = "fixes the redirect URI behind proxies"
+ORIGINS_HINT = "that `redirect_to` may point at"
+SECRET_HINT = "at least 32 characters"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "hint"),
+    [
+        pytest.param("KAVACH_RATE_LIMIT", "-1", RATE_LIMIT_HINT, id="negative-rate-limit"),
+        pytest.param("KAVACH_RATE_LIMIT", "abc", RATE_LIMIT_HINT, id="non-numeric-rate-limit"),
+        pytest.param("KAVACH_BASE_URL", "ftp://x", BASE_URL_HINT, id="base-url-ftp"),
+        pytest.param("KAVACH_BASE_URL", "/api/kavach", BASE_URL_HINT, id="base-url-relative"),
+        pytest.param(
+            "KAVACH_BASE_URL", "https://app.example/api?x=1", BASE_URL_HINT, id="base-url-query"
+        ),
+        pytest.param(
+            "KAVACH_BASE_URL", "https://app.example/api#x", BASE_URL_HINT, id="base-url-fragment"
+        ),
+        pytest.param(
+            "KAVACH_BASE_URL", "https://u:p@app.example/api", BASE_URL_HINT, id="base-url-userinfo"
+        ),
+        pytest.param(
+            "KAVACH_TRUSTED_ORIGINS",
+            "https://ok.example,https://app.example/path",
+            ORIGINS_HINT,
+            id="trusted-origin-with-path",
+        ),
+        pytest.param(
+            "KAVACH_TRUSTED_ORIGINS", "app.example", ORIGINS_HINT, id="trusted-origin-bare-host"
+        ),
+        pytest.param("KAVACH_SECRET", "short", SECRET_HINT, id="short-secret"),
+        pytest.param(
+            "KAVACH_SECRET", f"{KEY_A},short", SECRET_HINT, id="one-of-several-secrets-short"
+        ),
+        pytest.param("KAVACH_SECRET", f"{KEY_A},", SECRET_HINT, id="empty-second-secret"),
+        pytest.param(
+            "KAVACH_SESSION_LIFETIME", "PT0S", ABSOLUTE_LIFETIME_HINT, id="zero-session-lifetime"
+        ),
+        pytest.param(
+            "KAVACH_SESSION_LIFETIME", "soon", ABSOLUTE_LIFETIME_HINT, id="unparseable-lifetime"
+        ),
+    ],
+)
+def test_invalid_kavach_value_names_the_variable_and_the_hint(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, hint: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(KavachSettings)
+    assert f"{variable}:" in caught.value.message
+    assert hint in caught.value.message
+
+
+def test_invalid_secret_is_not_echoed_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAVACH_SECRET", f"{KEY_A},tooshort-but-secret")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(KavachSettings)
+    assert "tooshort-but-secret" not in caught.value.message
+    assert KEY_A not in caught.value.message
+
+
+def test_invalid_atlassian_url_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ATLASSIAN_AUTH_URL", "auth.atlassian.com")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(AtlassianSettings)
+    assert "ATLASSIAN_AUTH_URL:" in caught.value.message
+    assert "/authorize" in caught.value.message
+
+
+def test_invalid_keyword_names_the_argument_not_the_variable() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(KavachSettings, rate_limit=-1)
+    assert "rate_limit= argument" in caught.value.message
+    assert RATE_LIMIT_HINT in caught.value.message
+
+
+def test_every_invalid_variable_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAVACH_RATE_LIMIT", "-1")
+    monkeypatch.setenv("KAVACH_BASE_URL", "ftp://x")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(KavachSettings)
+    assert "KAVACH_RATE_LIMIT:" in caught.value.message
+    assert "KAVACH_BASE_URL:" in caught.value.message
+
+
+def test_configuration_error_carries_no_pydantic_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAVACH_RATE_LIMIT", "abc")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(KavachSettings)
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
+    assert "errors.pydantic.dev" not in caught.value.message
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings(KavachSettings)
+    with pytest.raises(ValueError, match="frozen"):
+        settings.rate_limit = 1  # type: ignore[misc]
