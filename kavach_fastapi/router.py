@@ -192,6 +192,7 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
 
     @router.get(
         CALLBACK_PATH,
+        name="kavach_callback",
         status_code=303,
         response_class=RedirectResponse,
         summary="Finish signing in",
