@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-USER_TESTS = '''
+USER_TESTS = """
 from fastapi import FastAPI
 import pytest
 
@@ -41,7 +41,7 @@ def test_signed_out(kavach_client):
 
 def test_emulator_counts(kavach_signed_in_client, atlassian_emulator):
     assert atlassian_emulator.calls["authorization_code"] == 1
-'''
+"""
 
 
 def test_a_users_suite_signs_in_through_the_plugin_fixtures(pytester: pytest.Pytester) -> None:
