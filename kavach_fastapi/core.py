@@ -19,10 +19,12 @@ from starlette.types import ASGIApp
 
 from .crypto import Keyring
 from .errors import ConfigurationError, KavachError
-from .keyfile import resolve_secret_keys
+from .keyfile import is_sqlite, resolve_secret_keys
+from .migrate import current_revision, head_revision, upgrade
 from .oauth import OAuthClient, SharedTransport
 from .providers.atlassian import AtlassianProvider
 from .providers.base import OAuthProvider
+from .ratelimit import RateLimiter
 from .sessions import SessionManager
 from .settings import KavachSettings
 from .signin import SignInService
@@ -76,6 +78,7 @@ class Kavach:
             for provider in providers
         }
         self.sign_in = SignInService(self.store, self.keyring, self.sessions, clients)
+        self.rate_limiter = RateLimiter(self.store, per_minute=settings.rate_limit)
         self.tokens = TokenService(
             self.store,
             self.keyring,
@@ -114,13 +117,31 @@ class Kavach:
         return httpx2.AsyncHTTPTransport(retries=1, trust_env=False)
 
     async def ensure_started(self) -> None:
-        """Create the tables once. Safe to call from every request; cheap after the first."""
+        """Check (or bring) the schema up to date once. Cheap after the first call."""
         if self._started:
             return
         async with self._start_lock:
             if not self._started:
-                await self.store.create_tables()
+                await self._ensure_schema()
                 self._started = True
+
+    async def _ensure_schema(self) -> None:
+        head = head_revision()
+        current = await current_revision(self.store.engine)
+        if current == head:
+            return
+        auto = self.settings.auto_migrate
+        if auto is None:
+            auto = is_sqlite(self.settings.database_url)
+        if not auto:
+            raise ConfigurationError(
+                f"The database's kavach tables are at revision {current or '(none)'}, and this "
+                f"version of kavach-fastapi needs {head}. Run `kavach db upgrade` with the same "
+                "KAVACH_DATABASE_URL, then start the app again."
+            )
+        before, after = await upgrade(self.store.writer)
+        if before != after:
+            logger.info("kavach schema upgraded from %s to %s", before or "(empty)", after)
 
     async def close(self) -> None:
         """Release database connections and the HTTP pool."""

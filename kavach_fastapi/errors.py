@@ -13,6 +13,7 @@ The tree::
     ├── ReauthRequiredError          the provider grant is gone; the person must consent again (401)
     ├── ProviderUnavailableError     the provider is down or rate-limiting; retry later (503)
     ├── UnknownSiteError             the cloud id is not one of the person's sites (404)
+    ├── RateLimitedError             too many sign-in requests from one address (429)
     ├── CrossSiteRequestError        a state-changing request came from another site (403)
     └── UnknownProviderError         no configured provider has that id (404)
 
@@ -63,6 +64,8 @@ class ErrorCode(str, Enum):
     """The provider grant was revoked or expired: send the person to ``reauth_url`` to consent again."""
     UNKNOWN_SITE = "unknown_site"
     """The cloud id is not one of the signed-in person's Atlassian sites."""
+    RATE_LIMITED = "rate_limited"
+    """Too many sign-in requests from this address; retry after ``Retry-After`` seconds."""
     NOT_CONFIGURED = "not_configured"
     """The package is not set up for this app (router not included, or lifespan not run)."""
 
@@ -182,6 +185,22 @@ class UnknownSiteError(KavachError):
     code = ErrorCode.UNKNOWN_SITE
     status_code = 404
     default_message = "That Atlassian site is not one you have granted access to."
+
+
+class RateLimitedError(KavachError):
+    """Too many sign-in starts and callbacks from one client address (``KAVACH_RATE_LIMIT``).
+
+    Attributes:
+        retry_after: seconds until the limit resets.
+    """
+
+    code = ErrorCode.RATE_LIMITED
+    status_code = 429
+    default_message = "Too many sign-in attempts. Please wait a moment and try again."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class CrossSiteRequestError(KavachError):

@@ -122,6 +122,16 @@ class SignInAttemptRow(_Table, table=True):
     expires_at: datetime = _timestamp(index=True)
 
 
+class RateLimitRow(_Table, table=True):
+    """How many rate-limited requests one client address made in one time window."""
+
+    __tablename__: ClassVar[str] = "kavach_rate_limits"
+
+    key: str = Field(primary_key=True, max_length=200)
+    window: int = Field(primary_key=True)
+    count: int = 0
+
+
 class _Public(BaseModel):
     model_config = ConfigDict(frozen=True)
 

@@ -31,6 +31,7 @@ from .web import (
     PRIVATE_HEADERS,
     SESSION_COOKIE,
     CookiePolicy,
+    client_address,
     cookie_policy,
     error_response,
     is_cross_site,
@@ -153,7 +154,10 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
         status_code=302,
         response_class=RedirectResponse,
         summary="Start signing in",
-        responses=_errors(ErrorCode.UNKNOWN_PROVIDER, status=404),
+        responses={
+            **_errors(ErrorCode.UNKNOWN_PROVIDER, status=404),
+            **_errors(ErrorCode.RATE_LIMITED, status=429),
+        },
     )
     async def authorize(
         request: Request,
@@ -168,6 +172,7 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
         Starts a sign-in attempt bound to this browser by a short-lived HttpOnly cookie.
         """
         await kavach.ensure_started()
+        await kavach.rate_limiter.hit(client_address(request))
         client = kavach.sign_in.client(provider)
         base = mount_url(request, AUTHORIZE_PATH.format(provider=provider), settings.base_url)
         cookies = policy(request)
@@ -209,6 +214,7 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
                 status=400,
             ),
             **_errors(ErrorCode.ACCOUNT_DISABLED, status=403),
+            **_errors(ErrorCode.RATE_LIMITED, status=429),
             **_errors(
                 ErrorCode.TOKEN_EXCHANGE_FAILED,
                 ErrorCode.PROFILE_FETCH_FAILED,
@@ -231,6 +237,7 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
         it asked for JSON); nothing is stored and no session is made.
         """
         await kavach.ensure_started()
+        await kavach.rate_limiter.hit(client_address(request))
         cookies = policy(request)
         try:
             result = await kavach.sign_in.finish(

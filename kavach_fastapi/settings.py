@@ -119,6 +119,9 @@ class KavachSettings(BaseSettings):
     http_timeout: float = Field(default=10.0, gt=0)
     """Seconds to wait for the provider on each HTTP call."""
 
+    auto_migrate: bool | None = None
+    """Upgrade the database schema at start-up. Unset: only for SQLite; other databases need `kavach db upgrade`."""
+
     token_refresh_leeway: timedelta = Field(default=timedelta(seconds=60), ge=timedelta(0))
     """Refresh an access token this long before it expires, in seconds or ISO 8601."""
 

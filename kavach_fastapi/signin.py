@@ -40,6 +40,9 @@ logger = logging.getLogger("kavach_fastapi")
 ATTEMPT_LIFETIME = timedelta(minutes=10)
 """How long a person has to come back from the consent page."""
 
+MAX_PENDING_PER_BROWSER = 5
+"""Sign-ins one browser may have pending at once (tabs); older ones are dropped beyond it."""
+
 _PASSED_THROUGH_ERRORS = {
     "access_denied": ErrorCode.ACCESS_DENIED,
     "invalid_scope": ErrorCode.INVALID_SCOPE,
@@ -138,7 +141,8 @@ class SignInService:
                 redirect_to=redirect_to,
                 created_at=now,
                 expires_at=now + ATTEMPT_LIFETIME,
-            )
+            ),
+            keep_per_browser=MAX_PENDING_PER_BROWSER,
         )
         url = client.authorization_url(
             redirect_uri=redirect_uri, state=state, code_verifier=verifier

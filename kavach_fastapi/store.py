@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Result, delete, event, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
@@ -24,7 +26,7 @@ from sqlmodel import col
 
 from .errors import ConfigurationError
 from .keyfile import sqlite_file
-from .models import AccountRow, SessionRow, SignInAttemptRow, UserRow, metadata
+from .models import AccountRow, RateLimitRow, SessionRow, SignInAttemptRow, UserRow
 from .providers.base import ProviderProfile
 
 _ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
@@ -132,10 +134,10 @@ class Store:
         self.engine = create_engine(database_url)
         self._writer = self.engine.execution_options(**{_WRITE: True})
 
-    async def create_tables(self) -> None:
-        """Create the package's tables that do not exist yet."""
-        async with self._writer.begin() as connection:
-            await connection.run_sync(metadata.create_all)
+    @property
+    def writer(self) -> AsyncEngine:
+        """The engine for write transactions (``BEGIN IMMEDIATE`` on SQLite)."""
+        return self._writer
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
@@ -158,10 +160,58 @@ class Store:
 
     # Sign-in attempts
 
-    async def add_attempt(self, attempt: SignInAttemptRow) -> None:
-        """Store a new sign-in attempt."""
+    async def add_attempt(self, attempt: SignInAttemptRow, *, keep_per_browser: int) -> None:
+        """Store a new sign-in attempt, keeping at most ``keep_per_browser`` for its browser.
+
+        The browser's oldest pending attempts beyond the cap, and anyone's expired ones, are
+        deleted in the same transaction, so the table cannot be flooded.
+        """
         async with self.transaction() as session:
+            await session.execute(
+                delete(SignInAttemptRow).where(
+                    col(SignInAttemptRow.expires_at) < attempt.created_at
+                )
+            )
+            pending = (
+                (
+                    await session.execute(
+                        select(col(SignInAttemptRow.state_hash))
+                        .where(col(SignInAttemptRow.browser_hash) == attempt.browser_hash)
+                        .order_by(col(SignInAttemptRow.created_at).desc())
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            surplus = pending[max(keep_per_browser - 1, 0) :]
+            if surplus:
+                await session.execute(
+                    delete(SignInAttemptRow).where(col(SignInAttemptRow.state_hash).in_(surplus))
+                )
             session.add(attempt)
+
+    async def count_hit(self, key: str, window: int) -> int:
+        """Count one request for ``key`` in time window ``window``; return the window's total."""
+        insert = sqlite_insert if self.engine.dialect.name == "sqlite" else postgresql_insert
+        statement = (
+            insert(RateLimitRow)
+            .values(key=key, window=window, count=1)
+            .on_conflict_do_update(
+                index_elements=["key", "window"],
+                set_={"count": col(RateLimitRow.count) + 1},
+            )
+            .returning(col(RateLimitRow.count))
+        )
+        async with self.transaction() as session:
+            return int((await session.execute(statement)).scalar_one())
+
+    async def forget_windows_before(self, window: int) -> int:
+        """Delete rate-limit counters of windows before ``window``."""
+        async with self.transaction() as session:
+            result = await session.execute(
+                delete(RateLimitRow).where(col(RateLimitRow.window) < window)
+            )
+            return _rowcount(result)
 
     async def take_attempt(self, state_hash: str) -> SignInAttemptRow | None:
         """Remove and return the attempt with this state; ``None`` if it is gone.

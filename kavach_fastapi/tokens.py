@@ -203,7 +203,11 @@ class TokenService:
         if row is None or row.refresh_token is None:
             await self._give_up(account_id, "no refresh token (was offline_access granted?)")
             raise ReauthRequiredError
-        refresh_token = self._open(row, "refresh_token")
+        try:
+            refresh_token = self._open(row, "refresh_token")
+        except ReauthRequiredError:
+            await self._give_up(account_id, "the stored refresh token cannot be decrypted")
+            raise
         client = self._clients[provider_id]
         attempt = 0
         while True:

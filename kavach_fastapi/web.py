@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
-from .errors import KavachError, ProviderUnavailableError, ReauthRequiredError
+from .errors import KavachError, ProviderUnavailableError, RateLimitedError, ReauthRequiredError
 from .models import ErrorBody, ErrorDetail
 from .redirects import origin_of
 
@@ -86,6 +86,11 @@ def session_token(request: Request, policy: CookiePolicy) -> str | None:
     return request.cookies.get(policy.name(SESSION_COOKIE))
 
 
+def client_address(request: Request) -> str:
+    """The client's address as the ASGI server reports it (proxies are the server's business)."""
+    return request.client.host if request.client else "unknown"
+
+
 def wants_json(request: Request) -> bool:
     """Whether the client asked for JSON rather than a page."""
     accept = request.headers.get("accept", "")
@@ -113,7 +118,7 @@ def error_response(exc: KavachError) -> JSONResponse:
     headers = dict(NO_STORE)
     if exc.status_code == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="kavach"'
-    if isinstance(exc, ProviderUnavailableError):
+    if isinstance(exc, (ProviderUnavailableError, RateLimitedError)):
         headers["Retry-After"] = str(exc.retry_after)
     reauth_url = exc.reauth_url if isinstance(exc, ReauthRequiredError) else None
     body = ErrorBody(

@@ -1,0 +1,67 @@
+"""Schema migrations: Alembic scripts shipped inside the package, run on an async engine.
+
+The schema is versioned in the table ``kavach_alembic_version``, separate from any Alembic
+history of the app itself. At start-up the package checks the version: a local SQLite database
+is brought up to date automatically; any other database must be upgraded explicitly with
+``kavach db upgrade`` (so several instances never race to alter a shared schema), and the app
+refuses to start until it is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+VERSION_TABLE = "kavach_alembic_version"
+_SCRIPTS = Path(__file__).with_name("migrations")
+
+
+def alembic_config() -> Config:
+    """The Alembic configuration of the package's migrations."""
+    config = Config()
+    config.set_main_option("script_location", str(_SCRIPTS))
+    return config
+
+
+def head_revision() -> str:
+    """The newest schema revision this version of the package knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # pragma: no cover - the package always ships migrations
+        raise RuntimeError("no migrations found")
+    return head
+
+
+def _current(connection: Connection) -> str | None:
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
+
+
+def _upgrade(connection: Connection, target: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, target)
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The schema revision of the database; ``None`` when it has no kavach tables yet."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(_current)
+
+
+async def upgrade(engine: AsyncEngine, target: str = "head") -> tuple[str | None, str]:
+    """Bring the database to ``target`` (the newest revision by default).
+
+    Returns:
+        The revision before and after.
+    """
+    async with engine.begin() as connection:
+        before = await connection.run_sync(_current)
+        await connection.run_sync(_upgrade, target)
+        after = await connection.run_sync(_current)
+    return before, after or ""
