@@ -86,7 +86,11 @@ def kavach_router(
     rate_limit: int | None = None,
     session_lifetime: timedelta | None = None,
     session_idle_timeout: timedelta | None = None,
+    session_cache_seconds: float | None = None,
     http_timeout: float | None = None,
+    token_refresh_leeway: timedelta | None = None,
+    sites_cache_ttl: timedelta | None = None,
+    auto_migrate: bool | None = None,
     http_transport: httpx2.AsyncBaseTransport | None = None,
 ) -> KavachRouter:
     """Build the sign-in router. Include it once: ``app.include_router(router, prefix=...)``.
@@ -103,7 +107,13 @@ def kavach_router(
         rate_limit: ``KAVACH_RATE_LIMIT``.
         session_lifetime: ``KAVACH_SESSION_LIFETIME``.
         session_idle_timeout: ``KAVACH_SESSION_IDLE_TIMEOUT``.
+        session_cache_seconds: ``KAVACH_SESSION_CACHE_SECONDS``, how long a process trusts a
+            session it checked (bounds how late other processes notice a sign-out).
         http_timeout: ``KAVACH_HTTP_TIMEOUT``, seconds per call to a provider.
+        token_refresh_leeway: ``KAVACH_TOKEN_REFRESH_LEEWAY``, refresh this long before expiry.
+        sites_cache_ttl: ``KAVACH_SITES_CACHE_TTL``, how long a list of sites is served cached.
+        auto_migrate: ``KAVACH_AUTO_MIGRATE``, upgrade the schema at start-up (default: SQLite
+            only).
         http_transport: an ``httpx2`` transport for provider calls (tests: the emulator).
 
     Raises:
@@ -118,7 +128,11 @@ def kavach_router(
         rate_limit=rate_limit,
         session_lifetime=session_lifetime,
         session_idle_timeout=session_idle_timeout,
+        session_cache_seconds=session_cache_seconds,
         http_timeout=http_timeout,
+        token_refresh_leeway=token_refresh_leeway,
+        sites_cache_ttl=sites_cache_ttl,
+        auto_migrate=auto_migrate,
     )
     kavach = Kavach(providers, settings, http_transport=http_transport)
     router = KavachRouter(lifespan=kavach.lifespan, route_class=KavachRoute, tags=["auth"])

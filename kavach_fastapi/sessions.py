@@ -8,6 +8,8 @@ so a session id planted before sign-in is never adopted.
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,6 +19,9 @@ from .store import Store
 
 MAX_TOKEN_LENGTH = 128
 """Anything longer is not one of our tokens; refused before hashing."""
+
+CACHE_ENTRIES = 10_000
+"""Sessions remembered per process (least recently used are dropped first)."""
 
 
 @dataclass(frozen=True)
@@ -31,16 +36,32 @@ class ActiveSession:
 class SessionManager:
     """Issues and checks sessions.
 
+    Checking a session on every request is the hot path of an app, so each process remembers
+    the sessions it has seen for ``cache_seconds``. Revocation stays correct: signing out here
+    forgets the session here at once, and another process stops accepting it within
+    ``cache_seconds``.
+
     Args:
         store: the database.
         lifetime: absolute lifetime of a session.
         idle_timeout: a session unused for this long ends.
+        cache_seconds: how long a process may trust a session it checked; ``0`` turns the
+            cache off.
     """
 
-    def __init__(self, store: Store, *, lifetime: timedelta, idle_timeout: timedelta) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        lifetime: timedelta,
+        idle_timeout: timedelta,
+        cache_seconds: float = 1.0,
+    ) -> None:
         self._store = store
         self.lifetime = lifetime
         self.idle_timeout = idle_timeout
+        self._cache_seconds = cache_seconds
+        self._cache: OrderedDict[str, tuple[float, ActiveSession]] = OrderedDict()
         # Recording activity costs a write; doing it at most this often keeps the idle timeout
         # accurate to a few percent without writing on every request.
         self._touch_interval = min(idle_timeout / 20, timedelta(minutes=5))
@@ -63,6 +84,13 @@ class SessionManager:
         if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
             return None
         token_hash = hash_token(token)
+        cached = self._cache.get(token_hash)
+        if cached is not None:
+            checked_at, active = cached
+            if time.monotonic() - checked_at < self._cache_seconds and active.expires_at > utcnow():
+                self._cache.move_to_end(token_hash)
+                return active
+            del self._cache[token_hash]
         found = await self._store.find_session(token_hash)
         if found is None:
             return None
@@ -72,10 +100,20 @@ class SessionManager:
             return None
         if now - session.last_active_at >= self._touch_interval:
             await self._store.touch_session(token_hash, now)
-        return ActiveSession(
+        active = ActiveSession(
             user=User.from_row(user), token_hash=token_hash, expires_at=session.expires_at
         )
+        self._remember(token_hash, active)
+        return active
+
+    def _remember(self, token_hash: str, active: ActiveSession) -> None:
+        if self._cache_seconds <= 0:
+            return
+        self._cache[token_hash] = (time.monotonic(), active)
+        if len(self._cache) > CACHE_ENTRIES:
+            self._cache.popitem(last=False)
 
     async def revoke(self, token_hash: str) -> bool:
         """End a session on the server; ``True`` if it existed."""
+        self._cache.pop(token_hash, None)
         return await self._store.delete_session(token_hash)

@@ -116,6 +116,9 @@ class KavachSettings(BaseSettings):
     session_idle_timeout: timedelta = Field(default=timedelta(days=1), gt=timedelta(0))
     """A session unused for this long ends, in seconds or ISO 8601 (`PT12H`)."""
 
+    session_cache_seconds: float = Field(default=1.0, ge=0)
+    """How long a process trusts a session it checked before asking the database again; bounds how late another process notices a sign-out. `0` turns it off."""
+
     http_timeout: float = Field(default=10.0, gt=0)
     """Seconds to wait for the provider on each HTTP call."""
 
