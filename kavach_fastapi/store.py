@@ -496,3 +496,32 @@ class Store:
         async with self.transaction() as session:
             account = await session.get(AccountRow, account_id)
             return account is not None and reseal(account)
+
+    # Housekeeping
+
+    async def purge_sessions(self, *, now: datetime, idle_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` sessions that expired or sat idle; returns how many."""
+        async with self.transaction() as session:
+            doomed = (
+                select(col(SessionRow.token_hash))
+                .where(
+                    (col(SessionRow.expires_at) <= now)
+                    | (col(SessionRow.last_active_at) <= idle_before)
+                )
+                .limit(limit)
+            )
+            hashes = (await session.execute(doomed)).scalars().all()
+            if not hashes:
+                return 0
+            result = await session.execute(
+                delete(SessionRow).where(col(SessionRow.token_hash).in_(hashes))
+            )
+            return _rowcount(result)
+
+    async def purge_attempts(self, *, now: datetime) -> int:
+        """Delete every expired sign-in attempt; returns how many."""
+        async with self.transaction() as session:
+            result = await session.execute(
+                delete(SignInAttemptRow).where(col(SignInAttemptRow.expires_at) <= now)
+            )
+            return _rowcount(result)

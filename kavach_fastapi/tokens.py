@@ -27,6 +27,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -343,12 +344,19 @@ class TokenService:
         await self._store.forget_tokens(row.id, now=utcnow())
         return True
 
-    async def rotate_keys(self) -> int:
-        """Re-encrypt every stored token with the newest key; returns how many rows changed."""
+    async def rotate_keys(self, *, progress: Callable[[int, int], None] | None = None) -> int:
+        """Re-encrypt every stored token with the newest key; returns how many rows changed.
+
+        Args:
+            progress: called with (accounts done, accounts in all) after each account.
+        """
         changed = 0
-        for account_id in await self._store.account_ids():
+        account_ids = await self._store.account_ids()
+        for done, account_id in enumerate(account_ids, start=1):
             if await self._store.reseal_account(account_id, self._reseal):
                 changed += 1
+            if progress is not None:
+                progress(done, len(account_ids))
         return changed
 
     def _reseal(self, row: AccountRow) -> bool:
