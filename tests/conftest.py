@@ -1,3 +1,32 @@
-"""Shared by every test folder."""
+"""Shared by every test folder: pytester, and the databases tests run on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .databases import TestDatabase, postgres_database, postgres_server, sqlite_database
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for the whole run (created, migrated, dropped)."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDatabase]:
+    """The database of one test: a new SQLite file, then the run's PostgreSQL, emptied."""
+    if request.param == "sqlite":
+        database = sqlite_database(tmp_path / "kavach.db")
+    else:
+        database = postgres_database(request.getfixturevalue("postgres_url"))
+    try:
+        yield database
+    finally:
+        database.engine.dispose()

@@ -1,0 +1,155 @@
+"""The databases tests run on: a SQLite file, and a fresh PostgreSQL database per test run.
+
+Tests talk to the database behind the app's back through :class:`TestDatabase` (counting rows,
+ageing a session), with SQL that works on both: timestamps go in as bound parameters typed like
+the package's own columns, never as ``datetime('now')`` or ``now()``.
+
+PostgreSQL is the machine's server (``KAVACH_TEST_POSTGRES``, default
+``postgresql://postgres@127.0.0.1:5432/postgres``). When it cannot be reached the PostgreSQL
+half skips with the reason, except under CI (``CI`` set), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, bindparam, create_engine, text
+from sqlalchemy.engine import make_url
+
+from kavach_fastapi.migrate import upgrade
+from kavach_fastapi.models import UTCDateTime, metadata, utcnow
+from kavach_fastapi.store import Store
+
+ADMIN_URL = os.environ.get(
+    "KAVACH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+TABLES = tuple(table.name for table in reversed(metadata.sorted_tables))
+
+
+def ago(**delta: float) -> datetime:
+    """An aware UTC time in the past, e.g. ``ago(minutes=5)``."""
+    return utcnow() - timedelta(**delta)
+
+
+@dataclass
+class TestDatabase:
+    """One database the app under test uses, and a side door into it."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+    kind: str
+    url: str
+    engine: Engine
+    path: Path | None = None
+
+    def execute(self, sql: str, **params: Any) -> None:
+        """Run a statement; ``datetime`` parameters are stored as the package stores them."""
+        with self.engine.begin() as connection:
+            connection.execute(self._statement(sql, params), params)
+
+    def scalar(self, sql: str, **params: Any) -> Any:
+        """The first column of the first row of a query."""
+        with self.engine.connect() as connection:
+            return connection.execute(self._statement(sql, params), params).scalar()
+
+    def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+        """Every row of a query."""
+        with self.engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(self._statement(sql, params), params)]
+
+    def count(self, table: str) -> int:
+        """Rows in one of the package's tables."""
+        return int(self.scalar(f"SELECT COUNT(*) FROM {table}"))  # noqa: S608 - our own names
+
+    def raw_bytes(self) -> bytes:
+        """Everything the database keeps on disk (SQLite only: the file and its WAL)."""
+        if self.path is None:
+            pytest.skip("reading the raw database file is a SQLite-only check")
+        return b"".join(
+            path.read_bytes()
+            for path in self.path.parent.iterdir()
+            if path.name.startswith(self.path.name)
+        )
+
+    def clear(self) -> None:
+        """Empty every kavach table."""
+        with self.engine.begin() as connection:
+            for table in TABLES:
+                connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - our own names
+
+    @staticmethod
+    def _statement(sql: str, params: dict[str, Any]) -> Any:
+        statement = text(sql)
+        typed = [
+            bindparam(name, type_=UTCDateTime())
+            for name, value in params.items()
+            if isinstance(value, datetime)
+        ]
+        return statement.bindparams(*typed) if typed else statement
+
+
+def sqlite_database(path: Path) -> TestDatabase:
+    """A SQLite file; the app creates its schema at start-up."""
+    return TestDatabase(
+        kind="sqlite",
+        url=f"sqlite:///{path}",
+        engine=create_engine(f"sqlite:///{path}"),
+        path=path,
+    )
+
+
+def _psycopg(url: str) -> str:
+    return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, upgraded to the newest schema.
+
+    Yields its URL; drops the database afterwards.
+    """
+    admin = create_engine(_psycopg(ADMIN_URL), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure to reach the server means the same here
+        admin.dispose()
+        reason = f"PostgreSQL is not reachable at {ADMIN_URL} ({type(exc).__name__})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must run the PostgreSQL half")
+        pytest.skip(reason)
+    name = f"kavach_test_{os.getpid()}_{secrets.token_hex(4)}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        asyncio.run(_upgrade(url))
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+async def _upgrade(url: str) -> None:
+    store = Store(url)
+    try:
+        await upgrade(store.writer)
+    finally:
+        await store.dispose()
+
+
+def postgres_database(url: str) -> TestDatabase:
+    """The run's PostgreSQL database, emptied for one test."""
+    database = TestDatabase(kind="postgresql", url=url, engine=create_engine(_psycopg(url)))
+    database.clear()
+    return database
