@@ -358,6 +358,9 @@ class Store:
         account.access_token_expires_at = sealed.expires_at
         account.scopes = sealed.scopes
         account.needs_reauth = False
+        # A new consent may grant other sites: the cached list describes the old grant.
+        account.sites_json = None
+        account.sites_fetched_at = None
         account.updated_at = now
         await session.flush()
         session.add(start_session(user.id))

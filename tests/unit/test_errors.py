@@ -17,6 +17,7 @@ from kavach_fastapi.errors import (
     ProviderDeniedError,
     ProviderError,
     ProviderUnavailableError,
+    RateLimitedError,
     ReauthRequiredError,
     SignInError,
     UnknownProviderError,
@@ -42,6 +43,7 @@ DOCUMENTED_CODES = {
     "UNKNOWN_PROVIDER": "unknown_provider",
     "REAUTH_REQUIRED": "reauth_required",
     "UNKNOWN_SITE": "unknown_site",
+    "RATE_LIMITED": "rate_limited",
     "NOT_CONFIGURED": "not_configured",
 }
 
@@ -57,6 +59,7 @@ EXPECTED: list[tuple[type[KavachError], ErrorCode, int, type[KavachError]]] = [
     (ReauthRequiredError, ErrorCode.REAUTH_REQUIRED, 401, KavachError),
     (ProviderUnavailableError, ErrorCode.PROVIDER_UNAVAILABLE, 503, KavachError),
     (UnknownSiteError, ErrorCode.UNKNOWN_SITE, 404, KavachError),
+    (RateLimitedError, ErrorCode.RATE_LIMITED, 429, KavachError),
     (CrossSiteRequestError, ErrorCode.CROSS_SITE_REQUEST, 403, KavachError),
     (UnknownProviderError, ErrorCode.UNKNOWN_PROVIDER, 404, KavachError),
 ]

@@ -35,6 +35,7 @@ PUBLIC_NAMES = [
     "ProviderError",
     "ProviderProfile",
     "ProviderUnavailableError",
+    "RateLimitedError",
     "ReauthRequiredError",
     "SignInError",
     "UnknownProviderError",
