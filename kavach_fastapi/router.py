@@ -11,9 +11,12 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 
+from .atlassian_api import offering_reauth
 from .core import Kavach
 from .errors import CrossSiteRequestError, ErrorCode, KavachError, NotSignedInError, SignInError
 from .models import (
+    AtlassianSite,
+    Disconnected,
     ErrorBody,
     LinkedAccount,
     ProviderInfo,
@@ -344,6 +347,60 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
         return [
             LinkedAccount.from_row(row) for row in await kavach.store.accounts_of(found.user.id)
         ]
+
+    @router.delete(
+        "/auth/oauth/accounts/{provider}",
+        response_model=Disconnected,
+        summary="Disconnect a provider account",
+        responses={
+            **_NOT_SIGNED_IN,
+            **_errors(ErrorCode.CROSS_SITE_REQUEST, status=403),
+            **_errors(ErrorCode.UNKNOWN_PROVIDER, status=404),
+        },
+    )
+    async def disconnect(request: Request, provider: str, response: Response) -> Disconnected:
+        """Forget the provider's tokens and cached sites; the person stays signed in.
+
+        Atlassian offers no endpoint to revoke a 3LO grant: the answer says so, with the page
+        where the person can revoke the app themselves.
+        """
+        refuse_cross_site(request, f"/auth/oauth/accounts/{provider}", "Disconnecting")
+        chosen = kavach.sign_in.client(provider).provider
+        found = await signed_in(request)
+        linked = await kavach.tokens.disconnect(found.user.id, chosen.id)
+        response.headers.update(PRIVATE_HEADERS)
+        return Disconnected(
+            provider=chosen.id,
+            disconnected=linked,
+            revoked_at_provider=False,
+            revoke_url=ATLASSIAN_REVOKE_URL if chosen.id == "atlassian" else None,
+            message=(
+                f"{chosen.name} tokens were deleted here. {chosen.name} offers apps no way to "
+                "revoke access: to revoke it, remove the app from your connected apps at "
+                f"{ATLASSIAN_REVOKE_URL}."
+            ),
+        )
+
+    @router.get(
+        "/auth/oauth/atlassian/sites",
+        response_model=list[AtlassianSite],
+        summary="The signed-in person's Atlassian sites",
+        responses={
+            **_errors(ErrorCode.NOT_SIGNED_IN, ErrorCode.REAUTH_REQUIRED, status=401),
+            **_errors(ErrorCode.PROVIDER_UNAVAILABLE, status=503),
+        },
+    )
+    async def list_sites(request: Request, response: Response) -> list[AtlassianSite]:
+        """The Atlassian sites the person granted, cached for ``KAVACH_SITES_CACHE_TTL``.
+
+        The order means nothing, and the list may be empty.
+        """
+        found = await signed_in(request)
+        reauth_url = str(request.url_for("kavach_authorize", provider="atlassian"))
+        async with offering_reauth(reauth_url):
+            sites = await kavach.tokens.sites(found.user.id, kavach.atlassian())
+        response.headers.update(PRIVATE_HEADERS)
+        return sites
 
 
 def _private(response: Response) -> Response:

@@ -37,7 +37,7 @@ import httpx2
 from .crypto import DecryptionError, Keyring, new_token
 from .errors import ProviderUnavailableError, ReauthRequiredError
 from .models import AccountRow, AtlassianSite, utcnow
-from .oauth import GrantRevoked, OAuthClient, TransientFailure, retry_after_seconds
+from .oauth import GrantRevoked, OAuthClient, TokenSet, TransientFailure, retry_after_seconds
 from .providers.atlassian import AtlassianProvider
 from .store import Store
 from .vault import TOKEN_COLUMNS, seal_tokens, token_context
@@ -200,21 +200,54 @@ class TokenService:
             pause = min(pause * 1.5, 0.25)
 
     async def _refresh_with_lease(self, account_id: str, provider_id: str) -> str:
+        """Refresh while holding the lease; the lease is always settled before returning.
+
+        Settled means: new tokens saved, the grant marked dead, or (on any other way out,
+        cancellation included) handed back so that another request can try at once.
+        """
+        settled = False
+        try:
+            refresh_token = await self._refresh_token_of(account_id)
+            tokens = await self._refresh_with_retries(
+                account_id, self._clients[provider_id], refresh_token
+            )
+            settled = True  # whatever save_refreshed finds, the lease is no longer ours
+            stored = await self._store.save_refreshed(
+                account_id,
+                owner=self._owner,
+                sealed=seal_tokens(self._keyring, tokens, account_id),
+                now=utcnow(),
+            )
+            if not stored:
+                logger.warning(
+                    "refresh of account %s outlived its lease; another took over", account_id
+                )
+            return tokens.access_token
+        except ReauthRequiredError:
+            settled = True  # _give_up marked the grant dead and dropped the lease
+            raise
+        finally:
+            if not settled:
+                await asyncio.shield(self._store.release_lease(account_id, owner=self._owner))
+
+    async def _refresh_token_of(self, account_id: str) -> str:
         row = await self._store.get_account(account_id)
         if row is None or row.refresh_token is None:
             await self._give_up(account_id, "no refresh token (was offline_access granted?)")
             raise ReauthRequiredError
         try:
-            refresh_token = self._open(row, "refresh_token")
+            return self._open(row, "refresh_token")
         except ReauthRequiredError:
             await self._give_up(account_id, "the stored refresh token cannot be decrypted")
             raise
-        client = self._clients[provider_id]
+
+    async def _refresh_with_retries(
+        self, account_id: str, client: OAuthClient, refresh_token: str
+    ) -> TokenSet:
         attempt = 0
         while True:
             try:
-                tokens = await client.refresh(refresh_token)
-                break
+                return await client.refresh(refresh_token)
             except GrantRevoked:
                 await self._give_up(account_id, "the provider answered invalid_grant")
                 raise ReauthRequiredError from None
@@ -228,25 +261,10 @@ class TokenService:
                     self.retry.attempts,
                 )
                 if wait is None:
-                    await self._store.release_lease(account_id, owner=self._owner)
                     retry_after = max(1, round(exc.retry_after or 5))
                     raise ProviderUnavailableError(retry_after=retry_after) from None
                 await asyncio.sleep(wait)
                 attempt += 1
-            except BaseException:
-                await self._store.release_lease(account_id, owner=self._owner)
-                raise
-        stored = await self._store.save_refreshed(
-            account_id,
-            owner=self._owner,
-            sealed=seal_tokens(self._keyring, tokens, account_id),
-            now=utcnow(),
-        )
-        if not stored:
-            logger.warning(
-                "refresh of account %s outlived its lease; another took over", account_id
-            )
-        return tokens.access_token
 
     async def _give_up(self, account_id: str, why: str) -> None:
         logger.warning("account %s needs consent again: %s", account_id, why)
@@ -317,7 +335,7 @@ class TokenService:
                 await asyncio.sleep(wait)
                 attempt += 1
                 continue
-            if response.status_code == 401 and not refreshed:
+            if response.status_code == 401 and not refreshed and not _scope_mismatch(response):
                 token = await self.access_token(user_id, provider_id, rejected=token)
                 refreshed = True
                 continue
@@ -375,6 +393,11 @@ class TokenService:
             )
             changed = True
         return changed
+
+
+def _scope_mismatch(response: httpx2.Response) -> bool:
+    """Atlassian's 401 for a missing scope: a new token would not have it either."""
+    return b"scope does not match" in response.content
 
 
 def _site(item: dict[str, Any]) -> AtlassianSite:

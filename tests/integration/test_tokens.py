@@ -1,0 +1,613 @@
+"""Provider tokens against the emulator: refreshed once, rotated safely, never lost or leaked.
+
+Every test signs in through the emulator's consent page, then ages the stored access token in
+the SQLite file (or moves the emulator's clock) and asks a route that depends on
+``AtlassianToken`` for a token. The emulator counts the refreshes it saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from kavach_fastapi.crypto import Keyring
+from kavach_fastapi.emulator import AtlassianEmulator, Fault
+
+from .conftest import SECRET
+from .token_harness import (
+    OTHER_SECRET,
+    REAUTH_URL,
+    SESSION,
+    accepted_by_atlassian,
+    accounts,
+    another_client,
+    build_harness,
+    emulator_tokens,
+    expire_access_token,
+    from_now,
+    live_refresh_tokens,
+    raw_database,
+    running,
+    sign_in,
+    the_account,
+    token_of,
+    update_account,
+)
+
+TOKEN_PATH = "/oauth/token"
+
+
+def refresh_answers(seen: list[tuple[str, int]]) -> list[int]:
+    """Statuses of the token calls after the sign-in's code exchange."""
+    return [status for path, status in seen if path == TOKEN_PATH][1:]
+
+
+def assert_reauth_required(response: httpx2.Response) -> None:
+    assert response.status_code == 401, response.text
+    error = response.json()["error"]
+    assert error["code"] == "reauth_required"
+    assert error["reauth_url"] == REAUTH_URL
+
+
+# Refreshing once
+
+
+async def test_a_fresh_token_is_served_without_calling_atlassian(database: Path) -> None:
+    harness = build_harness(database)
+    async with running(harness.app) as client:
+        await sign_in(client, harness.emu)
+        before = the_account(database)
+
+        first = await token_of(client)
+        second = await token_of(client)
+
+    assert first == second
+    assert accepted_by_atlassian(harness.emu, first)
+    assert harness.emu.calls["refresh"] == 0
+    assert the_account(database) == before
+
+
+async def test_fifty_concurrent_requests_with_an_expired_token_refresh_exactly_once(
+    database: Path,
+) -> None:
+    harness = build_harness(database)
+    async with running(harness.app) as client:
+        await sign_in(client, harness.emu)
+        old = await token_of(client)
+        expire_access_token(database)
+        version = the_account(database)["token_version"]
+
+        responses = await asyncio.gather(*(client.get("/token") for _ in range(50)))
+
+    assert [response.status_code for response in responses] == [200] * 50
+    tokens = {response.json()["token"] for response in responses}
+    assert len(tokens) == 1
+    (new,) = tokens
+    assert new != old
+    assert harness.emu.calls["refresh"] == 1
+    assert accepted_by_atlassian(harness.emu, new)
+    assert not accepted_by_atlassian(harness.emu, old)  # Atlassian retires it on refresh
+    row = the_account(database)
+    assert row["token_version"] == version + 1
+    assert row["refresh_lease_owner"] is None
+    assert row["refresh_lease_until"] is None
+    assert not row["needs_reauth"]
+
+
+async def test_two_app_instances_on_one_database_refresh_once_and_share_the_result(
+    database: Path,
+) -> None:
+    emu = AtlassianEmulator()
+    first, second = build_harness(database, emu), build_harness(database, emu)
+    async with running(first.app) as one, running(second.app) as two:
+        session = await sign_in(one, emu)
+        two.headers["Authorization"] = f"Bearer {session}"
+        expire_access_token(database)
+        # A slow Atlassian keeps the first refresh in flight while the other instance asks.
+        emu.faults.add("refresh", Fault("latency", seconds=0.5, times=1))
+
+        answers = await asyncio.gather(
+            *(one.get("/token") for _ in range(10)), *(two.get("/token") for _ in range(10))
+        )
+
+    assert [answer.status_code for answer in answers] == [200] * 20
+    assert len({answer.json()["token"] for answer in answers}) == 1
+    assert emu.calls["refresh"] == 1
+
+
+async def test_a_token_within_the_refresh_leeway_is_refreshed_before_it_expires(
+    database: Path,
+) -> None:
+    harness = build_harness(database)
+    async with running(harness.app) as client:
+        await sign_in(client, harness.emu)
+        old = await token_of(client)
+        update_account(database, access_token_expires_at=from_now(seconds=30))
+
+        new = await token_of(client)
+
+    assert new != old
+    assert harness.emu.calls["refresh"] == 1
+
+
+# Rotation and dead grants
+
+
+async def test_a_rotated_answer_without_refresh_token_keeps_the_old_refresh_token(
+    database: Path,
+) -> None:
+    harness = build_harness(database)
+    emu = harness.emu
+    async with running(harness.app) as client:
+        await sign_in(client, emu)
+        (original,) = live_refresh_tokens(emu)
+        before = the_account(database)
+        emu.faults.add("refresh", Fault("no_refresh_token", times=1))
+        expire_access_token(database)
+
+        without = await token_of(client)
+
+        after = the_account(database)
+        assert after["refresh_token"] == before["refresh_token"]  # kept, not overwritten
+        assert after["access_token"] != before["access_token"]
+        assert emu.last_request["refresh"].form["refresh_token"] == original
+
+        # The kept refresh token still works, and this time Atlassian rotates it.
+        expire_access_token(database)
+        rotated = await token_of(client)
+
+    assert emu.calls["refresh"] == 2
+    assert emu.last_request["refresh"].form["refresh_token"] == original
+    assert rotated != without
+    assert accepted_by_atlassian(emu, rotated)
+    assert the_account(database)["refresh_token"] != before["refresh_token"]
+    assert live_refresh_tokens(emu) != [original]
+
+
+async def test_reusing_a_retired_refresh_token_after_the_interval_requires_consent_again(
+    database: Path,
+) -> None:
+    harness = build_harness(database)
+    emu = harness.emu
+    async with running(harness.app) as client:
+        await sign_in(client, emu)
+        (retired,) = live_refresh_tokens(emu)
+        stale_column = the_account(database)["refresh_token"]
+        expire_access_token(database)
+        await token_of(client)  # rotates: the stored refresh token is now a new one
+        # As if that write had been lost: the database holds the retired token again.
+        update_account(database, refresh_token=stale_column)
+        emu.clock.advance(timedelta(minutes=11))
+        expire_access_token(database)
+        before = the_account(database)
+
+        first = await client.get("/token")
+        second = await client.get("/token")
+        session = await client.get(SESSION)
+        sites = await client.get("/sites")
+
+    assert_reauth_required(first)
+    assert_reauth_required(second)
+    assert_reauth_required(sites)
+    assert emu.last_request["refresh"].form["refresh_token"] == retired
+    assert emu.calls["refresh"] == 2  # the rotation, then the one reuse; never retried
+    assert emu.calls["accessible_resources"] == 0
+    assert session.status_code == 200  # still signed in to the app
+    after = the_account(database)
+    assert after["needs_reauth"]
+    assert after["refresh_lease_owner"] is None
+    # Nothing was thrown away: consenting again replaces the tokens.
+    assert after["refresh_token"] == before["refresh_token"]
+    assert after["access_token"] == before["access_token"]
+
+
+async def test_a_grant_revoked_at_atlassian_requires_consent_and_signing_in_again_heals_it(
+    database: Path,
+) -> None:
+    harness = build_harness(database)
+    emu = harness.emu
+    async with running(harness.app) as client:
+        await sign_in(client, emu)
+        emu.revoke_grant(emu.users[0].account_id)
+        expire_access_token(database)
+
+        refused = await client.get("/token")
+        assert_reauth_required(refused)
+        assert the_account(database)["needs_reauth"]
+
+        await sign_in(client, emu)
+        healed = await token_of(client)
+
+    assert accepted_by_atlassian(emu, healed)
+    assert not the_account(database)["needs_reauth"]
+    assert emu.calls["refresh"] == 1
+
+
+# Transient failures
+
+
+async def test_a_rate_limited_refresh_is_retried_after_retry_after_then_succeeds(
+    database: Path,
+) -> None:
+    harness = build_harness(database)
+    async with running(harness.app) as client:
+        await sign_in(client, harness.emu)
+        harness.emu.faults.add("refresh", Fault("rate_limit", retry_after=1, times=1))
+        expire_access_token(database)
+
+        token = await token_of(client)
+
+    seen = [(item.path, item.status) for item in harness.transport.seen]
+    assert refresh_answers(seen) == [429, 200]
+    limited, succeeded = harness.transport.times(TOKEN_PATH)[1:]
+    assert succeeded - limited >= 0.95  # Retry-After: 1 was honoured
+    assert accepted_by_atlassian(harness.emu, token)
+
+
+async def test_refresh_5xx_answers_are_retried_with_backoff_then_succeed(database: Path) -> None:
+    harness = build_harness(database)
+    async with running(harness.app) as client:
+        await sign_in(client, harness.emu)
+        harness.emu.faults.add("refresh", Fault("status", status=502, times=2))
+        expire_access_token(database)
+
+        token = await token_of(client)
+
+    seen = [(item.path, item.status) for item in harness.transport.seen]
+    assert refresh_answers(seen) == [502, 502, 200]
+    first, second, third = harness.transport.times(TOKEN_PATH)[1:]
+    # Atlassian gave no Retry-After: the pauses back off (0.2 s, then 0.4 s).
+    assert second - first >= 0.15
+    assert third - second >= 0.35
+    assert harness.emu.calls["refresh"] == 3
+    assert accepted_by_atlassian(harness.emu, token)
+
+
+async def test_a_malformed_refresh_answer_is_retried_and_nothing_half_written(
+    database: Path,
+) -> None:
+    harness = build_harness(database)
+    async with running(harness.app) as client:
+        await sign_in(client, harness.emu)
+        harness.emu.faults.add("refresh", Fault("malformed_json", times=1))
+        expire_access_token(database)
+        version = the_account(database)["token_version"]
+
+        token = await token_of(client)
+
+    assert harness.emu.calls["refresh"] == 2
+    assert accepted_by_atlassian(harness.emu, token)
+    assert the_account(database)["token_version"] == version + 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("status", status=503, retry_after=0),
+        Fault("status", status=500),
+        Fault("rate_limit", retry_after=0),
+    ],
+    ids=["503", "500-without-retry-after", "429"],
+)
+async def test_persistent_refresh_failure_answers_503_with_retry_after_and_keeps_the_tokens(
+    database: Path, fault: Fault
+) -> None:
+    harness = build_harness(database)
+    emu = harness.emu
+    async with running(harness.app) as client:
+        await sign_in(client, emu)
+        (kept,) = live_refresh_tokens(emu)
+        emu.faults.add("refresh", fault)
+        expire_access_token(database)
+        before = the_account(database)
+
+        failed = await client.get("/token")
+
+        after = the_account(database)
+        emu.faults.clear()
+        recovered = await token_of(client)
+
+    assert failed.status_code == 503, failed.text
+    assert failed.json()["error"]["code"] == "provider_unavailable"
+    assert int(failed.headers["retry-after"]) >= 1
+    assert emu.calls["refresh"] == 3 + 1  # three tries, then the one after recovery
+    assert after == before  # not a byte of the tokens changed, and the lease is free
+    assert after["refresh_lease_owner"] is None
+    assert emu.last_request["refresh"].form["refresh_token"] == kept
+    assert accepted_by_atlassian(emu, recovered)
+
+
+async def test_a_retry_after_beyond_the_budget_is_passed_to_the_client_at_once(
+    database: Path,
+) -> None:
+    harness = build_harness(database)
+    async with running(harness.app) as client:
+        await sign_in(client, harness.emu)
+        harness.emu.faults.add("refresh", Fault("rate_limit", retry_after=120))
+        expire_access_token(database)
+
+        failed = await client.get("/token")
+
+    assert failed.status_code == 503
+    assert failed.headers["retry-after"] == "120"
+    assert harness.emu.calls["refresh"] == 1
+
+
+async def test_concurrent_requests_share_one_retry_budget_when_atlassian_stays_down(
+    database: Path,
+) -> None:
+    harness = build_harness(database)
+    async with running(harness.app) as client:
+        await sign_in(client, harness.emu)
+        harness.emu.faults.add("refresh", Fault("status", status=503, retry_after=0))
+        expire_access_token(database)
+
+        answers = await asyncio.gather(*(client.get("/token") for _ in range(20)))
+
+    assert [answer.status_code for answer in answers] == [503] * 20
+    assert harness.emu.calls["refresh"] == 3  # one refresh's tries, not twenty
+    assert the_account(database)["refresh_lease_owner"] is None
+
+
+async def test_concurrent_requests_meeting_a_dead_grant_ask_atlassian_once(
+    database: Path,
+) -> None:
+    harness = build_harness(database)
+    emu = harness.emu
+    async with running(harness.app) as client:
+        await sign_in(client, emu)
+        emu.revoke_grant(emu.users[0].account_id)
+        expire_access_token(database)
+
+        answers = await asyncio.gather(*(client.get("/token") for _ in range(20)))
+
+    for answer in answers:
+        assert_reauth_required(answer)
+    assert emu.calls["refresh"] == 1
+
+
+async def test_an_account_without_refresh_token_requires_consent_without_asking_atlassian(
+    database: Path,
+) -> None:
+    harness = build_harness(database)
+    async with running(harness.app) as client:
+        await sign_in(client, harness.emu)
+        update_account(database, refresh_token=None)
+        expire_access_token(database)
+
+        refused = await client.get("/token")
+
+    assert_reauth_required(refused)
+    assert harness.emu.calls["refresh"] == 0
+    assert the_account(database)["needs_reauth"]
+
+
+async def test_a_refresh_that_times_out_is_retried_and_the_lost_rotation_does_no_harm(
+    database: Path,
+) -> None:
+    emu = AtlassianEmulator()
+    with emu.serve() as url:
+        async with httpx2.AsyncHTTPTransport(trust_env=False) as network:
+            harness = build_harness(database, emu, served_at=(url, network), http_timeout=0.3)
+            async with running(harness.app) as client:
+                await sign_in(client, emu)
+                (sent,) = live_refresh_tokens(emu)
+                # Atlassian rotates, but its answer comes after the app stopped waiting.
+                emu.faults.add("refresh", Fault("latency", seconds=1.0, times=1))
+                expire_access_token(database)
+
+                token = await token_of(client)
+                assert emu.last_request["refresh"].form["refresh_token"] == sent
+                expire_access_token(database)
+                later = await token_of(client)
+
+    assert accepted_by_atlassian(emu, later)
+    assert token != later
+    assert emu.calls["refresh"] == 3  # the lost one, its retry, and the later refresh
+    assert not the_account(database)["needs_reauth"]
+
+
+# A refresher that died
+
+
+async def test_an_expired_lease_left_by_a_dead_worker_is_taken_over(database: Path) -> None:
+    harness = build_harness(database)
+    async with running(harness.app) as client:
+        await sign_in(client, harness.emu)
+        update_account(
+            database,
+            refresh_lease_owner="dead-host:4242:gone",
+            refresh_lease_until=from_now(seconds=-1),
+        )
+        expire_access_token(database)
+
+        token = await token_of(client)
+
+    assert harness.emu.calls["refresh"] == 1
+    assert accepted_by_atlassian(harness.emu, token)
+    row = the_account(database)
+    assert row["refresh_lease_owner"] is None
+    assert row["refresh_lease_until"] is None
+
+
+async def test_a_worker_killed_after_atlassian_rotated_is_recovered_within_the_reuse_interval(
+    database: Path,
+) -> None:
+    harness = build_harness(database)
+    emu = harness.emu
+    async with running(harness.app) as client:
+        await sign_in(client, emu)
+        (stored,) = live_refresh_tokens(emu)
+        # The dead worker's refresh reached Atlassian (which rotated the token), but it died
+        # before writing the answer, and its lease has run out.
+        async with httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=emu.app), base_url="http://emulator"
+        ) as atlassian:
+            lost = await atlassian.post(
+                TOKEN_PATH,
+                json={
+                    "grant_type": "refresh_token",
+                    "client_id": emu.default_client.client_id,
+                    "client_secret": emu.default_client.client_secret,
+                    "refresh_token": stored,
+                },
+            )
+        assert lost.status_code == 200
+        update_account(
+            database,
+            refresh_lease_owner="dead-host:4242:gone",
+            refresh_lease_until=from_now(seconds=-1),
+        )
+        expire_access_token(database)
+
+        token = await token_of(client)
+
+    assert emu.calls["refresh"] == 2
+    assert emu.last_request["refresh"].form["refresh_token"] == stored
+    assert accepted_by_atlassian(emu, token)
+    assert not the_account(database)["needs_reauth"]
+
+
+async def test_a_live_lease_makes_requests_wait_then_take_over_when_it_expires(
+    database: Path,
+) -> None:
+    harness = build_harness(database)
+    async with running(harness.app) as client:
+        await sign_in(client, harness.emu)
+        update_account(
+            database,
+            refresh_lease_owner="stuck-host:4242:alive",
+            refresh_lease_until=from_now(seconds=2.5),
+        )
+        expire_access_token(database)
+
+        waiting = asyncio.create_task(client.get("/token"))
+        await asyncio.sleep(0.8)
+        assert not waiting.done()  # it waits for the holder instead of refreshing too
+        assert harness.emu.calls["refresh"] == 0
+        response = await asyncio.wait_for(waiting, timeout=15)
+
+    assert response.status_code == 200
+    assert harness.emu.calls["refresh"] == 1
+    assert accepted_by_atlassian(harness.emu, response.json()["token"])
+    assert the_account(database)["refresh_lease_owner"] is None
+
+
+# At rest
+
+
+async def test_the_raw_database_holds_no_token_in_plaintext(database: Path) -> None:
+    harness = build_harness(database)
+    async with running(harness.app) as client:
+        session = await sign_in(client, harness.emu)
+        served = [await token_of(client)]
+        expire_access_token(database)
+        served.append(await token_of(client))
+        assert (await client.get("/sites")).status_code == 200
+
+    issued = emulator_tokens(harness.emu)
+    assert len(issued) == 4  # two access and two refresh tokens
+    raw = raw_database(database)
+    assert b"v1." in raw  # the sealed values are there
+    for token in [*issued, *served, session]:
+        assert token.encode() not in raw
+
+
+# Keys
+
+
+async def test_rotating_keys_reencrypts_every_token_and_the_old_key_can_then_go(
+    database: Path,
+) -> None:
+    emu = AtlassianEmulator()
+    key_a, key_b = SECRET, OTHER_SECRET
+    first = build_harness(database, emu, secret=key_a)
+    async with running(first.app) as client:
+        session = await sign_in(client, emu)
+        token = await token_of(client)
+    bearer = {"Authorization": f"Bearer {session}"}
+    sealed_with_a = the_account(database)
+
+    both = build_harness(database, emu, secret=f"{key_b},{key_a}")
+    async with running(both.app) as client:
+        client.headers.update(bearer)
+        assert await token_of(client) == token  # still readable with the old key listed
+        rotated = await both.router.kavach.rotate_keys()
+        again = await both.router.kavach.rotate_keys()
+    assert (rotated, again) == (1, 0)
+    resealed = the_account(database)
+    kid_b = Keyring([key_b]).primary_kid
+    for column in ("access_token", "refresh_token"):
+        assert resealed[column] != sealed_with_a[column]
+        assert resealed[column].startswith(f"v1.{kid_b}.")
+
+    only_b = build_harness(database, emu, secret=key_b)
+    async with running(only_b.app) as client:
+        client.headers.update(bearer)
+        assert await token_of(client) == token
+        expire_access_token(database)
+        refreshed = await token_of(client)  # the refresh token reads with B alone too
+    assert accepted_by_atlassian(emu, refreshed)
+
+    only_a = build_harness(database, emu, secret=key_a)
+    async with running(only_a.app) as client:
+        client.headers.update(bearer)
+        before = the_account(database)
+        refused = await client.get("/token")
+        assert (await client.get(SESSION)).status_code == 200
+    assert_reauth_required(refused)
+    assert refreshed not in refused.text
+    assert the_account(database) == before
+    assert emu.calls["refresh"] == 1
+
+
+async def test_an_access_token_copied_into_another_account_row_does_not_decrypt(
+    database: Path,
+) -> None:
+    harness = build_harness(database)
+    emu = harness.emu
+    async with running(harness.app) as ada, another_client(harness.app) as grace:
+        await sign_in(ada, emu, user=emu.users[0])
+        await sign_in(grace, emu, user=emu.users[1])
+        ada_token = await token_of(ada)
+        ada_row, grace_row = accounts(database)
+        update_account(database, grace_row["id"], access_token=ada_row["access_token"])
+
+        stolen = await grace.get("/token")
+        still_ada = await token_of(ada)
+
+    assert_reauth_required(stolen)
+    assert ada_token not in stolen.text
+    assert still_ada == ada_token
+    assert emu.calls["refresh"] == 0
+
+
+async def test_a_refresh_token_copied_into_another_row_is_refused_and_blocks_nobody(
+    database: Path,
+) -> None:
+    harness = build_harness(database)
+    emu = harness.emu
+    async with running(harness.app) as ada, another_client(harness.app) as grace:
+        await sign_in(ada, emu, user=emu.users[0])
+        await sign_in(grace, emu, user=emu.users[1])
+        ada_row, grace_row = accounts(database)
+        update_account(database, grace_row["id"], refresh_token=ada_row["refresh_token"])
+        expire_access_token(database, grace_row["id"])
+
+        stolen = await grace.get("/token")
+        again = await grace.get("/token")  # answered at once: no lease left behind
+        ada_token = await token_of(ada)
+
+    assert_reauth_required(stolen)
+    assert_reauth_required(again)
+    assert emu.calls["refresh"] == 0  # Ada's refresh token never reached Atlassian
+    ada_after, grace_after = accounts(database)
+    assert grace_after["needs_reauth"]
+    assert grace_after["refresh_lease_owner"] is None
+    assert grace_after["refresh_lease_until"] is None
+    assert ada_token not in stolen.text
+    assert ada_after == ada_row

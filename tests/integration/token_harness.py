@@ -1,0 +1,256 @@
+"""An app signed in against the Atlassian emulator, for the tests of provider tokens.
+
+The app is built like a user's: the router at ``/api/kavach`` and routes that use
+``AtlassianToken``, ``AtlassianSites`` and ``AtlassianAPI``. The emulator answers every call to
+Atlassian in-process (its ASGI app as the transport), so the tests can count the refreshes it saw,
+arm faults and move its clock. Helpers read and change the SQLite file behind the app's back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from kavach_fastapi import (
+    AtlassianAPI,
+    AtlassianSite,
+    AtlassianSites,
+    AtlassianToken,
+    KavachRouter,
+    atlassian_provider,
+    kavach_router,
+)
+from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser
+
+from .conftest import AUTHORIZE, PREFIX, SECRET
+
+EMULATOR = "http://emulator"
+"""Where the app believes Atlassian is; the emulator's ASGI transport answers it."""
+
+APP = "http://testserver"
+SESSION = f"{PREFIX}/auth/session"
+REAUTH_URL = f"{APP}{AUTHORIZE}"
+OTHER_SECRET = "second-secret-abcdefghijklmnopqrstuvwxyz-0123"
+
+ACCOUNTS = "kavach_accounts"
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One call the app made to Atlassian, as the transport saw it."""
+
+    at: float
+    path: str
+    status: int
+
+
+@dataclass
+class RecordingTransport(httpx2.AsyncBaseTransport):
+    """Passes calls to the emulator and notes when each was answered, and how."""
+
+    inner: httpx2.AsyncBaseTransport
+    seen: list[Seen] = field(default_factory=list)
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self.inner.handle_async_request(request)
+        self.seen.append(Seen(time.monotonic(), request.url.path, response.status_code))
+        return response
+
+    def times(self, path: str) -> list[float]:
+        """When calls to ``path`` were answered, in order."""
+        return [item.at for item in self.seen if item.path == path]
+
+
+@dataclass
+class Harness:
+    """An emulator, an app that uses it, and the app's database file."""
+
+    emu: AtlassianEmulator
+    app: FastAPI
+    router: KavachRouter
+    transport: RecordingTransport
+    database: Path
+
+
+def build_harness(
+    database: Path,
+    emu: AtlassianEmulator | None = None,
+    *,
+    secret: str = SECRET,
+    scopes: tuple[str, ...] = ("read:jira-user",),
+    served_at: tuple[str, httpx2.AsyncBaseTransport] | None = None,
+    **options: Any,
+) -> Harness:
+    """An app whose Atlassian is ``emu`` (a new emulator when not given).
+
+    Args:
+        database: the SQLite file.
+        emu: the emulator.
+        secret: ``KAVACH_SECRET``.
+        scopes: extra scopes to request.
+        served_at: the emulator's base URL on a real socket and a network transport (which
+            the caller closes); in-process over ASGI when not given.
+        options: more ``kavach_router`` options.
+    """
+    emu = emu if emu is not None else AtlassianEmulator()
+    base, inner = served_at or (EMULATOR, httpx2.ASGITransport(app=emu.app))
+    transport = RecordingTransport(inner)
+    provider = atlassian_provider(
+        emu.default_client.client_id,
+        emu.default_client.client_secret,
+        scopes=list(scopes),
+        auth_url=base,
+        api_url=base,
+    )
+    router = kavach_router(
+        [provider],
+        database_url=f"sqlite:///{database}",
+        secret=secret,
+        rate_limit=0,
+        http_transport=transport,
+        **options,
+    )
+    app = FastAPI()
+    app.include_router(router, prefix=PREFIX)
+
+    @app.get("/token")
+    async def token(access_token: AtlassianToken) -> dict[str, str]:
+        return {"token": access_token}
+
+    @app.get("/sites")
+    async def sites(found: AtlassianSites) -> list[AtlassianSite]:
+        return found
+
+    @app.get("/jira/{cloud_id}/myself")
+    async def jira_myself(cloud_id: str, atlassian: AtlassianAPI) -> JSONResponse:
+        response = await atlassian.get("jira", cloud_id, "/rest/api/3/myself")
+        return JSONResponse(response.json(), status_code=response.status_code)
+
+    return Harness(emu, app, router, transport, database)
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx2.AsyncClient]:
+    """Run the app's lifespan and give a client that talks to it in-process."""
+    async with (
+        app.router.lifespan_context(app),
+        httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url=APP, follow_redirects=False
+        ) as client,
+    ):
+        yield client
+
+
+@asynccontextmanager
+async def another_client(app: FastAPI) -> AsyncIterator[httpx2.AsyncClient]:
+    """A second browser for an app whose lifespan already runs."""
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=app), base_url=APP, follow_redirects=False
+    ) as client:
+        yield client
+
+
+async def sign_in(
+    client: httpx2.AsyncClient,
+    emu: AtlassianEmulator,
+    *,
+    user: EmulatedUser | None = None,
+    site_ids: list[str] | None = None,
+) -> str:
+    """Sign in through the emulator's consent page; return the session token."""
+    started = await client.get(AUTHORIZE)
+    assert started.status_code == 302, started.text
+    callback = await emu.approve(started.headers["location"], user=user, site_ids=site_ids)
+    assert callback.startswith(f"{APP}{PREFIX}/auth/oauth/callback/atlassian?"), callback
+    finished = await client.get(callback)
+    assert finished.status_code == 303, finished.text
+    assert "error=" not in finished.headers["location"], finished.headers["location"]
+    return str(client.cookies["kavach_session"])
+
+
+async def token_of(client: httpx2.AsyncClient) -> str:
+    """The access token the app hands its routes right now (asserting it could)."""
+    response = await client.get("/token")
+    assert response.status_code == 200, response.text
+    return str(response.json()["token"])
+
+
+# The database, behind the app's back
+
+
+def db_time(moment: datetime) -> str:
+    """A datetime as the package stores it in SQLite (naive UTC with microseconds)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def from_now(**delta: float) -> str:
+    """``db_time`` of now plus ``delta`` (``seconds=-60``...)."""
+    return db_time(datetime.now(timezone.utc) + timedelta(**delta))
+
+
+def accounts(database: Path) -> list[dict[str, Any]]:
+    """Every account row, oldest first, as dictionaries."""
+    with sqlite3.connect(database) as connection:
+        connection.row_factory = sqlite3.Row
+        rows = connection.execute(f"SELECT * FROM {ACCOUNTS} ORDER BY created_at").fetchall()  # noqa: S608
+    return [dict(row) for row in rows]
+
+
+def the_account(database: Path) -> dict[str, Any]:
+    """The only account row."""
+    rows = accounts(database)
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def update_account(database: Path, account_id: str | None = None, **values: Any) -> None:
+    """Set columns of one account row (the only one when ``account_id`` is not given)."""
+    account_id = account_id or the_account(database)["id"]
+    assignments = ", ".join(f"{column} = ?" for column in values)
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            f"UPDATE {ACCOUNTS} SET {assignments} WHERE id = ?",  # noqa: S608
+            (*values.values(), account_id),
+        )
+
+
+def expire_access_token(database: Path, account_id: str | None = None) -> None:
+    """Make the stored access token look expired an hour ago."""
+    update_account(database, account_id, access_token_expires_at=from_now(hours=-1))
+
+
+def raw_database(database: Path) -> bytes:
+    """The bytes of the SQLite file and its write-ahead log."""
+    wal = database.with_name(database.name + "-wal")
+    return database.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+def emulator_tokens(emu: AtlassianEmulator) -> list[str]:
+    """Every access and refresh token the emulator ever issued."""
+    with emu.state.lock:
+        return [*emu.state.access_tokens, *emu.state.refresh_tokens]
+
+
+def live_refresh_tokens(emu: AtlassianEmulator) -> list[str]:
+    """The emulator's refresh tokens that are neither retired nor revoked."""
+    with emu.state.lock:
+        return [
+            record.token
+            for record in emu.state.refresh_tokens.values()
+            if record.retired_at is None and not record.revoked
+        ]
+
+
+def accepted_by_atlassian(emu: AtlassianEmulator, access_token: str) -> bool:
+    """Whether the emulator would accept this access token now."""
+    return emu.grants.authenticate(access_token) is not None
