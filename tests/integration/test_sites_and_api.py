@@ -45,7 +45,6 @@ DISCONNECT = f"{PREFIX}/auth/oauth/accounts/atlassian"
 REVOKE_URL = "https://id.atlassian.com/manage-profile/apps"
 
 
-
 def jira(emu: AtlassianEmulator) -> str:
     return emu.sites[0].id
 
