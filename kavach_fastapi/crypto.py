@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .errors import ConfigurationError, KavachError
+from .errors import ConfigurationError, ErrorCode, KavachError
 
 _FORMAT = "v1"
 _NONCE_BYTES = 12
@@ -51,6 +51,7 @@ class DecryptionError(KavachError):
     is no longer in ``KAVACH_SECRET``.
     """
 
+    code = ErrorCode.NOT_CONFIGURED
     status_code = 500
     default_message = "A stored credential could not be read."
 

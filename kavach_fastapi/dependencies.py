@@ -15,14 +15,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from starlette.routing import NoMatchFound
 
 from .atlassian_api import AtlassianClient, offering_reauth
 from .core import STATE_KEY, Kavach
 from .errors import ConfigurationError, NotSignedInError
 from .models import AtlassianSite, User
 from .sessions import ActiveSession
-from .web import cookie_policy, session_token
+from .web import cookie_policy, reauth_url, session_token
 
 _ACTIVE_SESSION = "kavach_active_session"
 
@@ -81,13 +80,6 @@ OptionalUser = Annotated[User | None, Depends(optional_user)]
 """The signed-in user, or ``None``."""
 
 
-def _reauth_url(request: Request) -> str | None:
-    try:
-        return str(request.url_for("kavach_authorize", provider="atlassian"))
-    except NoMatchFound:
-        return None
-
-
 async def atlassian_token(request: Request) -> str:
     """A valid Atlassian access token for the signed-in person, refreshed when needed.
 
@@ -98,7 +90,7 @@ async def atlassian_token(request: Request) -> str:
     """
     user = await current_user(request)
     kavach = get_kavach(request)
-    async with offering_reauth(_reauth_url(request)):
+    async with offering_reauth(reauth_url(request, kavach.settings.base_url)):
         return await kavach.tokens.access_token(user.id, kavach.atlassian().id)
 
 
@@ -111,16 +103,23 @@ async def atlassian_sites(request: Request) -> list[AtlassianSite]:
     """
     user = await current_user(request)
     kavach = get_kavach(request)
-    async with offering_reauth(_reauth_url(request)):
+    async with offering_reauth(reauth_url(request, kavach.settings.base_url)):
         return await kavach.tokens.sites(user.id, kavach.atlassian())
 
 
 async def atlassian_client(request: Request) -> AtlassianClient:
-    """An :class:`~kavach_fastapi.atlassian_api.AtlassianClient` for the signed-in person."""
+    """An :class:`~kavach_fastapi.atlassian_api.AtlassianClient` for the signed-in person.
+
+    Raises:
+        NotSignedInError: nobody is signed in (401 ``not_signed_in``).
+    """
     user = await current_user(request)
     kavach = get_kavach(request)
     return AtlassianClient(
-        kavach.tokens, kavach.atlassian(), user.id, reauth_url=_reauth_url(request)
+        kavach.tokens,
+        kavach.atlassian(),
+        user.id,
+        reauth_url=reauth_url(request, kavach.settings.base_url),
     )
 
 

@@ -4,6 +4,7 @@ The tree::
 
     KavachError                      root of every failure the package raises
     ├── ConfigurationError           settings are missing or invalid (raised at start-up)
+    ├── DecryptionError              a stored token cannot be decrypted with any key (500)
     ├── NotSignedInError             no valid session on the request (401)
     ├── SignInError                  a sign-in attempt could not finish
     │   ├── InvalidStateError        unknown, replayed or expired attempt, or another browser's
@@ -91,7 +92,11 @@ class KavachError(Exception):
 
 
 class ConfigurationError(KavachError):
-    """Settings are missing or invalid. Raised at start-up, never during a request."""
+    """The package is not set up right: settings missing or invalid, or the router not included.
+
+    Raised at start-up for settings; during a request only for set-up mistakes that start-up
+    cannot see (a dependency used in an app without the router, a schema that is behind).
+    """
 
     code = ErrorCode.NOT_CONFIGURED
     status_code = 500

@@ -140,11 +140,17 @@ class User(_Public):
     """The signed-in person, as routes see them."""
 
     id: str
+    """The app's own id for the person (32 hex characters); never the provider's id or email."""
     email: str | None
+    """The email the provider shared, or ``None`` when the person's privacy settings hide it."""
     email_verified: bool
+    """Whether the provider vouches for the email."""
     name: str | None
+    """The display name, refreshed at every sign-in."""
     image: str | None
+    """URL of the person's picture, refreshed at every sign-in."""
     created_at: datetime
+    """When the person first signed in (UTC)."""
 
     @classmethod
     def from_row(cls, row: UserRow) -> User:
@@ -176,10 +182,15 @@ class LinkedAccount(_Public):
     """A provider account linked to the user; never carries tokens."""
 
     provider: str
+    """The provider id, e.g. ``atlassian``."""
     account_id: str
+    """The provider's id of the account (Atlassian's ``account_id``)."""
     scopes: list[str]
+    """The scopes the person granted."""
     needs_reauth: bool
+    """``True`` when the grant is gone (revoked, expired or disconnected): consent again."""
     created_at: datetime
+    """When the account was first linked (UTC)."""
 
     @classmethod
     def from_row(cls, row: AccountRow) -> LinkedAccount:
@@ -206,9 +217,13 @@ class AtlassianSite(_Public):
     id: str
     """The cloud id, used in product API URLs: ``/ex/jira/{id}/...``."""
     name: str
+    """The site's name, e.g. ``Acme Engineering``."""
     url: str
+    """The site's address, e.g. ``https://acme.atlassian.net`` (not for 3LO API calls)."""
     scopes: list[str]
+    """The granted scopes that apply on this site; they tell which products it reaches."""
     avatar_url: str | None = None
+    """URL of the site's avatar."""
 
 
 class SignedOut(_Public):

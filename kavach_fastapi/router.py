@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import httpx2
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 
@@ -39,6 +39,7 @@ from .web import (
     error_response,
     is_cross_site,
     mount_url,
+    reauth_url,
     session_token,
     wants_json,
 )
@@ -66,11 +67,21 @@ class KavachRoute(APIRoute):
 
         async def handle(request: Request) -> Response:
             try:
+                _refuse_repeated_parameters(request)
                 return await handler(request)
             except KavachError as exc:
                 return error_response(exc)
 
         return handle
+
+
+def _refuse_repeated_parameters(request: Request) -> None:
+    """A parameter given twice is ambiguous (which ``state``? which ``redirect_to``?): refuse."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    if len(names) != len(set(names)):
+        raise KavachError(
+            "A query parameter was given more than once.", code=ErrorCode.INVALID_REQUEST
+        )
 
 
 class KavachRouter(APIRouter):
@@ -138,7 +149,12 @@ def kavach_router(
         auto_migrate=auto_migrate,
     )
     kavach = Kavach(providers, settings, http_transport=http_transport)
-    router = KavachRouter(lifespan=kavach.lifespan, route_class=KavachRoute, tags=["auth"])
+    router = KavachRouter(
+        lifespan=kavach.lifespan,
+        route_class=KavachRoute,
+        tags=["auth"],
+        responses=_errors(ErrorCode.INVALID_REQUEST, status=400),
+    )
     router.kavach = kavach
     _add_routes(router, kavach)
     return router
@@ -231,6 +247,7 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
                 status=400,
             ),
             **_errors(ErrorCode.ACCOUNT_DISABLED, status=403),
+            **_errors(ErrorCode.UNKNOWN_PROVIDER, status=404),
             **_errors(ErrorCode.RATE_LIMITED, status=429),
             **_errors(
                 ErrorCode.TOKEN_EXCHANGE_FAILED,
@@ -242,11 +259,19 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
     )
     async def callback(
         request: Request,
-        provider: str,
-        state: str | None = None,
-        code: str | None = None,
-        error: str | None = None,
-        iss: str | None = None,
+        provider: Annotated[str, Path(description="The provider id, e.g. `atlassian`.")],
+        state: Annotated[
+            str | None, Query(description="The sign-in attempt, as sent to the provider.")
+        ] = None,
+        code: Annotated[
+            str | None, Query(description="The one-time authorization code from the provider.")
+        ] = None,
+        error: Annotated[
+            str | None, Query(description="The provider's error, e.g. `access_denied`.")
+        ] = None,
+        iss: Annotated[
+            str | None, Query(description="The issuer, when the provider names itself (RFC 9207).")
+        ] = None,
     ) -> Response:
         """The provider sends the browser here. Sets the session cookie and answers 303.
 
@@ -298,7 +323,10 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
         "/auth/sign-out",
         response_model=SignedOut,
         summary="Sign out",
-        responses=_errors(ErrorCode.CROSS_SITE_REQUEST, status=403),
+        responses={
+            303: {"description": "Signed out; sent on to `redirect_to` when it was given."},
+            **_errors(ErrorCode.CROSS_SITE_REQUEST, status=403),
+        },
     )
     async def sign_out(
         request: Request,
@@ -396,8 +424,7 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
         The order means nothing, and the list may be empty.
         """
         found = await signed_in(request)
-        reauth_url = str(request.url_for("kavach_authorize", provider="atlassian"))
-        async with offering_reauth(reauth_url):
+        async with offering_reauth(reauth_url(request, settings.base_url)):
             sites = await kavach.tokens.sites(found.user.id, kavach.atlassian())
         response.headers.update(PRIVATE_HEADERS)
         return sites

@@ -99,7 +99,7 @@ class KavachSettings(BaseSettings):
     """Any SQLAlchemy URL: the default SQLite file suits one process; use `postgresql://...` for several instances."""
 
     secret: SecretStr | None = None
-    """Key for signing and for encrypting tokens at rest: at least 32 characters, e.g. from `python -c "import secrets; print(secrets.token_urlsafe(32))"`. Several comma-separated keys rotate: the first encrypts, all decrypt. Generated beside a local SQLite file when unset; required for any other database."""
+    """Key for encrypting tokens at rest: at least 32 characters, e.g. from `python -c "import secrets; print(secrets.token_urlsafe(32))"`. Several comma-separated keys rotate: the first encrypts, all decrypt. Generated beside a local SQLite file when unset; required for any other database."""
 
     base_url: str | None = None
     """Public URL of the router's mount point, e.g. `https://your-app.com/api/kavach`; fixes the redirect URI behind proxies."""

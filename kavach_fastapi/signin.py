@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeGuard
 
-from .crypto import Keyring, hash_token, new_token, same_hash
+from .crypto import DecryptionError, Keyring, hash_token, new_token, same_hash
 from .errors import (
     AccountDisabledError,
     ErrorCode,
@@ -215,11 +215,7 @@ class SignInService:
             raise ProviderDeniedError(_denied_message(provider.name, mapped), code=mapped)
         if not code or len(code) > 4096:
             raise SignInError("The sign-in answer carried no code.", code=ErrorCode.INVALID_REQUEST)
-        verifier = (
-            self._keyring.decrypt(attempt.code_verifier, context=_verifier_context(state_hash))
-            if attempt.code_verifier
-            else None
-        )
+        verifier = self._verifier(attempt, state_hash)
         tokens = await client.exchange_code(
             code=code, redirect_uri=attempt.redirect_uri, code_verifier=verifier
         )
@@ -248,6 +244,18 @@ class SignInService:
             session_expires_at=new_session.expires_at,
             redirect_to=attempt.redirect_to,
         )
+
+    def _verifier(self, attempt: SignInAttemptRow, state_hash: str) -> str | None:
+        if attempt.code_verifier is None:
+            return None
+        try:
+            return self._keyring.decrypt(
+                attempt.code_verifier, context=_verifier_context(state_hash)
+            )
+        except DecryptionError:
+            # The key that sealed it left KAVACH_SECRET while the person was at the consent
+            # page: this attempt cannot finish, a new one will.
+            raise InvalidStateError from None
 
 
 class _SessionMaker:

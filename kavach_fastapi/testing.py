@@ -2,7 +2,9 @@
 
 Build the app with the emulator as its Atlassian, then sign people in from tests::
 
+    from fastapi import FastAPI
     from fastapi.testclient import TestClient
+    from kavach_fastapi import kavach_router
     from kavach_fastapi.emulator import AtlassianEmulator
     from kavach_fastapi.testing import emulator_provider, emulator_transport, sign_in
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
+from starlette.routing import NoMatchFound
 
 from .errors import KavachError, ProviderUnavailableError, RateLimitedError, ReauthRequiredError
 from .models import ErrorBody, ErrorDetail
@@ -74,6 +75,19 @@ def mount_url(request: Request, route_suffix: str, base_url: str | None) -> str:
     path = request.url.path
     prefix = path[: -len(route_suffix)] if path.endswith(route_suffix) else path
     return f"{request.url.scheme}://{request.url.netloc}{prefix.rstrip('/')}"
+
+
+def reauth_url(request: Request, base_url: str | None, provider: str = "atlassian") -> str | None:
+    """Where to send the browser to consent again: the authorize endpoint.
+
+    Built from ``KAVACH_BASE_URL`` when set, so a forged ``Host`` cannot move it.
+    """
+    if base_url:
+        return f"{base_url}/auth/oauth/authorize/{provider}"
+    try:
+        return str(request.url_for("kavach_authorize", provider=provider))
+    except NoMatchFound:
+        return None
 
 
 def session_token(request: Request, policy: CookiePolicy) -> str | None:
