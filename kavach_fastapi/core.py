@@ -178,11 +178,11 @@ class Kavach:
 
     @asynccontextmanager
     async def lifespan(self, app: ASGIApp) -> AsyncIterator[None]:
-        """The router's lifespan: start, attach, and clean up at shutdown."""
-        await self.ensure_started()
-        self.attach(app)
-        logger.info("kavach started with providers %s", ", ".join(self.providers))
+        """The router's lifespan: start, attach, and clean up at shutdown (or failed start)."""
         try:
+            await self.ensure_started()
+            self.attach(app)
+            logger.info("kavach started with providers %s", ", ".join(self.providers))
             yield
         finally:
             self.detach(app)

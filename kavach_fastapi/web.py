@@ -60,7 +60,7 @@ class CookiePolicy:
 
 def cookie_policy(request: Request, base_url: str | None) -> CookiePolicy:
     """Secure cookies when the public URL (configured, else the request's) is https."""
-    scheme = base_url.split(":", 1)[0] if base_url else request.url.scheme
+    scheme = base_url.split(":", 1)[0] if base_url else request.base_url.scheme
     return CookiePolicy(secure=scheme == "https")
 
 
@@ -72,9 +72,11 @@ def mount_url(request: Request, route_suffix: str, base_url: str | None) -> str:
     """
     if base_url:
         return base_url
-    path = request.url.path
+    # Not request.url: it decodes the query string, which a client may fill with any bytes.
+    origin = request.base_url
+    path = str(request.scope["path"])
     prefix = path[: -len(route_suffix)] if path.endswith(route_suffix) else path
-    return f"{request.url.scheme}://{request.url.netloc}{prefix.rstrip('/')}"
+    return f"{origin.scheme}://{origin.netloc}{prefix.rstrip('/')}"
 
 
 def reauth_url(request: Request, base_url: str | None, provider: str = "atlassian") -> str | None:
