@@ -8,6 +8,7 @@ so a session id planted before sign-in is never adopted.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -62,6 +63,8 @@ class SessionManager:
         self.idle_timeout = idle_timeout
         self._cache_seconds = cache_seconds
         self._cache: OrderedDict[str, tuple[float, ActiveSession]] = OrderedDict()
+        self._lookups: dict[str, asyncio.Future[ActiveSession | None]] = {}
+        self._revocations = 0  # a lookup that saw one happen must not fill the cache
         # Recording activity costs a write; doing it at most this often keeps the idle timeout
         # accurate to a few percent without writing on every request.
         self._touch_interval = min(idle_timeout / 20, timedelta(minutes=5))
@@ -91,19 +94,35 @@ class SessionManager:
                 self._cache.move_to_end(token_hash)
                 return active
             del self._cache[token_hash]
+        # Requests that arrive together for one session share one lookup.
+        lookup = self._lookups.get(token_hash)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._look_up(token_hash))
+            self._lookups[token_hash] = lookup
+            lookup.add_done_callback(lambda done: self._looked_up(token_hash, done))
+        return await asyncio.shield(lookup)
+
+    def _looked_up(self, token_hash: str, lookup: asyncio.Future[ActiveSession | None]) -> None:
+        if self._lookups.get(token_hash) is lookup:
+            del self._lookups[token_hash]
+        if not lookup.cancelled():
+            lookup.exception()  # retrieved here, so a failure nobody awaited is not reported
+
+    async def _look_up(self, token_hash: str) -> ActiveSession | None:
+        revocations = self._revocations
         found = await self._store.find_session(token_hash)
         if found is None:
             return None
-        session, user = found
         now = utcnow()
-        if session.expires_at <= now or session.last_active_at + self.idle_timeout <= now:
+        if found.expires_at <= now or found.last_active_at + self.idle_timeout <= now:
             return None
-        if now - session.last_active_at >= self._touch_interval:
+        if now - found.last_active_at >= self._touch_interval:
             await self._store.touch_session(token_hash, now)
         active = ActiveSession(
-            user=User.from_row(user), token_hash=token_hash, expires_at=session.expires_at
+            user=User.from_row(found.user), token_hash=token_hash, expires_at=found.expires_at
         )
-        self._remember(token_hash, active)
+        if revocations == self._revocations:
+            self._remember(token_hash, active)
         return active
 
     def _remember(self, token_hash: str, active: ActiveSession) -> None:
@@ -115,5 +134,7 @@ class SessionManager:
 
     async def revoke(self, token_hash: str) -> bool:
         """End a session on the server; ``True`` if it existed."""
+        self._revocations += 1
         self._cache.pop(token_hash, None)
+        self._lookups.pop(token_hash, None)
         return await self._store.delete_session(token_hash)

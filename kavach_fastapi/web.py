@@ -60,7 +60,7 @@ class CookiePolicy:
 
 def cookie_policy(request: Request, base_url: str | None) -> CookiePolicy:
     """Secure cookies when the public URL (configured, else the request's) is https."""
-    scheme = base_url.split(":", 1)[0] if base_url else request.base_url.scheme
+    scheme = base_url.split(":", 1)[0] if base_url else request.scope.get("scheme", "http")
     return CookiePolicy(secure=scheme == "https")
 
 

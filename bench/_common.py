@@ -1,0 +1,629 @@
+"""Shared pieces of the benchmarks: the app under uvicorn, scratch databases, load and statistics.
+
+Nothing here asserts a time. Every number a benchmark prints is measured in that same run, and
+the interesting ones are ratios of two numbers measured side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx2
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from kavach_fastapi.migrate import upgrade
+from kavach_fastapi.models import AccountRow, SessionRow, SignInAttemptRow, UserRow
+from kavach_fastapi.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+"""The repository; uvicorn runs there."""
+
+APP_DIR = Path(__file__).resolve().parent / "apps"
+APP_FACTORY = "kavach_bench_app:create_app"
+"""The benchmark app (``bench/apps/kavach_bench_app.py``), imported by every worker."""
+
+BENCH_SECRET = "kavach-bench-secret-not-for-production-use-0123456789"  # noqa: S105 - scratch data
+"""``KAVACH_SECRET`` of every benchmark app (PostgreSQL needs one; SQLite gets the same)."""
+
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+"""The maintenance database through which scratch databases are made and dropped."""
+
+
+# Processes
+
+
+def free_port() -> int:
+    """A loopback TCP port that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def uvicorn_command(port: int, workers: int) -> list[str]:
+    """The command line that serves the benchmark app."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        APP_FACTORY,
+        "--factory",
+        "--app-dir",
+        str(APP_DIR),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+
+
+def uvicorn_flavour() -> str:
+    """Which event loop and HTTP parser uvicorn picks here (it prefers uvloop and httptools)."""
+    loop = "uvloop" if _importable("uvloop") else "asyncio"
+    http = "httptools" if _importable("httptools") else "h11"
+    return f"loop={loop}, http={http}"
+
+
+def _importable(name: str) -> bool:
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running uvicorn server of the benchmark app."""
+
+    url: str
+    pid: int
+    """The uvicorn process; its workers, if any, are in its session."""
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by every process of the server."""
+        return session_cpu_seconds(self.pid)
+
+
+def session_cpu_seconds(session_id: int) -> float:
+    """CPU time used by the live processes of a session (Linux ``/proc``)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[3]) == session_id:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+@contextmanager
+def uvicorn_app(
+    *,
+    workers: int,
+    env: Mapping[str, str],
+    log: Path,
+    port: int | None = None,
+    startup_timeout: float = 60.0,
+) -> Iterator[Server]:
+    """Serve the benchmark app with ``workers`` uvicorn processes for the ``with`` block.
+
+    The server runs in a process group of its own and is always stopped (SIGTERM, then SIGKILL
+    of that group). ``log`` receives everything it prints.
+
+    Yields:
+        The server, once every worker answers ``GET /bare``.
+
+    Raises:
+        RuntimeError: the server exited or did not answer within ``startup_timeout``.
+    """
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    with log.open("ab") as output:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            uvicorn_command(port, workers),
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            _wait_for_workers(url, workers, process, log, startup_timeout)
+            yield Server(url=url, pid=process.pid)
+        finally:
+            stop_process(process)
+
+
+def _wait_for_workers(
+    url: str, workers: int, process: subprocess.Popen[bytes], log: Path, timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    seen: set[str] = set()
+    with httpx2.Client(base_url=url, timeout=2.0, trust_env=False) as client:
+        while len(seen) < workers:
+            if process.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {process.returncode}:\n{log.read_text()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn did not answer in {timeout} s:\n{log.read_text()}")
+            try:
+                answer = client.get("/bare", headers={"Connection": "close"})
+                if answer.status_code == 200:
+                    seen.add(str(answer.json()["pid"]))
+                    continue
+            except httpx2.TransportError:
+                pass
+            time.sleep(0.1)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """Stop a server started in its own session: SIGTERM, then SIGKILL of its group."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout)
+
+
+@contextmanager
+def scratch_dir(prefix: str) -> Iterator[Path]:
+    """A temporary folder for databases and server logs, removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# Databases
+
+
+def sqlite_url(path: Path) -> str:
+    """The ``KAVACH_DATABASE_URL`` of a SQLite file."""
+    return f"sqlite:///{path}"
+
+
+async def postgres_unavailable() -> str | None:
+    """Why PostgreSQL cannot be used here, or ``None`` when it can."""
+    try:
+        import asyncpg  # type: ignore[import-untyped]  # noqa: PLC0415 - optional extra
+    except ImportError:
+        return "asyncpg is not installed (pip install -e '.[postgres]')"
+    try:
+        connection = await asyncio.wait_for(asyncpg.connect(POSTGRES_ADMIN_URL), timeout=5)
+    except (OSError, asyncio.TimeoutError) as exc:
+        return f"the server at 127.0.0.1:5432 is unreachable ({type(exc).__name__}: {exc})"
+    except Exception as exc:  # asyncpg's own errors: authentication, missing role, ...
+        return f"cannot connect as postgres to 127.0.0.1:5432 ({type(exc).__name__}: {exc})"
+    await connection.close()
+    return None
+
+
+async def _admin(statement: str) -> None:
+    import asyncpg  # noqa: PLC0415 - optional extra
+
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@asynccontextmanager
+async def postgres_databases(count: int) -> AsyncIterator[list[str]]:
+    """``count`` fresh, empty databases ``kavach_bench_<random>[_n]``, dropped afterwards.
+
+    Yields:
+        Their ``postgresql://`` URLs.
+    """
+    base = f"kavach_bench_{secrets.token_hex(4)}"
+    names = [base if index == 0 else f"{base}_{index}" for index in range(count)]
+    created: list[str] = []
+    try:
+        for name in names:
+            await _admin(f'CREATE DATABASE "{name}"')
+            created.append(name)
+        yield [f"postgresql://postgres@127.0.0.1:5432/{name}" for name in names]
+    finally:
+        for name in created:
+            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def upgrade_schema(database_url: str) -> None:
+    """Bring a database to the package's schema, as ``kavach db upgrade`` does."""
+    store = Store(database_url)
+    try:
+        await upgrade(store.writer)
+    finally:
+        await store.dispose()
+
+
+@dataclass(frozen=True)
+class TableCounts:
+    """Rows in the package's tables."""
+
+    users: int
+    sessions: int
+    accounts: int
+    attempts: int
+
+    def __str__(self) -> str:
+        return (
+            f"users={self.users} sessions={self.sessions} accounts={self.accounts} "
+            f"pending sign-in attempts={self.attempts}"
+        )
+
+
+async def table_counts(database_url: str) -> TableCounts:
+    """Count the rows of the users, sessions, accounts and sign-in attempts tables."""
+    store = Store(database_url)
+    try:
+        async with store.reader() as session:
+            numbers = [
+                int((await session.execute(select(func.count()).select_from(table))).scalar_one())
+                for table in (UserRow, SessionRow, AccountRow, SignInAttemptRow)
+            ]
+    finally:
+        await store.dispose()
+    return TableCounts(*numbers)
+
+
+@dataclass(frozen=True)
+class SeededSessions:
+    """What :func:`seed_sessions` stored."""
+
+    token_hashes: list[str]
+    """The hash of every stored session token, in insertion order."""
+    tokens: list[str]
+    """Raw tokens (usable as ``Authorization: Bearer``) of the first sessions."""
+    seconds: float
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _sqlite_time(moment: datetime) -> str:
+    # The form SQLAlchemy writes a DateTime in SQLite, which the package reads back.
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+async def seed_sessions(
+    database_url: str, sessions: int, *, users: int, keep_tokens: int, batch: int = 50_000
+) -> SeededSessions:
+    """Bulk-insert ``users`` users and ``sessions`` live sessions spread evenly over them.
+
+    SQLite gets ``executemany`` in large batches inside one transaction; PostgreSQL gets
+    ``COPY``. Tokens are random like real ones; only their hashes are stored.
+    """
+    started = time.perf_counter()
+    now = datetime.now(timezone.utc)
+    created, expires = _naive_utc(now), _naive_utc(now + timedelta(days=6))
+    user_ids = [secrets.token_hex(16) for _ in range(users)]
+    tokens = [secrets.token_urlsafe(32) for _ in range(sessions)]
+    hashes = [hashlib.sha256(token.encode()).hexdigest() for token in tokens]
+    user_rows = [
+        (uid, f"person{n}@example.com", f"person{n}@example.com", True, f"Person {n}")
+        for n, uid in enumerate(user_ids)
+    ]
+    # Inserted in key order: the primary-key index is then built by appends, several times
+    # faster than random inserts, and no lookup below depends on the order of the rows.
+    session_rows = sorted((h, user_ids[n % users]) for n, h in enumerate(hashes))
+    backend = make_url(database_url).get_backend_name()
+    if backend == "sqlite":
+        path = make_url(database_url).database
+        assert path is not None
+        await asyncio.to_thread(
+            _seed_sqlite, path, user_rows, session_rows, created, expires, batch
+        )
+    else:
+        await _seed_postgres(database_url, user_rows, session_rows, created, expires)
+    return SeededSessions(hashes, tokens[:keep_tokens], time.perf_counter() - started)
+
+
+def _seed_sqlite(
+    path: str,
+    user_rows: Sequence[tuple[str, str, str, bool, str]],
+    session_rows: Sequence[tuple[str, str]],
+    created: datetime,
+    expires: datetime,
+    batch: int,
+) -> None:
+    at, until = _sqlite_time(created), _sqlite_time(expires)
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("PRAGMA synchronous=OFF")
+        connection.execute("BEGIN")
+        connection.executemany(
+            "INSERT INTO kavach_users (id, email, email_normalized, email_verified, name, "
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(*row, at, at) for row in user_rows],
+        )
+        for start in range(0, len(session_rows), batch):
+            connection.executemany(
+                "INSERT INTO kavach_sessions (token_hash, user_id, created_at, expires_at, "
+                "last_active_at) VALUES (?, ?, ?, ?, ?)",
+                [(h, uid, at, until, at) for h, uid in session_rows[start : start + batch]],
+            )
+        connection.execute("COMMIT")
+        connection.execute("ANALYZE")
+    finally:
+        connection.close()
+
+
+async def _seed_postgres(
+    database_url: str,
+    user_rows: Sequence[tuple[str, str, str, bool, str]],
+    session_rows: Sequence[tuple[str, str]],
+    created: datetime,
+    expires: datetime,
+) -> None:
+    import asyncpg  # noqa: PLC0415 - optional extra
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.copy_records_to_table(
+            "kavach_users",
+            records=[(*row, created, created) for row in user_rows],
+            columns=[
+                "id",
+                "email",
+                "email_normalized",
+                "email_verified",
+                "name",
+                "created_at",
+                "updated_at",
+            ],
+        )
+        await connection.copy_records_to_table(
+            "kavach_sessions",
+            records=[(h, uid, created, expires, created) for h, uid in session_rows],
+            columns=["token_hash", "user_id", "created_at", "expires_at", "last_active_at"],
+        )
+        await connection.execute("VACUUM ANALYZE kavach_users")
+        await connection.execute("VACUUM ANALYZE kavach_sessions")
+    finally:
+        await connection.close()
+
+
+# Load
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """One load run against one path."""
+
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    failures: int
+    """Non-2xx answers plus socket errors."""
+    server_cpu_us: float = 0.0
+    """CPU time the server used per request (user + system, all its processes), if measured."""
+
+    @property
+    def rps(self) -> float:
+        """Requests per second."""
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def wrk_path() -> str | None:
+    """The ``wrk`` executable, if installed (``apt-get install -y wrk``)."""
+    return shutil.which("wrk")
+
+
+def _bearer_script(tokens: Sequence[str]) -> str:
+    listed = ", ".join(f'"{token}"' for token in tokens)
+    return (
+        f"local tokens = {{{listed}}}\n"
+        "local n = 0\n"
+        "request = function()\n"
+        "  n = n + 1\n"
+        '  local headers = {["Authorization"] = "Bearer " .. tokens[(n % #tokens) + 1]}\n'
+        "  return wrk.format(nil, nil, headers)\n"
+        "end\n"
+    )
+
+
+_WRK_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _wrk_latency(output: str, percent: str) -> float:
+    match = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"wrk printed no {percent}% latency:\n{output}")
+    return float(match.group(1)) * _WRK_UNITS[match.group(2)]
+
+
+def _wrk_count(output: str, pattern: str) -> int:
+    match = re.search(pattern, output)
+    return int(match.group(1)) if match else 0
+
+
+def run_wrk(
+    url: str, *, tokens: Sequence[str], connections: int, seconds: float, script_dir: Path
+) -> LoadResult:
+    """Load ``url`` with wrk (one thread) for ``seconds``, each request with a Bearer token.
+
+    The tokens rotate per request; the same script is used for every path, so a path that
+    ignores the header gets exactly the same requests.
+    """
+    wrk = wrk_path()
+    if wrk is None:
+        raise RuntimeError("wrk is not installed")
+    script = script_dir / "bearer.lua"
+    script.write_text(_bearer_script(tokens))
+    completed = subprocess.run(  # noqa: S603 - a fixed executable and our own arguments
+        [
+            wrk,
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    output = completed.stdout
+    requests = _wrk_count(output, r"(\d+) requests in")
+    duration = re.search(r"requests in ([\d.]+)(ms|s|m),", output)
+    if duration is None:
+        raise RuntimeError(f"unexpected wrk output:\n{output}")
+    elapsed = float(duration.group(1)) * _WRK_UNITS[duration.group(2)] / 1000.0
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    socket_errors = sum(int(n) for n in errors.groups()) if errors else 0
+    return LoadResult(
+        requests=requests,
+        seconds=elapsed,
+        p50_ms=_wrk_latency(output, "50"),
+        p99_ms=_wrk_latency(output, "99"),
+        failures=_wrk_count(output, r"Non-2xx or 3xx responses: (\d+)") + socket_errors,
+    )
+
+
+async def run_python_load(
+    url: str, *, tokens: Sequence[str], connections: int, seconds: float
+) -> LoadResult:
+    """The fallback load generator: keep-alive HTTP/1.1 connections on raw asyncio streams.
+
+    Much slower than wrk and it shares the benchmark's process, so its numbers are only
+    comparable with each other (the ratio), not with wrk's.
+    """
+    parts = httpx2.URL(url)
+    host, port = parts.host, parts.port or 80
+    path = parts.raw_path.decode()
+    latencies: list[float] = []
+    failures = 0
+    deadline = time.perf_counter() + seconds
+
+    async def connection(offset: int) -> None:
+        nonlocal failures
+        reader, writer = await asyncio.open_connection(host, port)
+        n = offset
+        try:
+            while time.perf_counter() < deadline:
+                n += 1
+                token = tokens[n % len(tokens)]
+                request = (
+                    f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                    f"Authorization: Bearer {token}\r\n\r\n"
+                ).encode()
+                began = time.perf_counter()
+                writer.write(request)
+                status, length = await _read_head(reader)
+                await reader.readexactly(length)
+                latencies.append((time.perf_counter() - began) * 1000.0)
+                if not 200 <= status < 400:
+                    failures += 1
+        except (OSError, asyncio.IncompleteReadError):
+            failures += 1
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(connection(index) for index in range(connections)))
+    elapsed = time.perf_counter() - began
+    return LoadResult(
+        requests=len(latencies),
+        seconds=elapsed,
+        p50_ms=percentile(latencies, 50),
+        p99_ms=percentile(latencies, 99),
+        failures=failures,
+    )
+
+
+async def _read_head(reader: asyncio.StreamReader) -> tuple[int, int]:
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+    lines = head.split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value.strip())
+    return status, length
+
+
+# Statistics and printing
+
+
+def percentile(values: Sequence[float], percent: float) -> float:
+    """The ``percent``-th percentile (nearest rank); 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(percent / 100.0 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    """The median; 0 for no values."""
+    return percentile(values, 50)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain text table, numbers right-aligned."""
+    cells = [[str(cell) for cell in row] for row in rows]
+    widths = [
+        max(len(header), *(len(row[column]) for row in cells)) if cells else len(header)
+        for column, header in enumerate(headers)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in cells:
+        lines.append(
+            "  ".join(
+                cell.rjust(w) if _numeric(cell) else cell.ljust(w)
+                for cell, w in zip(row, widths, strict=True)
+            )
+        )
+    return "\n".join(lines)
+
+
+def _numeric(cell: str) -> bool:
+    return bool(re.fullmatch(r"[-+]?[\d.,]+\s*(ms|us|µs|/s|x|%)?", cell))
+
+
+def mark(passed: bool) -> str:
+    """``PASS`` or ``FAIL``."""
+    return "PASS" if passed else "FAIL"
