@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from .databases import TestDatabase, postgres_database, postgres_server, sqlite_database
+from .databases import (
+    TestDatabase,
+    empty_postgres_database,
+    postgres_database,
+    postgres_server,
+    sqlite_database,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -30,3 +36,22 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDatabase]
         yield database
     finally:
         database.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDatabase]:
+    """A database without kavach tables: a new SQLite file, or a new PostgreSQL database.
+
+    For tests of ``kavach db upgrade`` and the schema check; the PostgreSQL one is made for
+    the test alone (it costs a ``CREATE DATABASE``), and skips like ``db`` when the server
+    cannot be reached.
+    """
+    if request.param == "sqlite":
+        database = sqlite_database(tmp_path / "kavach.db")
+        try:
+            yield database
+        finally:
+            database.engine.dispose()
+    else:
+        with empty_postgres_database() as database:
+            yield database

@@ -22,16 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, bindparam, create_engine, text
+from sqlalchemy import Engine, bindparam, create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from kavach_fastapi.migrate import upgrade
 from kavach_fastapi.models import UTCDateTime, metadata, utcnow
 from kavach_fastapi.store import Store
 
-ADMIN_URL = os.environ.get(
-    "KAVACH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+ADMIN_URL = os.environ.get("KAVACH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = tuple(table.name for table in reversed(metadata.sorted_tables))
 
 
@@ -69,6 +67,47 @@ class TestDatabase:
     def count(self, table: str) -> int:
         """Rows in one of the package's tables."""
         return int(self.scalar(f"SELECT COUNT(*) FROM {table}"))  # noqa: S608 - our own names
+
+    def records(self, table: str, *, order_by: str | None = None) -> list[dict[str, Any]]:
+        """Every row of one of the package's tables, typed as the package reads them.
+
+        Timestamps come back as aware UTC datetimes and flags as booleans on both databases,
+        so rows read before and after a request compare equal exactly when nothing changed.
+        """
+        columns = metadata.tables[table]
+        statement = select(columns)
+        if order_by is not None:
+            statement = statement.order_by(columns.c[order_by])
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(statement)]
+
+    def at_rest(self) -> bytes:
+        """What the database keeps, to search for secrets that must never be stored in clear.
+
+        On SQLite, the bytes of the file and its WAL (:meth:`raw_bytes`). On PostgreSQL, whose
+        files are not ours to read, every value of every column of every kavach table as text,
+        found through the catalogue so that a column the models do not know is searched too.
+        """
+        if self.path is not None:
+            return self.raw_bytes()
+        with self.engine.connect() as connection:
+            columns = connection.execute(
+                text(
+                    "SELECT table_name, column_name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name LIKE 'kavach\\_%' "
+                    "ORDER BY table_name, ordinal_position"
+                )
+            ).all()
+            values = [
+                value
+                for table, column in columns
+                for (value,) in connection.execute(
+                    text(f'SELECT CAST("{column}" AS TEXT) FROM "{table}"')  # noqa: S608
+                )
+                if value is not None
+            ]
+        assert columns, "no kavach tables found"
+        return "\n".join(values).encode()
 
     def raw_bytes(self) -> bytes:
         """Everything the database keeps on disk (SQLite only: the file and its WAL)."""
@@ -112,10 +151,11 @@ def _psycopg(url: str) -> str:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test run, upgraded to the newest schema.
+def postgres_server(*, migrate: bool = True) -> Iterator[str]:
+    """A fresh PostgreSQL database, upgraded to the newest schema unless ``migrate`` is false.
 
-    Yields its URL; drops the database afterwards.
+    Yields its URL; drops the database afterwards. Skips the test (fails it under CI) when the
+    server cannot be reached.
     """
     admin = create_engine(_psycopg(ADMIN_URL), isolation_level="AUTOCOMMIT")
     try:
@@ -132,7 +172,8 @@ def postgres_server() -> Iterator[str]:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     try:
-        asyncio.run(_upgrade(url))
+        if migrate:
+            asyncio.run(_upgrade(url))
         yield url
     finally:
         with admin.connect() as connection:
@@ -146,6 +187,17 @@ async def _upgrade(url: str) -> None:
         await upgrade(store.writer)
     finally:
         await store.dispose()
+
+
+@contextmanager
+def empty_postgres_database() -> Iterator[TestDatabase]:
+    """A new PostgreSQL database without kavach tables (for tests of migrations); dropped after."""
+    with postgres_server(migrate=False) as url:
+        database = TestDatabase(kind="postgresql", url=url, engine=create_engine(_psycopg(url)))
+        try:
+            yield database
+        finally:
+            database.engine.dispose()
 
 
 def postgres_database(url: str) -> TestDatabase:

@@ -1,9 +1,15 @@
-"""An app with the router at ``/api/kavach``, Atlassian faked at the transport, and helpers."""
+"""An app with the router at ``/api/kavach``, Atlassian faked at the transport, and helpers.
+
+The app's database is the ``db`` fixture (a SQLite file, then the run's PostgreSQL database), so
+every test that uses ``app`` or ``client`` runs on both. ``build_app``, ``count_rows`` and
+``execute`` also take a plain ``Path`` to a SQLite file, as the security suite uses them.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -15,6 +21,7 @@ from httpx2 import Response
 
 from kavach_fastapi import CurrentUser, OptionalUser, User, atlassian_provider, kavach_router
 
+from ..databases import TestDatabase
 from .fake_atlassian import CLIENT_SECRET, FakeAtlassian
 
 PREFIX = "/api/kavach"
@@ -23,7 +30,12 @@ CALLBACK = f"{PREFIX}/auth/oauth/callback/atlassian"
 SECRET = "test-secret-0123456789-0123456789-abcdef"
 
 
-def build_app(database: Path, fake: FakeAtlassian, **options: Any) -> FastAPI:
+def database_url(database: Path | TestDatabase) -> str:
+    """``KAVACH_DATABASE_URL`` of a test database, or of a SQLite file given as a path."""
+    return database.url if isinstance(database, TestDatabase) else f"sqlite:///{database}"
+
+
+def build_app(database: Path | TestDatabase, fake: FakeAtlassian, **options: Any) -> FastAPI:
     """An app like a user's: the router, plus routes that use the dependencies."""
     provider = atlassian_provider(
         "test-client-id", CLIENT_SECRET, auth_url="https://auth.test", api_url="https://api.test"
@@ -33,7 +45,7 @@ def build_app(database: Path, fake: FakeAtlassian, **options: Any) -> FastAPI:
     app.include_router(
         kavach_router(
             [provider],
-            database_url=f"sqlite:///{database}",
+            database_url=database_url(database),
             http_transport=fake.transport(),
             **options,
         ),
@@ -78,22 +90,46 @@ def sign_in(client: TestClient, redirect_to: str | None = None) -> Response:
     return response
 
 
-def count_rows(database: Path, table: str) -> int:
-    """Rows in one of the package's tables, read straight from the file."""
+@contextmanager
+def another_browser(client: TestClient) -> Iterator[TestClient]:
+    """A second browser (its own cookie jar) for the app that the started ``client`` runs.
+
+    It shares ``client``'s event loop instead of entering a ``TestClient`` of its own, which
+    would run the app's lifespan again in a new loop: an asyncpg pool's connections belong to
+    the loop that made them, and every request of one server process runs in one loop.
+    """
+    other = TestClient(client.app, base_url=str(client.base_url), follow_redirects=False)
+    other.portal = client.portal
+    try:
+        yield other
+    finally:
+        other.close()
+
+
+def count_rows(database: Path | TestDatabase, table: str) -> int:
+    """Rows in one of the package's tables, read behind the app's back."""
+    if isinstance(database, TestDatabase):
+        return database.count(table)
     with sqlite3.connect(database) as connection:
         (count,) = connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()  # noqa: S608
     return int(count)
 
 
-def execute(database: Path, sql: str, *args: Any) -> None:
-    """Change the database behind the app's back (to age a session, say)."""
+def execute(database: Path | TestDatabase, sql: str, *args: Any, **params: Any) -> None:
+    """Change the database behind the app's back (to age a session, say).
+
+    A test database takes named parameters (``:at``), with aware datetimes stored as the
+    package stores them; a SQLite file given as a path takes ``?`` placeholders and ``args``.
+    """
+    if isinstance(database, TestDatabase):
+        if args:
+            raise TypeError("a TestDatabase takes named parameters, not positional ones")
+        database.execute(sql, **params)
+        return
+    if params:
+        raise TypeError("a SQLite path takes positional parameters, not named ones")
     with sqlite3.connect(database) as connection:
         connection.execute(sql, args)
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Path:
-    return tmp_path / "kavach.db"
 
 
 @pytest.fixture
@@ -102,8 +138,8 @@ def fake() -> FakeAtlassian:
 
 
 @pytest.fixture
-def app(database: Path, fake: FakeAtlassian) -> FastAPI:
-    return build_app(database, fake)
+def app(db: TestDatabase, fake: FakeAtlassian) -> FastAPI:
+    return build_app(db, fake)
 
 
 @pytest.fixture

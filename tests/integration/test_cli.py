@@ -1,9 +1,12 @@
-"""The ``kavach`` command, run in-process against real databases."""
+"""The ``kavach`` command, run in-process against real databases.
+
+The commands that touch a database run on SQLite and on PostgreSQL, passed with
+``--database-url``: the run's database (``db``), or a new one without tables (``empty_db``).
+"""
 
 from __future__ import annotations
 
 import io
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,8 @@ from fastapi.testclient import TestClient
 from kavach_fastapi.cli import main
 from kavach_fastapi.migrate import head_revision
 
-from .conftest import build_app, count_rows, execute, sign_in
+from ..databases import TestDatabase, ago
+from .conftest import build_app, sign_in
 from .fake_atlassian import FakeAtlassian
 
 KEY_A = "key-a-0123456789-0123456789-0123456789"
@@ -38,8 +42,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def test_db_upgrade_creates_the_schema_and_is_idempotent(database: Path) -> None:
-    url = f"sqlite:///{database}"
+def test_db_upgrade_creates_the_schema_and_is_idempotent(empty_db: TestDatabase) -> None:
+    url = empty_db.url
 
     first_status, first = run("db", "upgrade", "--database-url", url)
     second_status, second = run("db", "upgrade", "--database-url", url)
@@ -47,11 +51,11 @@ def test_db_upgrade_creates_the_schema_and_is_idempotent(database: Path) -> None
     assert first_status == second_status == 0
     assert f"to {head_revision()}" in first
     assert "Already at the newest revision" in second
-    assert count_rows(database, "kavach_users") == 0
+    assert empty_db.count("kavach_users") == 0
 
 
-def test_db_current_exits_1_until_the_schema_is_upgraded(database: Path) -> None:
-    url = f"sqlite:///{database}"
+def test_db_current_exits_1_until_the_schema_is_upgraded(empty_db: TestDatabase) -> None:
+    url = empty_db.url
 
     behind, text = run("db", "current", "--database-url", url)
     run("db", "upgrade", "--database-url", url)
@@ -63,81 +67,75 @@ def test_db_current_exits_1_until_the_schema_is_upgraded(database: Path) -> None
 
 
 def test_sessions_purge_deletes_only_expired_and_idle_sessions(
-    database: Path, fake: FakeAtlassian, monkeypatch: pytest.MonkeyPatch
+    db: TestDatabase, fake: FakeAtlassian, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = build_app(database, fake)
+    app = build_app(db, fake)
     with TestClient(app, follow_redirects=False) as client:
         for _ in range(3):
             sign_in(client)
             client.cookies.clear()
-    assert count_rows(database, "kavach_sessions") == 3
-    with sqlite3.connect(database) as connection:
-        hashes = [row[0] for row in connection.execute("SELECT token_hash FROM kavach_sessions")]
-    execute(
-        database,
-        "UPDATE kavach_sessions SET expires_at = datetime('now', '-1 minute') WHERE token_hash = ?",
-        hashes[0],
+    assert db.count("kavach_sessions") == 3
+    hashes = [row[0] for row in db.rows("SELECT token_hash FROM kavach_sessions")]
+    db.execute(
+        "UPDATE kavach_sessions SET expires_at = :at WHERE token_hash = :hash",
+        at=ago(minutes=1),
+        hash=hashes[0],
     )
-    execute(
-        database,
-        "UPDATE kavach_sessions SET last_active_at = datetime('now', '-2 days') "
-        "WHERE token_hash = ?",
-        hashes[1],
+    db.execute(
+        "UPDATE kavach_sessions SET last_active_at = :at WHERE token_hash = :hash",
+        at=ago(days=2),
+        hash=hashes[1],
     )
     monkeypatch.setenv("KAVACH_SECRET", "s" * 40)
 
-    status, text = run("sessions", "purge", "--database-url", f"sqlite:///{database}")
+    status, text = run("sessions", "purge", "--database-url", db.url)
 
     assert status == 0
     assert "Deleted 2 expired sessions" in text
-    assert count_rows(database, "kavach_sessions") == 1
+    assert [row[0] for row in db.rows("SELECT token_hash FROM kavach_sessions")] == [hashes[2]]
 
 
-def test_sessions_purge_reports_progress_in_batches(database: Path, fake: FakeAtlassian) -> None:
-    app = build_app(database, fake)
+def test_sessions_purge_reports_progress_in_batches(db: TestDatabase, fake: FakeAtlassian) -> None:
+    app = build_app(db, fake)
     with TestClient(app, follow_redirects=False) as client:
         for _ in range(5):
             sign_in(client)
             client.cookies.clear()
-    execute(database, "UPDATE kavach_sessions SET expires_at = datetime('now', '-1 minute')")
+    db.execute("UPDATE kavach_sessions SET expires_at = :at", at=ago(minutes=1))
 
-    status, text = run(
-        "sessions", "purge", "--database-url", f"sqlite:///{database}", "--batch", "2"
-    )
+    status, text = run("sessions", "purge", "--database-url", db.url, "--batch", "2")
 
     assert status == 0
     assert text.count("deleted") >= 3
-    assert count_rows(database, "kavach_sessions") == 0
+    assert db.count("kavach_sessions") == 0
 
 
 def test_keys_rotate_reencrypts_tokens_with_the_newest_key(
-    database: Path, fake: FakeAtlassian, monkeypatch: pytest.MonkeyPatch
+    db: TestDatabase, fake: FakeAtlassian, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with TestClient(build_app(database, fake, secret=KEY_A), follow_redirects=False) as client:
+    with TestClient(build_app(db, fake, secret=KEY_A), follow_redirects=False) as client:
         sign_in(client)
-    with sqlite3.connect(database) as connection:
-        (before,) = connection.execute("SELECT access_token FROM kavach_accounts").fetchone()
+    before = db.scalar("SELECT access_token FROM kavach_accounts")
     monkeypatch.setenv("KAVACH_SECRET", f"{KEY_B},{KEY_A}")
 
-    status, text = run("keys", "rotate", "--database-url", f"sqlite:///{database}")
+    status, text = run("keys", "rotate", "--database-url", db.url)
 
-    with sqlite3.connect(database) as connection:
-        (after,) = connection.execute("SELECT access_token FROM kavach_accounts").fetchone()
+    after = db.scalar("SELECT access_token FROM kavach_accounts")
     assert status == 0
     assert "tokens of 1 accounts" in text
     assert "1/1 accounts checked" in text
     assert after != before
     assert after.split(".")[1] != before.split(".")[1]
-    again_status, again = run("keys", "rotate", "--database-url", f"sqlite:///{database}")
+    again_status, again = run("keys", "rotate", "--database-url", db.url)
     assert again_status == 0
     assert "tokens of 0 accounts" in again
 
 
-def test_check_prints_the_callback_url_and_what_is_missing(database: Path) -> None:
+def test_check_prints_the_callback_url_and_what_is_missing(empty_db: TestDatabase) -> None:
     status, text = run(
         "check",
         "--database-url",
-        f"sqlite:///{database}",
+        empty_db.url,
         "--base-url",
         "https://app.example.com/api/kavach",
     )
@@ -147,19 +145,25 @@ def test_check_prints_the_callback_url_and_what_is_missing(database: Path) -> No
     assert "ATLASSIAN_CLIENT_ID is not set" in text
     assert "ATLASSIAN_CLIENT_SECRET is not set" in text
     assert "kavach db upgrade" in text
-    assert not database.with_name("kavach.db.secret").exists()
+    if empty_db.path is None:
+        # A shared database: every instance must hold the same key, so it must be set.
+        assert "KAVACH_SECRET is not set; it is required for this database" in text
+    else:
+        # Local SQLite: the app would keep a key file; checking must not create it.
+        assert "a key file is kept beside the SQLite file" in text
+        assert not empty_db.path.with_name("kavach.db.secret").exists()
 
 
 def test_check_passes_when_everything_is_set(
-    database: Path, monkeypatch: pytest.MonkeyPatch
+    db: TestDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ATLASSIAN_CLIENT_ID", "id")
     monkeypatch.setenv("ATLASSIAN_CLIENT_SECRET", "secret")
     monkeypatch.setenv("KAVACH_SECRET", KEY_A)
     monkeypatch.setenv("KAVACH_BASE_URL", "https://app.example.com/auth")
-    run("db", "upgrade", "--database-url", f"sqlite:///{database}")
+    run("db", "upgrade", "--database-url", db.url)
 
-    status, text = run("check", "--database-url", f"sqlite:///{database}")
+    status, text = run("check", "--database-url", db.url)
 
     assert status == 0
     assert "https://app.example.com/auth/auth/oauth/callback/atlassian" in text

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi.testclient import TestClient
 
-from .conftest import count_rows, sign_in
+from ..databases import TestDatabase
+from .conftest import sign_in
 from .fake_atlassian import FakeAtlassian
 
 OTHER_ACCOUNT = "712020:bbbbbbbb-0000-0000-0000-000000000002"
@@ -18,11 +17,11 @@ def signed_in_user_id(client: TestClient) -> str:
     return str(response.json()["id"])
 
 
-def test_a_new_atlassian_account_makes_a_new_user(client: TestClient, database: Path) -> None:
+def test_a_new_atlassian_account_makes_a_new_user(client: TestClient, db: TestDatabase) -> None:
     sign_in(client)
 
-    assert count_rows(database, "kavach_users") == 1
-    assert count_rows(database, "kavach_accounts") == 1
+    assert db.count("kavach_users") == 1
+    assert db.count("kavach_accounts") == 1
 
 
 def test_the_same_account_is_the_same_user_even_when_its_email_changes(
@@ -39,7 +38,7 @@ def test_the_same_account_is_the_same_user_even_when_its_email_changes(
 
 
 def test_verified_emails_on_both_sides_join_the_existing_user(
-    client: TestClient, database: Path, fake: FakeAtlassian
+    client: TestClient, db: TestDatabase, fake: FakeAtlassian
 ) -> None:
     sign_in(client)
     first = signed_in_user_id(client)
@@ -48,12 +47,12 @@ def test_verified_emails_on_both_sides_join_the_existing_user(
     sign_in(client)
 
     assert signed_in_user_id(client) == first
-    assert count_rows(database, "kavach_users") == 1
-    assert count_rows(database, "kavach_accounts") == 2
+    assert db.count("kavach_users") == 1
+    assert db.count("kavach_accounts") == 2
 
 
 def test_unverified_atlassian_email_makes_a_separate_user(
-    client: TestClient, database: Path, fake: FakeAtlassian
+    client: TestClient, db: TestDatabase, fake: FakeAtlassian
 ) -> None:
     sign_in(client)
     first = signed_in_user_id(client)
@@ -62,22 +61,22 @@ def test_unverified_atlassian_email_makes_a_separate_user(
     sign_in(client)
 
     assert signed_in_user_id(client) != first
-    assert count_rows(database, "kavach_users") == 2
+    assert db.count("kavach_users") == 2
 
 
 def test_missing_email_verified_flag_counts_as_unverified(
-    client: TestClient, database: Path, fake: FakeAtlassian
+    client: TestClient, db: TestDatabase, fake: FakeAtlassian
 ) -> None:
     sign_in(client)
 
     fake.set_profile(account_id=OTHER_ACCOUNT, email_verified=None)
     sign_in(client)
 
-    assert count_rows(database, "kavach_users") == 2
+    assert db.count("kavach_users") == 2
 
 
 def test_existing_user_with_unverified_email_is_not_joined(
-    client: TestClient, database: Path, fake: FakeAtlassian
+    client: TestClient, db: TestDatabase, fake: FakeAtlassian
 ) -> None:
     fake.set_profile(email_verified=False)
     sign_in(client)
@@ -87,11 +86,11 @@ def test_existing_user_with_unverified_email_is_not_joined(
     sign_in(client)
 
     assert signed_in_user_id(client) != first
-    assert count_rows(database, "kavach_users") == 2
+    assert db.count("kavach_users") == 2
 
 
 def test_account_without_email_makes_a_separate_user(
-    client: TestClient, database: Path, fake: FakeAtlassian
+    client: TestClient, db: TestDatabase, fake: FakeAtlassian
 ) -> None:
     sign_in(client)
 
@@ -101,11 +100,11 @@ def test_account_without_email_makes_a_separate_user(
 
     assert me["email"] is None
     assert me["email_verified"] is False
-    assert count_rows(database, "kavach_users") == 2
+    assert db.count("kavach_users") == 2
 
 
 def test_emails_compare_case_insensitively(
-    client: TestClient, database: Path, fake: FakeAtlassian
+    client: TestClient, db: TestDatabase, fake: FakeAtlassian
 ) -> None:
     fake.set_profile(email="Grace.Hopper@Example.COM")
     sign_in(client)
@@ -113,4 +112,4 @@ def test_emails_compare_case_insensitively(
     fake.set_profile(account_id=OTHER_ACCOUNT, email="grace.hopper@example.com")
     sign_in(client)
 
-    assert count_rows(database, "kavach_users") == 1
+    assert db.count("kavach_users") == 1

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 
+from ..databases import TestDatabase
 from .conftest import build_app, finish_sign_in, sign_in, start_sign_in
 from .fake_atlassian import FakeAtlassian
 
@@ -41,8 +40,8 @@ def test_relative_path_with_query_and_fragment_is_kept(client: TestClient) -> No
     assert response.headers["location"] == "/projects/42?tab=issues#top"
 
 
-def test_trusted_origin_is_allowed(database: Path, fake: FakeAtlassian) -> None:
-    app = build_app(database, fake, trusted_origins=["https://app.example.com"])
+def test_trusted_origin_is_allowed(db: TestDatabase, fake: FakeAtlassian) -> None:
+    app = build_app(db, fake, trusted_origins=["https://app.example.com"])
     with TestClient(app, follow_redirects=False) as client:
         allowed = sign_in(client, redirect_to="https://app.example.com/home")
         refused = sign_in(client, redirect_to="https://app.example.com.evil.example/home")

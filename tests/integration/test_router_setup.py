@@ -1,17 +1,29 @@
-"""Setting the router up: validation at start-up, the lifespan, and apps side by side."""
+"""Setting the router up: validation at start-up, the lifespan, and apps side by side.
+
+Most of this is about settings and SQLite's conveniences (the key file beside the database, the
+schema made at start-up); restarting an app and the refusal of a shared database whose schema is
+behind run on PostgreSQL too.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import io
 from pathlib import Path
 
+import httpx2
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from kavach_fastapi import ConfigurationError, CurrentUser, User, atlassian_provider, kavach_router
+from kavach_fastapi.cli import main
 
+from ..databases import TestDatabase
 from .conftest import AUTHORIZE, build_app, consent_params, sign_in
 from .fake_atlassian import FakeAtlassian
+
+SITE = "http://testserver"
 
 
 def test_two_apps_in_one_process_do_not_see_each_other(tmp_path: Path) -> None:
@@ -147,8 +159,8 @@ def test_router_endpoints_work_without_a_prefix(tmp_path: Path) -> None:
     )
 
 
-def test_app_can_restart_with_the_same_router(database: Path, fake: FakeAtlassian) -> None:
-    app = build_app(database, fake)
+def test_app_can_restart_with_the_same_router(db: TestDatabase, fake: FakeAtlassian) -> None:
+    app = build_app(db, fake)
     with TestClient(app, follow_redirects=False) as client:
         sign_in(client)
         token = client.cookies["kavach_session"]
@@ -157,3 +169,78 @@ def test_app_can_restart_with_the_same_router(database: Path, fake: FakeAtlassia
 
     assert response.status_code == 200
     assert AUTHORIZE.endswith("/atlassian")
+
+
+@pytest.mark.parametrize("empty_db", ["sqlite"], indirect=True)
+def test_a_local_sqlite_database_gets_its_schema_at_start_up(
+    empty_db: TestDatabase, fake: FakeAtlassian
+) -> None:
+    with TestClient(build_app(empty_db, fake), follow_redirects=False) as client:
+        sign_in(client)
+
+    assert empty_db.count("kavach_sessions") == 1
+    assert main(["db", "current", "--database-url", empty_db.url], out=io.StringIO()) == 0
+
+
+ON_POSTGRESQL = pytest.mark.parametrize(
+    "empty_db", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+async def run_kavach_command(*argv: str) -> int:
+    """The ``kavach`` command, from an async test (it runs its own event loop)."""
+    return await asyncio.to_thread(main, list(argv), out=io.StringIO())
+
+
+def backends_of(database: TestDatabase) -> int:
+    """Connections to the database other than the test's own."""
+    return int(
+        database.scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    )
+
+
+@ON_POSTGRESQL
+async def test_a_shared_database_behind_the_schema_is_refused_until_kavach_db_upgrade(
+    empty_db: TestDatabase, fake: FakeAtlassian
+) -> None:
+    app = build_app(empty_db, fake)
+    with pytest.raises(ConfigurationError, match="Run `kavach db upgrade`") as refused:
+        async with app.router.lifespan_context(app):
+            pass
+    assert "revision (none)" in str(refused.value)
+    assert not empty_db.rows(
+        "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'kavach%'"
+    )
+
+    assert await run_kavach_command("db", "upgrade", "--database-url", empty_db.url) == 0
+    # The same app, in the same event loop (asyncpg connections belong to one loop).
+    async with (
+        app.router.lifespan_context(app),
+        httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=SITE) as client,
+    ):
+        started = await client.get(AUTHORIZE)
+
+    assert started.status_code == 302, started.text
+    assert empty_db.count("kavach_sign_in_attempts") == 1
+
+
+@ON_POSTGRESQL
+async def test_a_refused_start_up_leaves_no_database_connection_open(
+    empty_db: TestDatabase, fake: FakeAtlassian
+) -> None:
+    app = build_app(empty_db, fake)
+    try:
+        with pytest.raises(ConfigurationError, match="Run `kavach db upgrade`"):
+            async with app.router.lifespan_context(app):
+                pass
+
+        assert backends_of(empty_db) == 0
+    finally:
+        # Should the refused start keep a connection, a full start and stop in this same loop
+        # (the connection's own) releases it, so that nothing leaks into later tests.
+        await run_kavach_command("db", "upgrade", "--database-url", empty_db.url)
+        async with app.router.lifespan_context(app):
+            pass

@@ -1,16 +1,19 @@
-"""Sessions: cookie attributes, bearer use, expiry, sign-out and the session endpoints."""
+"""Sessions: cookie attributes, bearer use, expiry, sign-out and the session endpoints.
+
+Every test runs on SQLite and on PostgreSQL (the ``db`` fixture behind ``app`` and ``client``).
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from kavach_fastapi.crypto import hash_token
 
-from .conftest import PREFIX, build_app, count_rows, execute, sign_in
+from ..databases import TestDatabase, ago
+from .conftest import PREFIX, build_app, sign_in
 from .fake_atlassian import ACCESS_TOKEN, REFRESH_TOKEN, FakeAtlassian
 
 SESSION = f"{PREFIX}/auth/session"
@@ -53,7 +56,7 @@ def test_optional_user_gives_the_user_when_signed_in(client: TestClient) -> None
     assert client.get("/maybe").json()["user_id"] == client.get("/me").json()["id"]
 
 
-def test_session_token_works_as_a_bearer_token(client: TestClient, database: Path) -> None:
+def test_session_token_works_as_a_bearer_token(client: TestClient, db: TestDatabase) -> None:
     sign_in(client)
     token = client.cookies["kavach_session"]
     client.cookies.clear()
@@ -90,40 +93,41 @@ def test_stored_session_hash_is_not_usable_as_a_cookie(client: TestClient) -> No
     assert client.get("/me", headers={"authorization": f"Bearer {stolen}"}).status_code == 401
 
 
-def test_session_ends_at_its_absolute_expiry(client: TestClient, database: Path) -> None:
+def test_session_ends_at_its_absolute_expiry(client: TestClient, db: TestDatabase) -> None:
     sign_in(client)
-    execute(database, "UPDATE kavach_sessions SET expires_at = datetime('now', '-1 second')")
+    db.execute("UPDATE kavach_sessions SET expires_at = :at", at=ago(seconds=1))
 
     assert client.get("/me").status_code == 401
 
 
-def test_session_ends_after_the_idle_timeout(client: TestClient, database: Path) -> None:
+def test_session_ends_after_the_idle_timeout(client: TestClient, db: TestDatabase) -> None:
     sign_in(client)
-    execute(database, "UPDATE kavach_sessions SET last_active_at = datetime('now', '-25 hours')")
+    db.execute("UPDATE kavach_sessions SET last_active_at = :at", at=ago(hours=25))
 
     assert client.get("/me").status_code == 401
 
 
 def test_activity_keeps_a_session_within_the_idle_timeout(
-    database: Path, fake: FakeAtlassian
+    db: TestDatabase, fake: FakeAtlassian
 ) -> None:
-    app = build_app(database, fake, session_idle_timeout=timedelta(hours=1))
+    # No per-process cache: each request below must be decided by the row in the database.
+    app = build_app(db, fake, session_idle_timeout=timedelta(hours=1), session_cache_seconds=0)
     with TestClient(app, follow_redirects=False) as client:
         sign_in(client)
-        execute(
-            database, "UPDATE kavach_sessions SET last_active_at = datetime('now', '-50 minutes')"
-        )
+        db.execute("UPDATE kavach_sessions SET last_active_at = :at", at=ago(minutes=50))
         assert client.get("/me").status_code == 200
-        execute(
-            database,
-            "UPDATE kavach_sessions SET last_active_at = datetime(last_active_at, '-30 minutes')",
+        (session,) = db.records("kavach_sessions")
+        assert session["last_active_at"] > ago(minutes=1)  # the request recorded activity
+        db.execute(
+            "UPDATE kavach_sessions SET last_active_at = :at",
+            at=session["last_active_at"] - timedelta(minutes=30),
         )
         # The request above recorded activity "now"; 30 minutes before that is still fresh.
         assert client.get("/me").status_code == 200
 
 
-def test_session_lifetime_is_configurable(database: Path, fake: FakeAtlassian) -> None:
-    app = build_app(database, fake, session_lifetime=timedelta(hours=2))
+def test_session_lifetime_is_configurable(db: TestDatabase, fake: FakeAtlassian) -> None:
+    app = build_app(db, fake, session_lifetime=timedelta(hours=2))
     with TestClient(app, follow_redirects=False) as client:
         response = sign_in(client)
 
@@ -131,7 +135,7 @@ def test_session_lifetime_is_configurable(database: Path, fake: FakeAtlassian) -
 
 
 def test_sign_out_deletes_the_session_and_expires_the_cookie(
-    client: TestClient, database: Path
+    client: TestClient, db: TestDatabase
 ) -> None:
     sign_in(client)
     token = client.cookies["kavach_session"]
@@ -142,7 +146,7 @@ def test_sign_out_deletes_the_session_and_expires_the_cookie(
     assert response.json() == {"signed_out": True}
     assert 'kavach_session=""' in response.headers["set-cookie"]
     assert "Max-Age=0" in response.headers["set-cookie"]
-    assert count_rows(database, "kavach_sessions") == 0
+    assert db.count("kavach_sessions") == 0
     assert client.get("/me").status_code == 401
     assert client.get("/me", headers={"authorization": f"Bearer {token}"}).status_code == 401
 
@@ -166,7 +170,7 @@ def test_sign_out_with_redirect_to_answers_303(client: TestClient) -> None:
     ],
 )
 def test_cross_site_sign_out_is_refused_and_the_session_survives(
-    client: TestClient, database: Path, headers: dict[str, str]
+    client: TestClient, db: TestDatabase, headers: dict[str, str]
 ) -> None:
     sign_in(client)
 
@@ -174,7 +178,7 @@ def test_cross_site_sign_out_is_refused_and_the_session_survives(
 
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "cross_site_request"
-    assert count_rows(database, "kavach_sessions") == 1
+    assert db.count("kavach_sessions") == 1
     assert client.get("/me").status_code == 200
 
 
@@ -193,9 +197,9 @@ def test_sign_out_without_a_session_still_clears_the_cookie(client: TestClient) 
 
 
 def test_https_base_url_makes_secure_host_prefixed_cookies(
-    database: Path, fake: FakeAtlassian
+    db: TestDatabase, fake: FakeAtlassian
 ) -> None:
-    app = build_app(database, fake, base_url="https://app.example.com/api/kavach")
+    app = build_app(db, fake, base_url="https://app.example.com/api/kavach")
     with TestClient(app, follow_redirects=False, base_url="https://app.example.com") as client:
         authorize = client.get(f"{PREFIX}/auth/oauth/authorize/atlassian")
         response = sign_in(client)

@@ -1,27 +1,28 @@
-"""The whole sign-in, over the real ASGI app, with Atlassian faked at the HTTP transport."""
+"""The whole sign-in, over the real ASGI app, with Atlassian faked at the HTTP transport.
+
+Every test runs on SQLite and on PostgreSQL (the ``db`` fixture behind ``app`` and ``client``).
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import logging
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from kavach_fastapi.crypto import hash_token
 
+from ..databases import TestDatabase, ago
 from .conftest import (
     AUTHORIZE,
     CALLBACK,
+    another_browser,
     build_app,
     consent_params,
-    count_rows,
-    execute,
     finish_sign_in,
     sign_in,
     start_sign_in,
@@ -29,9 +30,9 @@ from .conftest import (
 from .fake_atlassian import ACCESS_TOKEN, CLIENT_SECRET, REFRESH_TOKEN, Answer, FakeAtlassian
 
 
-def assert_nothing_written(database: Path) -> None:
+def assert_nothing_written(db: TestDatabase) -> None:
     for table in ("kavach_users", "kavach_accounts", "kavach_sessions"):
-        assert count_rows(database, table) == 0, table
+        assert db.count(table) == 0, table
 
 
 def test_authorize_redirects_to_consent_with_state_pkce_audience_and_prompt(
@@ -56,7 +57,7 @@ def test_authorize_redirects_to_consent_with_state_pkce_audience_and_prompt(
 
 
 def test_authorize_binds_the_attempt_to_a_short_lived_httponly_cookie(
-    client: TestClient, database: Path
+    client: TestClient, db: TestDatabase
 ) -> None:
     response = client.get(AUTHORIZE)
 
@@ -66,16 +67,16 @@ def test_authorize_binds_the_attempt_to_a_short_lived_httponly_cookie(
     assert "Max-Age=600" in cookie
     assert "Path=/" in cookie
     assert "samesite=lax" in cookie.lower()
-    assert count_rows(database, "kavach_sign_in_attempts") == 1
+    assert db.count("kavach_sign_in_attempts") == 1
 
 
 def test_attempt_stores_only_hashes_of_state_and_binding(
-    client: TestClient, database: Path
+    client: TestClient, db: TestDatabase
 ) -> None:
     state = start_sign_in(client)
     binding = client.cookies["kavach_signin"]
 
-    raw = database.read_bytes() + (database.with_name("kavach.db-wal").read_bytes())
+    raw = db.at_rest()
     assert state.encode() not in raw
     assert binding.encode() not in raw
     assert hash_token(state).encode() in raw
@@ -134,36 +135,36 @@ def test_token_exchange_sends_code_verifier_and_secret_in_the_body(
 
 
 def test_replayed_callback_is_refused_and_creates_nothing_more(
-    client: TestClient, database: Path
+    client: TestClient, db: TestDatabase
 ) -> None:
     state = start_sign_in(client, "/here")
     assert finish_sign_in(client, state).status_code == 303
-    sessions_before = count_rows(database, "kavach_sessions")
+    sessions_before = db.count("kavach_sessions")
 
     replay = finish_sign_in(client, state)
 
     assert replay.status_code == 303
     assert replay.headers["location"] == "/?error=invalid_state"
     assert "set-cookie" not in replay.headers
-    assert count_rows(database, "kavach_sessions") == sessions_before
+    assert db.count("kavach_sessions") == sessions_before
 
 
 def test_callback_opened_in_another_browser_does_not_sign_it_in(
-    app: FastAPI, client: TestClient, database: Path
+    client: TestClient, db: TestDatabase
 ) -> None:
     state = start_sign_in(client)
 
-    with TestClient(app, follow_redirects=False) as other_browser:
+    with another_browser(client) as other_browser:
         response = finish_sign_in(other_browser, state)
         assert other_browser.get("/me").status_code == 401
 
     assert response.headers["location"] == "/?error=browser_mismatch"
     assert "set-cookie" not in response.headers
-    assert_nothing_written(database)
+    assert_nothing_written(db)
 
 
 def test_callback_with_a_foreign_binding_cookie_is_refused(
-    client: TestClient, database: Path
+    client: TestClient, db: TestDatabase
 ) -> None:
     state = start_sign_in(client)
     client.cookies.clear()
@@ -172,16 +173,16 @@ def test_callback_with_a_foreign_binding_cookie_is_refused(
     response = finish_sign_in(client, state)
 
     assert response.headers["location"] == "/?error=browser_mismatch"
-    assert_nothing_written(database)
+    assert_nothing_written(db)
 
 
-def test_unknown_state_is_refused(client: TestClient, database: Path) -> None:
+def test_unknown_state_is_refused(client: TestClient, db: TestDatabase) -> None:
     start_sign_in(client)
 
     response = finish_sign_in(client, "n" * 43)
 
     assert response.headers["location"] == "/?error=invalid_state"
-    assert_nothing_written(database)
+    assert_nothing_written(db)
 
 
 def test_missing_state_is_refused(client: TestClient) -> None:
@@ -191,24 +192,21 @@ def test_missing_state_is_refused(client: TestClient) -> None:
     assert response.headers["location"] == "/?error=invalid_state"
 
 
-def test_attempt_older_than_ten_minutes_is_refused(client: TestClient, database: Path) -> None:
+def test_attempt_older_than_ten_minutes_is_refused(client: TestClient, db: TestDatabase) -> None:
     state = start_sign_in(client, "/later")
-    execute(
-        database,
-        "UPDATE kavach_sign_in_attempts SET expires_at = datetime('now', '-1 second')",
-    )
+    db.execute("UPDATE kavach_sign_in_attempts SET expires_at = :at", at=ago(seconds=1))
 
     response = finish_sign_in(client, state)
 
     assert response.headers["location"] == "/later?error=sign_in_expired"
-    assert_nothing_written(database)
+    assert_nothing_written(db)
 
 
-def test_attempt_is_single_use_even_when_it_fails(client: TestClient, database: Path) -> None:
+def test_attempt_is_single_use_even_when_it_fails(client: TestClient, db: TestDatabase) -> None:
     state = start_sign_in(client)
     finish_sign_in(client, state, error="access_denied")
 
-    assert count_rows(database, "kavach_sign_in_attempts") == 0
+    assert db.count("kavach_sign_in_attempts") == 0
     assert finish_sign_in(client, state).headers["location"] == "/?error=invalid_state"
 
 
@@ -223,7 +221,7 @@ def test_attempt_is_single_use_even_when_it_fails(client: TestClient, database: 
 )
 def test_provider_error_lands_on_redirect_to_with_its_code(
     client: TestClient,
-    database: Path,
+    db: TestDatabase,
     fake: FakeAtlassian,
     provider_error: str,
     code: str,
@@ -238,11 +236,11 @@ def test_provider_error_lands_on_redirect_to_with_its_code(
     assert response.status_code == 303
     assert response.headers["location"] == f"/welcome?from=atl&error={code}"
     assert fake.requests == []
-    assert_nothing_written(database)
+    assert_nothing_written(db)
 
 
 def test_callback_naming_another_issuer_is_refused(
-    client: TestClient, database: Path, fake: FakeAtlassian
+    client: TestClient, db: TestDatabase, fake: FakeAtlassian
 ) -> None:
     state = start_sign_in(client)
 
@@ -250,7 +248,7 @@ def test_callback_naming_another_issuer_is_refused(
 
     assert response.headers["location"] == "/?error=issuer_mismatch"
     assert fake.requests == []
-    assert_nothing_written(database)
+    assert_nothing_written(db)
 
 
 TOKEN_FAILURES: dict[str, tuple[Answer, str]] = {
@@ -278,7 +276,7 @@ TOKEN_FAILURES: dict[str, tuple[Answer, str]] = {
 
 @pytest.mark.parametrize("failure", sorted(TOKEN_FAILURES))
 def test_token_exchange_failure_writes_nothing_and_lands_with_error(
-    client: TestClient, database: Path, fake: FakeAtlassian, failure: str
+    client: TestClient, db: TestDatabase, fake: FakeAtlassian, failure: str
 ) -> None:
     answer, code = TOKEN_FAILURES[failure]
     fake.token = answer
@@ -290,7 +288,7 @@ def test_token_exchange_failure_writes_nothing_and_lands_with_error(
     assert response.headers["location"] == f"/app?error={code}"
     assert "set-cookie" not in response.headers
     assert fake.paths() == ["/oauth/token"]
-    assert_nothing_written(database)
+    assert_nothing_written(db)
 
 
 PROFILE_FAILURES: dict[str, tuple[Answer, str]] = {
@@ -305,7 +303,7 @@ PROFILE_FAILURES: dict[str, tuple[Answer, str]] = {
 
 @pytest.mark.parametrize("failure", sorted(PROFILE_FAILURES))
 def test_profile_failure_writes_nothing_and_lands_with_error(
-    client: TestClient, database: Path, fake: FakeAtlassian, failure: str
+    client: TestClient, db: TestDatabase, fake: FakeAtlassian, failure: str
 ) -> None:
     answer, code = PROFILE_FAILURES[failure]
     fake.me = answer
@@ -315,11 +313,11 @@ def test_profile_failure_writes_nothing_and_lands_with_error(
 
     assert response.headers["location"] == f"/app?error={code}"
     assert "set-cookie" not in response.headers
-    assert_nothing_written(database)
+    assert_nothing_written(db)
 
 
 def test_json_client_gets_a_502_json_error_when_the_exchange_fails(
-    client: TestClient, database: Path, fake: FakeAtlassian
+    client: TestClient, db: TestDatabase, fake: FakeAtlassian
 ) -> None:
     fake.token = httpx2.Response(500, text="oops")
     state = start_sign_in(client)
@@ -334,12 +332,12 @@ def test_json_client_gets_a_502_json_error_when_the_exchange_fails(
     assert response.json()["error"]["code"] == "token_exchange_failed"
     assert set(response.json()["error"]) == {"code", "message"}
     assert response.headers["cache-control"] == "no-store"
-    assert_nothing_written(database)
+    assert_nothing_written(db)
 
 
 @pytest.mark.parametrize("status", ["inactive", "closed"])
 def test_closed_or_inactive_account_is_refused_with_its_own_code(
-    client: TestClient, database: Path, fake: FakeAtlassian, status: str
+    client: TestClient, db: TestDatabase, fake: FakeAtlassian, status: str
 ) -> None:
     fake.set_profile(account_status=status)
     state = start_sign_in(client)
@@ -347,16 +345,14 @@ def test_closed_or_inactive_account_is_refused_with_its_own_code(
     response = finish_sign_in(client, state)
 
     assert response.headers["location"] == "/?error=account_disabled"
-    assert_nothing_written(database)
+    assert_nothing_written(db)
 
 
-def test_tokens_are_encrypted_at_rest(client: TestClient, database: Path) -> None:
+def test_tokens_are_encrypted_at_rest(client: TestClient, db: TestDatabase) -> None:
     sign_in(client)
     session_token = client.cookies["kavach_session"]
 
-    raw = b"".join(
-        path.read_bytes() for path in database.parent.iterdir() if path.name.startswith("kavach.db")
-    )
+    raw = db.at_rest()
     assert ACCESS_TOKEN.encode() not in raw
     assert REFRESH_TOKEN.encode() not in raw
     assert session_token.encode() not in raw
@@ -364,7 +360,7 @@ def test_tokens_are_encrypted_at_rest(client: TestClient, database: Path) -> Non
 
 
 def test_signing_in_again_refreshes_the_profile_and_issues_a_new_session(
-    client: TestClient, database: Path, fake: FakeAtlassian
+    client: TestClient, db: TestDatabase, fake: FakeAtlassian
 ) -> None:
     sign_in(client)
     first_user = client.get("/me").json()
@@ -378,10 +374,10 @@ def test_signing_in_again_refreshes_the_profile_and_issues_a_new_session(
     assert second_user["name"] == "Ada King"
     assert second_user["image"] == "https://avatars.example/ada2.png"
     assert client.cookies["kavach_session"] != first_token
-    assert count_rows(database, "kavach_users") == 1
-    assert count_rows(database, "kavach_accounts") == 1
+    assert db.count("kavach_users") == 1
+    assert db.count("kavach_accounts") == 1
     # The session the browser held before is ended, not kept alongside.
-    assert count_rows(database, "kavach_sessions") == 1
+    assert db.count("kavach_sessions") == 1
 
 
 def test_unknown_provider_is_404_json(client: TestClient) -> None:
@@ -422,9 +418,9 @@ def test_no_token_or_secret_reaches_any_log_line(
 
 
 def test_redirect_uri_follows_kavach_base_url_not_the_host_header(
-    database: Path, fake: FakeAtlassian
+    db: TestDatabase, fake: FakeAtlassian
 ) -> None:
-    app = build_app(database, fake, base_url="https://app.example.com/api/kavach")
+    app = build_app(db, fake, base_url="https://app.example.com/api/kavach")
     with TestClient(app, follow_redirects=False, base_url="https://app.example.com") as client:
         response = client.get(AUTHORIZE, headers={"host": "evil.example"})
 
@@ -434,10 +430,10 @@ def test_redirect_uri_follows_kavach_base_url_not_the_host_header(
 
 
 def test_pkce_can_be_switched_off(
-    database: Path, fake: FakeAtlassian, monkeypatch: pytest.MonkeyPatch
+    db: TestDatabase, fake: FakeAtlassian, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ATLASSIAN_USE_PKCE", "false")
-    app = build_app(database, fake)
+    app = build_app(db, fake)
     with TestClient(app, follow_redirects=False) as client:
         response = client.get(AUTHORIZE)
         params = consent_params(response)
@@ -445,7 +441,7 @@ def test_pkce_can_be_switched_off(
 
     assert "code_challenge" not in params
     assert "code_verifier" not in parse_qs(fake.requests[0].content.decode())
-    assert count_rows(database, "kavach_sessions") == 1
+    assert db.count("kavach_sessions") == 1
 
 
 def test_redirect_location_never_carries_code_or_state(client: TestClient) -> None:

@@ -3,13 +3,12 @@
 The emulator checks what Atlassian checks (registered redirect URI, client secret in the body,
 PKCE, single-use codes), so these tests prove the package speaks the protocol correctly. Faults
 the emulator cannot make (a redirect from the token endpoint, JSON of the wrong shape) stay in
-``test_sign_in_flow.py`` at the transport level.
+``test_sign_in_flow.py`` at the transport level. Every test runs on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
@@ -28,16 +27,23 @@ from kavach_fastapi import (
 from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser, Fault
 from kavach_fastapi.testing import EMULATOR_URL, emulator_provider, emulator_transport, sign_in
 
-from .conftest import AUTHORIZE, CALLBACK, SECRET, count_rows
+from ..databases import TestDatabase
+from .conftest import AUTHORIZE, CALLBACK, SECRET
+
+# The plugin's ``kavach_client`` asks for ``kavach_app`` (and so for ``db``) only while it runs,
+# too late for pytest to parametrize; naming ``db`` here makes every test run on both databases.
+pytestmark = pytest.mark.usefixtures("db")
 
 
-def build_emulated_app(database: Path, emulator: AtlassianEmulator, **options: object) -> FastAPI:
+def build_emulated_app(
+    database: TestDatabase, emulator: AtlassianEmulator, **options: object
+) -> FastAPI:
     provider = options.pop("provider", None) or emulator_provider(emulator)
     app = FastAPI()
     app.include_router(
         kavach_router(
             [provider],  # type: ignore[list-item]
-            database_url=f"sqlite:///{database}",
+            database_url=database.url,
             secret=SECRET,
             http_transport=emulator_transport(emulator),
             **options,  # type: ignore[arg-type]
@@ -57,8 +63,8 @@ def build_emulated_app(database: Path, emulator: AtlassianEmulator, **options: o
 
 
 @pytest.fixture
-def kavach_app(database: Path, atlassian_emulator: AtlassianEmulator) -> FastAPI:
-    return build_emulated_app(database, atlassian_emulator)
+def kavach_app(db: TestDatabase, atlassian_emulator: AtlassianEmulator) -> FastAPI:
+    return build_emulated_app(db, atlassian_emulator)
 
 
 def test_signed_in_client_fixture_knows_the_person(kavach_signed_in_client: TestClient) -> None:
@@ -105,7 +111,7 @@ def test_consent_asks_for_the_default_scopes_plus_extras(
 
 
 def test_declining_on_the_consent_page_lands_with_access_denied(
-    kavach_client: TestClient, atlassian_emulator: AtlassianEmulator, database: Path
+    kavach_client: TestClient, atlassian_emulator: AtlassianEmulator, db: TestDatabase
 ) -> None:
     response = kavach_client.get(AUTHORIZE, params={"redirect_to": "/welcome"})
     consent_url = response.headers["location"]
@@ -115,7 +121,7 @@ def test_declining_on_the_consent_page_lands_with_access_denied(
     landed = kavach_client.get(f"{parts.path}?{parts.query}")
 
     assert landed.headers["location"] == "/welcome?error=access_denied"
-    assert count_rows(database, "kavach_users") == 0
+    assert db.count("kavach_users") == 0
     assert atlassian_emulator.calls["token"] == 0
 
 
@@ -149,7 +155,7 @@ def test_no_site_granted_is_an_empty_list(
 
 @pytest.mark.parametrize("status", ["inactive", "closed"])
 def test_an_inactive_or_closed_atlassian_account_cannot_sign_in(
-    database: Path, status: str
+    db: TestDatabase, status: str
 ) -> None:
     emulator = AtlassianEmulator(
         users=[
@@ -161,20 +167,20 @@ def test_an_inactive_or_closed_atlassian_account_cannot_sign_in(
             )
         ]
     )
-    app = build_emulated_app(database, emulator)
+    app = build_emulated_app(db, emulator)
     with TestClient(app, follow_redirects=False) as client:
         with pytest.raises(AssertionError, match="error=account_disabled"):
             sign_in(client, emulator)
         signed_in = client.get("/me").status_code
     assert signed_in == 401
-    assert count_rows(database, "kavach_users") == 0
+    assert db.count("kavach_users") == 0
 
 
-def test_a_hidden_email_signs_in_without_one(database: Path) -> None:
+def test_a_hidden_email_signs_in_without_one(db: TestDatabase) -> None:
     emulator = AtlassianEmulator(
         users=[EmulatedUser(account_id="712020:private", name="Private Person", email=None)]
     )
-    app = build_emulated_app(database, emulator)
+    app = build_emulated_app(db, emulator)
     with TestClient(app, follow_redirects=False) as client:
         sign_in(client, emulator)
         me = client.get("/me").json()
@@ -205,7 +211,7 @@ def _page(emulator: AtlassianEmulator, url: str) -> httpx2.Response:
 
 
 def test_a_wrong_client_secret_fails_the_exchange_and_writes_nothing(
-    database: Path, atlassian_emulator: AtlassianEmulator
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator
 ) -> None:
     wrong = atlassian_provider(
         atlassian_emulator.default_client.client_id,
@@ -213,7 +219,7 @@ def test_a_wrong_client_secret_fails_the_exchange_and_writes_nothing(
         auth_url=EMULATOR_URL,
         api_url=EMULATOR_URL,
     )
-    app = build_emulated_app(database, atlassian_emulator, provider=wrong)
+    app = build_emulated_app(db, atlassian_emulator, provider=wrong)
     with (
         TestClient(app, follow_redirects=False) as client,
         pytest.raises(AssertionError, match="error=token_exchange_failed"),
@@ -221,8 +227,8 @@ def test_a_wrong_client_secret_fails_the_exchange_and_writes_nothing(
         sign_in(client, atlassian_emulator)
 
     assert atlassian_emulator.calls["authorization_code"] == 1
-    assert count_rows(database, "kavach_users") == 0
-    assert count_rows(database, "kavach_sessions") == 0
+    assert db.count("kavach_users") == 0
+    assert db.count("kavach_sessions") == 0
 
 
 @pytest.mark.parametrize(
@@ -238,7 +244,7 @@ def test_a_wrong_client_secret_fails_the_exchange_and_writes_nothing(
 def test_emulator_faults_during_the_callback_write_nothing(
     kavach_client: TestClient,
     atlassian_emulator: AtlassianEmulator,
-    database: Path,
+    db: TestDatabase,
     endpoint: str,
     fault: Fault,
     code: str,
@@ -249,19 +255,19 @@ def test_emulator_faults_during_the_callback_write_nothing(
         sign_in(kavach_client, atlassian_emulator)
 
     for table in ("kavach_users", "kavach_accounts", "kavach_sessions"):
-        assert count_rows(database, table) == 0
+        assert db.count(table) == 0
 
 
 def test_a_slow_token_endpoint_times_out_cleanly(
-    database: Path, atlassian_emulator: AtlassianEmulator, atlassian_emulator_url: str
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator, atlassian_emulator_url: str
 ) -> None:
     # Timeouts only exist on a real socket: this app reaches the emulator over loopback.
-    atlassian_emulator.faults.add("authorization_code", Fault("latency", seconds=2.0))
+    atlassian_emulator.faults.add("authorization_code", Fault("latency", seconds=1.0))
     app = FastAPI()
     app.include_router(
         kavach_router(
             [emulator_provider(atlassian_emulator, base_url=atlassian_emulator_url)],
-            database_url=f"sqlite:///{database}",
+            database_url=db.url,
             secret=SECRET,
             http_timeout=0.2,
         ),
@@ -273,7 +279,7 @@ def test_a_slow_token_endpoint_times_out_cleanly(
     ):
         sign_in(client, atlassian_emulator)
 
-    assert count_rows(database, "kavach_sessions") == 0
+    assert db.count("kavach_sessions") == 0
 
 
 def test_a_replayed_callback_never_reaches_atlassian_again(

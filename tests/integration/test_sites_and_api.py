@@ -2,14 +2,13 @@
 
 Against the emulator: ``AtlassianSites`` and the router's sites endpoint, the cache of sites in
 the database, ``AtlassianAPI`` (``AtlassianClient``) calling Jira's ``myself``, and
-``DELETE /auth/oauth/accounts/atlassian``.
+``DELETE /auth/oauth/accounts/atlassian``. Every test runs on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -24,7 +23,8 @@ from kavach_fastapi import (
 )
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
 
-from .conftest import PREFIX, count_rows
+from ..databases import TestDatabase
+from .conftest import PREFIX
 from .token_harness import (
     EMULATOR,
     REAUTH_URL,
@@ -85,9 +85,9 @@ def client_for(harness: Harness, user: str) -> AtlassianClient:
 
 
 async def test_atlassian_sites_are_the_sites_the_person_granted_as_models(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     async with running(harness.app) as client:
         await sign_in(client, harness.emu)
 
@@ -99,8 +99,8 @@ async def test_atlassian_sites_are_the_sites_the_person_granted_as_models(
     assert "token" not in response.text
 
 
-async def test_the_router_lists_the_same_sites_at_its_sites_endpoint(database: Path) -> None:
-    harness = build_harness(database)
+async def test_the_router_lists_the_same_sites_at_its_sites_endpoint(db: TestDatabase) -> None:
+    harness = build_harness(db)
     async with running(harness.app) as client:
         await sign_in(client, harness.emu)
 
@@ -117,9 +117,9 @@ async def test_the_router_lists_the_same_sites_at_its_sites_endpoint(database: P
 
 
 async def test_sites_are_cached_per_account_so_repeated_requests_do_not_call_atlassian(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     emu = harness.emu
     async with running(harness.app) as ada, another_client(harness.app) as grace:
         await sign_in(ada, emu, user=emu.users[0])
@@ -141,7 +141,7 @@ async def test_sites_are_cached_per_account_so_repeated_requests_do_not_call_atl
     ids=["default-5-minutes", "KAVACH_SITES_CACHE_TTL=60", "sites_cache_ttl=60s"],
 )
 async def test_cached_sites_are_fresh_until_the_ttl_then_fetched_again(
-    database: Path,
+    db: TestDatabase,
     monkeypatch: pytest.MonkeyPatch,
     env: str | None,
     option: timedelta | None,
@@ -151,17 +151,17 @@ async def test_cached_sites_are_fresh_until_the_ttl_then_fetched_again(
     if env is not None:
         monkeypatch.setenv("KAVACH_SITES_CACHE_TTL", env)
     options: dict[str, Any] = {} if option is None else {"sites_cache_ttl": option}
-    harness = build_harness(database, **options)
+    harness = build_harness(db, **options)
     calls = harness.emu.calls
     async with running(harness.app) as client:
         await sign_in(client, harness.emu)
         assert (await client.get("/sites")).status_code == 200
 
-        update_account(database, sites_fetched_at=from_now(seconds=-fresh_age))
+        update_account(db, sites_fetched_at=from_now(seconds=-fresh_age))
         assert (await client.get("/sites")).status_code == 200
         assert calls["accessible_resources"] == 1
 
-        update_account(database, sites_fetched_at=from_now(seconds=-stale_age))
+        update_account(db, sites_fetched_at=from_now(seconds=-stale_age))
         assert (await client.get("/sites")).status_code == 200
         assert calls["accessible_resources"] == 2
         assert (await client.get("/sites")).status_code == 200
@@ -170,21 +170,21 @@ async def test_cached_sites_are_fresh_until_the_ttl_then_fetched_again(
 
 
 async def test_a_stale_list_is_served_and_logged_when_atlassian_fails(
-    database: Path, caplog: pytest.LogCaptureFixture
+    db: TestDatabase, caplog: pytest.LogCaptureFixture
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     emu = harness.emu
     async with running(harness.app) as client:
         await sign_in(client, emu)
         cached = (await client.get("/sites")).json()
-        update_account(database, sites_fetched_at=from_now(minutes=-10))
-        aged = the_account(database)
+        update_account(db, sites_fetched_at=from_now(minutes=-10))
+        aged = the_account(db)
         emu.faults.add("accessible_resources", Fault("status", status=503))
 
         with caplog.at_level(logging.WARNING, logger="kavach_fastapi"):
             stale = await client.get("/sites")
 
-        after_failure = the_account(database)
+        after_failure = the_account(db)
         emu.faults.clear()
         assert (await client.get("/sites")).status_code == 200
 
@@ -195,7 +195,7 @@ async def test_a_stale_list_is_served_and_logged_when_atlassian_fails(
     assert after_failure["sites_fetched_at"] == aged["sites_fetched_at"]
     assert after_failure["sites_json"] == aged["sites_json"]
     assert emu.calls["accessible_resources"] == 3
-    assert the_account(database)["sites_fetched_at"] != aged["sites_fetched_at"]
+    assert the_account(db)["sites_fetched_at"] != aged["sites_fetched_at"]
 
 
 @pytest.mark.parametrize(
@@ -208,9 +208,9 @@ async def test_a_stale_list_is_served_and_logged_when_atlassian_fails(
     ids=["503", "429", "malformed"],
 )
 async def test_with_nothing_cached_and_atlassian_down_sites_answer_503(
-    database: Path, fault: Fault
+    db: TestDatabase, fault: Fault
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     async with running(harness.app) as client:
         await sign_in(client, harness.emu)
         harness.emu.faults.add("accessible_resources", fault)
@@ -220,14 +220,14 @@ async def test_with_nothing_cached_and_atlassian_down_sites_answer_503(
     assert response.status_code == 503, response.text
     assert response.json()["error"]["code"] == "provider_unavailable"
     assert int(response.headers["retry-after"]) >= 1
-    row = the_account(database)
+    row = the_account(db)
     assert row["sites_json"] is None
     assert row["sites_fetched_at"] is None
     assert not row["needs_reauth"]
 
 
-async def test_an_empty_list_of_sites_is_a_valid_answer_and_is_cached(database: Path) -> None:
-    harness = build_harness(database)
+async def test_an_empty_list_of_sites_is_a_valid_answer_and_is_cached(db: TestDatabase) -> None:
+    harness = build_harness(db)
     async with running(harness.app) as client:
         await sign_in(client, harness.emu, site_ids=[])
 
@@ -240,9 +240,9 @@ async def test_an_empty_list_of_sites_is_a_valid_answer_and_is_cached(database: 
 
 
 async def test_site_helpers_pick_by_cloud_id_or_url_and_filter_by_scope_and_product(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database, scopes=("read:jira-user", "read:confluence-user"))
+    harness = build_harness(db, scopes=("read:jira-user", "read:confluence-user"))
     emu = harness.emu
     async with running(harness.app) as client:
         await sign_in(client, emu)
@@ -270,8 +270,8 @@ async def test_site_helpers_pick_by_cloud_id_or_url_and_filter_by_scope_and_prod
 # Atlassian's product APIs
 
 
-async def test_the_api_client_calls_jira_myself_as_the_person(database: Path) -> None:
-    harness = build_harness(database)
+async def test_the_api_client_calls_jira_myself_as_the_person(db: TestDatabase) -> None:
+    harness = build_harness(db)
     emu = harness.emu
     async with running(harness.app) as client:
         await sign_in(client, emu)
@@ -290,9 +290,9 @@ async def test_the_api_client_calls_jira_myself_as_the_person(database: Path) ->
 
 
 async def test_a_cloud_id_that_is_not_one_of_the_persons_sites_is_404_without_calling_it(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     emu = harness.emu
     async with running(harness.app) as client:
         # Grace grants only the wiki: the Jira site exists, but is not hers.
@@ -308,14 +308,14 @@ async def test_a_cloud_id_that_is_not_one_of_the_persons_sites_is_404_without_ca
     assert emu.calls["accessible_resources"] == 1  # the cached list decided the second time
 
 
-async def test_a_401_from_the_api_refreshes_once_and_retries_once(database: Path) -> None:
-    harness = build_harness(database)
+async def test_a_401_from_the_api_refreshes_once_and_retries_once(db: TestDatabase) -> None:
+    harness = build_harness(db)
     emu = harness.emu
     async with running(harness.app) as client:
         await sign_in(client, emu)
         old = await token_of(client)
         assert (await client.get("/sites")).status_code == 200
-        version = the_account(database)["token_version"]
+        version = the_account(db)["token_version"]
         # Atlassian's clock runs ahead: it refuses a token the app still thinks fresh.
         emu.clock.advance(timedelta(minutes=61))
 
@@ -327,13 +327,13 @@ async def test_a_401_from_the_api_refreshes_once_and_retries_once(database: Path
     assert emu.calls["refresh"] == 1
     assert new != old
     assert emu.last_request["jira_myself"].headers["authorization"] == f"Bearer {new}"
-    assert the_account(database)["token_version"] == version + 1
+    assert the_account(db)["token_version"] == version + 1
 
 
 async def test_a_second_401_after_the_refresh_is_returned_and_not_retried_again(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     emu = harness.emu
     async with running(harness.app) as client:
         await sign_in(client, emu)
@@ -347,8 +347,8 @@ async def test_a_second_401_after_the_refresh_is_returned_and_not_retried_again(
     assert emu.calls["refresh"] == 1
 
 
-async def test_a_429_from_the_api_is_honoured_then_succeeds(database: Path) -> None:
-    harness = build_harness(database)
+async def test_a_429_from_the_api_is_honoured_then_succeeds(db: TestDatabase) -> None:
+    harness = build_harness(db)
     emu = harness.emu
     async with running(harness.app) as client:
         await sign_in(client, emu)
@@ -364,9 +364,9 @@ async def test_a_429_from_the_api_is_honoured_then_succeeds(database: Path) -> N
 
 
 async def test_a_persistent_429_from_the_api_answers_503_with_retry_after(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     emu = harness.emu
     async with running(harness.app) as client:
         await sign_in(client, emu)
@@ -392,9 +392,9 @@ async def test_a_persistent_429_from_the_api_answers_503_with_retry_after(
     ],
 )
 async def test_a_malformed_product_or_path_raises_value_error_before_any_call(
-    database: Path, product: str, path: str
+    db: TestDatabase, product: str, path: str
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     emu = harness.emu
     async with running(harness.app) as client:
         await sign_in(client, emu)
@@ -412,9 +412,9 @@ async def test_a_malformed_product_or_path_raises_value_error_before_any_call(
 
 
 async def test_disconnecting_forgets_tokens_and_sites_and_keeps_the_person_signed_in(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     emu = harness.emu
     async with running(harness.app) as client:
         await sign_in(client, emu)
@@ -433,7 +433,7 @@ async def test_disconnecting_forgets_tokens_and_sites_and_keeps_the_person_signe
     assert body["disconnected"] is True
     assert body["revoked_at_provider"] is False
     assert body["revoke_url"] == REVOKE_URL
-    row = the_account(database)  # the identity link stays
+    row = the_account(db)  # the identity link stays
     for column in (
         "access_token",
         "refresh_token",
@@ -443,7 +443,7 @@ async def test_disconnecting_forgets_tokens_and_sites_and_keeps_the_person_signe
     ):
         assert row[column] is None, column
     assert session.status_code == 200
-    assert count_rows(database, "kavach_sessions") == 1
+    assert db.count("kavach_sessions") == 1
     for refused in (token, sites):
         assert refused.status_code == 401
         assert refused.json()["error"]["code"] == "reauth_required"
@@ -452,39 +452,39 @@ async def test_disconnecting_forgets_tokens_and_sites_and_keeps_the_person_signe
 
 
 async def test_disconnecting_from_another_site_is_refused_and_changes_nothing(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     async with running(harness.app) as client:
         await sign_in(client, harness.emu)
-        before = the_account(database)
+        before = the_account(db)
 
         response = await client.delete(DISCONNECT, headers={"Origin": "https://evil.example"})
         token = await client.get("/token")
 
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "cross_site_request"
-    assert the_account(database) == before
+    assert the_account(db) == before
     assert token.status_code == 200
 
 
-async def test_disconnecting_needs_a_session(database: Path) -> None:
-    harness = build_harness(database)
+async def test_disconnecting_needs_a_session(db: TestDatabase) -> None:
+    harness = build_harness(db)
     async with running(harness.app) as client:
         await sign_in(client, harness.emu)
-        before = the_account(database)
+        before = the_account(db)
         async with another_client(harness.app) as stranger:
             response = await stranger.delete(DISCONNECT)
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "not_signed_in"
-    assert the_account(database) == before
+    assert the_account(db) == before
 
 
 async def test_a_401_for_a_missing_scope_is_returned_without_a_pointless_refresh(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database, scopes=())
+    harness = build_harness(db, scopes=())
     emu = harness.emu
     async with running(harness.app) as client:
         await sign_in(client, emu)

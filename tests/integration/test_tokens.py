@@ -1,15 +1,15 @@
 """Provider tokens against the emulator: refreshed once, rotated safely, never lost or leaked.
 
 Every test signs in through the emulator's consent page, then ages the stored access token in
-the SQLite file (or moves the emulator's clock) and asks a route that depends on
-``AtlassianToken`` for a token. The emulator counts the refreshes it saw.
+the database (or moves the emulator's clock) and asks a route that depends on
+``AtlassianToken`` for a token. The emulator counts the refreshes it saw. Every test runs on
+SQLite and on PostgreSQL (the ``db`` fixture).
 """
 
 from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from pathlib import Path
 
 import httpx2
 import pytest
@@ -17,6 +17,7 @@ import pytest
 from kavach_fastapi.crypto import Keyring
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
 
+from ..databases import TestDatabase
 from .conftest import SECRET
 from .token_harness import (
     OTHER_SECRET,
@@ -30,7 +31,6 @@ from .token_harness import (
     expire_access_token,
     from_now,
     live_refresh_tokens,
-    raw_database,
     running,
     sign_in,
     the_account,
@@ -56,11 +56,11 @@ def assert_reauth_required(response: httpx2.Response) -> None:
 # Refreshing once
 
 
-async def test_a_fresh_token_is_served_without_calling_atlassian(database: Path) -> None:
-    harness = build_harness(database)
+async def test_a_fresh_token_is_served_without_calling_atlassian(db: TestDatabase) -> None:
+    harness = build_harness(db)
     async with running(harness.app) as client:
         await sign_in(client, harness.emu)
-        before = the_account(database)
+        before = the_account(db)
 
         first = await token_of(client)
         second = await token_of(client)
@@ -68,18 +68,18 @@ async def test_a_fresh_token_is_served_without_calling_atlassian(database: Path)
     assert first == second
     assert accepted_by_atlassian(harness.emu, first)
     assert harness.emu.calls["refresh"] == 0
-    assert the_account(database) == before
+    assert the_account(db) == before
 
 
 async def test_fifty_concurrent_requests_with_an_expired_token_refresh_exactly_once(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     async with running(harness.app) as client:
         await sign_in(client, harness.emu)
         old = await token_of(client)
-        expire_access_token(database)
-        version = the_account(database)["token_version"]
+        expire_access_token(db)
+        version = the_account(db)["token_version"]
 
         responses = await asyncio.gather(*(client.get("/token") for _ in range(50)))
 
@@ -91,7 +91,7 @@ async def test_fifty_concurrent_requests_with_an_expired_token_refresh_exactly_o
     assert harness.emu.calls["refresh"] == 1
     assert accepted_by_atlassian(harness.emu, new)
     assert not accepted_by_atlassian(harness.emu, old)  # Atlassian retires it on refresh
-    row = the_account(database)
+    row = the_account(db)
     assert row["token_version"] == version + 1
     assert row["refresh_lease_owner"] is None
     assert row["refresh_lease_until"] is None
@@ -99,14 +99,14 @@ async def test_fifty_concurrent_requests_with_an_expired_token_refresh_exactly_o
 
 
 async def test_two_app_instances_on_one_database_refresh_once_and_share_the_result(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
     emu = AtlassianEmulator()
-    first, second = build_harness(database, emu), build_harness(database, emu)
+    first, second = build_harness(db, emu), build_harness(db, emu)
     async with running(first.app) as one, running(second.app) as two:
         session = await sign_in(one, emu)
         two.headers["Authorization"] = f"Bearer {session}"
-        expire_access_token(database)
+        expire_access_token(db)
         # A slow Atlassian keeps the first refresh in flight while the other instance asks.
         emu.faults.add("refresh", Fault("latency", seconds=0.5, times=1))
 
@@ -120,13 +120,13 @@ async def test_two_app_instances_on_one_database_refresh_once_and_share_the_resu
 
 
 async def test_a_token_within_the_refresh_leeway_is_refreshed_before_it_expires(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     async with running(harness.app) as client:
         await sign_in(client, harness.emu)
         old = await token_of(client)
-        update_account(database, access_token_expires_at=from_now(seconds=30))
+        update_account(db, access_token_expires_at=from_now(seconds=30))
 
         new = await token_of(client)
 
@@ -138,52 +138,52 @@ async def test_a_token_within_the_refresh_leeway_is_refreshed_before_it_expires(
 
 
 async def test_a_rotated_answer_without_refresh_token_keeps_the_old_refresh_token(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     emu = harness.emu
     async with running(harness.app) as client:
         await sign_in(client, emu)
         (original,) = live_refresh_tokens(emu)
-        before = the_account(database)
+        before = the_account(db)
         emu.faults.add("refresh", Fault("no_refresh_token", times=1))
-        expire_access_token(database)
+        expire_access_token(db)
 
         without = await token_of(client)
 
-        after = the_account(database)
+        after = the_account(db)
         assert after["refresh_token"] == before["refresh_token"]  # kept, not overwritten
         assert after["access_token"] != before["access_token"]
         assert emu.last_request["refresh"].form["refresh_token"] == original
 
         # The kept refresh token still works, and this time Atlassian rotates it.
-        expire_access_token(database)
+        expire_access_token(db)
         rotated = await token_of(client)
 
     assert emu.calls["refresh"] == 2
     assert emu.last_request["refresh"].form["refresh_token"] == original
     assert rotated != without
     assert accepted_by_atlassian(emu, rotated)
-    assert the_account(database)["refresh_token"] != before["refresh_token"]
+    assert the_account(db)["refresh_token"] != before["refresh_token"]
     assert live_refresh_tokens(emu) != [original]
 
 
 async def test_reusing_a_retired_refresh_token_after_the_interval_requires_consent_again(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     emu = harness.emu
     async with running(harness.app) as client:
         await sign_in(client, emu)
         (retired,) = live_refresh_tokens(emu)
-        stale_column = the_account(database)["refresh_token"]
-        expire_access_token(database)
+        stale_column = the_account(db)["refresh_token"]
+        expire_access_token(db)
         await token_of(client)  # rotates: the stored refresh token is now a new one
         # As if that write had been lost: the database holds the retired token again.
-        update_account(database, refresh_token=stale_column)
+        update_account(db, refresh_token=stale_column)
         emu.clock.advance(timedelta(minutes=11))
-        expire_access_token(database)
-        before = the_account(database)
+        expire_access_token(db)
+        before = the_account(db)
 
         first = await client.get("/token")
         second = await client.get("/token")
@@ -197,7 +197,7 @@ async def test_reusing_a_retired_refresh_token_after_the_interval_requires_conse
     assert emu.calls["refresh"] == 2  # the rotation, then the one reuse; never retried
     assert emu.calls["accessible_resources"] == 0
     assert session.status_code == 200  # still signed in to the app
-    after = the_account(database)
+    after = the_account(db)
     assert after["needs_reauth"]
     assert after["refresh_lease_owner"] is None
     # Nothing was thrown away: consenting again replaces the tokens.
@@ -206,24 +206,24 @@ async def test_reusing_a_retired_refresh_token_after_the_interval_requires_conse
 
 
 async def test_a_grant_revoked_at_atlassian_requires_consent_and_signing_in_again_heals_it(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     emu = harness.emu
     async with running(harness.app) as client:
         await sign_in(client, emu)
         emu.revoke_grant(emu.users[0].account_id)
-        expire_access_token(database)
+        expire_access_token(db)
 
         refused = await client.get("/token")
         assert_reauth_required(refused)
-        assert the_account(database)["needs_reauth"]
+        assert the_account(db)["needs_reauth"]
 
         await sign_in(client, emu)
         healed = await token_of(client)
 
     assert accepted_by_atlassian(emu, healed)
-    assert not the_account(database)["needs_reauth"]
+    assert not the_account(db)["needs_reauth"]
     assert emu.calls["refresh"] == 1
 
 
@@ -231,13 +231,13 @@ async def test_a_grant_revoked_at_atlassian_requires_consent_and_signing_in_agai
 
 
 async def test_a_rate_limited_refresh_is_retried_after_retry_after_then_succeeds(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     async with running(harness.app) as client:
         await sign_in(client, harness.emu)
         harness.emu.faults.add("refresh", Fault("rate_limit", retry_after=1, times=1))
-        expire_access_token(database)
+        expire_access_token(db)
 
         token = await token_of(client)
 
@@ -248,12 +248,12 @@ async def test_a_rate_limited_refresh_is_retried_after_retry_after_then_succeeds
     assert accepted_by_atlassian(harness.emu, token)
 
 
-async def test_refresh_5xx_answers_are_retried_with_backoff_then_succeed(database: Path) -> None:
-    harness = build_harness(database)
+async def test_refresh_5xx_answers_are_retried_with_backoff_then_succeed(db: TestDatabase) -> None:
+    harness = build_harness(db)
     async with running(harness.app) as client:
         await sign_in(client, harness.emu)
         harness.emu.faults.add("refresh", Fault("status", status=502, times=2))
-        expire_access_token(database)
+        expire_access_token(db)
 
         token = await token_of(client)
 
@@ -268,20 +268,20 @@ async def test_refresh_5xx_answers_are_retried_with_backoff_then_succeed(databas
 
 
 async def test_a_malformed_refresh_answer_is_retried_and_nothing_half_written(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     async with running(harness.app) as client:
         await sign_in(client, harness.emu)
         harness.emu.faults.add("refresh", Fault("malformed_json", times=1))
-        expire_access_token(database)
-        version = the_account(database)["token_version"]
+        expire_access_token(db)
+        version = the_account(db)["token_version"]
 
         token = await token_of(client)
 
     assert harness.emu.calls["refresh"] == 2
     assert accepted_by_atlassian(harness.emu, token)
-    assert the_account(database)["token_version"] == version + 1
+    assert the_account(db)["token_version"] == version + 1
 
 
 @pytest.mark.parametrize(
@@ -294,20 +294,20 @@ async def test_a_malformed_refresh_answer_is_retried_and_nothing_half_written(
     ids=["503", "500-without-retry-after", "429"],
 )
 async def test_persistent_refresh_failure_answers_503_with_retry_after_and_keeps_the_tokens(
-    database: Path, fault: Fault
+    db: TestDatabase, fault: Fault
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     emu = harness.emu
     async with running(harness.app) as client:
         await sign_in(client, emu)
         (kept,) = live_refresh_tokens(emu)
         emu.faults.add("refresh", fault)
-        expire_access_token(database)
-        before = the_account(database)
+        expire_access_token(db)
+        before = the_account(db)
 
         failed = await client.get("/token")
 
-        after = the_account(database)
+        after = the_account(db)
         emu.faults.clear()
         recovered = await token_of(client)
 
@@ -322,13 +322,13 @@ async def test_persistent_refresh_failure_answers_503_with_retry_after_and_keeps
 
 
 async def test_a_retry_after_beyond_the_budget_is_passed_to_the_client_at_once(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     async with running(harness.app) as client:
         await sign_in(client, harness.emu)
         harness.emu.faults.add("refresh", Fault("rate_limit", retry_after=120))
-        expire_access_token(database)
+        expire_access_token(db)
 
         failed = await client.get("/token")
 
@@ -338,30 +338,30 @@ async def test_a_retry_after_beyond_the_budget_is_passed_to_the_client_at_once(
 
 
 async def test_concurrent_requests_share_one_retry_budget_when_atlassian_stays_down(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     async with running(harness.app) as client:
         await sign_in(client, harness.emu)
         harness.emu.faults.add("refresh", Fault("status", status=503, retry_after=0))
-        expire_access_token(database)
+        expire_access_token(db)
 
         answers = await asyncio.gather(*(client.get("/token") for _ in range(20)))
 
     assert [answer.status_code for answer in answers] == [503] * 20
     assert harness.emu.calls["refresh"] == 3  # one refresh's tries, not twenty
-    assert the_account(database)["refresh_lease_owner"] is None
+    assert the_account(db)["refresh_lease_owner"] is None
 
 
 async def test_concurrent_requests_meeting_a_dead_grant_ask_atlassian_once(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     emu = harness.emu
     async with running(harness.app) as client:
         await sign_in(client, emu)
         emu.revoke_grant(emu.users[0].account_id)
-        expire_access_token(database)
+        expire_access_token(db)
 
         answers = await asyncio.gather(*(client.get("/token") for _ in range(20)))
 
@@ -371,73 +371,73 @@ async def test_concurrent_requests_meeting_a_dead_grant_ask_atlassian_once(
 
 
 async def test_an_account_without_refresh_token_requires_consent_without_asking_atlassian(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     async with running(harness.app) as client:
         await sign_in(client, harness.emu)
-        update_account(database, refresh_token=None)
-        expire_access_token(database)
+        update_account(db, refresh_token=None)
+        expire_access_token(db)
 
         refused = await client.get("/token")
 
     assert_reauth_required(refused)
     assert harness.emu.calls["refresh"] == 0
-    assert the_account(database)["needs_reauth"]
+    assert the_account(db)["needs_reauth"]
 
 
 async def test_a_refresh_that_times_out_is_retried_and_the_lost_rotation_does_no_harm(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
     emu = AtlassianEmulator()
     with emu.serve() as url:
         async with httpx2.AsyncHTTPTransport(trust_env=False) as network:
-            harness = build_harness(database, emu, served_at=(url, network), http_timeout=0.3)
+            harness = build_harness(db, emu, served_at=(url, network), http_timeout=0.3)
             async with running(harness.app) as client:
                 await sign_in(client, emu)
                 (sent,) = live_refresh_tokens(emu)
                 # Atlassian rotates, but its answer comes after the app stopped waiting.
                 emu.faults.add("refresh", Fault("latency", seconds=1.0, times=1))
-                expire_access_token(database)
+                expire_access_token(db)
 
                 token = await token_of(client)
                 assert emu.last_request["refresh"].form["refresh_token"] == sent
-                expire_access_token(database)
+                expire_access_token(db)
                 later = await token_of(client)
 
     assert accepted_by_atlassian(emu, later)
     assert token != later
     assert emu.calls["refresh"] == 3  # the lost one, its retry, and the later refresh
-    assert not the_account(database)["needs_reauth"]
+    assert not the_account(db)["needs_reauth"]
 
 
 # A refresher that died
 
 
-async def test_an_expired_lease_left_by_a_dead_worker_is_taken_over(database: Path) -> None:
-    harness = build_harness(database)
+async def test_an_expired_lease_left_by_a_dead_worker_is_taken_over(db: TestDatabase) -> None:
+    harness = build_harness(db)
     async with running(harness.app) as client:
         await sign_in(client, harness.emu)
         update_account(
-            database,
+            db,
             refresh_lease_owner="dead-host:4242:gone",
             refresh_lease_until=from_now(seconds=-1),
         )
-        expire_access_token(database)
+        expire_access_token(db)
 
         token = await token_of(client)
 
     assert harness.emu.calls["refresh"] == 1
     assert accepted_by_atlassian(harness.emu, token)
-    row = the_account(database)
+    row = the_account(db)
     assert row["refresh_lease_owner"] is None
     assert row["refresh_lease_until"] is None
 
 
 async def test_a_worker_killed_after_atlassian_rotated_is_recovered_within_the_reuse_interval(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     emu = harness.emu
     async with running(harness.app) as client:
         await sign_in(client, emu)
@@ -458,32 +458,32 @@ async def test_a_worker_killed_after_atlassian_rotated_is_recovered_within_the_r
             )
         assert lost.status_code == 200
         update_account(
-            database,
+            db,
             refresh_lease_owner="dead-host:4242:gone",
             refresh_lease_until=from_now(seconds=-1),
         )
-        expire_access_token(database)
+        expire_access_token(db)
 
         token = await token_of(client)
 
     assert emu.calls["refresh"] == 2
     assert emu.last_request["refresh"].form["refresh_token"] == stored
     assert accepted_by_atlassian(emu, token)
-    assert not the_account(database)["needs_reauth"]
+    assert not the_account(db)["needs_reauth"]
 
 
 async def test_a_live_lease_makes_requests_wait_then_take_over_when_it_expires(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     async with running(harness.app) as client:
         await sign_in(client, harness.emu)
         update_account(
-            database,
+            db,
             refresh_lease_owner="stuck-host:4242:alive",
             refresh_lease_until=from_now(seconds=2.5),
         )
-        expire_access_token(database)
+        expire_access_token(db)
 
         waiting = asyncio.create_task(client.get("/token"))
         await asyncio.sleep(0.8)
@@ -494,24 +494,24 @@ async def test_a_live_lease_makes_requests_wait_then_take_over_when_it_expires(
     assert response.status_code == 200
     assert harness.emu.calls["refresh"] == 1
     assert accepted_by_atlassian(harness.emu, response.json()["token"])
-    assert the_account(database)["refresh_lease_owner"] is None
+    assert the_account(db)["refresh_lease_owner"] is None
 
 
 # At rest
 
 
-async def test_the_raw_database_holds_no_token_in_plaintext(database: Path) -> None:
-    harness = build_harness(database)
+async def test_the_raw_database_holds_no_token_in_plaintext(db: TestDatabase) -> None:
+    harness = build_harness(db)
     async with running(harness.app) as client:
         session = await sign_in(client, harness.emu)
         served = [await token_of(client)]
-        expire_access_token(database)
+        expire_access_token(db)
         served.append(await token_of(client))
         assert (await client.get("/sites")).status_code == 200
 
     issued = emulator_tokens(harness.emu)
     assert len(issued) == 4  # two access and two refresh tokens
-    raw = raw_database(database)
+    raw = db.at_rest()
     assert b"v1." in raw  # the sealed values are there
     for token in [*issued, *served, session]:
         assert token.encode() not in raw
@@ -521,61 +521,61 @@ async def test_the_raw_database_holds_no_token_in_plaintext(database: Path) -> N
 
 
 async def test_rotating_keys_reencrypts_every_token_and_the_old_key_can_then_go(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
     emu = AtlassianEmulator()
     key_a, key_b = SECRET, OTHER_SECRET
-    first = build_harness(database, emu, secret=key_a)
+    first = build_harness(db, emu, secret=key_a)
     async with running(first.app) as client:
         session = await sign_in(client, emu)
         token = await token_of(client)
     bearer = {"Authorization": f"Bearer {session}"}
-    sealed_with_a = the_account(database)
+    sealed_with_a = the_account(db)
 
-    both = build_harness(database, emu, secret=f"{key_b},{key_a}")
+    both = build_harness(db, emu, secret=f"{key_b},{key_a}")
     async with running(both.app) as client:
         client.headers.update(bearer)
         assert await token_of(client) == token  # still readable with the old key listed
         rotated = await both.router.kavach.rotate_keys()
         again = await both.router.kavach.rotate_keys()
     assert (rotated, again) == (1, 0)
-    resealed = the_account(database)
+    resealed = the_account(db)
     kid_b = Keyring([key_b]).primary_kid
     for column in ("access_token", "refresh_token"):
         assert resealed[column] != sealed_with_a[column]
         assert resealed[column].startswith(f"v1.{kid_b}.")
 
-    only_b = build_harness(database, emu, secret=key_b)
+    only_b = build_harness(db, emu, secret=key_b)
     async with running(only_b.app) as client:
         client.headers.update(bearer)
         assert await token_of(client) == token
-        expire_access_token(database)
+        expire_access_token(db)
         refreshed = await token_of(client)  # the refresh token reads with B alone too
     assert accepted_by_atlassian(emu, refreshed)
 
-    only_a = build_harness(database, emu, secret=key_a)
+    only_a = build_harness(db, emu, secret=key_a)
     async with running(only_a.app) as client:
         client.headers.update(bearer)
-        before = the_account(database)
+        before = the_account(db)
         refused = await client.get("/token")
         assert (await client.get(SESSION)).status_code == 200
     assert_reauth_required(refused)
     assert refreshed not in refused.text
-    assert the_account(database) == before
+    assert the_account(db) == before
     assert emu.calls["refresh"] == 1
 
 
 async def test_an_access_token_copied_into_another_account_row_does_not_decrypt(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     emu = harness.emu
     async with running(harness.app) as ada, another_client(harness.app) as grace:
         await sign_in(ada, emu, user=emu.users[0])
         await sign_in(grace, emu, user=emu.users[1])
         ada_token = await token_of(ada)
-        ada_row, grace_row = accounts(database)
-        update_account(database, grace_row["id"], access_token=ada_row["access_token"])
+        ada_row, grace_row = accounts(db)
+        update_account(db, grace_row["id"], access_token=ada_row["access_token"])
 
         stolen = await grace.get("/token")
         still_ada = await token_of(ada)
@@ -587,16 +587,16 @@ async def test_an_access_token_copied_into_another_account_row_does_not_decrypt(
 
 
 async def test_a_refresh_token_copied_into_another_row_is_refused_and_blocks_nobody(
-    database: Path,
+    db: TestDatabase,
 ) -> None:
-    harness = build_harness(database)
+    harness = build_harness(db)
     emu = harness.emu
     async with running(harness.app) as ada, another_client(harness.app) as grace:
         await sign_in(ada, emu, user=emu.users[0])
         await sign_in(grace, emu, user=emu.users[1])
-        ada_row, grace_row = accounts(database)
-        update_account(database, grace_row["id"], refresh_token=ada_row["refresh_token"])
-        expire_access_token(database, grace_row["id"])
+        ada_row, grace_row = accounts(db)
+        update_account(db, grace_row["id"], refresh_token=ada_row["refresh_token"])
+        expire_access_token(db, grace_row["id"])
 
         stolen = await grace.get("/token")
         again = await grace.get("/token")  # answered at once: no lease left behind
@@ -605,7 +605,7 @@ async def test_a_refresh_token_copied_into_another_row_is_refused_and_blocks_nob
     assert_reauth_required(stolen)
     assert_reauth_required(again)
     assert emu.calls["refresh"] == 0  # Ada's refresh token never reached Atlassian
-    ada_after, grace_after = accounts(database)
+    ada_after, grace_after = accounts(db)
     assert grace_after["needs_reauth"]
     assert grace_after["refresh_lease_owner"] is None
     assert grace_after["refresh_lease_until"] is None

@@ -3,18 +3,17 @@
 The app is built like a user's: the router at ``/api/kavach`` and routes that use
 ``AtlassianToken``, ``AtlassianSites`` and ``AtlassianAPI``. The emulator answers every call to
 Atlassian in-process (its ASGI app as the transport), so the tests can count the refreshes it saw,
-arm faults and move its clock. Helpers read and change the SQLite file behind the app's back.
+arm faults and move its clock. Helpers read and change the account rows behind the app's back,
+through :class:`~tests.databases.TestDatabase`, on SQLite and on PostgreSQL alike.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx2
@@ -31,7 +30,9 @@ from kavach_fastapi import (
     kavach_router,
 )
 from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser
+from kavach_fastapi.models import utcnow
 
+from ..databases import TestDatabase
 from .conftest import AUTHORIZE, PREFIX, SECRET
 
 EMULATOR = "http://emulator"
@@ -73,17 +74,17 @@ class RecordingTransport(httpx2.AsyncBaseTransport):
 
 @dataclass
 class Harness:
-    """An emulator, an app that uses it, and the app's database file."""
+    """An emulator, an app that uses it, and the app's database."""
 
     emu: AtlassianEmulator
     app: FastAPI
     router: KavachRouter
     transport: RecordingTransport
-    database: Path
+    database: TestDatabase
 
 
 def build_harness(
-    database: Path,
+    database: TestDatabase,
     emu: AtlassianEmulator | None = None,
     *,
     secret: str = SECRET,
@@ -94,7 +95,7 @@ def build_harness(
     """An app whose Atlassian is ``emu`` (a new emulator when not given).
 
     Args:
-        database: the SQLite file.
+        database: the app's database.
         emu: the emulator.
         secret: ``KAVACH_SECRET``.
         scopes: extra scopes to request.
@@ -114,7 +115,7 @@ def build_harness(
     )
     router = kavach_router(
         [provider],
-        database_url=f"sqlite:///{database}",
+        database_url=database.url,
         secret=secret,
         rate_limit=0,
         http_transport=transport,
@@ -188,51 +189,37 @@ async def token_of(client: httpx2.AsyncClient) -> str:
 # The database, behind the app's back
 
 
-def db_time(moment: datetime) -> str:
-    """A datetime as the package stores it in SQLite (naive UTC with microseconds)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+def from_now(**delta: float) -> datetime:
+    """An aware UTC time relative to now (``seconds=-60``...), to store with ``update_account``."""
+    return utcnow() + timedelta(**delta)
 
 
-def from_now(**delta: float) -> str:
-    """``db_time`` of now plus ``delta`` (``seconds=-60``...)."""
-    return db_time(datetime.now(timezone.utc) + timedelta(**delta))
+def accounts(database: TestDatabase) -> list[dict[str, Any]]:
+    """Every account row, oldest first, as dictionaries of typed values."""
+    return database.records(ACCOUNTS, order_by="created_at")
 
 
-def accounts(database: Path) -> list[dict[str, Any]]:
-    """Every account row, oldest first, as dictionaries."""
-    with sqlite3.connect(database) as connection:
-        connection.row_factory = sqlite3.Row
-        rows = connection.execute(f"SELECT * FROM {ACCOUNTS} ORDER BY created_at").fetchall()  # noqa: S608
-    return [dict(row) for row in rows]
-
-
-def the_account(database: Path) -> dict[str, Any]:
+def the_account(database: TestDatabase) -> dict[str, Any]:
     """The only account row."""
     rows = accounts(database)
     assert len(rows) == 1, rows
     return rows[0]
 
 
-def update_account(database: Path, account_id: str | None = None, **values: Any) -> None:
+def update_account(database: TestDatabase, account_id: str | None = None, **values: Any) -> None:
     """Set columns of one account row (the only one when ``account_id`` is not given)."""
     account_id = account_id or the_account(database)["id"]
-    assignments = ", ".join(f"{column} = ?" for column in values)
-    with sqlite3.connect(database) as connection:
-        connection.execute(
-            f"UPDATE {ACCOUNTS} SET {assignments} WHERE id = ?",  # noqa: S608
-            (*values.values(), account_id),
-        )
+    assignments = ", ".join(f"{column} = :{column}" for column in values)
+    database.execute(
+        f"UPDATE {ACCOUNTS} SET {assignments} WHERE id = :account_id",  # noqa: S608
+        **values,
+        account_id=account_id,
+    )
 
 
-def expire_access_token(database: Path, account_id: str | None = None) -> None:
+def expire_access_token(database: TestDatabase, account_id: str | None = None) -> None:
     """Make the stored access token look expired an hour ago."""
     update_account(database, account_id, access_token_expires_at=from_now(hours=-1))
-
-
-def raw_database(database: Path) -> bytes:
-    """The bytes of the SQLite file and its write-ahead log."""
-    wal = database.with_name(database.name + "-wal")
-    return database.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
 
 
 def emulator_tokens(emu: AtlassianEmulator) -> list[str]:

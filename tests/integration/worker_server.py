@@ -1,7 +1,13 @@
-"""Run an app under ``uvicorn --workers N`` in a subprocess, and always stop it.
+"""Run an app under ``uvicorn --workers N`` in a subprocess, always stop it, and sign in over HTTP.
 
 The server runs in its own session (process group), so that stopping it can reach the worker
-processes even if the uvicorn supervisor does not shut them down in time.
+processes even if the uvicorn supervisor does not shut them down in time. Only the ``env`` the
+caller gives configures the app: ``KAVACH_*`` and ``ATLASSIAN_*`` variables of the test run's
+own environment are not passed on.
+
+The sign-in helpers drive ``tests.integration.worker_app`` against an emulator served on a
+loopback socket with ``auto_consent``, as a browser would: authorize, the emulator's redirect
+back, the callback.
 """
 
 from __future__ import annotations
@@ -16,13 +22,18 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx2
+
+from .worker_app import PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 """The repository: the subprocess runs here so ``tests.integration...`` imports."""
 
 STOP_TIMEOUT = 15.0
+AUTHORIZE = f"{PREFIX}/auth/oauth/authorize/atlassian"
+CALLBACK = f"{PREFIX}/auth/oauth/callback/atlassian"
 
 
 def free_port() -> int:
@@ -71,7 +82,7 @@ def uvicorn_workers(
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             command,
             cwd=ROOT,
-            env={**os.environ, **env},
+            env={**_inherited_environment(), **env},
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -81,6 +92,14 @@ def uvicorn_workers(
             yield url
         finally:
             _stop(process)
+
+
+def _inherited_environment() -> dict[str, str]:
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.upper().startswith(("KAVACH_", "ATLASSIAN_"))
+    }
 
 
 def _wait_until_ready(
@@ -134,3 +153,70 @@ async def wait_for_workers(url: str, workers: int, timeout: float = 30.0) -> set
             if len(seen) < workers:
                 await asyncio.sleep(0.2)
     return seen
+
+
+# Signing in over HTTP
+
+
+def app_client(app_url: str, *, timeout: float = 10.0) -> httpx2.AsyncClient:
+    """A browser for the served app that keeps ONE connection, so one worker serves it.
+
+    uvicorn's workers share the listening socket and a connection stays with the worker that
+    accepted it; with a single kept-alive connection, every request of this client reaches
+    the same process (the ``X-Worker-Pid`` header of each answer says which).
+    """
+    return httpx2.AsyncClient(
+        base_url=app_url,
+        limits=httpx2.Limits(max_connections=1, max_keepalive_connections=1),
+        timeout=timeout,
+        trust_env=False,
+    )
+
+
+async def start_sign_in_over_http(browser: httpx2.AsyncClient) -> tuple[httpx2.Response, str]:
+    """Call authorize and let the emulator consent; the authorize answer and the callback.
+
+    The callback is the path and query the emulator sent the browser back to, so that it can
+    be opened on any worker or instance. The binding cookie is in ``browser``'s jar.
+    """
+    started = await browser.get(AUTHORIZE)
+    assert started.status_code == 302, started.text
+    # A client of its own for Atlassian: the browser's one connection stays on the app.
+    async with httpx2.AsyncClient(timeout=browser.timeout, trust_env=False) as atlassian:
+        consent = await atlassian.get(started.headers["location"])  # auto_consent: no page
+    assert consent.status_code == 302, consent.text
+    callback = urlsplit(consent.headers["location"])
+    assert f"{callback.scheme}://{callback.netloc}" == str(browser.base_url).rstrip("/")
+    assert callback.path == CALLBACK, consent.headers["location"]
+    return started, f"{callback.path}?{callback.query}"
+
+
+async def finish_sign_in_over_http(
+    browser: httpx2.AsyncClient, callback: str
+) -> tuple[httpx2.Response, str]:
+    """Open the callback; the answer and the new session token."""
+    finished = await browser.get(callback)
+    assert finished.status_code == 303, finished.text
+    assert "error=" not in finished.headers["location"], finished.headers["location"]
+    return finished, str(finished.cookies["kavach_session"])
+
+
+async def sign_in_over_http(app_url: str) -> str:
+    """A whole sign-in through the served app and the emulator's socket; the session token."""
+    async with app_client(app_url) as browser:
+        _, callback = await start_sign_in_over_http(browser)
+        _, session = await finish_sign_in_over_http(browser, callback)
+    return session
+
+
+async def storm(app_url: str, session: str, requests: int) -> list[httpx2.Response]:
+    """``requests`` requests for a token at once, each on its own connection."""
+    limits = httpx2.Limits(max_connections=requests, max_keepalive_connections=0)
+    async with httpx2.AsyncClient(
+        base_url=app_url,
+        headers={"Authorization": f"Bearer {session}"},
+        limits=limits,
+        timeout=30.0,
+        trust_env=False,
+    ) as client:
+        return list(await asyncio.gather(*(client.get("/token") for _ in range(requests))))

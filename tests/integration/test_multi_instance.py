@@ -1,0 +1,269 @@
+"""Several processes on one PostgreSQL database: workers of one server, and separate instances.
+
+Three servers run for the whole module, all on the run's PostgreSQL database and all signing in
+against one emulator served on a loopback socket in the test process (with ``auto_consent``):
+``uvicorn --workers 4``, and two single-process instances A and B on ports of their own, as two
+machines behind a load balancer would be. Each test empties the database first. The app is
+``tests.integration.worker_app``; every answer names the process that served it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, ExitStack
+from dataclasses import dataclass
+
+import httpx2
+import pytest
+
+from kavach_fastapi.emulator import AtlassianEmulator, Fault
+
+from ..databases import TestDatabase, postgres_database
+from .conftest import PREFIX, SECRET
+from .token_harness import expire_access_token, the_account
+from .worker_app import PID_HEADER
+from .worker_server import (
+    CALLBACK,
+    app_client,
+    finish_sign_in_over_http,
+    sign_in_over_http,
+    start_sign_in_over_http,
+    storm,
+    uvicorn_workers,
+    wait_for_workers,
+)
+
+pytestmark = pytest.mark.postgres
+
+FACTORY = "tests.integration.worker_app:create_app"
+WORKERS = 4
+REQUESTS = 50
+SIGN_OUT = f"{PREFIX}/auth/sign-out"
+SIGN_OUT_BOUND = 2.0
+"""The contract: a sign-out is honoured by every process within 2 seconds."""
+SIGN_OUT_PATIENCE = 5.0
+"""How long to keep asking before concluding that a sign-out is not honoured at all."""
+
+
+@dataclass(frozen=True)
+class Emulated:
+    """The emulator, and where it is served."""
+
+    emu: AtlassianEmulator
+    url: str
+
+
+@dataclass(frozen=True)
+class Workers:
+    """A ``uvicorn --workers N`` server, and the pids of its worker processes."""
+
+    url: str
+    pids: frozenset[int]
+
+
+@pytest.fixture(scope="module")
+def atlassian() -> Iterator[Emulated]:
+    emu = AtlassianEmulator(auto_consent=True)
+    with emu.serve() as url:
+        yield Emulated(emu, url)
+
+
+def app_environment(database_url: str, atlassian: Emulated) -> dict[str, str]:
+    """What configures ``worker_app`` in every process: the same database, key and Atlassian."""
+    client = atlassian.emu.default_client
+    return {
+        "KAVACH_DATABASE_URL": database_url,
+        "KAVACH_SECRET": SECRET,
+        "KAVACH_RATE_LIMIT": "0",
+        "ATLASSIAN_CLIENT_ID": client.client_id,
+        "ATLASSIAN_CLIENT_SECRET": client.client_secret,
+        "ATLASSIAN_AUTH_URL": atlassian.url,
+        "ATLASSIAN_API_URL": atlassian.url,
+    }
+
+
+def register_callback(atlassian: Emulated, app_url: str) -> None:
+    """Register the app's callback URL, as its developer would in Atlassian's console."""
+    atlassian.emu.default_client.redirect_uris.append(f"{app_url}{CALLBACK}")
+
+
+@pytest.fixture(scope="module")
+def four_workers(
+    postgres_url: str, atlassian: Emulated, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Workers]:
+    log = tmp_path_factory.mktemp("four-workers") / "uvicorn.log"
+    env = app_environment(postgres_url, atlassian)
+    with uvicorn_workers(FACTORY, workers=WORKERS, env=env, log=log) as url:
+        register_callback(atlassian, url)
+        pids = asyncio.run(wait_for_workers(url, WORKERS))
+        assert len(pids) == WORKERS, f"only {len(pids)} workers answered"
+        yield Workers(url, frozenset(pids))
+
+
+@pytest.fixture(scope="module")
+def two_instances(
+    postgres_url: str, atlassian: Emulated, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    """Instances A and B: one process each, on ports of their own."""
+    logs = tmp_path_factory.mktemp("two-instances")
+    env = app_environment(postgres_url, atlassian)
+    with ExitStack() as stack:
+        a, b = (
+            stack.enter_context(uvicorn_workers(FACTORY, workers=1, env=env, log=logs / name))
+            for name in ("a.log", "b.log")
+        )
+        for url in (a, b):
+            register_callback(atlassian, url)
+        yield a, b
+
+
+@pytest.fixture
+def pg(postgres_url: str) -> Iterator[TestDatabase]:
+    """The run's PostgreSQL database, emptied for the test."""
+    database = postgres_database(postgres_url)
+    try:
+        yield database
+    finally:
+        database.engine.dispose()
+
+
+async def served_by(browser: httpx2.AsyncClient) -> int:
+    """The pid of the process at the other end of the browser's connection."""
+    answer = await browser.get("/pid")
+    assert answer.status_code == 200, answer.text
+    return int(answer.json()["pid"])
+
+
+async def connections_to_two_workers(
+    app_url: str, stack: AsyncExitStack
+) -> tuple[httpx2.AsyncClient, httpx2.AsyncClient]:
+    """Two single-connection browsers whose connections two different workers accepted."""
+    first = await stack.enter_async_context(app_client(app_url))
+    first_pid = await served_by(first)
+    for _ in range(50):
+        other = app_client(app_url)
+        if await served_by(other) != first_pid:
+            stack.push_async_callback(other.aclose)
+            return first, other
+        await other.aclose()
+    pytest.fail(f"50 new connections were all accepted by worker {first_pid}")
+
+
+def pid_of(answer: httpx2.Response) -> int:
+    return int(answer.headers[PID_HEADER])
+
+
+async def test_a_sign_in_started_on_one_worker_finishes_on_another(
+    four_workers: Workers, pg: TestDatabase
+) -> None:
+    # The workers share a listening socket, so which one serves a request is not ours to pick:
+    # keep one connection per browser, on two workers, and try again until the two steps of a
+    # sign-in really ran in different processes.
+    for _ in range(5):
+        async with AsyncExitStack() as stack:
+            first, second = await connections_to_two_workers(four_workers.url, stack)
+            started, callback = await start_sign_in_over_http(first)
+            second.cookies = first.cookies  # one browser, two connections: the binding goes too
+            finished, session = await finish_sign_in_over_http(second, callback)
+            first.cookies = second.cookies
+            on_first, on_second = await first.get("/me"), await second.get("/me")
+        if pid_of(started) != pid_of(finished):
+            break
+    else:
+        pytest.fail("five sign-ins each started and finished in the same worker")
+
+    assert {pid_of(started), pid_of(finished)} <= four_workers.pids
+    assert on_first.status_code == on_second.status_code == 200, (on_first.text, on_second.text)
+    assert on_first.json()["id"] == on_second.json()["id"]
+    assert {pid_of(started), pid_of(finished)} == {pid_of(on_first), pid_of(on_second)}
+    assert session
+    assert pg.count("kavach_users") == 1
+    assert pg.count("kavach_sign_in_attempts") == 0
+
+
+async def test_a_sign_in_started_on_one_instance_finishes_on_another_and_counts_on_both(
+    two_instances: tuple[str, str], pg: TestDatabase
+) -> None:
+    a, b = two_instances
+    async with app_client(a) as on_a, app_client(b) as on_b:
+        started, callback = await start_sign_in_over_http(on_a)
+        on_b.cookies = on_a.cookies  # the load balancer sent the browser's next request to B
+        finished, _ = await finish_sign_in_over_http(on_b, callback)
+        on_a.cookies = on_b.cookies
+        me_a, me_b = await on_a.get("/me"), await on_b.get("/me")
+
+    assert pid_of(started) != pid_of(finished)
+    assert me_a.status_code == me_b.status_code == 200, (me_a.text, me_b.text)
+    assert me_a.json()["id"] == me_b.json()["id"]
+    assert pid_of(me_a) == pid_of(started)
+    assert pid_of(me_b) == pid_of(finished)
+    assert pg.count("kavach_users") == 1
+    assert pg.count("kavach_sessions") == 1
+    assert pg.count("kavach_sign_in_attempts") == 0
+
+
+async def test_fifty_concurrent_requests_across_four_workers_refresh_exactly_once(
+    four_workers: Workers, atlassian: Emulated, pg: TestDatabase
+) -> None:
+    emu = atlassian.emu
+    session = await sign_in_over_http(four_workers.url)
+
+    rounds = []
+    for _ in range(2):
+        expire_access_token(pg)
+        version = the_account(pg)["token_version"]
+        refreshes = emu.calls["refresh"]
+        # A slow answer keeps the refresh in flight while the other workers ask.
+        emu.faults.add("refresh", Fault("latency", seconds=0.3, times=1))
+        answers = await storm(four_workers.url, session, REQUESTS)
+        rounds.append((version, answers, emu.calls["refresh"] - refreshes))
+
+    for _version, answers, refreshes in rounds:
+        assert [answer.status_code for answer in answers] == [200] * REQUESTS
+        assert len({answer.json()["token"] for answer in answers}) == 1
+        assert refreshes == 1  # exactly one refresh per expiry
+        # The requests reached several processes, so the database lease did the deciding.
+        assert len({answer.json()["pid"] for answer in answers}) >= 2
+        assert {answer.json()["pid"] for answer in answers} <= four_workers.pids
+    (first, _, _), (second, _, _) = rounds
+    assert second == first + 1  # one write of new tokens per expiry
+    row = the_account(pg)
+    assert row["token_version"] == first + 2
+    assert row["refresh_lease_owner"] is None
+    assert not row["needs_reauth"]
+
+
+async def test_a_sign_out_on_one_instance_is_honoured_by_the_other_within_two_seconds(
+    two_instances: tuple[str, str], pg: TestDatabase
+) -> None:
+    a, b = two_instances
+    session = await sign_in_over_http(a)
+    bearer = {"Authorization": f"Bearer {session}"}
+    async with app_client(a) as on_a, app_client(b) as on_b:
+        on_a.headers.update(bearer)
+        on_b.headers.update(bearer)
+        # B has just checked the session, so it may trust it for its cache's lifetime.
+        assert (await on_b.get("/me")).status_code == 200
+        signing_out = time.monotonic()
+        signed_out = await on_a.post(SIGN_OUT)
+        on_a_after = await on_a.get("/me")
+        seen_on_b = []
+        while True:
+            answer = await on_b.get("/me")
+            delay = time.monotonic() - signing_out
+            seen_on_b.append(answer.status_code)
+            if answer.status_code != 200 or delay > SIGN_OUT_PATIENCE:
+                break
+            await asyncio.sleep(0.05)
+
+    assert signed_out.status_code == 200, signed_out.text
+    assert signed_out.json() == {"signed_out": True}
+    assert on_a_after.status_code == 401  # at once in the process that signed out
+    assert pg.count("kavach_sessions") == 0
+    assert seen_on_b[-1] == 401, f"B answered {seen_on_b} in the {delay:.2f} s after sign-out"
+    assert delay < SIGN_OUT_BOUND, (
+        f"B refused the session {delay:.2f} s after the sign-out on A began; "
+        f"the contract is {SIGN_OUT_BOUND} s"
+    )
