@@ -1,0 +1,12 @@
+from fastapi import FastAPI
+
+from kavach_fastapi import CurrentUser, User, atlassian_provider, kavach_router
+
+app = FastAPI()
+router = kavach_router(providers=[atlassian_provider()])
+app.include_router(router, prefix="/api/kavach")
+
+
+@app.get("/me")
+async def me(user: CurrentUser) -> User:
+    return user

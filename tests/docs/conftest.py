@@ -1,0 +1,84 @@
+"""The documentation's examples, run as tests: every code example is a file a test imports or runs.
+
+The examples live in ``docs/examples`` and the build hook in ``docs/hooks``; both folders are put on
+``sys.path`` here so that tests import them by name, as the pages show them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx2
+import pytest
+from fastapi import APIRouter, FastAPI
+
+from kavach_fastapi import kavach_router
+from kavach_fastapi.emulator import AtlassianEmulator
+from kavach_fastapi.testing import emulator_provider
+
+REPO = Path(__file__).resolve().parents[2]
+DOCS = REPO / "docs"
+EXAMPLES = DOCS / "examples"
+HOOKS = DOCS / "hooks"
+PREFIX = "/api/kavach"
+SECRET = "docs-test-secret-0123456789-0123456789"
+SCOPES = ("read:jira-user", "read:jira-work", "read:space:confluence")
+"""What the examples' routes need: Jira's myself and issues, Confluence's spaces."""
+
+JIRA_SITE = "1f7c2a3e-9b4d-4c5a-8e6f-2d3b4c5a6e7f"
+WIKI_SITE = "6b8e4d2c-3a1f-4e9b-a7c6-5f0d1e2b3c4a"
+
+for folder in (EXAMPLES, HOOKS):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+
+def load_example(name: str) -> ModuleType:
+    """Import ``docs/examples/<name>.py`` afresh, as its own module (for examples that read the
+    environment when imported)."""
+    spec = importlib.util.spec_from_file_location(f"docs_example_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def app_with(
+    routers: Iterable[APIRouter],
+    emulator: AtlassianEmulator,
+    transport: httpx2.AsyncBaseTransport,
+    database: Path,
+    **provider_options: Any,
+) -> FastAPI:
+    """An app as the pages describe it: the kavach router at ``/api/kavach`` and the example's
+    routers, signing in against ``emulator``."""
+    app = FastAPI()
+    provider = emulator_provider(emulator, scopes=SCOPES, **provider_options)
+    app.include_router(
+        kavach_router(
+            [provider],
+            database_url=f"sqlite:///{database}",
+            secret=SECRET,
+            http_transport=transport,
+        ),
+        prefix=PREFIX,
+    )
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No ``ATLASSIAN_*``/``KAVACH_*`` variable or ``.env`` of the developer reaches an example."""
+    for name in list(os.environ):
+        if name.startswith(("ATLASSIAN_", "KAVACH_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)

@@ -1,0 +1,60 @@
+"""The quick start's ten-line app, unchanged, signs people in against a served emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kavach_fastapi.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, AtlassianEmulator
+from kavach_fastapi.testing import sign_in
+
+from .conftest import EXAMPLES, load_example
+
+
+@pytest.fixture
+def quickstart_environment(
+    monkeypatch: pytest.MonkeyPatch, atlassian_emulator_url: str, tmp_path: Path
+) -> None:
+    """What the quick start exports: the emulator's URL and its demo app's credentials."""
+    monkeypatch.setenv("ATLASSIAN_AUTH_URL", atlassian_emulator_url)
+    monkeypatch.setenv("ATLASSIAN_API_URL", atlassian_emulator_url)
+    monkeypatch.setenv("ATLASSIAN_CLIENT_ID", DEFAULT_CLIENT_ID)
+    monkeypatch.setenv("ATLASSIAN_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
+
+
+@pytest.mark.usefixtures("quickstart_environment")
+def test_quick_start_app_signs_in_and_answers_me(
+    atlassian_emulator: AtlassianEmulator, tmp_path: Path
+) -> None:
+    app = load_example("quickstart_app").app
+
+    with TestClient(app, follow_redirects=False) as client:
+        before = client.get("/me")
+        sign_in(client, atlassian_emulator, redirect_to="/me")
+        after = client.get("/me")
+
+    assert before.status_code == 401
+    assert before.json()["error"]["code"] == "not_signed_in"
+    assert after.status_code == 200
+    assert after.json()["name"] == "Ada Lovelace"
+    # With no KAVACH_DATABASE_URL, the data and its key live in the working folder.
+    assert (tmp_path / "kavach.db").exists()
+    assert (tmp_path / "kavach.db.secret").exists()
+
+
+@pytest.mark.usefixtures("quickstart_environment")
+def test_quick_start_authorize_url_leads_to_the_emulator(atlassian_emulator_url: str) -> None:
+    app = load_example("quickstart_app").app
+
+    with TestClient(app, follow_redirects=False) as client:
+        answer = client.get("/api/kavach/auth/oauth/authorize/atlassian?redirect_to=/me")
+
+    assert answer.status_code == 302
+    assert answer.headers["location"].startswith(f"{atlassian_emulator_url}/authorize?")
+
+
+def test_quick_start_app_is_ten_lines() -> None:
+    lines = (EXAMPLES / "quickstart_app.py").read_text().splitlines()
+    assert len([line for line in lines if line.strip()]) <= 10
