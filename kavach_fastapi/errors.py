@@ -12,9 +12,10 @@ The tree::
     │   ├── ProviderError            the token exchange or profile call failed (502)
     │   └── AccountDisabledError     the provider account is closed or inactive (403)
     ├── ReauthRequiredError          the provider grant is gone; the person must consent again (401)
-    ├── ProviderUnavailableError     the provider is down or rate-limiting; retry later (503)
+    ├── RetryLaterError              a failure that passes with time (``Retry-After``)
+    │   ├── ProviderUnavailableError the provider is down or rate-limiting (503)
+    │   └── RateLimitedError         too many sign-in requests from one address (429)
     ├── UnknownSiteError             the cloud id is not one of the person's sites (404)
-    ├── RateLimitedError             too many sign-in requests from one address (429)
     ├── CrossSiteRequestError        a state-changing request came from another site (403)
     └── UnknownProviderError         no configured provider has that id (404)
 
@@ -168,8 +169,8 @@ class ReauthRequiredError(KavachError):
         self.reauth_url = reauth_url
 
 
-class ProviderUnavailableError(KavachError):
-    """The provider timed out, failed or is rate-limiting, even after retries.
+class RetryLaterError(KavachError):
+    """A failure that passes with time; answered with a ``Retry-After`` header.
 
     Attributes:
         retry_after: seconds after which a retry may work.
@@ -177,11 +178,18 @@ class ProviderUnavailableError(KavachError):
 
     code = ErrorCode.PROVIDER_UNAVAILABLE
     status_code = 503
-    default_message = "Atlassian is not answering right now. Please try again shortly."
+    default_message = "Please try again shortly."
+    default_retry_after = 5
 
-    def __init__(self, message: str | None = None, *, retry_after: int = 5) -> None:
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
         super().__init__(message)
-        self.retry_after = retry_after
+        self.retry_after = self.default_retry_after if retry_after is None else retry_after
+
+
+class ProviderUnavailableError(RetryLaterError):
+    """The provider timed out, failed or is rate-limiting, even after retries."""
+
+    default_message = "Atlassian is not answering right now. Please try again shortly."
 
 
 class UnknownSiteError(KavachError):
@@ -192,20 +200,13 @@ class UnknownSiteError(KavachError):
     default_message = "That Atlassian site is not one you have granted access to."
 
 
-class RateLimitedError(KavachError):
-    """Too many sign-in starts and callbacks from one client address (``KAVACH_RATE_LIMIT``).
-
-    Attributes:
-        retry_after: seconds until the limit resets.
-    """
+class RateLimitedError(RetryLaterError):
+    """Too many sign-in starts and callbacks from one client address (``KAVACH_RATE_LIMIT``)."""
 
     code = ErrorCode.RATE_LIMITED
     status_code = 429
     default_message = "Too many sign-in attempts. Please wait a moment and try again."
-
-    def __init__(self, message: str | None = None, *, retry_after: int = 60) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+    default_retry_after = 60
 
 
 class CrossSiteRequestError(KavachError):

@@ -494,6 +494,9 @@ class Store:
 
     async def mark_needs_reauth(self, account_id: str, *, now: datetime) -> None:
         """The grant is dead: keep the link, drop the lease, and ask for consent again."""
+        await self._retire_grant(account_id, now=now)
+
+    async def _retire_grant(self, account_id: str, *, now: datetime, **also: Any) -> None:
         async with self.transaction() as session:
             await session.execute(
                 update(AccountRow)
@@ -504,6 +507,7 @@ class Store:
                     refresh_lease_until=None,
                     token_version=col(AccountRow.token_version) + 1,
                     updated_at=now,
+                    **also,
                 )
             )
 
@@ -518,23 +522,15 @@ class Store:
 
     async def forget_tokens(self, account_id: str, *, now: datetime) -> None:
         """Disconnect: drop the tokens and cached sites, keep the identity link."""
-        async with self.transaction() as session:
-            await session.execute(
-                update(AccountRow)
-                .where(col(AccountRow.id) == account_id)
-                .values(
-                    access_token=None,
-                    refresh_token=None,
-                    access_token_expires_at=None,
-                    sites_json=None,
-                    sites_fetched_at=None,
-                    needs_reauth=True,
-                    refresh_lease_owner=None,
-                    refresh_lease_until=None,
-                    token_version=col(AccountRow.token_version) + 1,
-                    updated_at=now,
-                )
-            )
+        await self._retire_grant(
+            account_id,
+            now=now,
+            access_token=None,
+            refresh_token=None,
+            access_token_expires_at=None,
+            sites_json=None,
+            sites_fetched_at=None,
+        )
 
     async def account_ids(self) -> Sequence[str]:
         """Every account id, for maintenance such as key rotation."""

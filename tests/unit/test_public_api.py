@@ -37,6 +37,7 @@ PUBLIC_NAMES = [
     "ProviderUnavailableError",
     "RateLimitedError",
     "ReauthRequiredError",
+    "RetryLaterError",
     "SignInError",
     "UnknownProviderError",
     "UnknownSiteError",
