@@ -1,0 +1,149 @@
+"""CSRF on the state-changing endpoints: sign-out and disconnect.
+
+A page on another site can make the victim's browser send a POST or DELETE with the victim's
+cookies (SameSite=Lax stops most, not all: same-site sibling subdomains, older browsers). Browsers
+say where a request comes from in ``Origin`` and ``Sec-Fetch-Site``; any sign of another site is
+refused with 403 and nothing changes. Both endpoints are unreachable by GET, which any ``<img>``
+could send.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from kavach_fastapi.emulator import AtlassianEmulator
+
+from .conftest import (
+    DISCONNECT,
+    EVIL,
+    HTTPS_BASE_URL,
+    HTTPS_SITE,
+    SESSION,
+    SIGN_OUT,
+    browser,
+    build_app,
+    error_code,
+    register_callback,
+    running,
+    session_cookie,
+    sign_in,
+    snapshot,
+)
+
+CROSS_SITE = {
+    "other-origin": {"Origin": f"https://{EVIL}"},
+    "null-origin": {"Origin": "null"},
+    "own-host-other-scheme": {"Origin": "https://testserver"},
+    "own-host-other-port": {"Origin": "http://testserver:8080"},
+    "own-host-as-subdomain": {"Origin": f"http://testserver.{EVIL}"},
+    "sibling-subdomain": {"Origin": "http://evil.testserver"},
+    "sec-fetch-site-cross-site": {"Sec-Fetch-Site": "cross-site"},
+    "sec-fetch-site-same-site": {"Sec-Fetch-Site": "same-site"},
+    "origin-wins-over-sec-fetch-site": {"Origin": f"https://{EVIL}", "Sec-Fetch-Site": "none"},
+    "form-post-from-another-site": {
+        "Origin": f"https://{EVIL}",
+        "Sec-Fetch-Site": "cross-site",
+        "Content-Type": "application/x-www-form-urlencoded",
+    },
+}
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE.values(), ids=CROSS_SITE.keys())
+async def test_a_cross_site_sign_out_is_refused_and_changes_nothing(
+    victim: httpx2.AsyncClient,
+    emulator: AtlassianEmulator,
+    database: Path,
+    headers: dict[str, str],
+) -> None:
+    await sign_in(victim, emulator)
+    token = session_cookie(victim)
+    before = snapshot(database)
+
+    refused = await victim.post(SIGN_OUT, headers=headers)
+    redirected = await victim.post(
+        SIGN_OUT, params={"redirect_to": f"https://{EVIL}/"}, headers=headers
+    )
+
+    for response in (refused, redirected):
+        assert response.status_code == 403
+        assert error_code(response) == "cross_site_request"
+        assert "set-cookie" not in response.headers
+    assert session_cookie(victim) == token
+    assert (await victim.get(SESSION)).status_code == 200
+    assert snapshot(database) == before
+
+
+async def test_a_same_origin_sign_out_works(
+    victim: httpx2.AsyncClient, emulator: AtlassianEmulator, database: Path
+) -> None:
+    """The control: the site's own page (or an API client, which sends no Origin) signs out."""
+    await sign_in(victim, emulator)
+
+    response = await victim.post(
+        SIGN_OUT, headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+    )
+
+    assert response.status_code == 200
+    assert (await victim.get(SESSION)).status_code == 401
+    assert snapshot(database)["kavach_sessions"] == []
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE"])
+async def test_sign_out_by_another_method_is_refused(
+    victim: httpx2.AsyncClient, emulator: AtlassianEmulator, database: Path, method: str
+) -> None:
+    await sign_in(victim, emulator)
+    before = snapshot(database)
+
+    response = await victim.request(method, SIGN_OUT, params={"redirect_to": "/"})
+
+    assert response.status_code == 405
+    assert (await victim.get(SESSION)).status_code == 200
+    assert snapshot(database) == before
+
+
+async def test_with_base_url_a_forged_host_does_not_make_a_cross_site_sign_out_same_origin(
+    emulator: AtlassianEmulator, database: Path
+) -> None:
+    register_callback(emulator, HTTPS_BASE_URL)
+    app = build_app(database, emulator, base_url=HTTPS_BASE_URL)
+    async with running(app), browser(app, base_url=HTTPS_SITE) as client:
+        await sign_in(client, emulator)
+        before = snapshot(database)
+
+        response = await client.post(SIGN_OUT, headers={"Host": EVIL, "Origin": f"https://{EVIL}"})
+
+        assert response.status_code == 403
+        assert (await client.get(SESSION)).status_code == 200
+    assert snapshot(database) == before
+
+
+async def test_a_cross_site_disconnect_is_refused_and_changes_nothing(
+    victim: httpx2.AsyncClient, emulator: AtlassianEmulator, database: Path
+) -> None:
+    await sign_in(victim, emulator)
+    before = snapshot(database)
+
+    for name, headers in CROSS_SITE.items():
+        response = await victim.delete(DISCONNECT, headers=headers)
+        assert response.status_code == 403, name
+        assert error_code(response) == "cross_site_request", name
+
+    assert snapshot(database) == before
+    assert (await victim.get("/sites")).status_code == 200
+
+
+async def test_disconnect_by_another_method_is_refused(
+    victim: httpx2.AsyncClient, emulator: AtlassianEmulator, database: Path
+) -> None:
+    await sign_in(victim, emulator)
+    before = snapshot(database)
+
+    for method in ("GET", "HEAD", "POST"):
+        response = await victim.request(method, DISCONNECT)
+        assert response.status_code == 405, method
+
+    assert snapshot(database) == before
