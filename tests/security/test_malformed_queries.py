@@ -160,6 +160,23 @@ NEXT_TO_A_VALID_STATE = {
 }
 
 
+async def callback_next_to_a_valid_state(
+    live_app: FastAPI, victim: httpx2.AsyncClient, emulator: AtlassianEmulator, template: bytes
+) -> tuple[bytes, RawResponse]:
+    """Approve a sign-in, then call back with ``template`` filled with its state and code."""
+    state, code = await approved_sign_in(victim, emulator)
+    binding = victim.cookies["kavach_signin"]
+    query = template.replace(b"{state}", state.encode()).replace(b"{code}", code.encode())
+    response = await raw_request(
+        live_app,
+        "GET",
+        CALLBACK,
+        query=query,
+        headers=[(b"cookie", f"kavach_signin={binding}".encode())],
+    )
+    return query, response
+
+
 @pytest.mark.parametrize(
     "template", NEXT_TO_A_VALID_STATE.values(), ids=NEXT_TO_A_VALID_STATE.keys()
 )
@@ -170,18 +187,9 @@ async def test_malformed_parameters_next_to_a_valid_state_end_in_an_error_redire
     database: Path,
     template: bytes,
 ) -> None:
-    state, code = await approved_sign_in(victim, emulator)
-    binding = victim.cookies["kavach_signin"]
     before = snapshot(database)
-    query = template.replace(b"{state}", state.encode()).replace(b"{code}", code.encode())
 
-    response = await raw_request(
-        live_app,
-        "GET",
-        CALLBACK,
-        query=query,
-        headers=[(b"cookie", f"kavach_signin={binding}".encode())],
-    )
+    query, response = await callback_next_to_a_valid_state(live_app, victim, emulator, template)
 
     assert_harmless(response, query[:80].decode("latin-1"))
     assert response.status_code == 303
@@ -212,18 +220,9 @@ async def test_a_callback_with_a_repeated_parameter_is_refused(
     template: bytes,
 ) -> None:
     """Which ``state`` or ``code`` counts would be the parser's choice: none does."""
-    state, code = await approved_sign_in(victim, emulator)
-    binding = victim.cookies["kavach_signin"]
     before = snapshot(database)
-    query = template.replace(b"{state}", state.encode()).replace(b"{code}", code.encode())
 
-    response = await raw_request(
-        live_app,
-        "GET",
-        CALLBACK,
-        query=query,
-        headers=[(b"cookie", f"kavach_signin={binding}".encode())],
-    )
+    _, response = await callback_next_to_a_valid_state(live_app, victim, emulator, template)
 
     assert_harmless(response, template.decode())
     location = response.header("location") or ""
