@@ -205,8 +205,8 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
         Starts a sign-in attempt bound to this browser by a short-lived HttpOnly cookie.
         """
         await kavach.ensure_started()
+        client = kavach.sign_in.client(provider)  # an unknown provider is refused uncounted
         await kavach.rate_limiter.hit(client_address(request))
-        client = kavach.sign_in.client(provider)
         base = mount_url(request, AUTHORIZE_PATH.format(provider=provider), settings.base_url)
         cookies = policy(request)
         start = await kavach.sign_in.start(
@@ -279,8 +279,12 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
         it asked for JSON); nothing is stored and no session is made.
         """
         await kavach.ensure_started()
-        await kavach.rate_limiter.hit(client_address(request))
+        kavach.sign_in.client(provider)  # an unknown provider is refused uncounted
         cookies = policy(request)
+        binding = request.cookies.get(cookies.name(BINDING_COOKIE))
+        await kavach.rate_limiter.hit_callback(
+            client_address(request), provider=provider, state=state, browser_binding=binding
+        )
         try:
             result = await kavach.sign_in.finish(
                 provider,
@@ -288,7 +292,7 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
                 code=code,
                 error=error,
                 issuer=iss,
-                browser_binding=request.cookies.get(cookies.name(BINDING_COOKIE)),
+                browser_binding=binding,
             )
         except SignInError as exc:
             if wants_json(request):

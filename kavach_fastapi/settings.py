@@ -108,7 +108,7 @@ class KavachSettings(BaseSettings):
     """Comma-separated extra origins (`https://app.example.com`) that `redirect_to` may point at."""
 
     rate_limit: int = Field(default=30, ge=0)
-    """Sign-in starts and callbacks allowed per minute per client address; `0` turns the limit off."""
+    """Sign-in starts and callbacks allowed per minute per client address (an IPv6 address counts for its /64); `0` turns the limit off. A callback finishing a sign-in that the same browser started is never refused, and a request that the server reports no address for is not counted."""
 
     session_lifetime: timedelta = Field(default=timedelta(days=7), gt=timedelta(0))
     """Absolute lifetime of a session, in seconds or ISO 8601 (`P7D`)."""

@@ -102,9 +102,13 @@ def session_token(request: Request, policy: CookiePolicy) -> str | None:
     return request.cookies.get(policy.name(SESSION_COOKIE))
 
 
-def client_address(request: Request) -> str:
-    """The client's address as the ASGI server reports it (proxies are the server's business)."""
-    return request.client.host if request.client else "unknown"
+def client_address(request: Request) -> str | None:
+    """The client's address as the ASGI server reports it (proxies are the server's business).
+
+    ``None`` when the server reports none (``uvicorn --uds``): never a placeholder that would
+    lump every such client together.
+    """
+    return request.client.host if request.client else None
 
 
 def wants_json(request: Request) -> bool:
