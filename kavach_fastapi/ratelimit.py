@@ -47,11 +47,11 @@ _MAX_LOOKED_UP = 128
 """Longer ``state`` or binding values are never issued, so they cannot name a pending attempt."""
 
 NO_ADDRESS_WARNING = (
-    "kavach: a sign-in request arrived without a client address, so the sign-in rate limit "
-    "cannot apply to it (this is logged once). Make the ASGI server report client addresses: "
-    "behind a proxy on a Unix socket, start uvicorn with --forwarded-allow-ips='*' and have the "
-    "proxy set X-Forwarded-For to the client's address; behind a proxy on TCP, name it in "
-    "--forwarded-allow-ips."
+    "kavach: the ASGI server reported no client IP address for a sign-in request (it gave %r), "
+    "so the sign-in rate limit cannot apply to it (this is logged once per app). Make the server "
+    "report client addresses: behind a proxy on a Unix socket, have the proxy set "
+    "X-Forwarded-For to the client's address and start uvicorn with --forwarded-allow-ips='*'; "
+    "behind a proxy on TCP, name the proxy in --forwarded-allow-ips."
 )
 
 
@@ -104,7 +104,7 @@ class RateLimiter:
             return
         key = bucket_of(address)
         if key is None:
-            self._warn_no_address()
+            self._warn_no_address(address)
             return
         moment = time.time() if now is None else now
         window = int(moment // WINDOW_SECONDS)
@@ -154,12 +154,12 @@ class RateLimiter:
             now=datetime.fromtimestamp(moment, tz=timezone.utc),
         )
 
-    def _warn_no_address(self) -> None:
+    def _warn_no_address(self, reported: str | None) -> None:
         # Once: every request of such a deployment lacks an address, and a line per request
         # would bury everything else in the log.
         if not self._warned_no_address:
             self._warned_no_address = True
-            logger.warning(NO_ADDRESS_WARNING)
+            logger.warning(NO_ADDRESS_WARNING, None if reported is None else reported[:64])
 
 
 def _could_be_token(value: str | None) -> TypeGuard[str]:
