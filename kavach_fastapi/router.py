@@ -97,6 +97,7 @@ def kavach_router(
     secret: str | None = None,
     base_url: str | None = None,
     trusted_origins: Sequence[str] | None = None,
+    csrf_trusted_origins: Sequence[str] | None = None,
     rate_limit: int | None = None,
     session_lifetime: timedelta | None = None,
     session_idle_timeout: timedelta | None = None,
@@ -118,6 +119,8 @@ def kavach_router(
         secret: ``KAVACH_SECRET`` (comma-separated keys, newest first).
         base_url: ``KAVACH_BASE_URL``, the public URL of the mount point.
         trusted_origins: ``KAVACH_TRUSTED_ORIGINS``, where ``redirect_to`` may point besides here.
+        csrf_trusted_origins: ``KAVACH_CSRF_TRUSTED_ORIGINS``, origins besides this site whose
+            pages may sign out and disconnect.
         rate_limit: ``KAVACH_RATE_LIMIT``.
         session_lifetime: ``KAVACH_SESSION_LIFETIME``.
         session_idle_timeout: ``KAVACH_SESSION_IDLE_TIMEOUT``.
@@ -139,6 +142,9 @@ def kavach_router(
         secret=secret,
         base_url=base_url,
         trusted_origins=",".join(trusted_origins) if trusted_origins is not None else None,
+        csrf_trusted_origins=(
+            ",".join(csrf_trusted_origins) if csrf_trusted_origins is not None else None
+        ),
         rate_limit=rate_limit,
         session_lifetime=session_lifetime,
         session_idle_timeout=session_idle_timeout,
@@ -178,7 +184,7 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
 
     def refuse_cross_site(request: Request, route_path: str, what: str) -> None:
         base = mount_url(request, route_path, settings.base_url)
-        if is_cross_site(request, base, settings.trusted_origins):
+        if is_cross_site(request, base, settings.csrf_trusted_origins):
             raise CrossSiteRequestError(f"{what} must come from this site.")
 
     @router.get(
@@ -205,8 +211,8 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
         Starts a sign-in attempt bound to this browser by a short-lived HttpOnly cookie.
         """
         await kavach.ensure_started()
+        client = kavach.sign_in.client(provider)  # an unknown provider is refused uncounted
         await kavach.rate_limiter.hit(client_address(request))
-        client = kavach.sign_in.client(provider)
         base = mount_url(request, AUTHORIZE_PATH.format(provider=provider), settings.base_url)
         cookies = policy(request)
         start = await kavach.sign_in.start(
@@ -279,8 +285,12 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
         it asked for JSON); nothing is stored and no session is made.
         """
         await kavach.ensure_started()
-        await kavach.rate_limiter.hit(client_address(request))
+        kavach.sign_in.client(provider)  # an unknown provider is refused uncounted
         cookies = policy(request)
+        binding = request.cookies.get(cookies.name(BINDING_COOKIE))
+        await kavach.rate_limiter.hit_callback(
+            client_address(request), provider=provider, state=state, browser_binding=binding
+        )
         try:
             result = await kavach.sign_in.finish(
                 provider,
@@ -288,7 +298,7 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
                 code=code,
                 error=error,
                 issuer=iss,
-                browser_binding=request.cookies.get(cookies.name(BINDING_COOKIE)),
+                browser_binding=binding,
             )
         except SignInError as exc:
             if wants_json(request):

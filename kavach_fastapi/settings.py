@@ -105,10 +105,13 @@ class KavachSettings(BaseSettings):
     """Public URL of the router's mount point, e.g. `https://your-app.com/api/kavach`; fixes the redirect URI behind proxies."""
 
     trusted_origins: Annotated[tuple[str, ...], NoDecode] = ()
-    """Comma-separated extra origins (`https://app.example.com`) that `redirect_to` may point at."""
+    """Comma-separated extra origins (`https://app.example.com`) that `redirect_to` may point at. Only that: they never let a page sign people out or disconnect them (that is `KAVACH_CSRF_TRUSTED_ORIGINS`)."""
+
+    csrf_trusted_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    """Comma-separated origins (`https://www.example.com`) whose pages may sign people out and disconnect their accounts, besides this site's own. Leave it empty unless a front end of yours on another origin must do that (usually a sibling subdomain, which browsers send `SameSite=Lax` cookies from): every page on a listed origin can then end sessions. `KAVACH_TRUSTED_ORIGINS` never relaxes this check."""
 
     rate_limit: int = Field(default=30, ge=0)
-    """Sign-in starts and callbacks allowed per minute per client address; `0` turns the limit off."""
+    """Sign-in starts and callbacks allowed per minute per client address (an IPv6 address counts for its /64); `0` turns the limit off. A callback finishing a sign-in that the same browser started is never refused, and a request that the server reports no address for is not counted."""
 
     session_lifetime: timedelta = Field(default=timedelta(days=7), gt=timedelta(0))
     """Absolute lifetime of a session, in seconds or ISO 8601 (`P7D`)."""
@@ -145,12 +148,12 @@ class KavachSettings(BaseSettings):
             return float(value)
         return value
 
-    @field_validator("trusted_origins", mode="before")
+    @field_validator("trusted_origins", "csrf_trusted_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         return _split(value, ",")
 
-    @field_validator("trusted_origins")
+    @field_validator("trusted_origins", "csrf_trusted_origins")
     @classmethod
     def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_http_url(origin, allow_path=False) for origin in value)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Result, bindparam, delete, event, select, update
+from sqlalchemy import Connection, Result, bindparam, delete, event, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -224,8 +224,16 @@ class Store:
                 )
             session.add(attempt)
 
-    async def count_hit(self, key: str, window: int) -> int:
-        """Count one request for ``key`` in time window ``window``; return the window's total."""
+    async def count_hit(self, key: str, window: int, *, limit: int) -> int | None:
+        """Count one request for ``key`` in time window ``window``, if it is under ``limit``.
+
+        One statement: the upsert increments only while the count is below ``limit``, and its
+        ``RETURNING`` says whether it did, so a refused request changes nothing and two workers
+        cannot both take the last place.
+
+        Returns:
+            The window's new count, or ``None`` when the limit was already reached.
+        """
         insert = sqlite_insert if self.engine.dialect.name == "sqlite" else postgresql_insert
         statement = (
             insert(RateLimitRow)
@@ -233,11 +241,13 @@ class Store:
             .on_conflict_do_update(
                 index_elements=["key", "window"],
                 set_={"count": col(RateLimitRow.count) + 1},
+                where=col(RateLimitRow.count) < limit,
             )
             .returning(col(RateLimitRow.count))
         )
         async with self.transaction() as session:
-            return int((await session.execute(statement)).scalar_one())
+            count = (await session.execute(statement)).scalar_one_or_none()
+        return None if count is None else int(count)
 
     async def forget_windows_before(self, window: int) -> int:
         """Delete rate-limit counters of windows before ``window``."""
@@ -246,6 +256,23 @@ class Store:
                 delete(RateLimitRow).where(col(RateLimitRow.window) < window)
             )
             return _rowcount(result)
+
+    async def has_pending_attempt(
+        self, state_hash: str, browser_hash: str, *, provider: str, now: datetime
+    ) -> bool:
+        """Whether a live attempt of ``provider`` has this state and was started by this browser.
+
+        A read only (one primary-key lookup, in autocommit mode): the rate limiter asks it so
+        that a person coming back from the consent page is never refused.
+        """
+        statement = select(literal(1)).where(
+            col(SignInAttemptRow.state_hash) == state_hash,
+            col(SignInAttemptRow.browser_hash) == browser_hash,
+            col(SignInAttemptRow.provider) == provider,
+            col(SignInAttemptRow.expires_at) > now,
+        )
+        async with self._autocommit.connect() as connection:
+            return (await connection.execute(statement)).first() is not None
 
     async def take_attempt(self, state_hash: str) -> SignInAttemptRow | None:
         """Remove and return the attempt with this state; ``None`` if it is gone.

@@ -102,9 +102,13 @@ def session_token(request: Request, policy: CookiePolicy) -> str | None:
     return request.cookies.get(policy.name(SESSION_COOKIE))
 
 
-def client_address(request: Request) -> str:
-    """The client's address as the ASGI server reports it (proxies are the server's business)."""
-    return request.client.host if request.client else "unknown"
+def client_address(request: Request) -> str | None:
+    """The client's address as the ASGI server reports it (proxies are the server's business).
+
+    ``None`` when the server reports none (``uvicorn --uds``): never a placeholder that would
+    lump every such client together.
+    """
+    return request.client.host if request.client else None
 
 
 def wants_json(request: Request) -> bool:
@@ -113,13 +117,20 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def is_cross_site(request: Request, own_origin: str | None, trusted: Iterable[str]) -> bool:
+def is_cross_site(request: Request, own_origin: str | None, csrf_trusted: Iterable[str]) -> bool:
     """Whether a state-changing request comes from another site.
 
     Browsers tell with ``Sec-Fetch-Site`` and ``Origin``. A request with neither is not from a
     browser page (an API client with a bearer token, curl) and is allowed.
+
+    Args:
+        request: the request.
+        own_origin: this site's URL (its origin is what counts).
+        csrf_trusted: ``KAVACH_CSRF_TRUSTED_ORIGINS``, the only other origins allowed. Never
+            pass the redirect targets (``KAVACH_TRUSTED_ORIGINS``): that a page may be landed
+            on does not mean it may sign people out.
     """
-    allowed = {origin_of(o) for o in trusted}
+    allowed = {origin_of(o) for o in csrf_trusted}
     if own_origin:
         allowed.add(origin_of(own_origin))
     origin = request.headers.get("origin")

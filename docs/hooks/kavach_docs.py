@@ -153,8 +153,10 @@ ADVICE: dict[ErrorCode, str] = {
         "Atlassian organisation can change that."
     ),
     ErrorCode.CROSS_SITE_REQUEST: (
-        "A browser sent the request from another site. Send it from your own pages; if the "
-        "other origin is yours, add it to `KAVACH_TRUSTED_ORIGINS`."
+        "A browser sent the request from another site. Send it from your own pages; if a front "
+        "end of yours on another origin must sign people out, add that origin to "
+        "`KAVACH_CSRF_TRUSTED_ORIGINS` (`KAVACH_TRUSTED_ORIGINS` only says where `redirect_to` "
+        "may point, and never allows this)."
     ),
     ErrorCode.UNKNOWN_PROVIDER: (
         "The URL names a provider that is not configured. Use `atlassian`; "
@@ -754,6 +756,7 @@ def _live_answers() -> dict[tuple[str, str], Any]:
             database_url=f"sqlite:///{folder}/kavach.db",
             secret="d" * 43,
             http_transport=emulator_transport(emulator),
+            rate_limit=0,  # TestClient reports no IP address, which the limiter warns about
         )
         app = FastAPI()
         app.include_router(router, prefix=DOCS_PREFIX)

@@ -147,3 +147,88 @@ async def test_disconnect_by_another_method_is_refused(
         assert response.status_code == 405, method
 
     assert snapshot(database) == before
+
+
+REDIRECT_TARGET = "https://reports.example"
+"""An origin in ``KAVACH_TRUSTED_ORIGINS``: people may land there after signing in or out."""
+
+FRONT_END = "https://www.example"
+"""An origin in ``KAVACH_CSRF_TRUSTED_ORIGINS``: its pages may sign out and disconnect."""
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": REDIRECT_TARGET, "Sec-Fetch-Site": "cross-site"},
+        {"Origin": REDIRECT_TARGET},
+    ],
+    ids=["fetch", "origin-only"],
+)
+async def test_a_page_on_a_trusted_redirect_origin_cannot_sign_out_or_disconnect(
+    emulator: AtlassianEmulator, database: Path, headers: dict[str, str]
+) -> None:
+    """``KAVACH_TRUSTED_ORIGINS`` says where people may land, not who may act for them."""
+    app = build_app(database, emulator, trusted_origins=[REDIRECT_TARGET])
+    async with running(app), browser(app) as client:
+        await sign_in(client, emulator, redirect_to=f"{REDIRECT_TARGET}/after")
+        before = snapshot(database)
+
+        disconnect = await client.delete(DISCONNECT, headers=headers)
+        sign_out = await client.post(SIGN_OUT, headers=headers)
+
+        for response in (disconnect, sign_out):
+            assert response.status_code == 403
+            assert error_code(response) == "cross_site_request"
+            assert "set-cookie" not in response.headers
+        assert snapshot(database) == before
+        assert (await client.get(SESSION)).status_code == 200
+        assert (await client.get("/sites")).status_code == 200, "the tokens are still there"
+
+
+async def test_a_page_on_a_csrf_trusted_origin_can_disconnect_and_sign_out(
+    emulator: AtlassianEmulator, database: Path
+) -> None:
+    app = build_app(database, emulator, csrf_trusted_origins=[FRONT_END])
+    headers = {"Origin": FRONT_END, "Sec-Fetch-Site": "same-site"}
+    async with running(app), browser(app) as client:
+        await sign_in(client, emulator)
+
+        disconnect = await client.delete(DISCONNECT, headers=headers)
+        sign_out = await client.post(SIGN_OUT, headers=headers)
+
+        assert disconnect.status_code == 200
+        assert disconnect.json()["disconnected"] is True
+        assert sign_out.status_code == 200
+        assert (await client.get(SESSION)).status_code == 401
+    assert snapshot(database)["kavach_sessions"] == []
+
+
+async def test_kavach_csrf_trusted_origins_is_read_from_the_environment(
+    emulator: AtlassianEmulator, database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KAVACH_CSRF_TRUSTED_ORIGINS", f"{FRONT_END}/, https://admin.example")
+    app = build_app(database, emulator)
+    async with running(app), browser(app) as client:
+        await sign_in(client, emulator)
+
+        elsewhere = await client.post(SIGN_OUT, headers={"Origin": f"https://{EVIL}"})
+        front_end = await client.post(SIGN_OUT, headers={"Origin": FRONT_END})
+
+    assert elsewhere.status_code == 403
+    assert front_end.status_code == 200
+
+
+async def test_a_csrf_trusted_origin_is_not_a_redirect_target(
+    emulator: AtlassianEmulator, database: Path
+) -> None:
+    """The two settings stay apart both ways: acting from an origin is not landing on it."""
+    app = build_app(database, emulator, csrf_trusted_origins=[FRONT_END])
+    async with running(app), browser(app) as client:
+        await sign_in(client, emulator)
+
+        response = await client.post(
+            SIGN_OUT, params={"redirect_to": f"{FRONT_END}/bye"}, headers={"Origin": FRONT_END}
+        )
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"

@@ -102,11 +102,19 @@ async def test_the_default_limit_is_30_a_minute(tmp_path: Path) -> None:
     await in_one_window(tmp_path, scenario)
 
 
-async def test_callbacks_count_toward_the_same_limit(tmp_path: Path) -> None:
+async def test_callbacks_without_a_pending_attempt_of_the_browser_count_toward_the_limit(
+    tmp_path: Path,
+) -> None:
+    """Forged callbacks, and a real one opened in another browser behind the same address, count.
+
+    (The callback of the browser that started the sign-in is exempt: see
+    ``test_rate_limit_buckets.py``.)
+    """
+
     async def scenario(database: Path) -> None:
         emulator = AtlassianEmulator()
         app = build_app(database, emulator, rate_limit=3)
-        async with running(app), browser(app) as client:
+        async with running(app), browser(app) as client, browser(app) as other_browser:
             consent = await start_sign_in(client)
             callback = await approve(emulator, consent)
             for _ in range(2):
@@ -114,10 +122,10 @@ async def test_callbacks_count_toward_the_same_limit(tmp_path: Path) -> None:
                 assert bogus.headers["location"] == "/?error=invalid_state"
             before = snapshot(database)
 
-            refused = await client.get(callback)
+            refused = await other_browser.get(callback)
 
             assert_limited(refused)
-            assert session_cookie(client) is None
+            assert session_cookie(other_browser) is None
             assert snapshot(database) == before
             assert count_rows(database, ATTEMPTS) == 1, "the refused callback consumed nothing"
             assert emulator.calls["token"] == 0

@@ -115,6 +115,23 @@ def test_trusted_origins_accept_a_sequence_as_keyword() -> None:
     assert settings.trusted_origins == ("https://a.example",)
 
 
+def test_csrf_trusted_origins_are_separate_from_redirect_targets_and_normalised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAVACH_TRUSTED_ORIGINS", "https://reports.example")
+    monkeypatch.setenv("KAVACH_CSRF_TRUSTED_ORIGINS", " https://WWW.Example/ ,, ")
+    settings = load_settings(KavachSettings)
+    assert settings.csrf_trusted_origins == ("https://www.example",)
+    assert settings.trusted_origins == ("https://reports.example",)
+    assert load_settings(KavachSettings, trusted_origins=()).csrf_trusted_origins == (
+        "https://www.example",
+    )
+
+
+def test_no_origin_is_csrf_trusted_by_default() -> None:
+    assert load_settings(KavachSettings).csrf_trusted_origins == ()
+
+
 def test_secret_keys_split_comma_separated_keys_newest_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -161,6 +178,7 @@ ABSOLUTE_LIFETIME_HINT = "Absolute lifetime of a session"
 RATE_LIMIT_HINT = "turns the limit off"
 BASE_URL_HINT = "fixes the redirect URI behind proxies"
 ORIGINS_HINT = "that `redirect_to` may point at"
+CSRF_ORIGINS_HINT = "may sign people out"
 SECRET_HINT = "at least 32 characters"
 
 
@@ -188,6 +206,15 @@ SECRET_HINT = "at least 32 characters"
         ),
         pytest.param(
             "KAVACH_TRUSTED_ORIGINS", "app.example", ORIGINS_HINT, id="trusted-origin-bare-host"
+        ),
+        pytest.param(
+            "KAVACH_CSRF_TRUSTED_ORIGINS",
+            "https://www.example/path",
+            CSRF_ORIGINS_HINT,
+            id="csrf-trusted-origin-with-path",
+        ),
+        pytest.param(
+            "KAVACH_CSRF_TRUSTED_ORIGINS", "*", CSRF_ORIGINS_HINT, id="csrf-trusted-origin-wildcard"
         ),
         pytest.param("KAVACH_SECRET", "short", SECRET_HINT, id="short-secret"),
         pytest.param(
