@@ -6,9 +6,10 @@ HttpOnly cookie of the browser that started it (the *browser binding*). Only tha
 finish it, only once, and only within :data:`ATTEMPT_LIFETIME`. The database holds the attempts,
 so any worker or instance can finish what another started.
 
-Finishing consumes the attempt first, then talks to the provider, then writes the user, the
-linked account and a new session in one transaction. Any failure before that transaction leaves
-nothing behind.
+Finishing consumes the attempt first, in one statement that matches its state, browser binding
+and provider together (a callback opened in another browser consumes nothing), then talks to the
+provider, then writes the user, the linked account and a new session in one transaction. Any
+failure before that transaction leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeGuard
 
-from .crypto import DecryptionError, Keyring, hash_token, new_token, same_hash
+from .crypto import DecryptionError, Keyring, hash_token, new_token
 from .errors import (
     AccountDisabledError,
     ErrorCode,
@@ -169,17 +170,22 @@ class SignInService:
         if not _looks_like_token(state):
             raise InvalidStateError
         state_hash = hash_token(state)
-        attempt = await self._store.take_attempt(state_hash)
-        if attempt is None or attempt.provider != provider_id:
-            raise InvalidStateError
-        if not _looks_like_token(browser_binding) or not same_hash(
-            hash_token(browser_binding), attempt.browser_hash
-        ):
-            logger.warning("sign-in callback refused: opened in another browser")
-            raise InvalidStateError(
-                "This sign-in was started in another browser. Please sign in again here.",
-                code=ErrorCode.BROWSER_MISMATCH,
+        attempt = (
+            await self._store.take_attempt(
+                state_hash, browser_hash=hash_token(browser_binding), provider=provider_id
             )
+            if _looks_like_token(browser_binding)
+            else None
+        )
+        if attempt is None:
+            # Nothing was consumed: the attempt stays usable by the browser that started it.
+            if await self._store.attempt_exists(state_hash, provider=provider_id):
+                logger.warning("sign-in callback refused: opened in another browser")
+                raise InvalidStateError(
+                    "This sign-in was started in another browser. Please sign in again here.",
+                    code=ErrorCode.BROWSER_MISMATCH,
+                )
+            raise InvalidStateError
         try:
             return await self._complete(client, attempt, state_hash, code, error, issuer)
         except SignInError as exc:

@@ -151,6 +151,11 @@ class SealedTokens:
     scopes: str
 
 
+_ATTEMPT_COLUMNS = tuple(
+    col(getattr(SignInAttemptRow, name)) for name in SignInAttemptRow.model_fields
+)
+
+
 def _rowcount(result: Result[Any]) -> int:
     """Rows matched by an UPDATE or DELETE."""
     return int(getattr(result, "rowcount", 0))
@@ -247,20 +252,41 @@ class Store:
             )
             return _rowcount(result)
 
-    async def take_attempt(self, state_hash: str) -> SignInAttemptRow | None:
-        """Remove and return the attempt with this state; ``None`` if it is gone.
+    async def take_attempt(
+        self, state_hash: str, *, browser_hash: str, provider: str
+    ) -> SignInAttemptRow | None:
+        """Remove and return the attempt with this state, browser and provider; else ``None``.
 
-        Only one caller can ever receive a given attempt: the delete is conditional and its
-        row count decides, so a replayed callback finds nothing.
+        One conditional ``DELETE ... RETURNING`` decides: only the browser that started the
+        attempt can consume it (a callback opened anywhere else leaves it usable), and only
+        one caller ever receives it, so a replayed callback finds nothing.
         """
-        async with self.transaction() as session:
-            attempt = await session.get(SignInAttemptRow, state_hash)
-            if attempt is None:
-                return None
-            result = await session.execute(
-                delete(SignInAttemptRow).where(col(SignInAttemptRow.state_hash) == state_hash)
+        statement = (
+            delete(SignInAttemptRow)
+            .where(
+                col(SignInAttemptRow.state_hash) == state_hash,
+                col(SignInAttemptRow.browser_hash) == browser_hash,
+                col(SignInAttemptRow.provider) == provider,
             )
-            return attempt if _rowcount(result) == 1 else None
+            .returning(*_ATTEMPT_COLUMNS)
+        )
+        async with self.transaction() as session:
+            row = (await session.execute(statement)).first()
+        return None if row is None else SignInAttemptRow(**row._asdict())
+
+    async def attempt_exists(self, state_hash: str, *, provider: str) -> bool:
+        """Whether this provider has an attempt with this state pending.
+
+        Tells a callback opened in the wrong browser from a replayed or unknown ``state``.
+        """
+        async with self.reader() as session:
+            found = await session.execute(
+                select(col(SignInAttemptRow.state_hash)).where(
+                    col(SignInAttemptRow.state_hash) == state_hash,
+                    col(SignInAttemptRow.provider) == provider,
+                )
+            )
+            return found.first() is not None
 
     # Sessions
 
