@@ -69,11 +69,16 @@ class UserRow(_Table, table=True):
 
 
 class AccountRow(_Table, table=True):
-    """A provider account linked to a user, with its tokens encrypted and bound to this row."""
+    """A provider account linked to a user, with its tokens encrypted and bound to this row.
+
+    One provider account is one identity: it belongs to one user, and a user has at most one
+    account per provider, so "the user's Atlassian tokens" always names exactly one grant.
+    """
 
     __tablename__: ClassVar[str] = "kavach_accounts"
     __table_args__ = (
         UniqueConstraint("provider", "provider_account_id", name="uq_kavach_accounts_identity"),
+        UniqueConstraint("user_id", "provider", name="uq_kavach_accounts_user_provider"),
     )
 
     id: str = Field(primary_key=True, max_length=32)

@@ -351,9 +351,10 @@ class Store:
         """Create or update the user and linked account, and add a session, in ONE transaction.
 
         Who the person is: the account already linked for ``(provider, account_id)``; else an
-        existing user with the same email, only when the provider says the email is verified
-        AND that user's email is verified too; else a new user. Name, email and picture are
-        refreshed from the profile every time.
+        existing user with the same email, only when the provider says the email is verified,
+        that user's email is verified too, and that user has no account of this provider yet
+        (an account of another provider); else a new user. So two users may share an email.
+        Name, email and picture are refreshed from the profile every time.
 
         Args:
             provider: the provider id.
@@ -369,7 +370,8 @@ class Store:
                         session, provider, profile, seal, start_session, now
                     )
             except IntegrityError:
-                # Two first sign-ins of one account raced; the retry finds the winner's row.
+                # Two first sign-ins raced (of one account, or of two accounts joining one
+                # user); the retry finds the winner's row and decides again.
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
@@ -393,17 +395,7 @@ class Store:
         ).scalar_one_or_none()
         user = None if account is None else await session.get(UserRow, account.user_id)
         if user is None and profile.email and profile.email_verified:
-            user = (
-                await session.execute(
-                    select(UserRow)
-                    .where(
-                        col(UserRow.email_normalized) == normalize_email(profile.email),
-                        col(UserRow.email_verified).is_(True),
-                    )
-                    .order_by(col(UserRow.created_at))
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
+            user = await self._user_to_join(session, provider, profile.email)
         if user is None:
             user = UserRow(id=new_id(), created_at=now, updated_at=now)
             session.add(user)
@@ -439,15 +431,45 @@ class Store:
         session.add(start_session(user.id))
         return user
 
+    @staticmethod
+    async def _user_to_join(session: AsyncSession, provider: str, email: str) -> UserRow | None:
+        """The user a provider account seen for the first time joins by its verified email.
+
+        Only a user with that verified email and NO account of this provider yet: an email
+        address can move to another account of the same provider (a recycled mailbox, a
+        lapsed domain), and its new owner must never get the old owner's user and grant.
+        """
+        has_this_provider = (
+            select(col(AccountRow.id))
+            .where(col(AccountRow.user_id) == col(UserRow.id), col(AccountRow.provider) == provider)
+            .exists()
+        )
+        return (
+            await session.execute(
+                select(UserRow)
+                .where(
+                    col(UserRow.email_normalized) == normalize_email(email),
+                    col(UserRow.email_verified).is_(True),
+                    ~has_this_provider,
+                )
+                .order_by(col(UserRow.created_at), col(UserRow.id))
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+
     # Provider tokens: the refresh lease, compare-and-swap writes and the sites cache
 
     async def account_of(self, user_id: str, provider: str) -> AccountRow | None:
-        """The user's account with a provider, if linked."""
+        """The user's one account with a provider, if linked.
+
+        ``(user_id, provider)`` is unique (``uq_kavach_accounts_user_provider``), so this names
+        exactly one grant; were it ever not, this raises rather than pick one.
+        """
         async with self.reader() as session:
             statement = select(AccountRow).where(
                 col(AccountRow.user_id) == user_id, col(AccountRow.provider) == provider
             )
-            return (await session.execute(statement)).scalars().first()
+            return (await session.execute(statement)).scalar_one_or_none()
 
     async def get_account(self, account_id: str) -> AccountRow | None:
         """An account row as it is now."""
