@@ -20,6 +20,9 @@ from sqlmodel import Field, SQLModel
 metadata = MetaData()
 """The metadata of every kavach table, separate from ``SQLModel.metadata``."""
 
+MAX_URL_LENGTH = 2048
+"""The longest URL a table keeps (a sign-in's ``redirect_uri`` and ``redirect_to``, a picture)."""
+
 _registry = registry(metadata=metadata)
 
 
@@ -63,7 +66,7 @@ class UserRow(_Table, table=True):
     email_normalized: str | None = Field(default=None, max_length=320, index=True)
     email_verified: bool = False
     name: str | None = Field(default=None, max_length=500)
-    image: str | None = Field(default=None, max_length=2048)
+    image: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 
@@ -121,8 +124,8 @@ class SignInAttemptRow(_Table, table=True):
     browser_hash: str = Field(max_length=64, index=True)
     provider: str = Field(max_length=64)
     code_verifier: str | None = Field(default=None, max_length=500)
-    redirect_uri: str = Field(max_length=2048)
-    redirect_to: str = Field(max_length=2048)
+    redirect_uri: str = Field(max_length=MAX_URL_LENGTH)
+    redirect_to: str = Field(max_length=MAX_URL_LENGTH)
     created_at: datetime = _timestamp()
     expires_at: datetime = _timestamp(index=True)
 

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Result, bindparam, delete, event, select, update
+from sqlalchemy import Connection, Result, bindparam, delete, event, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import StaticPool
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from .errors import ConfigurationError
 from .keyfile import sqlite_file
@@ -199,19 +199,29 @@ class Store:
 
     # Sign-in attempts
 
-    async def add_attempt(self, attempt: SignInAttemptRow, *, keep_per_browser: int) -> None:
-        """Store a new sign-in attempt, keeping at most ``keep_per_browser`` for its browser.
+    async def add_attempt(
+        self, attempt: SignInAttemptRow, *, keep_per_browser: int, max_pending: int
+    ) -> datetime | None:
+        """Store a new sign-in attempt, unless ``max_pending`` live attempts exist already.
 
-        The browser's oldest pending attempts beyond the cap, and anyone's expired ones, are
-        deleted in the same transaction, so the table cannot be flooded.
+        The browser keeps at most ``keep_per_browser`` attempts: its oldest beyond that are
+        deleted. When the table is full, expired attempts are deleted first; if it is still full,
+        nothing is stored and nobody's live attempt is dropped. On SQLite the bound is exact; on
+        PostgreSQL starts that run at the same instant may pass it by their number.
+
+        Returns:
+            ``None`` when stored; otherwise when the first pending attempt expires.
         """
         async with self.transaction() as session:
-            await session.execute(
-                delete(SignInAttemptRow).where(
-                    col(SignInAttemptRow.expires_at) < attempt.created_at
+            pending = await self._count(session, SignInAttemptRow)
+            if pending >= max_pending:
+                expired = await session.execute(
+                    delete(SignInAttemptRow).where(
+                        col(SignInAttemptRow.expires_at) <= attempt.created_at
+                    )
                 )
-            )
-            pending = (
+                pending -= _rowcount(expired)
+            own = (
                 (
                     await session.execute(
                         select(col(SignInAttemptRow.state_hash))
@@ -222,12 +232,20 @@ class Store:
                 .scalars()
                 .all()
             )
-            surplus = pending[max(keep_per_browser - 1, 0) :]
+            surplus = own[max(keep_per_browser - 1, 0) :]
+            if pending - len(surplus) >= max_pending:
+                first_expiry = select(func.min(col(SignInAttemptRow.expires_at)))
+                return (await session.execute(first_expiry)).scalar_one()
             if surplus:
                 await session.execute(
                     delete(SignInAttemptRow).where(col(SignInAttemptRow.state_hash).in_(surplus))
                 )
             session.add(attempt)
+            return None
+
+    @staticmethod
+    async def _count(session: AsyncSession, table: type[SQLModel]) -> int:
+        return int((await session.execute(select(func.count()).select_from(table))).scalar_one())
 
     async def count_hit(self, key: str, window: int) -> int:
         """Count one request for ``key`` in time window ``window``; return the window's total."""
@@ -244,13 +262,16 @@ class Store:
         async with self.transaction() as session:
             return int((await session.execute(statement)).scalar_one())
 
-    async def forget_windows_before(self, window: int) -> int:
-        """Delete rate-limit counters of windows before ``window``."""
-        async with self.transaction() as session:
-            result = await session.execute(
-                delete(RateLimitRow).where(col(RateLimitRow.window) < window)
+    async def forget_windows_before(self, window: int, *, limit: int | None = None) -> int:
+        """Delete rate-limit counters of windows before ``window`` (at most ``limit``)."""
+        doomed = col(RateLimitRow.window) < window
+        if limit is not None:
+            oldest = (
+                select(col(RateLimitRow.key), col(RateLimitRow.window)).where(doomed).limit(limit)
             )
-            return _rowcount(result)
+            doomed = tuple_(col(RateLimitRow.key), col(RateLimitRow.window)).in_(oldest)
+        async with self.transaction() as session:
+            return _rowcount(await session.execute(delete(RateLimitRow).where(doomed)))
 
     async def take_attempt(
         self, state_hash: str, *, browser_hash: str, provider: str
@@ -612,10 +633,11 @@ class Store:
             )
             return _rowcount(result)
 
-    async def purge_attempts(self, *, now: datetime) -> int:
-        """Delete every expired sign-in attempt; returns how many."""
+    async def purge_attempts(self, *, now: datetime, limit: int | None = None) -> int:
+        """Delete expired sign-in attempts (at most ``limit``); returns how many."""
+        doomed = col(SignInAttemptRow.expires_at) <= now
+        if limit is not None:
+            oldest = select(col(SignInAttemptRow.state_hash)).where(doomed).limit(limit)
+            doomed = col(SignInAttemptRow.state_hash).in_(oldest)
         async with self.transaction() as session:
-            result = await session.execute(
-                delete(SignInAttemptRow).where(col(SignInAttemptRow.expires_at) <= now)
-            )
-            return _rowcount(result)
+            return _rowcount(await session.execute(delete(SignInAttemptRow).where(doomed)))
