@@ -19,6 +19,7 @@ from starlette.types import ASGIApp
 
 from .crypto import Keyring
 from .errors import ConfigurationError, KavachError
+from .housekeeping import Housekeeper
 from .keyfile import is_sqlite, resolve_secret_keys
 from .migrate import current_revision, head_revision, upgrade
 from .oauth import OAuthClient, SharedTransport
@@ -78,7 +79,14 @@ class Kavach:
             provider.id: OAuthClient(provider, transport=self.http, timeout=settings.http_timeout)
             for provider in providers
         }
-        self.sign_in = SignInService(self.store, self.keyring, self.sessions, clients)
+        self.sign_in = SignInService(
+            self.store,
+            self.keyring,
+            self.sessions,
+            clients,
+            max_pending=settings.max_pending_sign_ins,
+        )
+        self.housekeeper = Housekeeper(self.store, idle_timeout=settings.session_idle_timeout)
         self.rate_limiter = RateLimiter(self.store, per_minute=settings.rate_limit)
         self.tokens = TokenService(
             self.store,

@@ -14,7 +14,8 @@ The tree::
     ├── ReauthRequiredError          the provider grant is gone; the person must consent again (401)
     ├── RetryLaterError              a failure that passes with time (``Retry-After``)
     │   ├── ProviderUnavailableError the provider is down or rate-limiting (503)
-    │   └── RateLimitedError         too many sign-in requests from one address (429)
+    │   ├── RateLimitedError         too many sign-in requests from one address (429)
+    │   └── SignInBusyError          too many sign-ins pending on the whole app (503)
     ├── UnknownSiteError             the cloud id is not one of the person's sites (404)
     ├── CrossSiteRequestError        a state-changing request came from another site (403)
     └── UnknownProviderError         no configured provider has that id (404)
@@ -35,7 +36,7 @@ class ErrorCode(str, Enum):
     NOT_SIGNED_IN = "not_signed_in"
     """Nobody is signed in: no session cookie or bearer token, or it expired or was revoked."""
     INVALID_REQUEST = "invalid_request"
-    """A query parameter is missing, duplicated or malformed."""
+    """A query parameter is missing, duplicated or malformed, or the request's address (``Host``) is too long to keep."""
     INVALID_STATE = "invalid_state"
     """The callback's ``state`` names no pending sign-in: it was already used or never existed."""
     SIGN_IN_EXPIRED = "sign_in_expired"
@@ -68,6 +69,8 @@ class ErrorCode(str, Enum):
     """The cloud id is not one of the signed-in person's Atlassian sites."""
     RATE_LIMITED = "rate_limited"
     """Too many sign-in requests from this address; retry after ``Retry-After`` seconds."""
+    SIGN_IN_BUSY = "sign_in_busy"
+    """``KAVACH_MAX_PENDING_SIGN_INS`` sign-ins are pending on the app; retry after ``Retry-After`` seconds."""
     NOT_CONFIGURED = "not_configured"
     """The package is not set up for this app (router not included, or lifespan not run)."""
 
@@ -207,6 +210,18 @@ class RateLimitedError(RetryLaterError):
     status_code = 429
     default_message = "Too many sign-in attempts. Please wait a moment and try again."
     default_retry_after = 60
+
+
+class SignInBusyError(RetryLaterError):
+    """As many sign-ins as ``KAVACH_MAX_PENDING_SIGN_INS`` allows are pending, none expired.
+
+    Nobody's pending sign-in is dropped to make room; ``retry_after`` says when the first of
+    them expires.
+    """
+
+    code = ErrorCode.SIGN_IN_BUSY
+    status_code = 503
+    default_message = "Too many people are signing in right now. Please try again shortly."
 
 
 class CrossSiteRequestError(KavachError):

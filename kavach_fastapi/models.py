@@ -20,6 +20,9 @@ from sqlmodel import Field, SQLModel
 metadata = MetaData()
 """The metadata of every kavach table, separate from ``SQLModel.metadata``."""
 
+MAX_URL_LENGTH = 2048
+"""The longest URL a table keeps (a sign-in's ``redirect_uri`` and ``redirect_to``, a picture)."""
+
 _registry = registry(metadata=metadata)
 
 
@@ -63,17 +66,22 @@ class UserRow(_Table, table=True):
     email_normalized: str | None = Field(default=None, max_length=320, index=True)
     email_verified: bool = False
     name: str | None = Field(default=None, max_length=500)
-    image: str | None = Field(default=None, max_length=2048)
+    image: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 
 
 class AccountRow(_Table, table=True):
-    """A provider account linked to a user, with its tokens encrypted and bound to this row."""
+    """A provider account linked to a user, with its tokens encrypted and bound to this row.
+
+    One provider account is one identity: it belongs to one user, and a user has at most one
+    account per provider, so "the user's Atlassian tokens" always names exactly one grant.
+    """
 
     __tablename__: ClassVar[str] = "kavach_accounts"
     __table_args__ = (
         UniqueConstraint("provider", "provider_account_id", name="uq_kavach_accounts_identity"),
+        UniqueConstraint("user_id", "provider", name="uq_kavach_accounts_user_provider"),
     )
 
     id: str = Field(primary_key=True, max_length=32)
@@ -116,8 +124,8 @@ class SignInAttemptRow(_Table, table=True):
     browser_hash: str = Field(max_length=64, index=True)
     provider: str = Field(max_length=64)
     code_verifier: str | None = Field(default=None, max_length=500)
-    redirect_uri: str = Field(max_length=2048)
-    redirect_to: str = Field(max_length=2048)
+    redirect_uri: str = Field(max_length=MAX_URL_LENGTH)
+    redirect_to: str = Field(max_length=MAX_URL_LENGTH)
     created_at: datetime = _timestamp()
     expires_at: datetime = _timestamp(index=True)
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-MAX_REDIRECT_LENGTH = 2048
+from .models import MAX_URL_LENGTH
+
+MAX_REDIRECT_LENGTH = MAX_URL_LENGTH
+"""A longer ``redirect_to`` falls back to ``/``: the attempt could not keep it."""
 FALLBACK = "/"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 

@@ -10,6 +10,7 @@ import httpx2
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
+from starlette.background import BackgroundTask
 
 from .atlassian_api import offering_reauth
 from .core import Kavach
@@ -28,7 +29,7 @@ from .providers.base import OAuthProvider
 from .redirects import FALLBACK, safe_redirect, with_error
 from .sessions import ActiveSession
 from .settings import KavachSettings, load_settings
-from .signin import ATTEMPT_LIFETIME
+from .signin import ATTEMPT_LIFETIME, check_storable
 from .web import (
     BINDING_COOKIE,
     PRIVATE_HEADERS,
@@ -99,6 +100,7 @@ def kavach_router(
     trusted_origins: Sequence[str] | None = None,
     csrf_trusted_origins: Sequence[str] | None = None,
     rate_limit: int | None = None,
+    max_pending_sign_ins: int | None = None,
     session_lifetime: timedelta | None = None,
     session_idle_timeout: timedelta | None = None,
     session_cache_seconds: float | None = None,
@@ -122,6 +124,7 @@ def kavach_router(
         csrf_trusted_origins: ``KAVACH_CSRF_TRUSTED_ORIGINS``, origins besides this site whose
             pages may sign out and disconnect.
         rate_limit: ``KAVACH_RATE_LIMIT``.
+        max_pending_sign_ins: ``KAVACH_MAX_PENDING_SIGN_INS``, sign-ins pending at once in all.
         session_lifetime: ``KAVACH_SESSION_LIFETIME``.
         session_idle_timeout: ``KAVACH_SESSION_IDLE_TIMEOUT``.
         session_cache_seconds: ``KAVACH_SESSION_CACHE_SECONDS``, how long a process trusts a
@@ -146,6 +149,7 @@ def kavach_router(
             ",".join(csrf_trusted_origins) if csrf_trusted_origins is not None else None
         ),
         rate_limit=rate_limit,
+        max_pending_sign_ins=max_pending_sign_ins,
         session_lifetime=session_lifetime,
         session_idle_timeout=session_idle_timeout,
         session_cache_seconds=session_cache_seconds,
@@ -196,6 +200,7 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
         responses={
             **_errors(ErrorCode.UNKNOWN_PROVIDER, status=404),
             **_errors(ErrorCode.RATE_LIMITED, status=429),
+            **_errors(ErrorCode.SIGN_IN_BUSY, status=503),
         },
     )
     async def authorize(
@@ -212,19 +217,25 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
         """
         await kavach.ensure_started()
         client = kavach.sign_in.client(provider)  # an unknown provider is refused uncounted
-        await kavach.rate_limiter.hit(client_address(request))
         base = mount_url(request, AUTHORIZE_PATH.format(provider=provider), settings.base_url)
+        redirect_uri = f"{base}{CALLBACK_PATH.format(provider=provider)}"
+        target = safe_redirect(redirect_to, own_origin=base, trusted=settings.trusted_origins)
+        # Before the rate limiter counts it: a refused request writes nothing.
+        check_storable(redirect_uri=redirect_uri, redirect_to=target)
+        await kavach.rate_limiter.hit(client_address(request))
         cookies = policy(request)
         start = await kavach.sign_in.start(
             client.provider.id,
-            redirect_uri=f"{base}{CALLBACK_PATH.format(provider=provider)}",
-            redirect_to=safe_redirect(
-                redirect_to, own_origin=base, trusted=settings.trusted_origins
-            ),
+            redirect_uri=redirect_uri,
+            redirect_to=target,
             browser_binding=request.cookies.get(cookies.name(BINDING_COOKIE)),
         )
         response = RedirectResponse(
-            start.authorization_url, status_code=302, headers=PRIVATE_HEADERS
+            start.authorization_url,
+            status_code=302,
+            headers=PRIVATE_HEADERS,
+            # After the answer is sent, so that no sign-in waits for it.
+            background=BackgroundTask(kavach.housekeeper.sweep_if_due),
         )
         cookies.set(
             response,

@@ -113,6 +113,9 @@ class KavachSettings(BaseSettings):
     rate_limit: int = Field(default=30, ge=0)
     """Sign-in starts and callbacks allowed per minute per client address (an IPv6 address counts for its /64); `0` turns the limit off. A callback finishing a sign-in that the same browser started is never refused, and a request that the server reports no address for is not counted."""
 
+    max_pending_sign_ins: int = Field(default=10_000, ge=1)
+    """Sign-ins that may be pending at once across all browsers (each waits at most 10 minutes for its callback). When that many are, expired ones are deleted first; if none has expired, a new start answers 503 `sign_in_busy` with `Retry-After`, and nobody's pending sign-in is dropped."""
+
     session_lifetime: timedelta = Field(default=timedelta(days=7), gt=timedelta(0))
     """Absolute lifetime of a session, in seconds or ISO 8601 (`P7D`)."""
 

@@ -6,30 +6,34 @@ HttpOnly cookie of the browser that started it (the *browser binding*). Only tha
 finish it, only once, and only within :data:`ATTEMPT_LIFETIME`. The database holds the attempts,
 so any worker or instance can finish what another started.
 
-Finishing consumes the attempt first, then talks to the provider, then writes the user, the
-linked account and a new session in one transaction. Any failure before that transaction leaves
-nothing behind.
+Finishing consumes the attempt first, in one statement that matches its state, browser binding
+and provider together (a callback opened in another browser consumes nothing), then talks to the
+provider, then writes the user, the linked account and a new session in one transaction. Any
+failure before that transaction leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeGuard
 
-from .crypto import DecryptionError, Keyring, hash_token, new_token, same_hash
+from .crypto import DecryptionError, Keyring, hash_token, new_token
 from .errors import (
     AccountDisabledError,
     ErrorCode,
     InvalidStateError,
+    KavachError,
     ProviderDeniedError,
     ProviderError,
+    SignInBusyError,
     SignInError,
     UnknownProviderError,
 )
-from .models import SessionRow, SignInAttemptRow, User, utcnow
+from .models import MAX_URL_LENGTH, SessionRow, SignInAttemptRow, User, utcnow
 from .oauth import OAuthClient, new_code_verifier
 from .sessions import SessionManager
 from .store import Store
@@ -79,6 +83,7 @@ class SignInService:
         keyring: encrypts tokens and verifiers at rest.
         sessions: issues the session at the end.
         clients: an OAuth client per provider id.
+        max_pending: sign-ins that may be pending at once in all (``KAVACH_MAX_PENDING_SIGN_INS``).
     """
 
     def __init__(
@@ -87,11 +92,14 @@ class SignInService:
         keyring: Keyring,
         sessions: SessionManager,
         clients: Mapping[str, OAuthClient],
+        *,
+        max_pending: int,
     ) -> None:
         self._store = store
         self._keyring = keyring
         self._sessions = sessions
         self._clients = dict(clients)
+        self._max_pending = max_pending
 
     def client(self, provider_id: str) -> OAuthClient:
         """The OAuth client of a provider.
@@ -120,14 +128,20 @@ class SignInService:
             redirect_to: where to land afterwards, already checked by the caller.
             browser_binding: the binding cookie's value if the browser has one, so that several
                 tabs signing in at once all stay valid.
+
+        Raises:
+            UnknownProviderError: no provider has this id.
+            KavachError: ``invalid_request``, a value is too long to keep (nothing is written).
+            SignInBusyError: as many sign-ins as allowed are pending; nothing is written.
         """
+        check_storable(redirect_uri=redirect_uri, redirect_to=redirect_to)
         client = self.client(provider_id)
         binding = browser_binding if _looks_like_token(browser_binding) else new_token(32)
         state = new_token(32)
         state_hash = hash_token(state)
         verifier = new_code_verifier() if client.provider.use_pkce else None
         now = utcnow()
-        await self._store.add_attempt(
+        full_until = await self._store.add_attempt(
             SignInAttemptRow(
                 state_hash=state_hash,
                 browser_hash=hash_token(binding),
@@ -143,7 +157,12 @@ class SignInService:
                 expires_at=now + ATTEMPT_LIFETIME,
             ),
             keep_per_browser=MAX_PENDING_PER_BROWSER,
+            max_pending=self._max_pending,
         )
+        if full_until is not None:
+            logger.info("sign-in start refused: %d sign-ins are pending", self._max_pending)
+            wait = math.ceil((full_until - now).total_seconds())
+            raise SignInBusyError(retry_after=max(1, wait))
         url = client.authorization_url(
             redirect_uri=redirect_uri, state=state, code_verifier=verifier
         )
@@ -169,17 +188,22 @@ class SignInService:
         if not _looks_like_token(state):
             raise InvalidStateError
         state_hash = hash_token(state)
-        attempt = await self._store.take_attempt(state_hash)
-        if attempt is None or attempt.provider != provider_id:
-            raise InvalidStateError
-        if not _looks_like_token(browser_binding) or not same_hash(
-            hash_token(browser_binding), attempt.browser_hash
-        ):
-            logger.warning("sign-in callback refused: opened in another browser")
-            raise InvalidStateError(
-                "This sign-in was started in another browser. Please sign in again here.",
-                code=ErrorCode.BROWSER_MISMATCH,
+        attempt = (
+            await self._store.take_attempt(
+                state_hash, browser_hash=hash_token(browser_binding), provider=provider_id
             )
+            if _looks_like_token(browser_binding)
+            else None
+        )
+        if attempt is None:
+            # Nothing was consumed: the attempt stays usable by the browser that started it.
+            if await self._store.attempt_exists(state_hash, provider=provider_id):
+                logger.warning("sign-in callback refused: opened in another browser")
+                raise InvalidStateError(
+                    "This sign-in was started in another browser. Please sign in again here.",
+                    code=ErrorCode.BROWSER_MISMATCH,
+                )
+            raise InvalidStateError
         try:
             return await self._complete(client, attempt, state_hash, code, error, issuer)
         except SignInError as exc:
@@ -271,6 +295,28 @@ class _SessionMaker:
         self.token, row = self._sessions.new_session(user_id, now=self._now)
         self.expires_at = row.expires_at
         return row
+
+
+def check_storable(*, redirect_uri: str, redirect_to: str) -> None:
+    """Refuse, before anything is written, values too long for the attempt to keep.
+
+    The callback URL comes from the request's ``Host`` unless ``KAVACH_BASE_URL`` is set, so
+    any client can make it long; ``redirect_to`` is bounded by :func:`safe_redirect` already.
+
+    Raises:
+        KavachError: ``invalid_request`` (400), naming what is too long.
+    """
+    if len(redirect_uri) > MAX_URL_LENGTH:
+        raise KavachError(
+            f"This request's address is too long to sign in from: the callback URL would exceed "
+            f"{MAX_URL_LENGTH} characters. Use the app's usual address, or set KAVACH_BASE_URL.",
+            code=ErrorCode.INVALID_REQUEST,
+        )
+    if len(redirect_to) > MAX_URL_LENGTH:
+        raise KavachError(
+            f"redirect_to is longer than {MAX_URL_LENGTH} characters.",
+            code=ErrorCode.INVALID_REQUEST,
+        )
 
 
 def _looks_like_token(value: str | None) -> TypeGuard[str]:

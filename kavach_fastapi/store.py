@@ -15,14 +15,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Result, bindparam, delete, event, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Result,
+    bindparam,
+    delete,
+    event,
+    func,
+    literal,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import StaticPool
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from .errors import ConfigurationError
 from .keyfile import sqlite_file
@@ -151,6 +162,11 @@ class SealedTokens:
     scopes: str
 
 
+_ATTEMPT_COLUMNS = tuple(
+    col(getattr(SignInAttemptRow, name)) for name in SignInAttemptRow.model_fields
+)
+
+
 def _rowcount(result: Result[Any]) -> int:
     """Rows matched by an UPDATE or DELETE."""
     return int(getattr(result, "rowcount", 0))
@@ -194,19 +210,29 @@ class Store:
 
     # Sign-in attempts
 
-    async def add_attempt(self, attempt: SignInAttemptRow, *, keep_per_browser: int) -> None:
-        """Store a new sign-in attempt, keeping at most ``keep_per_browser`` for its browser.
+    async def add_attempt(
+        self, attempt: SignInAttemptRow, *, keep_per_browser: int, max_pending: int
+    ) -> datetime | None:
+        """Store a new sign-in attempt, unless ``max_pending`` live attempts exist already.
 
-        The browser's oldest pending attempts beyond the cap, and anyone's expired ones, are
-        deleted in the same transaction, so the table cannot be flooded.
+        The browser keeps at most ``keep_per_browser`` attempts: its oldest beyond that are
+        deleted. When the table is full, expired attempts are deleted first; if it is still full,
+        nothing is stored and nobody's live attempt is dropped. On SQLite the bound is exact; on
+        PostgreSQL starts that run at the same instant may pass it by their number.
+
+        Returns:
+            ``None`` when stored; otherwise when the first pending attempt expires.
         """
         async with self.transaction() as session:
-            await session.execute(
-                delete(SignInAttemptRow).where(
-                    col(SignInAttemptRow.expires_at) < attempt.created_at
+            pending = await self._count(session, SignInAttemptRow)
+            if pending >= max_pending:
+                expired = await session.execute(
+                    delete(SignInAttemptRow).where(
+                        col(SignInAttemptRow.expires_at) <= attempt.created_at
+                    )
                 )
-            )
-            pending = (
+                pending -= _rowcount(expired)
+            own = (
                 (
                     await session.execute(
                         select(col(SignInAttemptRow.state_hash))
@@ -217,12 +243,20 @@ class Store:
                 .scalars()
                 .all()
             )
-            surplus = pending[max(keep_per_browser - 1, 0) :]
+            surplus = own[max(keep_per_browser - 1, 0) :]
+            if pending - len(surplus) >= max_pending:
+                first_expiry = select(func.min(col(SignInAttemptRow.expires_at)))
+                return (await session.execute(first_expiry)).scalar_one()
             if surplus:
                 await session.execute(
                     delete(SignInAttemptRow).where(col(SignInAttemptRow.state_hash).in_(surplus))
                 )
             session.add(attempt)
+            return None
+
+    @staticmethod
+    async def _count(session: AsyncSession, table: type[SQLModel]) -> int:
+        return int((await session.execute(select(func.count()).select_from(table))).scalar_one())
 
     async def count_hit(self, key: str, window: int, *, limit: int) -> int | None:
         """Count one request for ``key`` in time window ``window``, if it is under ``limit``.
@@ -249,13 +283,16 @@ class Store:
             count = (await session.execute(statement)).scalar_one_or_none()
         return None if count is None else int(count)
 
-    async def forget_windows_before(self, window: int) -> int:
-        """Delete rate-limit counters of windows before ``window``."""
-        async with self.transaction() as session:
-            result = await session.execute(
-                delete(RateLimitRow).where(col(RateLimitRow.window) < window)
+    async def forget_windows_before(self, window: int, *, limit: int | None = None) -> int:
+        """Delete rate-limit counters of windows before ``window`` (at most ``limit``)."""
+        doomed = col(RateLimitRow.window) < window
+        if limit is not None:
+            oldest = (
+                select(col(RateLimitRow.key), col(RateLimitRow.window)).where(doomed).limit(limit)
             )
-            return _rowcount(result)
+            doomed = tuple_(col(RateLimitRow.key), col(RateLimitRow.window)).in_(oldest)
+        async with self.transaction() as session:
+            return _rowcount(await session.execute(delete(RateLimitRow).where(doomed)))
 
     async def has_pending_attempt(
         self, state_hash: str, browser_hash: str, *, provider: str, now: datetime
@@ -274,20 +311,41 @@ class Store:
         async with self._autocommit.connect() as connection:
             return (await connection.execute(statement)).first() is not None
 
-    async def take_attempt(self, state_hash: str) -> SignInAttemptRow | None:
-        """Remove and return the attempt with this state; ``None`` if it is gone.
+    async def take_attempt(
+        self, state_hash: str, *, browser_hash: str, provider: str
+    ) -> SignInAttemptRow | None:
+        """Remove and return the attempt with this state, browser and provider; else ``None``.
 
-        Only one caller can ever receive a given attempt: the delete is conditional and its
-        row count decides, so a replayed callback finds nothing.
+        One conditional ``DELETE ... RETURNING`` decides: only the browser that started the
+        attempt can consume it (a callback opened anywhere else leaves it usable), and only
+        one caller ever receives it, so a replayed callback finds nothing.
         """
-        async with self.transaction() as session:
-            attempt = await session.get(SignInAttemptRow, state_hash)
-            if attempt is None:
-                return None
-            result = await session.execute(
-                delete(SignInAttemptRow).where(col(SignInAttemptRow.state_hash) == state_hash)
+        statement = (
+            delete(SignInAttemptRow)
+            .where(
+                col(SignInAttemptRow.state_hash) == state_hash,
+                col(SignInAttemptRow.browser_hash) == browser_hash,
+                col(SignInAttemptRow.provider) == provider,
             )
-            return attempt if _rowcount(result) == 1 else None
+            .returning(*_ATTEMPT_COLUMNS)
+        )
+        async with self.transaction() as session:
+            row = (await session.execute(statement)).first()
+        return None if row is None else SignInAttemptRow(**row._asdict())
+
+    async def attempt_exists(self, state_hash: str, *, provider: str) -> bool:
+        """Whether this provider has an attempt with this state pending.
+
+        Tells a callback opened in the wrong browser from a replayed or unknown ``state``.
+        """
+        async with self.reader() as session:
+            found = await session.execute(
+                select(col(SignInAttemptRow.state_hash)).where(
+                    col(SignInAttemptRow.state_hash) == state_hash,
+                    col(SignInAttemptRow.provider) == provider,
+                )
+            )
+            return found.first() is not None
 
     # Sessions
 
@@ -352,9 +410,10 @@ class Store:
         """Create or update the user and linked account, and add a session, in ONE transaction.
 
         Who the person is: the account already linked for ``(provider, account_id)``; else an
-        existing user with the same email, only when the provider says the email is verified
-        AND that user's email is verified too; else a new user. Name, email and picture are
-        refreshed from the profile every time.
+        existing user with the same email, only when the provider says the email is verified,
+        that user's email is verified too, and that user has no account of this provider yet
+        (an account of another provider); else a new user. So two users may share an email.
+        Name, email and picture are refreshed from the profile every time.
 
         Args:
             provider: the provider id.
@@ -370,7 +429,8 @@ class Store:
                         session, provider, profile, seal, start_session, now
                     )
             except IntegrityError:
-                # Two first sign-ins of one account raced; the retry finds the winner's row.
+                # Two first sign-ins raced (of one account, or of two accounts joining one
+                # user); the retry finds the winner's row and decides again.
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
@@ -394,17 +454,7 @@ class Store:
         ).scalar_one_or_none()
         user = None if account is None else await session.get(UserRow, account.user_id)
         if user is None and profile.email and profile.email_verified:
-            user = (
-                await session.execute(
-                    select(UserRow)
-                    .where(
-                        col(UserRow.email_normalized) == normalize_email(profile.email),
-                        col(UserRow.email_verified).is_(True),
-                    )
-                    .order_by(col(UserRow.created_at))
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
+            user = await self._user_to_join(session, provider, profile.email)
         if user is None:
             user = UserRow(id=new_id(), created_at=now, updated_at=now)
             session.add(user)
@@ -440,15 +490,45 @@ class Store:
         session.add(start_session(user.id))
         return user
 
+    @staticmethod
+    async def _user_to_join(session: AsyncSession, provider: str, email: str) -> UserRow | None:
+        """The user a provider account seen for the first time joins by its verified email.
+
+        Only a user with that verified email and NO account of this provider yet: an email
+        address can move to another account of the same provider (a recycled mailbox, a
+        lapsed domain), and its new owner must never get the old owner's user and grant.
+        """
+        has_this_provider = (
+            select(col(AccountRow.id))
+            .where(col(AccountRow.user_id) == col(UserRow.id), col(AccountRow.provider) == provider)
+            .exists()
+        )
+        return (
+            await session.execute(
+                select(UserRow)
+                .where(
+                    col(UserRow.email_normalized) == normalize_email(email),
+                    col(UserRow.email_verified).is_(True),
+                    ~has_this_provider,
+                )
+                .order_by(col(UserRow.created_at), col(UserRow.id))
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+
     # Provider tokens: the refresh lease, compare-and-swap writes and the sites cache
 
     async def account_of(self, user_id: str, provider: str) -> AccountRow | None:
-        """The user's account with a provider, if linked."""
+        """The user's one account with a provider, if linked.
+
+        ``(user_id, provider)`` is unique (``uq_kavach_accounts_user_provider``), so this names
+        exactly one grant; were it ever not, this raises rather than pick one.
+        """
         async with self.reader() as session:
             statement = select(AccountRow).where(
                 col(AccountRow.user_id) == user_id, col(AccountRow.provider) == provider
             )
-            return (await session.execute(statement)).scalars().first()
+            return (await session.execute(statement)).scalar_one_or_none()
 
     async def get_account(self, account_id: str) -> AccountRow | None:
         """An account row as it is now."""
@@ -591,10 +671,11 @@ class Store:
             )
             return _rowcount(result)
 
-    async def purge_attempts(self, *, now: datetime) -> int:
-        """Delete every expired sign-in attempt; returns how many."""
+    async def purge_attempts(self, *, now: datetime, limit: int | None = None) -> int:
+        """Delete expired sign-in attempts (at most ``limit``); returns how many."""
+        doomed = col(SignInAttemptRow.expires_at) <= now
+        if limit is not None:
+            oldest = select(col(SignInAttemptRow.state_hash)).where(doomed).limit(limit)
+            doomed = col(SignInAttemptRow.state_hash).in_(oldest)
         async with self.transaction() as session:
-            result = await session.execute(
-                delete(SignInAttemptRow).where(col(SignInAttemptRow.expires_at) <= now)
-            )
-            return _rowcount(result)
+            return _rowcount(await session.execute(delete(SignInAttemptRow).where(doomed)))

@@ -103,7 +103,9 @@ ADVICE: dict[ErrorCode, str] = {
     ),
     ErrorCode.INVALID_REQUEST: (
         "The callback arrived without a `code`, or a parameter is malformed. Offer to sign in "
-        "again; if it keeps happening, check that no proxy or link scanner rewrites the callback URL."
+        "again; if it keeps happening, check that no proxy or link scanner rewrites the callback URL. "
+        "A sign-in start whose address (`Host` and mount path) makes a callback URL over 2048 "
+        "characters is refused too: set `KAVACH_BASE_URL`."
     ),
     ErrorCode.INVALID_STATE: (
         "The sign-in link was used twice (a reload of the callback, a second tab) or never "
@@ -176,6 +178,11 @@ ADVICE: dict[ErrorCode, str] = {
         "`Retry-After` seconds. Behind a proxy, make sure the server sees real client addresses "
         "([`--forwarded-allow-ips`](deployment.md#behind-a-proxy)); raise `KAVACH_RATE_LIMIT` "
         "if needed."
+    ),
+    ErrorCode.SIGN_IN_BUSY: (
+        "As many sign-ins as `KAVACH_MAX_PENDING_SIGN_INS` allows are waiting for their callback "
+        "(a flood of sign-in starts, most likely). Nobody's pending sign-in was dropped: retry "
+        "after `Retry-After` seconds. Raise the setting if your real traffic needs more."
     ),
     ErrorCode.NOT_CONFIGURED: (
         "A set-up problem, named in the message: a missing or invalid setting, a database "

@@ -1,4 +1,7 @@
-"""A callback URL works once, and only in the browser that started the sign-in."""
+"""A callback URL works once, and only in the browser that started the sign-in.
+
+Another browser that opens it first gets nothing and uses nothing up.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from .conftest import NewContext
-from .flow import CALLBACK_PATH, hold_callback, land, open_consent
+from .flow import ADA, CALLBACK_PATH, hold_callback, land, open_consent
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +48,7 @@ def test_callback_opened_in_another_browser_does_not_sign_it_in(
     assert_not_signed_in(other_page, other, "browser_mismatch")
 
 
-def test_callback_used_in_another_browser_cannot_be_replayed(
+def test_callback_opened_first_in_another_browser_still_signs_in_the_browser_that_started(
     page: Page, context: BrowserContext, new_context: NewContext
 ) -> None:
     callback = held_callback(page)
@@ -55,5 +58,22 @@ def test_callback_used_in_another_browser_cannot_be_replayed(
     land(page)
 
     assert response is not None
+    assert "error" not in parse_qs(urlsplit(response.url).query)
+    expect(page.locator("#signed-in")).to_be_visible()
+    expect(page.locator("#name")).to_have_text(ADA.name)
+    assert context.request.get("/api/me").status == 200
+
+
+def test_a_callback_opened_again_after_signing_in_is_refused(
+    page: Page, context: BrowserContext
+) -> None:
+    callback = held_callback(page)
+    page.goto(callback)
+    land(page)
+
+    response = page.goto(callback)
+    land(page)
+
+    assert response is not None
     assert parse_qs(urlsplit(response.url).query) == {"error": ["invalid_state"]}
-    assert_not_signed_in(page, context, "invalid_state")
+    assert context.request.get("/api/me").status == 200, "a replay does not sign out"

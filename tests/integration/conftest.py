@@ -8,7 +8,7 @@ every test that uses ``app`` or ``client`` runs on both. ``build_app``, ``count_
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
-from kavach_fastapi import CurrentUser, OptionalUser, User, atlassian_provider, kavach_router
+from kavach_fastapi import (
+    AtlassianProvider,
+    CurrentUser,
+    OAuthProvider,
+    OptionalUser,
+    User,
+    atlassian_provider,
+    kavach_router,
+)
 
 from ..databases import TestDatabase
 from .fake_atlassian import CLIENT_SECRET, FakeAtlassian
@@ -35,16 +43,29 @@ def database_url(database: Path | TestDatabase) -> str:
     return database.url if isinstance(database, TestDatabase) else f"sqlite:///{database}"
 
 
-def build_app(database: Path | TestDatabase, fake: FakeAtlassian, **options: Any) -> FastAPI:
-    """An app like a user's: the router, plus routes that use the dependencies."""
-    provider = atlassian_provider(
+def fake_provider() -> AtlassianProvider:
+    """The Atlassian provider of the test app, talking to :class:`FakeAtlassian`."""
+    return atlassian_provider(
         "test-client-id", CLIENT_SECRET, auth_url="https://auth.test", api_url="https://api.test"
     )
+
+
+def build_app(
+    database: Path | TestDatabase,
+    fake: FakeAtlassian,
+    *,
+    providers: Sequence[OAuthProvider] | None = None,
+    **options: Any,
+) -> FastAPI:
+    """An app like a user's: the router, plus routes that use the dependencies.
+
+    ``providers`` defaults to :func:`fake_provider` alone.
+    """
     options.setdefault("secret", SECRET)
     app = FastAPI()
     app.include_router(
         kavach_router(
-            [provider],
+            providers or [fake_provider()],
             database_url=database_url(database),
             http_transport=fake.transport(),
             **options,

@@ -73,6 +73,7 @@ async def test_a_pending_attempt_is_found_only_while_live_and_for_its_browser(
             expires_at=now + timedelta(minutes=10),
         ),
         keep_per_browser=5,
+        max_pending=100,
     )
 
     assert await store.has_pending_attempt("s" * 64, "b" * 64, provider="atlassian", now=now)

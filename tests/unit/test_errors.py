@@ -20,6 +20,7 @@ from kavach_fastapi.errors import (
     RateLimitedError,
     ReauthRequiredError,
     RetryLaterError,
+    SignInBusyError,
     SignInError,
     UnknownProviderError,
     UnknownSiteError,
@@ -45,6 +46,7 @@ DOCUMENTED_CODES = {
     "REAUTH_REQUIRED": "reauth_required",
     "UNKNOWN_SITE": "unknown_site",
     "RATE_LIMITED": "rate_limited",
+    "SIGN_IN_BUSY": "sign_in_busy",
     "NOT_CONFIGURED": "not_configured",
 }
 
@@ -62,6 +64,7 @@ EXPECTED: list[tuple[type[KavachError], ErrorCode, int, type[KavachError]]] = [
     (ProviderUnavailableError, ErrorCode.PROVIDER_UNAVAILABLE, 503, RetryLaterError),
     (UnknownSiteError, ErrorCode.UNKNOWN_SITE, 404, KavachError),
     (RateLimitedError, ErrorCode.RATE_LIMITED, 429, RetryLaterError),
+    (SignInBusyError, ErrorCode.SIGN_IN_BUSY, 503, RetryLaterError),
     (CrossSiteRequestError, ErrorCode.CROSS_SITE_REQUEST, 403, KavachError),
     (UnknownProviderError, ErrorCode.UNKNOWN_PROVIDER, 404, KavachError),
 ]

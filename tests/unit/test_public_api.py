@@ -38,6 +38,7 @@ PUBLIC_NAMES = [
     "RateLimitedError",
     "ReauthRequiredError",
     "RetryLaterError",
+    "SignInBusyError",
     "SignInError",
     "UnknownProviderError",
     "UnknownSiteError",
