@@ -204,6 +204,9 @@ SAMPLE_STRINGS = {
 
 SAMPLE_TIME = "2026-01-31T09:30:00Z"
 
+DOCS_SECRET = "p4Rk-docs-build-Q7vXz2Lm9TnW3bYc8HsJ"  # noqa: S105 - builds docs only
+"""The key of the routers built here to describe the package (never a production key)."""
+
 COMMAND_ENV = {
     "ATLASSIAN_CLIENT_ID": "your-client-id",
     "ATLASSIAN_CLIENT_SECRET": "your-client-secret",
@@ -717,7 +720,7 @@ def _openapi() -> dict[str, Any]:
     if not _OPENAPI:
         provider = atlassian_provider("docs-client-id", "docs-client-secret")
         router = kavach_router(
-            [provider], database_url="sqlite://", secret="d" * 43
+            [provider], database_url="sqlite://", secret=DOCS_SECRET
         )
         app = FastAPI()
         app.include_router(router)
@@ -752,7 +755,7 @@ def _live_answers() -> dict[tuple[str, str], Any]:
         router = kavach_router(
             [provider],
             database_url=f"sqlite:///{folder}/kavach.db",
-            secret="d" * 43,
+            secret=DOCS_SECRET,
             http_transport=emulator_transport(emulator),
         )
         app = FastAPI()
