@@ -8,11 +8,13 @@ start with ``BEGIN IMMEDIATE`` so two writers queue for the lock instead of fail
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Result, bindparam, delete, event, select, update
@@ -80,6 +82,20 @@ def _sqlite_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _create_owner_only(path: Path) -> None:
+    """Create an empty SQLite file readable by its owner only, unless it exists.
+
+    SQLite would create it with 0644 (less the umask), and gives its ``-wal`` and ``-shm``
+    files the main file's permissions, so creating it first makes all three private. An
+    existing file keeps the mode its owner gave it. Failures are SQLite's to report.
+    """
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return
+    os.close(descriptor)
+
+
 def create_engine(database_url: str) -> AsyncEngine:
     """An async engine for the URL, with SQLite tuned for concurrent web workers."""
     url = async_database_url(database_url)
@@ -100,6 +116,15 @@ def create_engine(database_url: str) -> AsyncEngine:
         pool_reset_on_return=None,
         **({"poolclass": StaticPool} if in_memory else {}),
     )
+    if path is not None and not make_url(database_url).query.get("uri"):
+        file = path
+
+        def before_connect(*_args: Any) -> None:
+            _create_owner_only(file)
+
+        # Before every new connection, not only the first: a file deleted while the app runs
+        # would otherwise come back with SQLite's default mode.
+        event.listen(engine.sync_engine, "do_connect", before_connect)
     event.listen(engine.sync_engine, "connect", _sqlite_connect)
     event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
