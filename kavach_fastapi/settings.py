@@ -26,6 +26,9 @@ DEFAULT_ATLASSIAN_SCOPES: tuple[str, ...] = ("read:me", "offline_access")
 
 DEFAULT_DATABASE_URL = "sqlite:///kavach.db"
 
+DEFAULT_SQLITE_BUSY_TIMEOUT = 10.0
+"""Seconds a SQLite write waits for another writer's lock, unless configured."""
+
 GENERATE_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 """The command that makes a good ``KAVACH_SECRET`` key."""
 
@@ -139,6 +142,9 @@ class KavachSettings(BaseSettings):
 
     sites_cache_ttl: timedelta = Field(default=timedelta(minutes=5), ge=timedelta(0))
     """How long a person's list of Atlassian sites is served from the database before asking Atlassian again."""
+
+    sqlite_busy_timeout: float = Field(default=DEFAULT_SQLITE_BUSY_TIMEOUT, gt=0)
+    """Seconds a write to a SQLite database waits for another process's write lock; after that the request is answered 503 `database_unavailable`. No effect on PostgreSQL."""
 
     @field_validator(
         "session_lifetime",

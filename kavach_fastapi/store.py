@@ -4,6 +4,11 @@ Async all the way (aiosqlite for SQLite, asyncpg for PostgreSQL), so a request n
 event loop. SQLite runs with WAL, a busy timeout and foreign keys on, and write transactions
 start with ``BEGIN IMMEDIATE`` so two writers queue for the lock instead of failing with
 "database is locked" half-way through.
+
+Every unit of work (:meth:`Store.transaction`, :meth:`Store.reader`, and the session lookup)
+runs inside :meth:`~kavach_fastapi.outages.OutageWatch.watch`, so a database that cannot be
+reached surfaces as ``DatabaseUnavailableError`` (503), never as a driver's exception; a method
+added here gets that by using those two.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ from sqlmodel import col
 from .errors import ConfigurationError
 from .keyfile import sqlite_file
 from .models import AccountRow, RateLimitRow, SessionRow, SignInAttemptRow, UserRow
+from .outages import OutageWatch, replace_connections_closed_while_idle
 from .providers.base import ProviderProfile
+from .settings import DEFAULT_SQLITE_BUSY_TIMEOUT
 
 _ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 _WRITE = "kavach_write"
@@ -64,12 +71,12 @@ def async_database_url(database_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, busy_timeout: float) -> None:
     # Let SQLAlchemy, not the driver, decide when transactions begin (see _sqlite_begin).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={round(busy_timeout * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -96,13 +103,22 @@ def _create_owner_only(path: Path) -> None:
     os.close(descriptor)
 
 
-def create_engine(database_url: str) -> AsyncEngine:
-    """An async engine for the URL, with SQLite tuned for concurrent web workers."""
+def create_engine(
+    database_url: str, *, busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT
+) -> AsyncEngine:
+    """An async engine for the URL, with SQLite tuned for concurrent web workers.
+
+    Args:
+        database_url: a SQLAlchemy URL; the async driver is added when it is missing.
+        busy_timeout: seconds a SQLite write waits for another writer's lock.
+    """
     url = async_database_url(database_url)
     if not url.startswith("sqlite"):
-        # No pre-ping (it costs three round trips per checkout); connections are recycled
-        # instead, and a dropped one fails one query and is replaced.
-        return create_async_engine(url, pool_recycle=1800, hide_parameters=True)
+        # No pre-ping (it costs three round trips per checkout): connections are recycled,
+        # and one the server closed (a restart) is replaced at checkout for free.
+        engine = create_async_engine(url, pool_recycle=1800, hide_parameters=True)
+        replace_connections_closed_while_idle(engine)
+        return engine
     in_memory = sqlite_file(database_url) is None
     path = sqlite_file(database_url)
     if path is not None:
@@ -125,7 +141,11 @@ def create_engine(database_url: str) -> AsyncEngine:
         # Before every new connection, not only the first: a file deleted while the app runs
         # would otherwise come back with SQLite's default mode.
         event.listen(engine.sync_engine, "do_connect", before_connect)
-    event.listen(engine.sync_engine, "connect", _sqlite_connect)
+    event.listen(
+        engine.sync_engine,
+        "connect",
+        lambda dbapi_connection, _record: _sqlite_connect(dbapi_connection, busy_timeout),
+    )
     event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
@@ -186,12 +206,17 @@ class Store:
 
     Args:
         database_url: a SQLAlchemy URL; the async driver is added when it is missing.
+        busy_timeout: seconds a SQLite write waits for another writer's lock before the
+            request is answered 503 ``database_unavailable``.
     """
 
-    def __init__(self, database_url: str) -> None:
-        self.engine = create_engine(database_url)
+    def __init__(
+        self, database_url: str, *, busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT
+    ) -> None:
+        self.engine = create_engine(database_url, busy_timeout=busy_timeout)
         self._writer = self.engine.execution_options(**{_WRITE: True})
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.outages = OutageWatch()
 
     @property
     def writer(self) -> AsyncEngine:
@@ -204,8 +229,13 @@ class Store:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A write transaction: committed when the block ends, rolled back if it raises."""
+        """A write transaction: committed when the block ends, rolled back if it raises.
+
+        Raises:
+            DatabaseUnavailableError: the database cannot be reached or stays locked.
+        """
         async with (
+            self.outages.watch(),
             AsyncSession(self._writer, expire_on_commit=False) as session,
             session.begin(),
         ):
@@ -213,8 +243,15 @@ class Store:
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:
-        """A read-only unit of work."""
-        async with AsyncSession(self.engine, expire_on_commit=False) as session:
+        """A read-only unit of work.
+
+        Raises:
+            DatabaseUnavailableError: the database cannot be reached.
+        """
+        async with (
+            self.outages.watch(),
+            AsyncSession(self.engine, expire_on_commit=False) as session,
+        ):
             yield session
 
     # Sign-in attempts
@@ -295,7 +332,7 @@ class Store:
         This runs on every request that is not answered from the process cache, so it skips
         the ORM: one Core statement on a connection in autocommit mode.
         """
-        async with self._autocommit.connect() as connection:
+        async with self.outages.watch(), self._autocommit.connect() as connection:
             row = (await connection.execute(_FIND_SESSION, {"token_hash": token_hash})).first()
         if row is None:
             return None

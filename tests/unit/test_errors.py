@@ -10,6 +10,7 @@ from kavach_fastapi.errors import (
     AccountDisabledError,
     ConfigurationError,
     CrossSiteRequestError,
+    DatabaseUnavailableError,
     ErrorCode,
     InvalidStateError,
     KavachError,
@@ -46,6 +47,7 @@ DOCUMENTED_CODES = {
     "UNKNOWN_SITE": "unknown_site",
     "RATE_LIMITED": "rate_limited",
     "NOT_CONFIGURED": "not_configured",
+    "DATABASE_UNAVAILABLE": "database_unavailable",
 }
 
 # Each exception with its code, status and parent, as the errors module's docstring draws them.
@@ -62,6 +64,7 @@ EXPECTED: list[tuple[type[KavachError], ErrorCode, int, type[KavachError]]] = [
     (ProviderUnavailableError, ErrorCode.PROVIDER_UNAVAILABLE, 503, RetryLaterError),
     (UnknownSiteError, ErrorCode.UNKNOWN_SITE, 404, KavachError),
     (RateLimitedError, ErrorCode.RATE_LIMITED, 429, RetryLaterError),
+    (DatabaseUnavailableError, ErrorCode.DATABASE_UNAVAILABLE, 503, RetryLaterError),
     (CrossSiteRequestError, ErrorCode.CROSS_SITE_REQUEST, 403, KavachError),
     (UnknownProviderError, ErrorCode.UNKNOWN_PROVIDER, 404, KavachError),
 ]
