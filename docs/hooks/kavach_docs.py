@@ -66,6 +66,7 @@ from pydantic_settings import BaseSettings
 import kavach_fastapi
 from kavach_fastapi import (
     AtlassianSettings,
+    DatabaseUnavailableError,
     ErrorCode,
     KavachError,
     KavachSettings,
@@ -174,6 +175,12 @@ ADVICE: dict[ErrorCode, str] = {
         "`Retry-After` seconds. Behind a proxy, make sure the server sees real client addresses "
         "([`--forwarded-allow-ips`](deployment.md#behind-a-proxy)); raise `KAVACH_RATE_LIMIT` "
         "if needed."
+    ),
+    ErrorCode.DATABASE_UNAVAILABLE: (
+        "The app's database cannot be reached (stopped, restarting, out of connections) or a "
+        "SQLite file stays locked longer than `KAVACH_SQLITE_BUSY_TIMEOUT`. Retry after "
+        "`Retry-After` seconds; the app recovers by itself when the database is back (see "
+        "[Deployment](deployment.md#database-outages))."
     ),
     ErrorCode.NOT_CONFIGURED: (
         "A set-up problem, named in the message: a missing or invalid setting, a database "
@@ -331,6 +338,7 @@ ERROR_EXAMPLES: dict[str, Callable[[], KavachError]] = {
     "not_signed_in": NotSignedInError,
     "reauth_required": lambda: ReauthRequiredError(reauth_url=SAMPLE_REAUTH_URL),
     "provider_unavailable": lambda: ProviderUnavailableError(retry_after=5),
+    "database_unavailable": DatabaseUnavailableError,
 }
 
 
