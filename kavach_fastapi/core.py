@@ -66,7 +66,7 @@ class Kavach:
         self.settings = settings
         self.providers = {provider.id: provider for provider in providers}
         self.keyring = Keyring(resolve_secret_keys(settings))
-        self.store = Store(settings.database_url)
+        self.store = Store(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
         self.sessions = SessionManager(
             self.store,
             lifetime=settings.session_lifetime,

@@ -15,7 +15,8 @@ The tree::
     ├── RetryLaterError              a failure that passes with time (``Retry-After``)
     │   ├── ProviderUnavailableError the provider is down or rate-limiting (503)
     │   ├── RateLimitedError         too many sign-in requests from one address (429)
-    │   └── SignInBusyError          too many sign-ins pending on the whole app (503)
+    │   ├── SignInBusyError          too many sign-ins pending on the whole app (503)
+    │   └── DatabaseUnavailableError the database cannot be reached right now (503)
     ├── UnknownSiteError             the cloud id is not one of the person's sites (404)
     ├── CrossSiteRequestError        a state-changing request came from another site (403)
     └── UnknownProviderError         no configured provider has that id (404)
@@ -73,6 +74,8 @@ class ErrorCode(str, Enum):
     """``KAVACH_MAX_PENDING_SIGN_INS`` sign-ins are pending on the app; retry after ``Retry-After`` seconds."""
     NOT_CONFIGURED = "not_configured"
     """The package is not set up for this app (router not included, or lifespan not run)."""
+    DATABASE_UNAVAILABLE = "database_unavailable"
+    """The app's database cannot be reached or stays locked; retry after ``Retry-After`` seconds."""
 
 
 class KavachError(Exception):
@@ -222,6 +225,19 @@ class SignInBusyError(RetryLaterError):
     code = ErrorCode.SIGN_IN_BUSY
     status_code = 503
     default_message = "Too many people are signing in right now. Please try again shortly."
+
+
+class DatabaseUnavailableError(RetryLaterError):
+    """The database cannot be reached or used right now: stopped, restarting, or locked.
+
+    Whatever needs the database answers 503 with ``Retry-After`` until it is back; sessions a
+    process checked shortly before keep working meanwhile.
+    """
+
+    code = ErrorCode.DATABASE_UNAVAILABLE
+    status_code = 503
+    default_message = "The app cannot reach its database right now. Please try again shortly."
+    default_retry_after = 5
 
 
 class CrossSiteRequestError(KavachError):

@@ -108,6 +108,7 @@ def kavach_router(
     token_refresh_leeway: timedelta | None = None,
     sites_cache_ttl: timedelta | None = None,
     auto_migrate: bool | None = None,
+    sqlite_busy_timeout: float | None = None,
     http_transport: httpx2.AsyncBaseTransport | None = None,
 ) -> KavachRouter:
     """Build the sign-in router. Include it once: ``app.include_router(router, prefix=...)``.
@@ -134,6 +135,8 @@ def kavach_router(
         sites_cache_ttl: ``KAVACH_SITES_CACHE_TTL``, how long a list of sites is served cached.
         auto_migrate: ``KAVACH_AUTO_MIGRATE``, upgrade the schema at start-up (default: SQLite
             only).
+        sqlite_busy_timeout: ``KAVACH_SQLITE_BUSY_TIMEOUT``, seconds a SQLite write waits for
+            another writer's lock before answering 503.
         http_transport: an ``httpx2`` transport for provider calls (tests: the emulator).
 
     Raises:
@@ -157,13 +160,17 @@ def kavach_router(
         token_refresh_leeway=token_refresh_leeway,
         sites_cache_ttl=sites_cache_ttl,
         auto_migrate=auto_migrate,
+        sqlite_busy_timeout=sqlite_busy_timeout,
     )
     kavach = Kavach(providers, settings, http_transport=http_transport)
     router = KavachRouter(
         lifespan=kavach.lifespan,
         route_class=KavachRoute,
         tags=["auth"],
-        responses=_errors(ErrorCode.INVALID_REQUEST, status=400),
+        responses={
+            **_errors(ErrorCode.INVALID_REQUEST, status=400),
+            **_errors(ErrorCode.DATABASE_UNAVAILABLE, status=503),
+        },
     )
     router.kavach = kavach
     _add_routes(router, kavach)
@@ -436,7 +443,7 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
         summary="The signed-in person's Atlassian sites",
         responses={
             **_errors(ErrorCode.NOT_SIGNED_IN, ErrorCode.REAUTH_REQUIRED, status=401),
-            **_errors(ErrorCode.PROVIDER_UNAVAILABLE, status=503),
+            **_errors(ErrorCode.PROVIDER_UNAVAILABLE, ErrorCode.DATABASE_UNAVAILABLE, status=503),
         },
     )
     async def list_sites(request: Request, response: Response) -> list[AtlassianSite]:

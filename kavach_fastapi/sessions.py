@@ -4,17 +4,23 @@ A session token is 256 random bits handed to the browser (cookie) or API client 
 database keeps only its SHA-256, so a stolen copy of the table cannot be replayed. A session ends
 at its absolute expiry, after an idle period, or when it is revoked; each sign-in makes a new one,
 so a session id planted before sign-in is never adopted.
+
+While the database cannot be reached, a session this process checked within
+:data:`OUTAGE_GRACE` (and never past its expiry or idle timeout) keeps working; any other
+request that needs a session answers 503 ``database_unavailable``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .crypto import hash_token, new_token
+from .errors import DatabaseUnavailableError
 from .models import SessionRow, User, utcnow
 from .store import Store
 
@@ -23,6 +29,13 @@ MAX_TOKEN_LENGTH = 128
 
 CACHE_ENTRIES = 10_000
 """Sessions remembered per process (least recently used are dropped first)."""
+
+OUTAGE_GRACE = timedelta(minutes=5)
+"""How long after its last check a remembered session keeps working while the database is down.
+
+It cannot be longer than the session's idle timeout, nor outlive its expiry. Signing out needs
+the database too, so what it risks is a sign-out made in another process just before the
+outage, honoured here only once the database is back (or this grace ends)."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +53,8 @@ class SessionManager:
     Checking a session on every request is the hot path of an app, so each process remembers
     the sessions it has seen for ``cache_seconds``. Revocation stays correct: signing out here
     forgets the session here at once, and another process stops accepting it within
-    ``cache_seconds``.
+    ``cache_seconds``. While the database is unavailable, a remembered session is trusted for
+    up to :data:`OUTAGE_GRACE` after its last check instead.
 
     Args:
         store: the database.
@@ -68,6 +82,7 @@ class SessionManager:
         # Recording activity costs a write; doing it at most this often keeps the idle timeout
         # accurate to a few percent without writing on every request.
         self._touch_interval = min(idle_timeout / 20, timedelta(minutes=5))
+        self._outage_grace = min(OUTAGE_GRACE, idle_timeout).total_seconds()
 
     def new_session(self, user_id: str, *, now: datetime | None = None) -> tuple[str, SessionRow]:
         """A fresh token and the row to store for it (the caller adds it to its transaction)."""
@@ -89,18 +104,33 @@ class SessionManager:
         token_hash = hash_token(token)
         cached = self._cache.get(token_hash)
         if cached is not None:
-            checked_at, active = cached
-            if time.monotonic() - checked_at < self._cache_seconds and active.expires_at > utcnow():
+            age = time.monotonic() - cached[0]
+            if age < self._cache_seconds and cached[1].expires_at > utcnow():
                 self._cache.move_to_end(token_hash)
-                return active
-            del self._cache[token_hash]
+                return cached[1]
         # Requests that arrive together for one session share one lookup.
         lookup = self._lookups.get(token_hash)
         if lookup is None:
             lookup = asyncio.ensure_future(self._look_up(token_hash))
             self._lookups[token_hash] = lookup
             lookup.add_done_callback(lambda done: self._looked_up(token_hash, done))
-        return await asyncio.shield(lookup)
+        try:
+            return await asyncio.shield(lookup)
+        except DatabaseUnavailableError:
+            remembered = self._remembered_during_outage(token_hash)
+            if remembered is None:
+                raise
+            return remembered
+
+    def _remembered_during_outage(self, token_hash: str) -> ActiveSession | None:
+        """The remembered session, if its last check is recent enough to trust in an outage."""
+        cached = self._cache.get(token_hash)
+        if cached is None:
+            return None
+        checked_at, active = cached
+        if time.monotonic() - checked_at < self._outage_grace and active.expires_at > utcnow():
+            return active
+        return None
 
     def _looked_up(self, token_hash: str, lookup: asyncio.Future[ActiveSession | None]) -> None:
         if self._lookups.get(token_hash) is lookup:
@@ -111,13 +141,19 @@ class SessionManager:
     async def _look_up(self, token_hash: str) -> ActiveSession | None:
         revocations = self._revocations
         found = await self._store.find_session(token_hash)
-        if found is None:
-            return None
         now = utcnow()
-        if found.expires_at <= now or found.last_active_at + self.idle_timeout <= now:
+        if (
+            found is None
+            or found.expires_at <= now
+            or found.last_active_at + self.idle_timeout <= now
+        ):
+            self._cache.pop(token_hash, None)
             return None
         if now - found.last_active_at >= self._touch_interval:
-            await self._store.touch_session(token_hash, now)
+            # The session was just read and is valid; recording the activity can wait for
+            # the next check when writes fail (a locked SQLite file still serves reads).
+            with contextlib.suppress(DatabaseUnavailableError):
+                await self._store.touch_session(token_hash, now)
         active = ActiveSession(
             user=User.from_row(found.user), token_hash=token_hash, expires_at=found.expires_at
         )

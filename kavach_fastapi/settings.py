@@ -11,6 +11,7 @@ A bad value never surfaces as a pydantic traceback: :func:`load_settings` raises
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
@@ -24,6 +25,17 @@ DEFAULT_ATLASSIAN_SCOPES: tuple[str, ...] = ("read:me", "offline_access")
 """Scopes every Atlassian sign-in requests: the profile and refresh tokens."""
 
 DEFAULT_DATABASE_URL = "sqlite:///kavach.db"
+
+DEFAULT_SQLITE_BUSY_TIMEOUT = 10.0
+"""Seconds a SQLite write waits for another writer's lock, unless configured."""
+
+GENERATE_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+"""The command that makes a good ``KAVACH_SECRET`` key."""
+
+MIN_KEY_LENGTH = 32
+_MIN_DISTINCT = 10
+_MIN_DISTINCT_HEX = 6  # a hexadecimal key draws from 16 characters only
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
 def _split(value: object, separator: str | None) -> object:
@@ -99,7 +111,7 @@ class KavachSettings(BaseSettings):
     """Any SQLAlchemy URL: the default SQLite file suits one process; use `postgresql://...` for several instances."""
 
     secret: SecretStr | None = None
-    """Key for encrypting tokens at rest: at least 32 characters, e.g. from `python -c "import secrets; print(secrets.token_urlsafe(32))"`. Several comma-separated keys rotate: the first encrypts, all decrypt. Generated beside a local SQLite file when unset; required for any other database."""
+    """Key for encrypting tokens at rest: at least 32 characters that are not easy to guess, e.g. from `python -c "import secrets; print(secrets.token_urlsafe(32))"`. A key with fewer than 10 different characters (6 for hexadecimal digits), made of one block repeated, or whose neighbouring characters mostly repeat or step by one (`aaaa`, `abcd`) is refused. Several comma-separated keys rotate: the first encrypts, all decrypt. Generated beside a local SQLite file when unset; required for any other database."""
 
     base_url: str | None = None
     """Public URL of the router's mount point, e.g. `https://your-app.com/api/kavach`; fixes the redirect URI behind proxies."""
@@ -137,6 +149,9 @@ class KavachSettings(BaseSettings):
     sites_cache_ttl: timedelta = Field(default=timedelta(minutes=5), ge=timedelta(0))
     """How long a person's list of Atlassian sites is served from the database before asking Atlassian again."""
 
+    sqlite_busy_timeout: float = Field(default=DEFAULT_SQLITE_BUSY_TIMEOUT, gt=0)
+    """Seconds a write to a SQLite database waits for another process's write lock; after that the request is answered 503 `database_unavailable`. No effect on PostgreSQL."""
+
     @field_validator(
         "session_lifetime",
         "session_idle_timeout",
@@ -172,8 +187,15 @@ class KavachSettings(BaseSettings):
         if value is None:
             return None
         keys = [key.strip() for key in value.get_secret_value().split(",")]
-        if not keys or any(len(key) < 32 for key in keys):
-            raise ValueError("every key must be at least 32 characters long")
+        if any(len(key) < MIN_KEY_LENGTH for key in keys):
+            raise ValueError(f"every key must be at least {MIN_KEY_LENGTH} characters long")
+        for number, key in enumerate(keys, start=1):
+            weakness = key_weakness(key)
+            if weakness is not None:
+                which = f"key {number} of {len(keys)}" if len(keys) > 1 else "the key"
+                raise ValueError(
+                    f"{which} is too easy to guess ({weakness}); generate one with `{GENERATE_KEY}`"
+                )
         return SecretStr(",".join(keys))
 
     @property
@@ -182,6 +204,34 @@ class KavachSettings(BaseSettings):
         if self.secret is None:
             return ()
         return tuple(self.secret.get_secret_value().split(","))
+
+
+def key_weakness(key: str) -> str | None:
+    """Why a ``KAVACH_SECRET`` key is too easy to guess, or ``None`` when it is not.
+
+    The rule catches keys a person typed, not every weak key: a key is refused when it has
+
+    * fewer than 10 different characters (6 when it is made only of hexadecimal digits, whose
+      alphabet has 16), as in ``aaaa...`` or ``CHANGE-ME-CHANGE-ME...``;
+    * one block repeated, as in ``changeme`` four times;
+    * more than three quarters of its neighbouring characters equal or one apart, as in
+      ``abcdefghijklmnopqrstuvwxyz012345`` or ``0123456789`` repeated.
+
+    The thresholds are set so that random keys of 128 bits or more in the usual encodings
+    (``secrets.token_urlsafe``, base64, 32 or more hexadecimal digits) fail with a probability
+    below one in 10^12. The answer never contains the key.
+    """
+    distinct = len(set(key))
+    least = _MIN_DISTINCT_HEX if set(key) <= _HEX_DIGITS else _MIN_DISTINCT
+    if distinct < least:
+        plural = "" if distinct == 1 else "s"
+        return f"it has {distinct} different character{plural}, at least {least} are needed"
+    if any(key[period:] == key[:-period] for period in range(1, len(key) // 2 + 1)):
+        return "it is one block repeated"
+    steps = sum(1 for a, b in itertools.pairwise(key) if abs(ord(a) - ord(b)) <= 1)
+    if 4 * steps > 3 * (len(key) - 1):
+        return "its characters mostly repeat or run in sequence"
+    return None
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)

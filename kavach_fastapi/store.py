@@ -4,15 +4,22 @@ Async all the way (aiosqlite for SQLite, asyncpg for PostgreSQL), so a request n
 event loop. SQLite runs with WAL, a busy timeout and foreign keys on, and write transactions
 start with ``BEGIN IMMEDIATE`` so two writers queue for the lock instead of failing with
 "database is locked" half-way through.
+
+Every unit of work (:meth:`Store.transaction`, :meth:`Store.reader`, and the session lookup)
+runs inside :meth:`~kavach_fastapi.outages.OutageWatch.watch`, so a database that cannot be
+reached surfaces as ``DatabaseUnavailableError`` (503), never as a driver's exception; a method
+added here gets that by using those two.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -38,7 +45,9 @@ from sqlmodel import SQLModel, col
 from .errors import ConfigurationError
 from .keyfile import sqlite_file
 from .models import AccountRow, RateLimitRow, SessionRow, SignInAttemptRow, UserRow
+from .outages import OutageWatch, replace_connections_closed_while_idle
 from .providers.base import ProviderProfile
+from .settings import DEFAULT_SQLITE_BUSY_TIMEOUT
 
 _ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 _WRITE = "kavach_write"
@@ -73,12 +82,12 @@ def async_database_url(database_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, busy_timeout: float) -> None:
     # Let SQLAlchemy, not the driver, decide when transactions begin (see _sqlite_begin).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={round(busy_timeout * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -91,13 +100,36 @@ def _sqlite_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(database_url: str) -> AsyncEngine:
-    """An async engine for the URL, with SQLite tuned for concurrent web workers."""
+def _create_owner_only(path: Path) -> None:
+    """Create an empty SQLite file readable by its owner only, unless it exists.
+
+    SQLite would create it with 0644 (less the umask), and gives its ``-wal`` and ``-shm``
+    files the main file's permissions, so creating it first makes all three private. An
+    existing file keeps the mode its owner gave it. Failures are SQLite's to report.
+    """
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return
+    os.close(descriptor)
+
+
+def create_engine(
+    database_url: str, *, busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT
+) -> AsyncEngine:
+    """An async engine for the URL, with SQLite tuned for concurrent web workers.
+
+    Args:
+        database_url: a SQLAlchemy URL; the async driver is added when it is missing.
+        busy_timeout: seconds a SQLite write waits for another writer's lock.
+    """
     url = async_database_url(database_url)
     if not url.startswith("sqlite"):
-        # No pre-ping (it costs three round trips per checkout); connections are recycled
-        # instead, and a dropped one fails one query and is replaced.
-        return create_async_engine(url, pool_recycle=1800, hide_parameters=True)
+        # No pre-ping (it costs three round trips per checkout): connections are recycled,
+        # and one the server closed (a restart) is replaced at checkout for free.
+        engine = create_async_engine(url, pool_recycle=1800, hide_parameters=True)
+        replace_connections_closed_while_idle(engine)
+        return engine
     in_memory = sqlite_file(database_url) is None
     path = sqlite_file(database_url)
     if path is not None:
@@ -111,7 +143,20 @@ def create_engine(database_url: str) -> AsyncEngine:
         pool_reset_on_return=None,
         **({"poolclass": StaticPool} if in_memory else {}),
     )
-    event.listen(engine.sync_engine, "connect", _sqlite_connect)
+    if path is not None and not make_url(database_url).query.get("uri"):
+        file = path
+
+        def before_connect(*_args: Any) -> None:
+            _create_owner_only(file)
+
+        # Before every new connection, not only the first: a file deleted while the app runs
+        # would otherwise come back with SQLite's default mode.
+        event.listen(engine.sync_engine, "do_connect", before_connect)
+    event.listen(
+        engine.sync_engine,
+        "connect",
+        lambda dbapi_connection, _record: _sqlite_connect(dbapi_connection, busy_timeout),
+    )
     event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
@@ -177,12 +222,17 @@ class Store:
 
     Args:
         database_url: a SQLAlchemy URL; the async driver is added when it is missing.
+        busy_timeout: seconds a SQLite write waits for another writer's lock before the
+            request is answered 503 ``database_unavailable``.
     """
 
-    def __init__(self, database_url: str) -> None:
-        self.engine = create_engine(database_url)
+    def __init__(
+        self, database_url: str, *, busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT
+    ) -> None:
+        self.engine = create_engine(database_url, busy_timeout=busy_timeout)
         self._writer = self.engine.execution_options(**{_WRITE: True})
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.outages = OutageWatch()
 
     @property
     def writer(self) -> AsyncEngine:
@@ -195,8 +245,13 @@ class Store:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A write transaction: committed when the block ends, rolled back if it raises."""
+        """A write transaction: committed when the block ends, rolled back if it raises.
+
+        Raises:
+            DatabaseUnavailableError: the database cannot be reached or stays locked.
+        """
         async with (
+            self.outages.watch(),
             AsyncSession(self._writer, expire_on_commit=False) as session,
             session.begin(),
         ):
@@ -204,8 +259,15 @@ class Store:
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:
-        """A read-only unit of work."""
-        async with AsyncSession(self.engine, expire_on_commit=False) as session:
+        """A read-only unit of work.
+
+        Raises:
+            DatabaseUnavailableError: the database cannot be reached.
+        """
+        async with (
+            self.outages.watch(),
+            AsyncSession(self.engine, expire_on_commit=False) as session,
+        ):
             yield session
 
     # Sign-in attempts
@@ -308,7 +370,7 @@ class Store:
             col(SignInAttemptRow.provider) == provider,
             col(SignInAttemptRow.expires_at) > now,
         )
-        async with self._autocommit.connect() as connection:
+        async with self.outages.watch(), self._autocommit.connect() as connection:
             return (await connection.execute(statement)).first() is not None
 
     async def take_attempt(
@@ -355,7 +417,7 @@ class Store:
         This runs on every request that is not answered from the process cache, so it skips
         the ORM: one Core statement on a connection in autocommit mode.
         """
-        async with self._autocommit.connect() as connection:
+        async with self.outages.watch(), self._autocommit.connect() as connection:
             row = (await connection.execute(_FIND_SESSION, {"token_hash": token_hash})).first()
         if row is None:
             return None

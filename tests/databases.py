@@ -6,14 +6,20 @@ the package's own columns, never as ``datetime('now')`` or ``now()``.
 
 PostgreSQL is the machine's server (``KAVACH_TEST_POSTGRES``, default
 ``postgresql://postgres@127.0.0.1:5432/postgres``). When it cannot be reached the PostgreSQL
-half skips with the reason, except under CI (``CI`` set), where that is a failure.
+half skips with the reason, except under CI (``CI`` set), where that is a failure. A test that
+stops and starts PostgreSQL gets a server of its own (:func:`private_postgres_server`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import pwd
 import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -205,3 +211,93 @@ def postgres_database(url: str) -> TestDatabase:
     database = TestDatabase(kind="postgresql", url=url, engine=create_engine(_psycopg(url)))
     database.clear()
     return database
+
+
+# A PostgreSQL server of a test's own, to stop and start (tests of database outages)
+
+POSTGRES_BINARIES = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+"""Where Debian puts each PostgreSQL version's ``initdb`` and ``pg_ctl``, newest first."""
+
+
+@dataclass
+class PrivateServer:
+    """A PostgreSQL cluster in a temporary folder, run by the ``postgres`` OS user when the
+    tests run as root (``initdb`` refuses root), listening on 127.0.0.1 only."""
+
+    url: str
+    control: list[str]
+    """The `pg_ctl` command line for this cluster, without its action."""
+
+    def stop(self) -> None:
+        """Stop at once: sessions are ended and connections dropped (``pg_ctl -m fast``)."""
+        self._run("stop", "-m", "fast")
+
+    def start(self) -> None:
+        """Start again and wait until it accepts connections."""
+        self._run("start")
+
+    def _run(self, *arguments: str) -> None:
+        subprocess.run(  # noqa: S603 - the PostgreSQL tools and our own arguments
+            [*self.control, *arguments], check=True, capture_output=True, timeout=60
+        )
+
+
+@contextmanager
+def private_postgres_server() -> Iterator[PrivateServer]:
+    """Yield a migrated PostgreSQL server of the test's own; destroyed afterwards.
+
+    Skips the test when it cannot be made (no PostgreSQL binaries, no ``postgres`` user to run
+    them as root), except under CI (``CI`` set), where that is a failure.
+    """
+    initdb = next((folder / "initdb" for folder in POSTGRES_BINARIES), None)
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    problem = None
+    if initdb is None or not initdb.exists():
+        problem = "no PostgreSQL binaries under /usr/lib/postgresql"
+    elif as_postgres and not _os_user_exists("postgres"):
+        problem = "running as root, and there is no postgres user to run initdb as"
+    if problem is not None:
+        reason = f"cannot run a private PostgreSQL server: {problem}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must run the outage tests")
+        pytest.skip(reason)
+    assert initdb is not None
+    folder = Path(tempfile.mkdtemp(prefix="kavach-pg-"))
+    if as_postgres:
+        shutil.chown(folder, user="postgres")
+    data, port = folder / "data", _free_port()
+    subprocess.run(  # noqa: S603 - the PostgreSQL tools and our own arguments
+        [*as_postgres, str(initdb), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+    pg_ctl = [*as_postgres, str(initdb.with_name("pg_ctl")), "-D", str(data), "-w"]
+    server = PrivateServer(
+        url=f"postgresql://postgres@127.0.0.1:{port}/postgres",
+        control=[*pg_ctl, "-l", str(folder / "server.log"), "-o", options],
+    )
+    try:
+        server.start()
+        asyncio.run(_upgrade(server.url))
+        yield server
+    finally:
+        subprocess.run(  # noqa: S603 - the PostgreSQL tools and our own arguments
+            [*pg_ctl, "stop", "-m", "immediate"], capture_output=True, timeout=60, check=False
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _os_user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

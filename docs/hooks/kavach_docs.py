@@ -66,6 +66,7 @@ from pydantic_settings import BaseSettings
 import kavach_fastapi
 from kavach_fastapi import (
     AtlassianSettings,
+    DatabaseUnavailableError,
     ErrorCode,
     KavachError,
     KavachSettings,
@@ -184,6 +185,12 @@ ADVICE: dict[ErrorCode, str] = {
         "(a flood of sign-in starts, most likely). Nobody's pending sign-in was dropped: retry "
         "after `Retry-After` seconds. Raise the setting if your real traffic needs more."
     ),
+    ErrorCode.DATABASE_UNAVAILABLE: (
+        "The app's database cannot be reached (stopped, restarting, out of connections) or a "
+        "SQLite file stays locked longer than `KAVACH_SQLITE_BUSY_TIMEOUT`. Retry after "
+        "`Retry-After` seconds; the app recovers by itself when the database is back (see "
+        "[Deployment](deployment.md#database-outages))."
+    ),
     ErrorCode.NOT_CONFIGURED: (
         "A set-up problem, named in the message: a missing or invalid setting, a database "
         "schema that needs `kavach db upgrade`, or an app that never included `kavach_router()` "
@@ -212,6 +219,9 @@ SAMPLE_STRINGS = {
 }
 
 SAMPLE_TIME = "2026-01-31T09:30:00Z"
+
+DOCS_SECRET = "p4Rk-docs-build-Q7vXz2Lm9TnW3bYc8HsJ"  # noqa: S105 - builds docs only
+"""The key of the routers built here to describe the package (never a production key)."""
 
 COMMAND_ENV = {
     "ATLASSIAN_CLIENT_ID": "your-client-id",
@@ -337,6 +347,7 @@ ERROR_EXAMPLES: dict[str, Callable[[], KavachError]] = {
     "not_signed_in": NotSignedInError,
     "reauth_required": lambda: ReauthRequiredError(reauth_url=SAMPLE_REAUTH_URL),
     "provider_unavailable": lambda: ProviderUnavailableError(retry_after=5),
+    "database_unavailable": DatabaseUnavailableError,
 }
 
 
@@ -726,7 +737,7 @@ def _openapi() -> dict[str, Any]:
     if not _OPENAPI:
         provider = atlassian_provider("docs-client-id", "docs-client-secret")
         router = kavach_router(
-            [provider], database_url="sqlite://", secret="d" * 43
+            [provider], database_url="sqlite://", secret=DOCS_SECRET
         )
         app = FastAPI()
         app.include_router(router)
@@ -761,7 +772,7 @@ def _live_answers() -> dict[tuple[str, str], Any]:
         router = kavach_router(
             [provider],
             database_url=f"sqlite:///{folder}/kavach.db",
-            secret="d" * 43,
+            secret=DOCS_SECRET,
             http_transport=emulator_transport(emulator),
             rate_limit=0,  # TestClient reports no IP address, which the limiter warns about
         )

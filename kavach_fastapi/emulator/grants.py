@@ -7,7 +7,8 @@ The rules, as Atlassian documents them:
 
 * A code is single use and lives 10 minutes; it must be redeemed by the app it was issued
   to, with the same ``redirect_uri``, and with a ``code_verifier`` that matches the PKCE
-  challenge when one was sent. Redeeming a used code again also revokes every token
+  challenge when one was sent, and without one when none was (RFC 9700, section 2.1.1: a
+  verifier without a challenge is a downgrade). Redeeming a used code again also revokes every token
   issued from it (RFC 6749, section 4.1.2).
 * ``refresh_token`` is issued only when ``offline_access`` was granted.
 * Each refresh rotates: a new refresh token is returned and the one sent is retired. A
@@ -208,7 +209,14 @@ class GrantService:
                 raise _invalid_grant("Authorization code was issued to another client")
             if redirect_uri != record.redirect_uri:
                 raise _invalid_grant("redirect_uri does not match the authorization request")
-            if record.code_challenge is not None:
+            if record.code_challenge is None:
+                # RFC 9700, 2.1.1: a verifier for a code issued without a challenge means the
+                # challenge was lost or stripped on the way (a PKCE downgrade).
+                if code_verifier:
+                    raise _invalid_grant(
+                        "code_verifier sent for a code issued without a code_challenge"
+                    )
+            else:
                 if not code_verifier:
                     raise _invalid_grant("code_verifier is required")
                 if not hmac.compare_digest(pkce_challenge(code_verifier), record.code_challenge):

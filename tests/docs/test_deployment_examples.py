@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import shlex
 from pathlib import Path
 
@@ -37,7 +38,9 @@ def test_production_env_is_refused_until_the_secret_is_replaced(tmp_path: Path) 
 def test_production_env_with_a_generated_secret_is_valid(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text(
-        PRODUCTION_ENV.read_text().replace("KAVACH_SECRET=CHANGE-ME", "KAVACH_SECRET=" + "k" * 43)
+        PRODUCTION_ENV.read_text().replace(
+            "KAVACH_SECRET=CHANGE-ME", "KAVACH_SECRET=" + secrets.token_urlsafe(32)
+        )
     )
 
     kavach = load_settings(KavachSettings, _env_file=env)

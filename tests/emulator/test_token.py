@@ -190,6 +190,29 @@ async def test_pkce_verifier_is_required_when_a_challenge_was_sent(flow: Flow) -
     assert response.json()["error"] == "invalid_grant"
 
 
+async def test_a_verifier_for_a_code_issued_without_a_challenge_is_invalid_grant(
+    flow: Flow,
+) -> None:
+    code = await flow.code(code_challenge=None, code_challenge_method=None)
+
+    response = await flow.exchange(code)  # the flow always sends its verifier
+
+    assert response.status_code == 403
+    assert response.json()["error"] == "invalid_grant"
+    assert "without a code_challenge" in response.json()["error_description"]
+
+
+async def test_a_code_issued_without_a_challenge_is_redeemed_without_a_verifier(
+    flow: Flow,
+) -> None:
+    code = await flow.code(code_challenge=None, code_challenge_method=None)
+
+    response = await flow.exchange(code, code_verifier=None)
+
+    assert response.status_code == 200
+    assert response.json()["access_token"]
+
+
 async def test_unknown_code_is_invalid_grant(flow: Flow) -> None:
     response = await flow.exchange("made-up")
 

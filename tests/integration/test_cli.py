@@ -86,7 +86,7 @@ def test_sessions_purge_deletes_only_expired_and_idle_sessions(
         at=ago(days=2),
         hash=hashes[1],
     )
-    monkeypatch.setenv("KAVACH_SECRET", "s" * 40)
+    monkeypatch.setenv("KAVACH_SECRET", "gu8ObbkkGhFl3m9CNHmpsSYWIz5lFqpGGUu5eryE98Q")
 
     status, text = run("sessions", "purge", "--database-url", db.url)
 

@@ -126,7 +126,7 @@ def test_provider_reads_its_credentials_from_the_environment(
         kavach_router(
             [atlassian_provider()],
             database_url=f"sqlite:///{tmp_path}/k.db",
-            secret="s" * 40,
+            secret="gu8ObbkkGhFl3m9CNHmpsSYWIz5lFqpGGUu5eryE98Q",
             http_transport=fake.transport(),
         ),
         prefix="/auth-here",
@@ -147,7 +147,7 @@ def test_router_endpoints_work_without_a_prefix(tmp_path: Path) -> None:
         kavach_router(
             [atlassian_provider("id", "secret", auth_url="https://auth.test")],
             database_url=f"sqlite:///{tmp_path}/k.db",
-            secret="s" * 40,
+            secret="gu8ObbkkGhFl3m9CNHmpsSYWIz5lFqpGGUu5eryE98Q",
             http_transport=fake.transport(),
         )
     )

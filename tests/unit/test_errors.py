@@ -10,6 +10,7 @@ from kavach_fastapi.errors import (
     AccountDisabledError,
     ConfigurationError,
     CrossSiteRequestError,
+    DatabaseUnavailableError,
     ErrorCode,
     InvalidStateError,
     KavachError,
@@ -48,6 +49,7 @@ DOCUMENTED_CODES = {
     "RATE_LIMITED": "rate_limited",
     "SIGN_IN_BUSY": "sign_in_busy",
     "NOT_CONFIGURED": "not_configured",
+    "DATABASE_UNAVAILABLE": "database_unavailable",
 }
 
 # Each exception with its code, status and parent, as the errors module's docstring draws them.
@@ -65,6 +67,7 @@ EXPECTED: list[tuple[type[KavachError], ErrorCode, int, type[KavachError]]] = [
     (UnknownSiteError, ErrorCode.UNKNOWN_SITE, 404, KavachError),
     (RateLimitedError, ErrorCode.RATE_LIMITED, 429, RetryLaterError),
     (SignInBusyError, ErrorCode.SIGN_IN_BUSY, 503, RetryLaterError),
+    (DatabaseUnavailableError, ErrorCode.DATABASE_UNAVAILABLE, 503, RetryLaterError),
     (CrossSiteRequestError, ErrorCode.CROSS_SITE_REQUEST, 403, KavachError),
     (UnknownProviderError, ErrorCode.UNKNOWN_PROVIDER, 404, KavachError),
 ]

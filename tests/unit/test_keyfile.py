@@ -14,8 +14,8 @@ from kavach_fastapi.errors import ConfigurationError
 from kavach_fastapi.keyfile import is_sqlite, resolve_secret_keys, sqlite_file
 from kavach_fastapi.settings import KavachSettings, load_settings
 
-KEY_A = "a" * 32
-KEY_B = "b" * 32
+KEY_A = "oeoR8nwve7TBPRvCGHqGH4Y7vGxbA7Zf"
+KEY_B = "DZv4BuU3eWw2wu_2kNYui8_uhubd7pUO"
 
 
 def settings_for(database_url: str) -> KavachSettings:

@@ -22,6 +22,7 @@ PUBLIC_NAMES = [
     "ConfigurationError",
     "CrossSiteRequestError",
     "CurrentUser",
+    "DatabaseUnavailableError",
     "ErrorCode",
     "InvalidStateError",
     "KavachError",

@@ -10,8 +10,8 @@ import pytest
 from kavach_fastapi.errors import ConfigurationError
 from kavach_fastapi.settings import AtlassianSettings, KavachSettings, load_settings
 
-KEY_A = "a" * 32
-KEY_B = "b" * 40
+KEY_A = "Cdp2deN-BrFQdcml3ic4geWhd56ee0KN"
+KEY_B = "3YJ98zV7qhR2a5OOLENacBSBF3dKpwr2E4ThGLVk"
 
 
 def test_kavach_defaults_match_the_contract() -> None:
