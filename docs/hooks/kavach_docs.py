@@ -21,7 +21,7 @@ they describe and cannot drift from it. The markers:
     the answer the package gives for an error (``not_signed_in`` unless a code is named), made by
     the package's own error handler.
 ``fixtures``
-    the pytest fixtures of the emulator plugin, from their docstrings.
+    the pytest fixtures of the emulator's and the package's plugins, from their docstrings.
 ``emulator-banner``
     what ``python -m kavach_fastapi.emulator`` prints when it starts.
 ``console COMMAND``
@@ -75,6 +75,7 @@ from kavach_fastapi import (
     atlassian_provider,
     kavach_router,
 )
+from kavach_fastapi import pytest_plugin as kavach_plugin
 from kavach_fastapi.emulator import AtlassianEmulator, pytest_plugin
 from kavach_fastapi.emulator.cli import banner
 from kavach_fastapi.emulator.config import default_client
@@ -373,9 +374,13 @@ def endpoints_reference() -> str:
 
 def fixtures_reference() -> str:
     """The fixtures of the pytest plugin: what each needs and gives, from the source."""
-    source = Path(inspect.getfile(pytest_plugin)).read_text()
+    nodes = [
+        node
+        for plugin in (pytest_plugin, kavach_plugin)
+        for node in ast.parse(Path(inspect.getfile(plugin)).read_text()).body
+    ]
     rows = ["| fixture | uses | gives |", "| --- | --- | --- |"]
-    for node in ast.parse(source).body:
+    for node in nodes:
         if not isinstance(node, ast.FunctionDef) or not any(
             "fixture" in ast.unparse(decorator) for decorator in node.decorator_list
         ):
