@@ -99,7 +99,11 @@ def api_routes(context: EmulatorContext) -> list[Route]:
         start = _int_param(request, "cursor", 0)
         if limit is None or not 1 <= limit <= MAX_SPACES_LIMIT or start is None or start < 0:
             return api_error(400, f"limit must be 1 to {MAX_SPACES_LIMIT}; cursor must be valid")
-        return JSONResponse(confluence_spaces(site, caller.user, limit=limit, start=start))
+        body = confluence_spaces(site, caller.user, limit=limit, start=start)
+        links = body["_links"]
+        following = links.get("next") if isinstance(links, dict) else None
+        headers = {"Link": f'<{following}>; rel="next"'} if following else {}
+        return JSONResponse(body, headers=headers)
 
     async def report_accounts(request: Request, _caller: Caller) -> Response:
         headers = {"Cycle-Period": context.privacy.cycle_period}

@@ -114,7 +114,7 @@ API_ENDPOINTS: tuple[ApiEndpoint, ...] = (
         product=CONFLUENCE,
         scope_sets=(
             ScopeSet("classic", ("read:confluence-user",)),
-            ScopeSet("granular", ("read:user:confluence",)),
+            ScopeSet("granular", ("read:content-details:confluence",)),
         ),
         source="https://developer.atlassian.com/cloud/confluence/rest/v1/api-group-users/",
     ),

@@ -104,13 +104,13 @@ def jira_myself(user: EmulatedUser, site: EmulatedSite, base: str) -> dict[str, 
 def confluence_current_user(user: EmulatedUser, site: EmulatedSite) -> dict[str, object]:
     """Confluence's ``GET /wiki/rest/api/user/current``: the person on the site's Confluence."""
     wiki = f"{site.url.rstrip('/')}/wiki"
+    # Confluence keeps the field and leaves it empty when the person hides their email.
     body: dict[str, object] = {
         "type": "known",
         "accountId": user.account_id,
         "accountType": user.account_type,
+        "email": user.email or "",
     }
-    if user.email is not None:
-        body["email"] = user.email
     body.update(
         {
             "publicName": user.nickname,
@@ -136,7 +136,9 @@ def confluence_current_user(user: EmulatedUser, site: EmulatedSite) -> dict[str,
 def confluence_spaces(
     site: EmulatedSite, user: EmulatedUser, *, limit: int, start: int
 ) -> dict[str, object]:
-    """Confluence's ``GET /wiki/api/v2/spaces``: one page of the site's spaces.
+    """Confluence's ``GET /wiki/api/v2/spaces``: one page of the site's spaces, by id.
+
+    The ``next`` link (also sent as the ``Link`` header) leads to the following page.
 
     Args:
         site: The site.
@@ -144,9 +146,11 @@ def confluence_spaces(
         limit: How many spaces per page.
         start: The index of the page's first space (what the ``cursor`` stands for).
     """
-    page = site.spaces[start : start + limit]
+    # Confluence sorts spaces by id, ascending.
+    ordered = sorted(site.spaces, key=lambda space: (len(space.id), space.id))
+    page = ordered[start : start + limit]
     links: dict[str, str] = {"base": f"{site.url.rstrip('/')}/wiki"}
-    if start + limit < len(site.spaces):
+    if start + limit < len(ordered):
         links["next"] = f"/wiki/api/v2/spaces?limit={limit}&cursor={start + limit}"
     return {
         "results": [

@@ -15,7 +15,7 @@ def spaces(cloud_id: str, query: str = "") -> str:
     return f"/ex/confluence/{cloud_id}/wiki/api/v2/spaces{query}"
 
 
-@pytest.mark.parametrize("scope", ["read:confluence-user", "read:user:confluence"])
+@pytest.mark.parametrize("scope", ["read:confluence-user", "read:content-details:confluence"])
 async def test_the_current_user_is_served_with_the_classic_or_the_granular_scope(
     flow: Flow, scope: str
 ) -> None:
@@ -34,6 +34,15 @@ async def test_the_current_user_is_served_with_the_classic_or_the_granular_scope
     assert body["_links"]["base"] == "https://acme-wiki.atlassian.net/wiki"
     assert set(body["profilePicture"]) == {"path", "width", "height", "isDefault"}
     assert flow.emu.calls["confluence_current_user"] == 1
+
+
+async def test_the_current_user_is_refused_with_read_user_confluence_alone(flow: Flow) -> None:
+    _jira, wiki = flow.emu.sites
+    tokens = await flow.sign_in(scope="read:me read:user:confluence")
+
+    response = await flow.get(current_user(wiki.id), tokens["access_token"])
+
+    assert response.status_code == 401
 
 
 @pytest.mark.parametrize("scope", ["read:confluence-space.summary", "read:space:confluence"])
@@ -59,14 +68,17 @@ async def test_spaces_come_in_pages_of_limit_with_a_next_link(flow: Flow) -> Non
     _jira, wiki = flow.emu.sites
     tokens = await flow.sign_in(scope="read:me read:space:confluence")
 
-    first = (await flow.get(spaces(wiki.id, "?limit=1"), tokens["access_token"])).json()
-    second = (await flow.get(spaces(wiki.id, "?limit=1&cursor=1"), tokens["access_token"])).json()
+    answer = await flow.get(spaces(wiki.id, "?limit=1"), tokens["access_token"])
+    second = await flow.get(spaces(wiki.id, "?limit=1&cursor=1"), tokens["access_token"])
     bad = await flow.get(spaces(wiki.id, "?limit=0"), tokens["access_token"])
 
+    first = answer.json()
     assert [space["key"] for space in first["results"]] == ["ENG"]
     assert first["_links"]["next"] == "/wiki/api/v2/spaces?limit=1&cursor=1"
-    assert [space["key"] for space in second["results"]] == ["HR"]
-    assert "next" not in second["_links"]
+    assert answer.headers["link"] == '</wiki/api/v2/spaces?limit=1&cursor=1>; rel="next"'
+    assert [space["key"] for space in second.json()["results"]] == ["HR"]
+    assert "next" not in second.json()["_links"]
+    assert "link" not in second.headers
     assert bad.status_code == 400
 
 
