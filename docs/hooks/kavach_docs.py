@@ -24,6 +24,9 @@ they describe and cannot drift from it. The markers:
     the pytest fixtures of the emulator's and the package's plugins, from their docstrings.
 ``emulator-banner``
     what ``python -m kavach_fastapi.emulator`` prints when it starts.
+``emulator-endpoints``
+    the api.atlassian.com endpoints the emulator serves and the scope sets each accepts, from
+    its table.
 ``console COMMAND``
     a ``kavach`` command line (optionally preceded by ``NAME=value`` settings), run in a scratch
     folder with the app's credentials set, shown with its output.
@@ -79,6 +82,7 @@ from kavach_fastapi import pytest_plugin as kavach_plugin
 from kavach_fastapi.emulator import AtlassianEmulator, pytest_plugin
 from kavach_fastapi.emulator.cli import banner
 from kavach_fastapi.emulator.config import default_client
+from kavach_fastapi.emulator.endpoints import markdown_table
 from kavach_fastapi.testing import emulator_provider, emulator_transport, sign_in
 from kavach_fastapi.web import error_response
 
@@ -486,6 +490,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "endpoints": endpoints_reference,
     "fixtures": fixtures_reference,
     "emulator-banner": emulator_banner,
+    "emulator-endpoints": markdown_table,
 }
 
 

@@ -14,7 +14,7 @@ from typing import Literal
 
 from kavach_fastapi.emulator.products import CONFLUENCE, JIRA
 
-__all__ = ["API_ENDPOINTS", "ApiEndpoint", "ScopeSet", "endpoint"]
+__all__ = ["API_ENDPOINTS", "ApiEndpoint", "ScopeSet", "endpoint", "markdown_table"]
 
 ScopeKind = Literal["classic", "granular"]
 
@@ -151,3 +151,20 @@ def endpoint(name: str) -> ApiEndpoint:
         if candidate.name == name:
             return candidate
     raise KeyError(name)
+
+
+def markdown_table() -> str:
+    """:data:`API_ENDPOINTS` as a Markdown table, for the documentation."""
+    rows = [
+        "| endpoint | name in `calls` and `faults` | accepted scopes (one whole set suffices) |",
+        "| --- | --- | --- |",
+    ]
+    for entry in API_ENDPOINTS:
+        sets = "<br>".join(
+            f"{rule.kind}: " + " + ".join(f"`{scope}`" for scope in rule.scopes)
+            for rule in entry.scope_sets
+        )
+        rows.append(
+            f"| `{entry.method} {entry.path}` | `{entry.name}` | {sets or 'any live access token'} |"
+        )
+    return "\n".join(rows) + "\n"

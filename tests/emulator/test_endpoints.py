@@ -6,7 +6,7 @@ import pytest
 from starlette.routing import Route
 
 from kavach_fastapi.emulator import AtlassianEmulator
-from kavach_fastapi.emulator.endpoints import API_ENDPOINTS, ApiEndpoint, endpoint
+from kavach_fastapi.emulator.endpoints import API_ENDPOINTS, ApiEndpoint, endpoint, markdown_table
 from kavach_fastapi.emulator.state import ENDPOINTS
 
 from .flow import Flow
@@ -74,3 +74,12 @@ async def test_the_home_page_lists_every_endpoint_of_the_table(flow: Flow) -> No
 
     for entry in API_ENDPOINTS:
         assert f"{entry.method} http://emulator{entry.path}" in page
+
+
+def test_the_docs_table_shows_every_endpoint_and_each_scope_set() -> None:
+    table = markdown_table()
+
+    for entry in API_ENDPOINTS:
+        assert f"| `{entry.method} {entry.path}` | `{entry.name}` |" in table
+        for rule in entry.scope_sets:
+            assert " + ".join(f"`{scope}`" for scope in rule.scopes) in table
