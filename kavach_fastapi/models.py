@@ -220,7 +220,11 @@ class ProviderInfo(_Public):
 
 
 class AtlassianSite(_Public):
-    """An Atlassian site (cloud) that the person granted the app access to."""
+    """An Atlassian site (cloud) that the person granted the app access to.
+
+    One per cloud id: Atlassian lists a site once per product it runs, and those entries are
+    merged into one site with every product and the union of their scopes.
+    """
 
     id: str
     """The cloud id, used in product API URLs: ``/ex/jira/{id}/...``."""
@@ -229,7 +233,10 @@ class AtlassianSite(_Public):
     url: str
     """The site's address, e.g. ``https://acme.atlassian.net`` (not for 3LO API calls)."""
     scopes: list[str]
-    """The granted scopes that apply on this site; they tell which products it reaches."""
+    """The granted scopes that apply on this site, from every product's entry."""
+    products: list[str]
+    """The products the grant reaches on this site, e.g. ``["jira", "jira-servicedesk"]``
+    (``confluence`` is the third), as the granted scopes tell them."""
     avatar_url: str | None = None
     """URL of the site's avatar."""
 

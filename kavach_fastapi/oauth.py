@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx2
@@ -62,13 +63,31 @@ class TransientFailure(Exception):  # noqa: N818 - a signal, caught at once by t
 
 
 def retry_after_seconds(response: httpx2.Response) -> float | None:
-    """The ``Retry-After`` of a response in seconds (delta form only), if present and sane."""
+    """The ``Retry-After`` of a response in seconds, if present and sane (at most a day).
+
+    Both forms HTTP allows are read: delta seconds (``120``) and an HTTP date
+    (``Wed, 21 Oct 2026 07:28:00 GMT``), which counts as the time left until then (``0`` once
+    it has passed).
+    """
     value = response.headers.get("retry-after", "").strip()
+    seconds: float | None
     try:
         seconds = float(value)
     except ValueError:
+        seconds = _seconds_until(value)
+    if seconds is None:
         return None
     return seconds if 0 <= seconds <= 86400 else None
+
+
+def _seconds_until(http_date: str) -> float | None:
+    try:
+        when = parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000" means UTC with no zone said
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def _raise_if_transient(response: httpx2.Response) -> httpx2.Response:

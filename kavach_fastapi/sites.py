@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .models import AtlassianSite
+from .providers.atlassian_sites import product_name
 
 
 def _normalise_url(url: str) -> str:
@@ -31,14 +32,16 @@ def find_site(
 
 
 def sites_with_scope(sites: Iterable[AtlassianSite], scope: str) -> list[AtlassianSite]:
-    """The sites on which the grant includes ``scope`` (e.g. ``read:jira-work``)."""
+    """The sites on which the grant includes exactly ``scope`` (e.g. ``read:jira-work``)."""
     return [site for site in sites if scope in site.scopes]
 
 
 def sites_for_product(sites: Iterable[AtlassianSite], product: str) -> list[AtlassianSite]:
-    """The sites on which the grant reaches a product: ``"jira"`` or ``"confluence"``.
+    """The sites on which the grant reaches a product: ``"jira"``, ``"jira-servicedesk"``
+    (Jira Service Management) or ``"confluence"``, in any case.
 
-    Atlassian does not name the product of a site; the scopes granted on it do.
+    Atlassian does not name the product of a site; the scopes granted on it do (see
+    ``AtlassianSite.products``).
     """
-    needle = product.lower()
-    return [site for site in sites if any(needle in scope for scope in site.scopes)]
+    wanted = product_name(product)
+    return [site for site in sites if wanted in site.products]

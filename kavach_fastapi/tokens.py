@@ -39,6 +39,7 @@ from .errors import ProviderUnavailableError, ReauthRequiredError
 from .models import AccountRow, AtlassianSite, utcnow
 from .oauth import GrantRevoked, OAuthClient, TokenSet, TransientFailure, retry_after_seconds
 from .providers.atlassian import AtlassianProvider
+from .providers.atlassian_sites import parse_accessible_resources
 from .store import Store
 from .vault import TOKEN_COLUMNS, seal_tokens, token_context
 
@@ -292,7 +293,7 @@ class TokenService:
             )
             if response.status_code != 200:
                 raise TransientFailure(f"HTTP {response.status_code}")
-            sites = [_site(item) for item in response.json()]
+            sites = parse_accessible_resources(response.json())
         except (TransientFailure, ProviderUnavailableError, ValueError, TypeError, KeyError) as exc:
             if cached is None:
                 if isinstance(exc, ProviderUnavailableError):
@@ -398,16 +399,6 @@ class TokenService:
 def _scope_mismatch(response: httpx2.Response) -> bool:
     """Atlassian's 401 for a missing scope: a new token would not have it either."""
     return b"scope does not match" in response.content
-
-
-def _site(item: dict[str, Any]) -> AtlassianSite:
-    return AtlassianSite(
-        id=str(item["id"]),
-        name=str(item.get("name") or ""),
-        url=str(item.get("url") or ""),
-        scopes=[str(scope) for scope in item.get("scopes") or []],
-        avatar_url=item.get("avatarUrl") or item.get("avatar_url"),
-    )
 
 
 def _parse_sites(raw: str) -> list[AtlassianSite] | None:

@@ -21,9 +21,12 @@ they describe and cannot drift from it. The markers:
     the answer the package gives for an error (``not_signed_in`` unless a code is named), made by
     the package's own error handler.
 ``fixtures``
-    the pytest fixtures of the emulator plugin, from their docstrings.
+    the pytest fixtures of the emulator's and the package's plugins, from their docstrings.
 ``emulator-banner``
     what ``python -m kavach_fastapi.emulator`` prints when it starts.
+``emulator-endpoints``
+    the api.atlassian.com endpoints the emulator serves and the scope sets each accepts, from
+    its table.
 ``console COMMAND``
     a ``kavach`` command line (optionally preceded by ``NAME=value`` settings), run in a scratch
     folder with the app's credentials set, shown with its output.
@@ -76,9 +79,11 @@ from kavach_fastapi import (
     atlassian_provider,
     kavach_router,
 )
+from kavach_fastapi import pytest_plugin as kavach_plugin
 from kavach_fastapi.emulator import AtlassianEmulator, pytest_plugin
 from kavach_fastapi.emulator.cli import banner
 from kavach_fastapi.emulator.config import default_client
+from kavach_fastapi.emulator.endpoints import markdown_table
 from kavach_fastapi.testing import emulator_provider, emulator_transport, sign_in
 from kavach_fastapi.web import error_response
 
@@ -393,9 +398,13 @@ def endpoints_reference() -> str:
 
 def fixtures_reference() -> str:
     """The fixtures of the pytest plugin: what each needs and gives, from the source."""
-    source = Path(inspect.getfile(pytest_plugin)).read_text()
+    nodes = [
+        node
+        for plugin in (pytest_plugin, kavach_plugin)
+        for node in ast.parse(Path(inspect.getfile(plugin)).read_text()).body
+    ]
     rows = ["| fixture | uses | gives |", "| --- | --- | --- |"]
-    for node in ast.parse(source).body:
+    for node in nodes:
         if not isinstance(node, ast.FunctionDef) or not any(
             "fixture" in ast.unparse(decorator) for decorator in node.decorator_list
         ):
@@ -501,6 +510,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "endpoints": endpoints_reference,
     "fixtures": fixtures_reference,
     "emulator-banner": emulator_banner,
+    "emulator-endpoints": markdown_table,
 }
 
 

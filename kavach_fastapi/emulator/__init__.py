@@ -1,11 +1,14 @@
 """An emulator of Atlassian's OAuth 2.0 (3LO) service, for development and tests.
 
 It plays auth.atlassian.com (the consent page and the token endpoint) and
-api.atlassian.com (``/me``, ``/oauth/token/accessible-resources`` and Jira's
-``/ex/jira/{cloudid}/rest/api/3/myself``) at one base URL, and follows Atlassian's
-documented rules: exact ``redirect_uri`` matching, single-use codes that live ten minutes,
-PKCE (S256), client secrets in the body only, rotating refresh tokens with a reuse
-interval, and grants that die after a year. It never imports the rest of kavach-fastapi.
+api.atlassian.com (``/me``, ``/oauth/token/accessible-resources``, Jira's ``myself``,
+Confluence's current user and spaces, and personal-data reporting; see
+:data:`~kavach_fastapi.emulator.endpoints.API_ENDPOINTS`) at one base URL, and follows
+Atlassian's documented rules: exact ``redirect_uri`` matching, single-use codes that live ten
+minutes, PKCE (S256), client secrets in the body only, rotating refresh tokens with a reuse
+interval, a ten-minute grace for the access token a refresh replaces, grants that die after a
+year, a site listed once per product, and the scopes each endpoint really accepts. It never
+imports the rest of kavach-fastapi.
 
 Three ways to run it:
 
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
         DEFAULT_CLIENT_SECRET,
         EmulatedClient,
         EmulatedSite,
+        EmulatedSpace,
         EmulatedUser,
         Lifetimes,
     )
@@ -52,6 +56,7 @@ __all__ = [
     "CallCounter",
     "EmulatedClient",
     "EmulatedSite",
+    "EmulatedSpace",
     "EmulatedUser",
     "EmulatorClock",
     "Fault",
@@ -73,6 +78,7 @@ _HOMES = {
     "CallCounter": "state",
     "EmulatedClient": "config",
     "EmulatedSite": "config",
+    "EmulatedSpace": "config",
     "EmulatedUser": "config",
     "EmulatorClock": "clock",
     "Fault": "faults",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -13,27 +11,28 @@ from kavach_fastapi.emulator.api import api_routes
 from kavach_fastapi.emulator.authorize import authorize_routes
 from kavach_fastapi.emulator.avatars import render_avatar_svg
 from kavach_fastapi.emulator.consent import render_index_page
+from kavach_fastapi.emulator.context import EmulatorContext
+from kavach_fastapi.emulator.endpoints import API_ENDPOINTS
 from kavach_fastapi.emulator.token import token_routes
 from kavach_fastapi.emulator.web import api_error, base_url
-
-if TYPE_CHECKING:
-    from kavach_fastapi.emulator.emulator import AtlassianEmulator
 
 __all__ = ["build_app"]
 
 _AVATAR_HEADERS = {"Cache-Control": "public, max-age=3600"}
+_AUTH_ENDPOINTS = (("GET", "/authorize"), ("POST", "/oauth/token"))
 
 
-def build_app(emulator: AtlassianEmulator) -> Starlette:
-    """Build the ASGI app of one emulator; its endpoints read the emulator's live state."""
+def build_app(context: EmulatorContext) -> Starlette:
+    """Build the ASGI app of one emulator; its endpoints read the context's live state."""
 
     async def index(request: Request) -> Response:
-        names = [client.name for client in emulator.clients.values()]
-        return HTMLResponse(render_index_page(base_url(request), names))
+        names = [client.name for client in context.clients.values()]
+        endpoints = [*_AUTH_ENDPOINTS, *((e.method, e.path) for e in API_ENDPOINTS)]
+        return HTMLResponse(render_index_page(base_url(request), names, endpoints))
 
     async def user_avatar(request: Request) -> Response:
         account_id = request.path_params["account_id"]
-        user = next((u for u in emulator.users if u.account_id == account_id), None)
+        user = context.user(account_id)
         if user is None:
             return api_error(404, "Not Found")
         return Response(
@@ -44,7 +43,7 @@ def build_app(emulator: AtlassianEmulator) -> Starlette:
 
     async def site_avatar(request: Request) -> Response:
         cloud_id = request.path_params["cloud_id"]
-        site = next((s for s in emulator.sites if s.id == cloud_id), None)
+        site = context.site(cloud_id)
         if site is None:
             return api_error(404, "Not Found")
         return Response(
@@ -55,9 +54,9 @@ def build_app(emulator: AtlassianEmulator) -> Starlette:
 
     routes = [
         Route("/", index, methods=["GET"], name="index"),
-        *authorize_routes(emulator),
-        *token_routes(emulator),
-        *api_routes(emulator),
+        *authorize_routes(context),
+        *token_routes(context),
+        *api_routes(context),
         Route("/avatars/sites/{cloud_id}.svg", site_avatar, methods=["GET"], name="site_avatar"),
         Route("/avatars/{account_id}.svg", user_avatar, methods=["GET"], name="user_avatar"),
     ]

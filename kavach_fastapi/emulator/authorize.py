@@ -9,7 +9,7 @@ pending consent kept on the server, so the parameters cannot be tampered with.
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -23,13 +23,19 @@ from kavach_fastapi.emulator.consent import (
     render_consent_page,
     render_error_page,
 )
+from kavach_fastapi.emulator.context import EmulatorContext
 from kavach_fastapi.emulator.state import PendingConsent
 from kavach_fastapi.emulator.web import base_url, record, with_query
 
-if TYPE_CHECKING:
-    from kavach_fastapi.emulator.emulator import AtlassianEmulator
-
-__all__ = ["AuthorizeError", "authorize_routes", "validate_authorize"]
+__all__ = [
+    "AuthorizeError",
+    "authorize_routes",
+    "callback_url",
+    "decide",
+    "grant_at_once",
+    "take_pending",
+    "validate_authorize",
+]
 
 AUDIENCE = "api.atlassian.com"
 
@@ -61,13 +67,13 @@ def error_page(title: str, message: str) -> HTMLResponse:
     return HTMLResponse(render_error_page(title, message), status_code=400, headers=_PAGE_HEADERS)
 
 
-def validate_authorize(emulator: AtlassianEmulator, query: dict[str, str]) -> PendingConsent:
+def validate_authorize(context: EmulatorContext, query: dict[str, str]) -> PendingConsent:
     """Check an authorize request and return the consent it asks for (not yet stored).
 
     Raises:
         AuthorizeError: When the request must be refused with the error page.
     """
-    client = emulator.clients.get(query.get("client_id", ""))
+    client = context.clients.get(query.get("client_id", ""))
     if client is None:
         raise AuthorizeError("The app you are trying to use is not registered (unknown client_id).")
     redirect_uri = query.get("redirect_uri")
@@ -104,36 +110,108 @@ def validate_authorize(emulator: AtlassianEmulator, query: dict[str, str]) -> Pe
         scopes=scopes,
         state=query.get("state"),
         code_challenge=code_challenge,
-        created_at=emulator.clock.now(),
+        created_at=context.clock.now(),
     )
 
 
-def _callback(pending: PendingConsent, params: dict[str, str]) -> RedirectResponse:
+_EXPIRED = (
+    "This consent request has expired or was already answered. Go back to the app and sign in"
+    " again."
+)
+
+
+def callback_url(pending: PendingConsent, params: dict[str, str]) -> str:
+    """Return the app's callback URL with ``params`` and the request's ``state``."""
     if pending.state is not None:
         params = {**params, "state": pending.state}
-    return RedirectResponse(with_query(pending.redirect_uri, params), status_code=302)
+    return with_query(pending.redirect_uri, params)
 
 
-def authorize_routes(emulator: AtlassianEmulator) -> list[Route]:
-    """Return the routes of the consent flow, bound to one emulator."""
+def grant_at_once(context: EmulatorContext, pending: PendingConsent) -> dict[str, str]:
+    """Consent as the first person with every site, as ``auto_consent`` does.
+
+    Returns:
+        The callback's parameters: ``{"code": ...}``.
+
+    Raises:
+        AuthorizeError: When there is nobody to sign in as.
+    """
+    if not context.users:
+        raise AuthorizeError("There is no account to sign in as.")
+    code = context.grants.consent(
+        pending, context.users[0].account_id, [site.id for site in context.sites]
+    )
+    return {"code": code}
+
+
+def take_pending(context: EmulatorContext, consent_id: str) -> PendingConsent:
+    """Remove and return a pending consent, which is answered once only.
+
+    Raises:
+        AuthorizeError: When it is unknown, already answered or expired.
+    """
+    with context.state.lock:
+        pending = context.state.pending.pop(consent_id, None)
+    if pending is None or (
+        context.clock.now() >= pending.created_at + context.lifetimes.pending_consent
+    ):
+        raise AuthorizeError(_EXPIRED)
+    return pending
+
+
+def decide(
+    context: EmulatorContext,
+    pending: PendingConsent,
+    choice: str | None,
+    account_id: str = "",
+    site_ids: Sequence[str] = (),
+) -> dict[str, str]:
+    """Answer a consent with Accept or Decline.
+
+    Args:
+        context: The emulator's context.
+        pending: The consent being answered.
+        choice: ``"accept"`` or ``"decline"``.
+        account_id: Who accepts.
+        site_ids: The sites granted.
+
+    Returns:
+        The callback's parameters: ``code`` on Accept, ``error`` and ``error_description``
+        on Decline.
+
+    Raises:
+        AuthorizeError: For another choice, an unknown account or an unknown site.
+    """
+    if choice == "decline":
+        return {
+            "error": "access_denied",
+            "error_description": "The user declined the consent request.",
+        }
+    if choice != "accept":
+        raise AuthorizeError("Choose Accept or Decline.")
+    if context.user(account_id) is None:
+        raise AuthorizeError("Choose an account to sign in as.")
+    chosen = list(dict.fromkeys(site_ids))
+    if any(context.site(site_id) is None for site_id in chosen):
+        raise AuthorizeError("One of the chosen sites does not exist.")
+    return {"code": context.grants.consent(pending, account_id, chosen)}
+
+
+def authorize_routes(context: EmulatorContext) -> list[Route]:
+    """Return the routes of the consent flow, bound to one emulator's context."""
 
     async def authorize(request: Request) -> Response:
-        record(emulator.state, ("authorize",), request)
+        record(context.state, ("authorize",), request)
         try:
-            pending = validate_authorize(emulator, dict(request.query_params))
+            pending = validate_authorize(context, dict(request.query_params))
+            if context.auto_consent:
+                return _redirect(callback_url(pending, grant_at_once(context, pending)))
         except AuthorizeError as exc:
             return error_page("Something went wrong", exc.message)
-        if emulator.auto_consent:
-            if not emulator.users:
-                return error_page("Something went wrong", "There is no account to sign in as.")
-            code = emulator.grants.consent(
-                pending, emulator.users[0].account_id, [site.id for site in emulator.sites]
-            )
-            return _callback(pending, {"code": code})
-        with emulator.state.lock:
-            emulator.state.pending[pending.id] = pending
+        with context.state.lock:
+            context.state.pending[pending.id] = pending
         base = base_url(request)
-        client = emulator.clients[pending.client_id]
+        client = context.clients[pending.client_id]
         page = render_consent_page(
             app_name=client.name,
             scopes=pending.scopes,
@@ -144,7 +222,7 @@ def authorize_routes(emulator: AtlassianEmulator) -> list[Route]:
                     email=user.email,
                     avatar_url=user_avatar_url(user, base),
                 )
-                for user in emulator.users
+                for user in context.users
             ],
             sites=[
                 ConsentSite(
@@ -153,7 +231,7 @@ def authorize_routes(emulator: AtlassianEmulator) -> list[Route]:
                     url=site.url,
                     avatar_url=site_avatar_url(site, base),
                 )
-                for site in emulator.sites
+                for site in context.sites
             ],
             consent_id=pending.id,
             action_url=f"{base}/authorize/decision",
@@ -164,39 +242,28 @@ def authorize_routes(emulator: AtlassianEmulator) -> list[Route]:
         body = (await request.body()).decode("utf-8", errors="replace")
         pairs = parse_qsl(body, keep_blank_values=True)
         fields = dict(pairs)
-        record(emulator.state, ("decision",), request, fields)
-        with emulator.state.lock:
-            pending = emulator.state.pending.pop(fields.get("consent_id", ""), None)
-        if pending is None or (
-            emulator.clock.now() >= pending.created_at + emulator.lifetimes.pending_consent
-        ):
-            return error_page(
-                "This request has expired",
-                "This consent request has expired or was already answered. Go back to the app"
-                " and sign in again.",
-            )
-        choice = fields.get("decision")
-        if choice == "decline":
-            return _callback(
+        record(context.state, ("decision",), request, fields)
+        try:
+            pending = take_pending(context, fields.get("consent_id", ""))
+        except AuthorizeError as exc:
+            return error_page("This request has expired", exc.message)
+        try:
+            params = decide(
+                context,
                 pending,
-                {
-                    "error": "access_denied",
-                    "error_description": "The user declined the consent request.",
-                },
+                fields.get("decision"),
+                fields.get("account_id", ""),
+                [value for name, value in pairs if name == "site_id"],
             )
-        if choice != "accept":
-            return error_page("Something went wrong", "Choose Accept or Decline.")
-        account_id = fields.get("account_id", "")
-        if all(user.account_id != account_id for user in emulator.users):
-            return error_page("Something went wrong", "Choose an account to sign in as.")
-        known_sites = {site.id for site in emulator.sites}
-        site_ids = list(dict.fromkeys(value for name, value in pairs if name == "site_id"))
-        if any(site_id not in known_sites for site_id in site_ids):
-            return error_page("Something went wrong", "One of the chosen sites does not exist.")
-        code = emulator.grants.consent(pending, account_id, site_ids)
-        return _callback(pending, {"code": code})
+        except AuthorizeError as exc:
+            return error_page("Something went wrong", exc.message)
+        return _redirect(callback_url(pending, params))
 
     return [
         Route("/authorize", authorize, methods=["GET"], name="authorize"),
         Route("/authorize/decision", decision, methods=["POST"], name="authorize_decision"),
     ]
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=302)

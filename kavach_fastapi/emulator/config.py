@@ -1,7 +1,7 @@
 """What the emulator is configured with: people, sites, registered apps and lifetimes.
 
-The defaults make a small, believable demo: two people at Acme, one Jira site and one
-Confluence site, and one registered app whose callback URLs fit a kavach-fastapi app
+The defaults make a small, believable demo: two people at Acme, a site that runs Jira and Jira
+Service Management, a Confluence site with two spaces, and one registered app whose callback URLs fit a kavach-fastapi app
 running on port 8000 (or under a test client's ``http://testserver``).
 """
 
@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_REDIRECT_URIS",
     "EmulatedClient",
     "EmulatedSite",
+    "EmulatedSpace",
     "EmulatedUser",
     "Lifetimes",
     "default_client",
@@ -74,6 +75,29 @@ class EmulatedUser:
             self.nickname = self.name.split()[0] if self.name.split() else self.account_id
 
 
+@dataclass(frozen=True)
+class EmulatedSpace:
+    """A Confluence space, as ``/wiki/api/v2/spaces`` lists it.
+
+    Attributes:
+        id: The space id (digits, as a string).
+        key: The space key, such as ``ENG``.
+        name: The space's name.
+        type: ``"global"`` or ``"personal"``.
+        status: ``"current"`` or ``"archived"``.
+        homepage_id: The id of the space's home page.
+        created_at: When the space was created (ISO 8601, as Confluence writes it).
+    """
+
+    id: str
+    key: str
+    name: str
+    type: str = "global"
+    status: str = "current"
+    homepage_id: str = ""
+    created_at: str = "2024-01-15T09:30:00.000Z"
+
+
 @dataclass
 class EmulatedSite:
     """An Atlassian cloud site a person can grant an app access to.
@@ -82,9 +106,11 @@ class EmulatedSite:
         id: The cloud id, used in product-API URLs (``/ex/jira/{cloudid}/...``).
         name: The site's name.
         url: The site's own URL, such as ``https://acme-eng.atlassian.net``.
-        products: The products the site runs (``"jira"``, ``"confluence"``); a granted
-            scope applies to the site when it names one of them.
+        products: The products the site runs: ``"jira"``, ``"jira-servicedesk"`` (Jira
+            Service Management), ``"confluence"``. ``accessible-resources`` lists the site once
+            per product the grant has scopes for.
         avatar_url: An absolute avatar URL; ``None`` serves a generated SVG from the emulator.
+        spaces: The Confluence spaces of the site (used when it runs Confluence).
     """
 
     id: str
@@ -92,6 +118,7 @@ class EmulatedSite:
     url: str
     products: tuple[str, ...] = ("jira",)
     avatar_url: str | None = None
+    spaces: tuple[EmulatedSpace, ...] = ()
 
 
 @dataclass
@@ -125,6 +152,9 @@ class Lifetimes:
         refresh_token_inactivity: How long a refresh token lives unused.
         grant: How long a grant lives after the first consent, however often refreshed.
         pending_consent: How long a consent page can wait for Accept or Decline.
+        old_access_token_grace: How long the access token issued before a refresh keeps
+            working after that refresh (never past its own expiry); ``timedelta(0)`` kills it
+            at once.
     """
 
     access_token: timedelta = timedelta(hours=1)
@@ -133,6 +163,7 @@ class Lifetimes:
     refresh_token_inactivity: timedelta = timedelta(days=90)
     grant: timedelta = timedelta(days=365)
     pending_consent: timedelta = timedelta(minutes=30)
+    old_access_token_grace: timedelta = timedelta(minutes=10)
 
 
 def default_users() -> list[EmulatedUser]:
@@ -170,19 +201,27 @@ def default_users() -> list[EmulatedUser]:
 
 
 def default_sites() -> list[EmulatedSite]:
-    """Return fresh copies of the default sites: a Jira site and a Confluence site."""
+    """Return fresh copies of the default sites.
+
+    *Acme Engineering* runs Jira and Jira Service Management (so a grant with scopes of both
+    lists it twice in ``accessible-resources``); *Acme Wiki* runs Confluence, with two spaces.
+    """
     return [
         EmulatedSite(
             id="1f7c2a3e-9b4d-4c5a-8e6f-2d3b4c5a6e7f",
             name="Acme Engineering",
             url="https://acme-eng.atlassian.net",
-            products=("jira",),
+            products=("jira", "jira-servicedesk"),
         ),
         EmulatedSite(
             id="6b8e4d2c-3a1f-4e9b-a7c6-5f0d1e2b3c4a",
             name="Acme Wiki",
             url="https://acme-wiki.atlassian.net",
             products=("confluence",),
+            spaces=(
+                EmulatedSpace(id="98306", key="ENG", name="Engineering", homepage_id="98310"),
+                EmulatedSpace(id="131074", key="HR", name="People", homepage_id="131080"),
+            ),
         ),
     ]
 

@@ -11,6 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from kavach_fastapi.emulator.products import (
+    CONFLUENCE,
+    JIRA,
+    JIRA_SERVICE_MANAGEMENT,
+    product_of_scope,
+)
+
 __all__ = [
     "ConsentAccount",
     "ConsentSite",
@@ -47,6 +54,24 @@ _SCOPES: dict[str, tuple[str, str]] = {
     "read:confluence-space.summary": ("Confluence", "Read a summary of Confluence spaces"),
     "write:confluence-content": ("Confluence", "Create and edit pages, blog posts and comments"),
     "search:confluence": ("Confluence", "Search Confluence content and space summaries"),
+    "read:servicedesk-request": (
+        "Jira Service Management",
+        "View service desks, request types and the requests you can see",
+    ),
+    "write:servicedesk-request": (
+        "Jira Service Management",
+        "Create and edit requests, and comment on them as you",
+    ),
+    "manage:servicedesk-customer": (
+        "Jira Service Management",
+        "Manage the customers and organizations of service desks",
+    ),
+}
+
+_PRODUCT_NAMES = {
+    JIRA: "Jira",
+    JIRA_SERVICE_MANAGEMENT: "Jira Service Management",
+    CONFLUENCE: "Confluence",
 }
 
 
@@ -55,7 +80,7 @@ def describe_scope(scope: str) -> tuple[str, str]:
     known = _SCOPES.get(scope)
     if known is not None:
         return known
-    product = "Jira" if "jira" in scope else "Confluence" if "confluence" in scope else "Other"
+    product = _PRODUCT_NAMES.get(product_of_scope(scope) or "", "Other")
     return product, f"Use the {scope} permission"
 
 
@@ -211,23 +236,25 @@ def render_error_page(title: str, message: str) -> str:
     return _page(title, body)
 
 
-def render_index_page(base: str, app_names: Sequence[str]) -> str:
-    """Render the emulator's home page: what it is and where its endpoints are."""
-    endpoints = "".join(
+def render_index_page(
+    base: str, app_names: Sequence[str], endpoints: Sequence[tuple[str, str]]
+) -> str:
+    """Render the emulator's home page: what it is and where its endpoints are.
+
+    Args:
+        base: The emulator's base URL.
+        app_names: The registered apps' names.
+        endpoints: ``(method, path)`` of every endpoint.
+    """
+    items = "".join(
         f"<li><code>{escape(method)} {escape(base + path)}</code></li>"
-        for method, path in (
-            ("GET", "/authorize"),
-            ("POST", "/oauth/token"),
-            ("GET", "/me"),
-            ("GET", "/oauth/token/accessible-resources"),
-            ("GET", "/ex/jira/{cloudid}/rest/api/3/myself"),
-        )
+        for method, path in endpoints
     )
     apps = ", ".join(escape(name) for name in app_names) or "none"
     body = (
         "<h1>The Atlassian emulator is running</h1>"
         '<p class="lead">It plays both auth.atlassian.com and api.atlassian.com at this'
         f" address. Registered apps: {apps}.</p>"
-        f'<h2>Endpoints</h2><ul class="scopes">{endpoints}</ul>'
+        f'<h2>Endpoints</h2><ul class="scopes">{items}</ul>'
     )
     return _page("Atlassian emulator", body)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
-from html import unescape
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-import httpx2
 from starlette.applications import Starlette
 
 from kavach_fastapi.emulator.app import build_app
-from kavach_fastapi.emulator.authorize import AuthorizeError
+from kavach_fastapi.emulator.authorize import (
+    callback_url,
+    decide,
+    grant_at_once,
+    validate_authorize,
+)
 from kavach_fastapi.emulator.clock import EmulatorClock
 from kavach_fastapi.emulator.config import (
     EmulatedClient,
@@ -24,28 +26,29 @@ from kavach_fastapi.emulator.config import (
     default_sites,
     default_users,
 )
+from kavach_fastapi.emulator.context import EmulatorContext
 from kavach_fastapi.emulator.faults import Faults
 from kavach_fastapi.emulator.grants import GrantService
+from kavach_fastapi.emulator.privacy import PersonalData
 from kavach_fastapi.emulator.server import serve_in_thread
 from kavach_fastapi.emulator.state import CallCounter, EmulatorState, RecordedRequest
 
 __all__ = ["AtlassianEmulator"]
-
-_CONSENT_ID = re.compile(r'name="consent_id" value="([^"]+)"')
-_ERROR_MESSAGE = re.compile(r'id="error-message">(.*?)</p>', re.DOTALL)
 
 
 class AtlassianEmulator:
     """A faithful stand-in for Atlassian's OAuth 2.0 (3LO) service.
 
     One ASGI app, :attr:`app`, plays both auth.atlassian.com (consent page, token
-    endpoint) and api.atlassian.com (``/me``, accessible resources, Jira's ``myself``),
-    so one base URL serves as both ``ATLASSIAN_AUTH_URL`` and ``ATLASSIAN_API_URL``.
-    Every instance has its own state; nothing is shared between instances.
+    endpoint) and api.atlassian.com (``/me``, accessible resources, Jira's ``myself``,
+    Confluence's current user and spaces, personal-data reporting), so one base URL serves as
+    both ``ATLASSIAN_AUTH_URL`` and ``ATLASSIAN_API_URL``. Every instance has its own state;
+    nothing is shared between instances.
 
     Args:
         users: The people who can sign in; defaults to Ada Lovelace and Grace Hopper.
-        sites: The sites they can grant; defaults to a Jira and a Confluence site.
+        sites: The sites they can grant; defaults to a Jira and Jira Service Management site
+            and a Confluence site.
         clients: The registered apps; defaults to the "Kavach demo" app. The first one is
             :attr:`default_client`.
         access_token_lifetime: Lifetime of access tokens (``expires_in``).
@@ -53,10 +56,12 @@ class AtlassianEmulator:
         refresh_reuse_interval: How long a retired refresh token is still accepted.
         refresh_token_inactivity: How long a refresh token lives unused.
         grant_lifetime: How long a grant lives after the first consent.
-        revoke_old_access_token_on_refresh: Whether a refresh kills the previous access
-            token before its expiry.
+        old_access_token_grace: How long the access token a refresh replaces keeps working.
+        revoke_old_access_token_on_refresh: Whether a refresh ends the previous access
+            token (after ``old_access_token_grace``) before its own expiry.
         auto_consent: Skip the consent page: ``/authorize`` redirects straight back with
             a code, as if the first user pressed Accept with every site checked.
+        personal_data_cycle_period: The ``Cycle-Period`` header of personal-data reporting.
         clock: The clock every expiry is measured with.
 
     Example:
@@ -76,56 +81,124 @@ class AtlassianEmulator:
         refresh_reuse_interval: timedelta = timedelta(minutes=10),
         refresh_token_inactivity: timedelta = timedelta(days=90),
         grant_lifetime: timedelta = timedelta(days=365),
+        old_access_token_grace: timedelta = timedelta(minutes=10),
         revoke_old_access_token_on_refresh: bool = True,
         auto_consent: bool = False,
+        personal_data_cycle_period: str = "P7D",
         clock: EmulatorClock | None = None,
     ) -> None:
-        self.users: list[EmulatedUser] = list(users) if users is not None else default_users()
-        """The people who can sign in; the first is the default on the consent page."""
-        self.sites: list[EmulatedSite] = list(sites) if sites is not None else default_sites()
-        """The sites people can grant."""
         registered = list(clients) if clients is not None else [default_client()]
         if not registered:
             raise ValueError("the emulator needs at least one registered client")
-        self.clients: dict[str, EmulatedClient] = {}
-        """The registered apps by client id."""
-        for client in registered:
-            self.register_client(client)
-        self.default_client: EmulatedClient = registered[0]
-        """The app registered first (by default "Kavach demo", ``kavach-demo-client``)."""
-        self.auto_consent = auto_consent
-        """When ``True``, ``/authorize`` skips the consent page."""
-        self.clock = clock if clock is not None else EmulatorClock()
-        """The clock every expiry is measured with; tests move it with ``advance``."""
-        self.lifetimes = Lifetimes(
+        clock = clock if clock is not None else EmulatorClock()
+        lifetimes = Lifetimes(
             access_token=access_token_lifetime,
             authorization_code=code_lifetime,
             refresh_reuse_interval=refresh_reuse_interval,
             refresh_token_inactivity=refresh_token_inactivity,
             grant=grant_lifetime,
+            old_access_token_grace=old_access_token_grace,
         )
-        """How long codes, tokens and grants live; may be changed between requests."""
-        self.faults = Faults()
-        """The armed faults; see :class:`~kavach_fastapi.emulator.Fault`."""
-        self.state = EmulatorState()
-        """Grants, codes, tokens and call records (guarded by ``state.lock``)."""
-        self.grants = GrantService(
-            self.state,
-            self.clock,
-            self.lifetimes,
-            revoke_old_access_token_on_refresh=revoke_old_access_token_on_refresh,
+        state = EmulatorState()
+        self.context = EmulatorContext(
+            users=list(users) if users is not None else default_users(),
+            sites=list(sites) if sites is not None else default_sites(),
+            clients={},
+            clock=clock,
+            lifetimes=lifetimes,
+            faults=Faults(),
+            state=state,
+            grants=GrantService(
+                state,
+                clock,
+                lifetimes,
+                revoke_old_access_token_on_refresh=revoke_old_access_token_on_refresh,
+            ),
+            privacy=PersonalData(clock.now, cycle_period=personal_data_cycle_period),
+            auto_consent=auto_consent,
         )
-        """The OAuth rules, applied to :attr:`state`."""
-        self.app: Starlette = build_app(self)
+        """What the routes work with: the configuration and the live state."""
+        for client in registered:
+            self.register_client(client)
+        self.default_client: EmulatedClient = registered[0]
+        """The app registered first (by default "Kavach demo", ``kavach-demo-client``)."""
+        self.app: Starlette = build_app(self.context)
         """The ASGI app."""
+
+    # The configuration and the parts, as attributes of the emulator itself.
+
+    @property
+    def users(self) -> list[EmulatedUser]:
+        """The people who can sign in; the first is the default on the consent page."""
+        return self.context.users
+
+    @users.setter
+    def users(self, value: list[EmulatedUser]) -> None:
+        self.context.users = value
+
+    @property
+    def sites(self) -> list[EmulatedSite]:
+        """The sites people can grant."""
+        return self.context.sites
+
+    @sites.setter
+    def sites(self, value: list[EmulatedSite]) -> None:
+        self.context.sites = value
+
+    @property
+    def clients(self) -> dict[str, EmulatedClient]:
+        """The registered apps by client id."""
+        return self.context.clients
+
+    @property
+    def auto_consent(self) -> bool:
+        """When ``True``, ``/authorize`` skips the consent page."""
+        return self.context.auto_consent
+
+    @auto_consent.setter
+    def auto_consent(self, value: bool) -> None:
+        self.context.auto_consent = value
+
+    @property
+    def clock(self) -> EmulatorClock:
+        """The clock every expiry is measured with; tests move it with ``advance``."""
+        return self.context.clock
+
+    @property
+    def lifetimes(self) -> Lifetimes:
+        """How long codes, tokens and grants live; may be changed between requests."""
+        return self.context.lifetimes
+
+    @property
+    def faults(self) -> Faults:
+        """The armed faults; see :class:`~kavach_fastapi.emulator.Fault`."""
+        return self.context.faults
+
+    @property
+    def state(self) -> EmulatorState:
+        """Grants, codes, tokens and call records (guarded by ``state.lock``)."""
+        return self.context.state
+
+    @property
+    def grants(self) -> GrantService:
+        """The OAuth rules, applied to :attr:`state`."""
+        return self.context.grants
+
+    @property
+    def privacy(self) -> PersonalData:
+        """What personal-data reporting answers: ``privacy.close(account_id)`` and
+        ``privacy.mark_updated(account_id, at=...)`` decide it; ``privacy.cycle_period`` is the
+        ``Cycle-Period`` header."""
+        return self.context.privacy
 
     @property
     def calls(self) -> CallCounter:
         """Per-endpoint call counts, such as ``calls["refresh"]``.
 
         Names: ``authorize``, ``decision``, ``token`` (every token call),
-        ``authorization_code`` and ``refresh`` (token calls by grant type), ``me``,
-        ``accessible_resources`` and ``jira_myself``.
+        ``authorization_code`` and ``refresh`` (token calls by grant type), and the
+        api.atlassian.com endpoints: ``me``, ``accessible_resources``, ``jira_myself``,
+        ``confluence_current_user``, ``confluence_spaces`` and ``report_accounts``.
         """
         return self.state.calls
 
@@ -136,7 +209,7 @@ class AtlassianEmulator:
 
     @property
     def revoke_old_access_token_on_refresh(self) -> bool:
-        """Whether a refresh kills the previous access token before its expiry."""
+        """Whether a refresh ends the previous access token (after its grace period)."""
         return self.grants.revoke_old_access_token_on_refresh
 
     @revoke_old_access_token_on_refresh.setter
@@ -145,7 +218,7 @@ class AtlassianEmulator:
 
     def register_client(self, client: EmulatedClient) -> None:
         """Register an app (or replace the one with the same client id)."""
-        self.clients[client.client_id] = client
+        self.context.clients[client.client_id] = client
 
     def user(self, account_id: str) -> EmulatedUser:
         """Return the configured person with this account id.
@@ -153,10 +226,10 @@ class AtlassianEmulator:
         Raises:
             KeyError: If there is none.
         """
-        for user in self.users:
-            if user.account_id == account_id:
-                return user
-        raise KeyError(account_id)
+        found = self.context.user(account_id)
+        if found is None:
+            raise KeyError(account_id)
+        return found
 
     def revoke_grant(self, account_id: str) -> int:
         """Revoke every grant of a person, as removing the app from their account would.
@@ -209,9 +282,7 @@ class AtlassianEmulator:
         """
         account = user if user is not None else self.users[0]
         sites = site_ids if site_ids is not None else [site.id for site in self.sites]
-        fields = [("decision", "accept"), ("account_id", account.account_id)]
-        fields += [("site_id", site_id) for site_id in sites]
-        return await self._decide(authorize_url, fields)
+        return self._answer(authorize_url, "accept", account.account_id, sites)
 
     async def decline(self, authorize_url: str) -> str:
         """Open an authorize URL and press Decline, in-process.
@@ -222,28 +293,19 @@ class AtlassianEmulator:
         Raises:
             AuthorizeError: If the emulator shows its error page instead.
         """
-        return await self._decide(authorize_url, [("decision", "decline")])
+        return self._answer(authorize_url, "decline", "", [])
 
-    async def _decide(self, authorize_url: str, fields: list[tuple[str, str]]) -> str:
+    def _answer(self, authorize_url: str, choice: str, account_id: str, sites: list[str]) -> str:
+        # The same rules as the consent page and its form, called directly, and recorded as
+        # the two requests a browser would have made.
         parts = urlsplit(authorize_url)
-        target = f"{parts.path or '/authorize'}?{parts.query}"
-        transport = httpx2.ASGITransport(app=self.app)
-        async with httpx2.AsyncClient(transport=transport, base_url="http://emulator") as client:
-            page = await client.get(target)
-            if page.status_code == 302:
-                return str(page.headers["location"])
-            match = _CONSENT_ID.search(page.text)
-            if page.status_code != 200 or match is None:
-                error = _ERROR_MESSAGE.search(page.text)
-                message = unescape(error.group(1)) if error else f"HTTP {page.status_code}"
-                raise AuthorizeError(message)
-            answer = await client.post(
-                "/authorize/decision",
-                content=urlencode([("consent_id", match.group(1)), *fields]),
-                headers={"content-type": "application/x-www-form-urlencoded"},
-            )
-            if answer.status_code != 302:
-                error = _ERROR_MESSAGE.search(answer.text)
-                message = unescape(error.group(1)) if error else f"HTTP {answer.status_code}"
-                raise AuthorizeError(message)
-            return str(answer.headers["location"])
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        self.state.record(
+            "authorize", RecordedRequest("GET", parts.path or "/authorize", query, {}, {})
+        )
+        pending = validate_authorize(self.context, query)
+        if self.auto_consent:
+            return callback_url(pending, grant_at_once(self.context, pending))
+        form = {"decision": choice, "account_id": account_id}
+        self.state.record("decision", RecordedRequest("POST", "/authorize/decision", {}, {}, form))
+        return callback_url(pending, decide(self.context, pending, choice, account_id, sites))

@@ -4,11 +4,21 @@ Faults are checked, in the order they were added, before an endpoint does its no
 work. ``latency`` waits and lets the call continue; ``status``, ``rate_limit`` and
 ``malformed_json`` answer at once; ``no_refresh_token`` lets the token call succeed but
 leaves ``refresh_token`` out of the answer (and keeps the presented refresh token alive,
-as Atlassian does when it answers that way).
+as Atlassian does when it answers that way); ``unauthorised_site`` lets
+``accessible-resources`` succeed but also list the sites the person never authorised, as real
+answers have been seen to do, and the product APIs of those sites then answer ``status``
+(``403`` by default, or ``401``).
+
+A ``rate_limit`` answers ``429`` with Atlassian's header set: ``Retry-After`` (seconds),
+``X-RateLimit-Limit``, ``X-RateLimit-Remaining``, ``X-RateLimit-Reset`` (``yyyy-MM-ddTHH:mmZ``)
+and ``RateLimit-Reason`` (one of :data:`RATE_LIMIT_REASONS`), plus ``X-RateLimit-NearLimit:
+true`` for the quota (cost-based) reasons, which are the ones Atlassian sends it with.
 
 Endpoints: ``"token"`` (every ``POST /oauth/token``), ``"authorization_code"`` and
-``"refresh"`` (token calls of that grant type), ``"me"``, ``"accessible_resources"`` and
-``"jira_myself"``.
+``"refresh"`` (token calls of that grant type), and the api.atlassian.com endpoints by their
+names in :data:`~kavach_fastapi.emulator.endpoints.API_ENDPOINTS`: ``"me"``,
+``"accessible_resources"``, ``"jira_myself"``, ``"confluence_current_user"``,
+``"confluence_spaces"`` and ``"report_accounts"``.
 """
 
 from __future__ import annotations
@@ -17,12 +27,34 @@ import threading
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-__all__ = ["Fault", "FaultEndpoint", "FaultKind", "Faults"]
+__all__ = ["RATE_LIMIT_REASONS", "Fault", "FaultEndpoint", "FaultKind", "Faults", "near_limit"]
 
-FaultKind = Literal["latency", "status", "rate_limit", "malformed_json", "no_refresh_token"]
-FaultEndpoint = Literal[
-    "token", "authorization_code", "refresh", "me", "accessible_resources", "jira_myself"
+FaultKind = Literal[
+    "latency", "status", "rate_limit", "malformed_json", "no_refresh_token", "unauthorised_site"
 ]
+FaultEndpoint = Literal[
+    "token",
+    "authorization_code",
+    "refresh",
+    "me",
+    "accessible_resources",
+    "jira_myself",
+    "confluence_current_user",
+    "confluence_spaces",
+    "report_accounts",
+]
+
+RateLimitReason = Literal[
+    "jira-quota-global-based",
+    "jira-quota-tenant-based",
+    "jira-burst-based",
+    "jira-per-issue-on-write",
+]
+
+RATE_LIMIT_REASONS: tuple[str, ...] = get_args(RateLimitReason)
+"""The values Atlassian sends in ``RateLimit-Reason``."""
+
+_QUOTA_REASONS = frozenset({"jira-quota-global-based", "jira-quota-tenant-based"})
 
 _TOKEN_ENDPOINTS = frozenset({"token", "authorization_code", "refresh"})
 
@@ -33,17 +65,21 @@ class Fault:
 
     Attributes:
         kind: What goes wrong: ``"latency"``, ``"status"``, ``"rate_limit"``,
-            ``"malformed_json"`` or ``"no_refresh_token"``.
+            ``"malformed_json"``, ``"no_refresh_token"`` or ``"unauthorised_site"``.
         seconds: How long a ``latency`` fault waits.
-        status: The HTTP status a ``status`` fault answers (400-599).
+        status: The HTTP status a ``status`` fault answers (400-599); for
+            ``unauthorised_site``, what the unauthorised sites' APIs answer (401 or 403; the
+            default 500 becomes 403).
         retry_after: Seconds sent in ``Retry-After``; ``rate_limit`` defaults to 1, and a
             ``status`` fault sends the header only when this is set.
         times: How many matching calls the fault applies to; ``None`` applies it until
             :meth:`Faults.clear`.
+        reason: The ``RateLimit-Reason`` of a ``rate_limit`` (one of
+            :data:`RATE_LIMIT_REASONS`).
 
     Example:
         >>> Fault("rate_limit", retry_after=3, times=1)
-        Fault(kind='rate_limit', seconds=0.0, status=429, retry_after=3, times=1)
+        Fault(kind='rate_limit', seconds=0.0, status=429, retry_after=3, times=1, reason='jira-burst-based')
     """
 
     kind: FaultKind
@@ -51,6 +87,7 @@ class Fault:
     status: int = 500
     retry_after: int | None = None
     times: int | None = None
+    reason: RateLimitReason = "jira-burst-based"
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(FaultKind):
@@ -59,6 +96,12 @@ class Fault:
             self.status = 429
             if self.retry_after is None:
                 self.retry_after = 1
+        if self.reason not in RATE_LIMIT_REASONS:
+            raise ValueError(f"unknown RateLimit-Reason {self.reason!r}")
+        if self.kind == "unauthorised_site":
+            self.status = 403 if self.status == 500 else self.status
+            if self.status not in (401, 403):
+                raise ValueError("an unauthorised_site fault answers 401 or 403")
         if self.kind == "status" and not 400 <= self.status <= 599:
             raise ValueError("a status fault needs an error status between 400 and 599")
         if self.seconds < 0:
@@ -96,6 +139,8 @@ class Faults:
             raise ValueError(f"unknown endpoint {endpoint!r}")
         if fault.kind == "no_refresh_token" and endpoint not in _TOKEN_ENDPOINTS:
             raise ValueError("no_refresh_token applies only to token endpoints")
+        if fault.kind == "unauthorised_site" and endpoint != "accessible_resources":
+            raise ValueError("unauthorised_site applies only to accessible_resources")
         with self._lock:
             self._armed.append(_Armed(endpoint, fault, fault.times))
 
@@ -128,3 +173,12 @@ class Faults:
                         armed.remaining -= 1
             self._armed = [armed for armed in self._armed if armed.remaining != 0]
         return taken
+
+
+def near_limit(fault: Fault) -> bool:
+    """Whether Atlassian sends ``X-RateLimit-NearLimit: true`` with this rate limit.
+
+    Atlassian's cost-based (quota) limits send it; its burst and per-issue limits do not
+    (https://jira.atlassian.com/browse/JRACLOUD-83791).
+    """
+    return fault.reason in _QUOTA_REASONS

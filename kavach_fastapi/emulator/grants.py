@@ -11,9 +11,14 @@ The rules, as Atlassian documents them:
   verifier without a challenge is a downgrade). Redeeming a used code again also revokes every token
   issued from it (RFC 6749, section 4.1.2).
 * ``refresh_token`` is issued only when ``offline_access`` was granted.
+* A second consent of the same person to the same app joins the first grant: every token
+  issued afterwards (by a code or a refresh) carries every scope granted so far, and reaches
+  every site granted so far.
 * Each refresh rotates: a new refresh token is returned and the one sent is retired. A
   retired token still works for the reuse interval (10 minutes); presented later, it
   revokes the whole grant.
+* After a refresh, the access token issued before it keeps working for a grace period
+  (10 minutes), then dies, even before its own expiry.
 * A refresh token dies after 90 days unused, and the grant 365 days after the first
   consent, however often it is refreshed.
 """
@@ -101,8 +106,9 @@ class GrantService:
         state: The emulator's state.
         clock: The clock every expiry is measured with.
         lifetimes: How long codes, tokens and grants live.
-        revoke_old_access_token_on_refresh: Whether a refresh kills the access token that
-            was issued together with the refresh token sent.
+        revoke_old_access_token_on_refresh: Whether a refresh ends the access token that
+            was issued together with the refresh token sent, once
+            ``lifetimes.old_access_token_grace`` has passed.
     """
 
     def __init__(
@@ -225,8 +231,8 @@ class GrantService:
             if not self._grant_alive(grant):
                 raise _invalid_grant("The grant has been revoked")
             record.used = True
-            with_refresh = "offline_access" in record.scopes and not omit_refresh_token()
-            issued = self._issue(grant, record.code, record.scopes, with_refresh=with_refresh)
+            with_refresh = "offline_access" in grant.scopes and not omit_refresh_token()
+            issued = self._issue(grant, record.code, grant.scopes, with_refresh=with_refresh)
         logger.info("code exchanged: grant %s", grant.id)
         return issued
 
@@ -272,20 +278,25 @@ class GrantService:
                 record.revoked = True
                 raise _invalid_grant(_DEAD_REFRESH_MESSAGE)
             if self.revoke_old_access_token_on_refresh:
-                old_access = self.state.access_tokens.get(record.access_token)
-                if old_access is not None:
-                    old_access.revoked = True
+                self._start_grace(record.access_token)
             if omit_refresh_token():
-                issued = self._issue(grant, record.family, record.scopes, with_refresh=False)
+                issued = self._issue(grant, record.family, grant.scopes, with_refresh=False)
                 if record.retired_at is None:
                     record.access_token = issued.access_token
                     record.last_used_at = now
             else:
                 if record.retired_at is None:
                     record.retired_at = now
-                issued = self._issue(grant, record.family, record.scopes, with_refresh=True)
+                issued = self._issue(grant, record.family, grant.scopes, with_refresh=True)
         logger.info("refresh token rotated: grant %s", grant.id)
         return issued
+
+    def _start_grace(self, access_token: str) -> None:
+        """Let the access token a refresh replaces live on for the grace period only."""
+        old_access = self.state.access_tokens.get(access_token)
+        if old_access is not None:
+            ends = self.clock.now() + self.lifetimes.old_access_token_grace
+            old_access.expires_at = min(old_access.expires_at, ends)
 
     # Access tokens ---------------------------------------------------------------------
 

@@ -24,28 +24,10 @@ Fixtures (each function-scoped, so every test starts from a fresh emulator):
     The base URL (``http://127.0.0.1:PORT``) of that emulator served by uvicorn on a real
     loopback socket for the duration of the test; the server stops afterwards.
 
-``kavach_emulator_provider``
-    An Atlassian provider pointed at that emulator (its demo app's credentials).
-
-``kavach_client`` and ``kavach_signed_in_client``
-    A started ``TestClient`` of your app, before and after a person signed in through the
-    emulator's consent. They need one fixture of yours, ``kavach_app``::
-
-        @pytest.fixture
-        def kavach_app(kavach_emulator_provider, atlassian_emulator_transport, tmp_path):
-            app = FastAPI()
-            app.include_router(
-                kavach_router(
-                    [kavach_emulator_provider],
-                    database_url=f"sqlite:///{tmp_path}/kavach.db",
-                    http_transport=atlassian_emulator_transport,
-                ),
-                prefix="/api/kavach",
-            )
-            return app
-
-        def test_profile(kavach_signed_in_client):
-            assert kavach_signed_in_client.get("/api/kavach/auth/session").status_code == 200
+The fixtures that sign a person in to a kavach-fastapi app (``kavach_emulator_provider``,
+``kavach_client``, ``kavach_signed_in_client``) come from the package's own plugin,
+:mod:`kavach_fastapi.pytest_plugin`: this one imports nothing of kavach-fastapi outside the
+emulator.
 """
 
 from __future__ import annotations
@@ -57,19 +39,10 @@ import pytest
 
 if TYPE_CHECKING:
     import httpx2
-    from starlette.testclient import TestClient
 
     from kavach_fastapi.emulator.emulator import AtlassianEmulator
-    from kavach_fastapi.providers.atlassian import AtlassianProvider
 
-__all__ = [
-    "atlassian_emulator",
-    "atlassian_emulator_transport",
-    "atlassian_emulator_url",
-    "kavach_client",
-    "kavach_emulator_provider",
-    "kavach_signed_in_client",
-]
+__all__ = ["atlassian_emulator", "atlassian_emulator_transport", "atlassian_emulator_url"]
 
 
 @pytest.fixture
@@ -94,50 +67,3 @@ def atlassian_emulator_url(atlassian_emulator: AtlassianEmulator) -> Iterator[st
     """The base URL of the test's emulator, served on a real loopback socket."""
     with atlassian_emulator.serve() as base_url:
         yield base_url
-
-
-# Fixtures that sign a person in to a kavach-fastapi app, built on the ones above.
-
-
-@pytest.fixture
-def kavach_emulator_provider(atlassian_emulator: AtlassianEmulator) -> AtlassianProvider:
-    """An Atlassian provider that signs in against the test's emulator, in-process.
-
-    Build your app's router with it and with ``atlassian_emulator_transport``::
-
-        kavach_router([kavach_emulator_provider], http_transport=atlassian_emulator_transport)
-    """
-    from kavach_fastapi.testing import emulator_provider  # noqa: PLC0415
-
-    return emulator_provider(atlassian_emulator)
-
-
-@pytest.fixture
-def kavach_client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
-    """A started ``TestClient`` of your app, which you provide as a ``kavach_app`` fixture.
-
-    Redirects are not followed, so tests can look at them.
-    """
-    from fastapi.testclient import TestClient  # noqa: PLC0415
-
-    try:
-        app = request.getfixturevalue("kavach_app")
-    except pytest.FixtureLookupError:
-        pytest.fail(
-            "kavach_client needs a fixture named `kavach_app` that returns your FastAPI app, "
-            "built with kavach_router([kavach_emulator_provider], "
-            "http_transport=atlassian_emulator_transport)."
-        )
-    with TestClient(app, follow_redirects=False) as client:
-        yield client
-
-
-@pytest.fixture
-def kavach_signed_in_client(
-    kavach_client: TestClient, atlassian_emulator: AtlassianEmulator
-) -> TestClient:
-    """``kavach_client`` after the emulator's first person signed in (all sites granted)."""
-    from kavach_fastapi.testing import sign_in  # noqa: PLC0415
-
-    sign_in(kavach_client, atlassian_emulator)
-    return kavach_client

@@ -33,6 +33,9 @@ ENDPOINTS = (
     "me",
     "accessible_resources",
     "jira_myself",
+    "confluence_current_user",
+    "confluence_spaces",
+    "report_accounts",
 )
 """The names calls are counted and recorded under."""
 
@@ -71,7 +74,12 @@ class PendingConsent:
 
 @dataclass
 class Grant:
-    """What one person allowed one app: the scopes and the sites, from the first consent."""
+    """What one person allowed one app: the scopes and the sites of every consent so far.
+
+    ``unauthorised_sites`` maps the cloud ids of sites that ``accessible-resources`` listed
+    although the person never authorised them (the ``unauthorised_site`` fault) to the status
+    their product APIs answer.
+    """
 
     id: str
     client_id: str
@@ -80,6 +88,7 @@ class Grant:
     site_ids: list[str]
     created_at: datetime
     revoked: bool = False
+    unauthorised_sites: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,7 +107,10 @@ class AuthorizationCode:
 
 @dataclass
 class AccessToken:
-    """An access token; ``family`` is the code its chain of tokens descends from."""
+    """An access token; ``family`` is the code its chain of tokens descends from.
+
+    ``expires_at`` moves earlier when a refresh gives the token its grace period.
+    """
 
     token: str
     grant_id: str
@@ -177,7 +189,7 @@ class EmulatorState:
     last_request: dict[str, RecordedRequest] = field(default_factory=dict)
 
     def record(self, endpoint: str, request: RecordedRequest) -> None:
-        """Count a call and remember it as the endpoint's last request."""
+        """Count a call and remember it as the endpoint's last request (thread-safe)."""
         self.calls.increment(endpoint)
         with self.lock:
             self.last_request[endpoint] = request

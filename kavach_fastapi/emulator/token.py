@@ -8,12 +8,12 @@ as Atlassian does, PKCE or not. JSON and form-encoded bodies are both accepted.
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from kavach_fastapi.emulator.context import EmulatorContext
 from kavach_fastapi.emulator.grants import OAuthError
 from kavach_fastapi.emulator.web import (
     NO_STORE,
@@ -24,34 +24,31 @@ from kavach_fastapi.emulator.web import (
     record,
 )
 
-if TYPE_CHECKING:
-    from kavach_fastapi.emulator.emulator import AtlassianEmulator
-
 __all__ = ["token_routes"]
 
 _GRANT_ENDPOINTS = {"authorization_code": "authorization_code", "refresh_token": "refresh"}
 
 
-def token_routes(emulator: AtlassianEmulator) -> list[Route]:
-    """Return the token endpoint's route, bound to one emulator."""
+def token_routes(context: EmulatorContext) -> list[Route]:
+    """Return the token endpoint's route, bound to one emulator's context."""
 
     def omit_refresh_token(endpoint: str) -> bool:
-        return bool(emulator.faults.take(("token", endpoint), frozenset({"no_refresh_token"})))
+        return bool(context.faults.take(("token", endpoint), frozenset({"no_refresh_token"})))
 
     async def token(request: Request) -> Response:
         try:
             fields = await read_fields(request)
         except BodyError as exc:
-            record(emulator.state, ("token",), request)
+            record(context.state, ("token",), request)
             return oauth_error(400, "invalid_request", str(exc))
         grant_type = fields.get("grant_type", "")
         endpoint = _GRANT_ENDPOINTS.get(grant_type)
         endpoints = ("token",) if endpoint is None else ("token", endpoint)
-        record(emulator.state, endpoints, request, fields)
-        faulted = await apply_faults(emulator.faults, endpoints, "oauth", emulator.clock)
+        record(context.state, endpoints, request, fields)
+        faulted = await apply_faults(context.faults, endpoints, "oauth", context.clock)
         if faulted is not None:
             return faulted
-        client = emulator.clients.get(fields.get("client_id", ""))
+        client = context.clients.get(fields.get("client_id", ""))
         secret = fields.get("client_secret", "")
         if client is None or not hmac.compare_digest(
             secret.encode("utf-8"), client.client_secret.encode("utf-8")
@@ -59,7 +56,7 @@ def token_routes(emulator: AtlassianEmulator) -> list[Route]:
             return oauth_error(401, "access_denied", "Unauthorized")
         try:
             if endpoint == "authorization_code":
-                issued = emulator.grants.exchange_code(
+                issued = context.grants.exchange_code(
                     client.client_id,
                     fields.get("code", ""),
                     fields.get("redirect_uri"),
@@ -67,7 +64,7 @@ def token_routes(emulator: AtlassianEmulator) -> list[Route]:
                     omit_refresh_token=lambda: omit_refresh_token("authorization_code"),
                 )
             elif endpoint == "refresh":
-                issued = emulator.grants.refresh(
+                issued = context.grants.refresh(
                     client.client_id,
                     fields.get("refresh_token", ""),
                     omit_refresh_token=lambda: omit_refresh_token("refresh"),

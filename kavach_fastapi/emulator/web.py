@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from kavach_fastapi.emulator.clock import EmulatorClock
-from kavach_fastapi.emulator.faults import Fault, Faults
+from kavach_fastapi.emulator.faults import Fault, Faults, near_limit
 from kavach_fastapi.emulator.state import EmulatorState, RecordedRequest
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "base_url",
     "bearer_token",
     "oauth_error",
+    "rate_limit_headers",
     "read_fields",
     "record",
     "with_query",
@@ -37,6 +38,7 @@ ErrorStyle = Literal["oauth", "api"]
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 _PRE_HANDLING = frozenset({"latency", "status", "rate_limit", "malformed_json"})
+"""The fault kinds that answer (or delay) a call before its normal work."""
 
 
 class BodyError(ValueError):
@@ -148,6 +150,24 @@ async def apply_faults(
     return None
 
 
+def rate_limit_headers(fault: Fault, clock: EmulatorClock) -> dict[str, str]:
+    """Atlassian's headers of a ``429``, apart from ``Retry-After``.
+
+    ``X-RateLimit-Reset`` is the request's time plus ``Retry-After``, written
+    ``yyyy-MM-ddTHH:mmZ`` as Atlassian documents it.
+    """
+    reset = clock.now() + timedelta(seconds=fault.retry_after or 0)
+    headers = {
+        "X-RateLimit-Limit": "100",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%MZ"),
+        "RateLimit-Reason": fault.reason,
+    }
+    if near_limit(fault):
+        headers["X-RateLimit-NearLimit"] = "true"
+    return headers
+
+
 def _fault_response(fault: Fault, style: ErrorStyle, clock: EmulatorClock) -> Response:
     if fault.kind == "malformed_json":
         # A body cut short, as a proxy or a dropped connection might leave it.
@@ -158,14 +178,7 @@ def _fault_response(fault: Fault, style: ErrorStyle, clock: EmulatorClock) -> Re
     if fault.retry_after is not None:
         headers["Retry-After"] = str(fault.retry_after)
     if fault.kind == "rate_limit":
-        reset = clock.now() + timedelta(seconds=fault.retry_after or 1)
-        headers.update(
-            {
-                "X-RateLimit-Limit": "100",
-                "X-RateLimit-Remaining": "0",
-                "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%MZ"),
-            }
-        )
+        headers.update(rate_limit_headers(fault, clock))
     if style == "oauth":
         error = "temporarily_unavailable" if status in (429, 503) else "server_error"
         if status < 500 and status != 429:

@@ -23,35 +23,12 @@ from kavach_fastapi.testing import sign_in
 
 from .conftest import JIRA_SITE, PREFIX, WIKI_SITE, app_with
 
-SPACES = {"results": [{"id": "98306", "key": "ENG", "name": "Engineering"}], "_links": {}}
-
-
-class EmulatorWithConfluence(httpx2.AsyncBaseTransport):
-    """The emulator, plus Confluence's list of spaces, which the emulator does not play."""
-
-    def __init__(self, emulator: AtlassianEmulator) -> None:
-        self.emulator = emulator
-        self.inner = httpx2.ASGITransport(app=emulator.app)
-        self.confluence_calls: list[httpx2.Request] = []
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        if request.url.path == f"/ex/confluence/{WIKI_SITE}/wiki/api/v2/spaces":
-            self.confluence_calls.append(request)
-            token = request.headers.get("authorization", "").removeprefix("Bearer ")
-            if self.emulator.grants.authenticate(token) is None:
-                return httpx2.Response(401, json={"code": 401, "message": "Unauthorized"})
-            return httpx2.Response(200, json=SPACES)
-        return await self.inner.handle_async_request(request)
-
-
-@pytest.fixture
-def transport(atlassian_emulator: AtlassianEmulator) -> EmulatorWithConfluence:
-    return EmulatorWithConfluence(atlassian_emulator)
-
 
 @pytest.fixture
 def client(
-    atlassian_emulator: AtlassianEmulator, transport: EmulatorWithConfluence, tmp_path: Path
+    atlassian_emulator: AtlassianEmulator,
+    atlassian_emulator_transport: httpx2.ASGITransport,
+    tmp_path: Path,
 ) -> Iterator[TestClient]:
     """An app with every example router, started, nobody signed in yet."""
     routers = [
@@ -62,7 +39,9 @@ def client(
         reauth_handling.router,
         landing_page.router,
     ]
-    app = app_with(routers, atlassian_emulator, transport, tmp_path / "kavach.db")
+    app = app_with(
+        routers, atlassian_emulator, atlassian_emulator_transport, tmp_path / "kavach.db"
+    )
     with TestClient(app, follow_redirects=False) as started:
         yield started
 
@@ -109,14 +88,16 @@ def test_jira_myself_as_the_signed_in_person(
 
 
 def test_confluence_spaces_with_the_persons_token(
-    client: TestClient, atlassian_emulator: AtlassianEmulator, transport: EmulatorWithConfluence
+    client: TestClient, atlassian_emulator: AtlassianEmulator
 ) -> None:
     sign_in(client, atlassian_emulator)
 
     answer = client.get(f"/confluence/{WIKI_SITE}/spaces")
 
-    assert answer.json() == ["Engineering"]
-    assert transport.confluence_calls[0].url.params["limit"] == "25"
+    assert answer.json() == ["Engineering", "People"]
+    seen = atlassian_emulator.last_request["confluence_spaces"]
+    assert seen.query["limit"] == "25"
+    assert seen.headers["authorization"].startswith("Bearer ")
 
 
 def test_a_site_the_person_did_not_share_is_refused(

@@ -140,12 +140,35 @@ async def test_jira_myself_requires_site_in_grant_and_scope(flow: Flow) -> None:
     assert allowed.status_code == 200
 
 
-async def test_jira_myself_accepts_read_jira_work_alone(flow: Flow) -> None:
+GRANULAR_MYSELF = "read:application-role:jira read:group:jira read:user:jira read:avatar:jira"
+
+
+async def test_jira_myself_refuses_read_jira_work_alone(flow: Flow) -> None:
     tokens = await flow.sign_in(scope="read:jira-work")
 
     response = await flow.get(flow.jira_myself_path(flow.emu.sites[0].id), tokens["access_token"])
 
+    assert response.status_code == 401
+    assert response.json() == {"code": 401, "message": "Unauthorized; scope does not match"}
+
+
+async def test_jira_myself_accepts_the_whole_granular_set_without_classic_scopes(
+    flow: Flow,
+) -> None:
+    tokens = await flow.sign_in(scope=GRANULAR_MYSELF)
+
+    response = await flow.get(flow.jira_myself_path(flow.emu.sites[0].id), tokens["access_token"])
+
     assert response.status_code == 200
+    assert response.json()["accountId"] == flow.emu.users[0].account_id
+
+
+async def test_jira_myself_refuses_a_granular_set_with_one_scope_missing(flow: Flow) -> None:
+    tokens = await flow.sign_in(scope=GRANULAR_MYSELF.replace(" read:avatar:jira", ""))
+
+    response = await flow.get(flow.jira_myself_path(flow.emu.sites[0].id), tokens["access_token"])
+
+    assert response.status_code == 401
 
 
 async def test_jira_myself_unknown_cloud_id_is_404(flow: Flow) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import datetime, timezone
 
+import httpx2
 import pytest
 
-from kavach_fastapi.emulator import Fault, Faults
+from kavach_fastapi.emulator import AtlassianEmulator, EmulatorClock, Fault, Faults
+from kavach_fastapi.emulator.faults import RATE_LIMIT_REASONS
 
 from .flow import Flow
 
@@ -33,17 +37,51 @@ async def test_status_fault_on_api_endpoint_uses_api_error_shape(flow: Flow) -> 
     assert "retry-after" not in response.headers
 
 
-async def test_rate_limit_fault_sends_retry_after_and_ratelimit_headers(flow: Flow) -> None:
-    tokens = await flow.sign_in()
-    flow.emu.faults.add("jira_myself", Fault("rate_limit", retry_after=3))
+async def test_rate_limit_fault_sends_atlassians_header_set() -> None:
+    emu = AtlassianEmulator(
+        clock=EmulatorClock(datetime(2030, 5, 17, 9, 41, 30, tzinfo=timezone.utc))
+    )
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=emu.app), base_url="http://emulator"
+    ) as client:
+        flow = Flow(emu, client)
+        tokens = await flow.sign_in()
+        emu.faults.add("jira_myself", Fault("rate_limit", retry_after=45))
 
-    response = await flow.get(flow.jira_myself_path(flow.emu.sites[0].id), tokens["access_token"])
+        response = await flow.get(flow.jira_myself_path(emu.sites[0].id), tokens["access_token"])
 
     assert response.status_code == 429
-    assert response.headers["retry-after"] == "3"
+    assert response.headers["retry-after"] == "45"
     assert response.headers["x-ratelimit-remaining"] == "0"
-    assert "x-ratelimit-limit" in response.headers
-    assert "x-ratelimit-reset" in response.headers
+    assert int(response.headers["x-ratelimit-limit"]) > 0
+    # The request's time plus Retry-After, in Atlassian's yyyy-MM-ddTHH:mmZ.
+    assert response.headers["x-ratelimit-reset"] == "2030-05-17T09:42Z"
+    assert response.headers["ratelimit-reason"] == "jira-burst-based"
+    assert "x-ratelimit-nearlimit" not in response.headers
+
+
+@pytest.mark.parametrize("reason", ["jira-quota-global-based", "jira-quota-tenant-based"])
+async def test_a_quota_rate_limit_also_says_it_is_near_the_limit(flow: Flow, reason: str) -> None:
+    tokens = await flow.sign_in()
+    flow.emu.faults.add("me", Fault("rate_limit", reason=reason))  # type: ignore[arg-type]
+
+    response = await flow.me(tokens["access_token"])
+
+    assert response.status_code == 429
+    assert response.headers["ratelimit-reason"] == reason
+    assert response.headers["x-ratelimit-nearlimit"] == "true"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\dZ", response.headers["x-ratelimit-reset"])
+
+
+def test_rate_limit_reasons_are_atlassians() -> None:
+    assert RATE_LIMIT_REASONS == (
+        "jira-quota-global-based",
+        "jira-quota-tenant-based",
+        "jira-burst-based",
+        "jira-per-issue-on-write",
+    )
+    with pytest.raises(ValueError, match="RateLimit-Reason"):
+        Fault("rate_limit", reason="too-many")  # type: ignore[arg-type]
 
 
 async def test_malformed_json_fault_answers_200_with_a_broken_body(flow: Flow) -> None:

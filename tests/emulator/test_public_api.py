@@ -17,6 +17,7 @@ def test_public_names() -> None:
         "CallCounter",
         "EmulatedClient",
         "EmulatedSite",
+        "EmulatedSpace",
         "EmulatedUser",
         "EmulatorClock",
         "Fault",
@@ -43,9 +44,10 @@ def test_defaults_make_a_believable_demo() -> None:
     assert (jira.name, jira.url, jira.products) == (
         "Acme Engineering",
         "https://acme-eng.atlassian.net",
-        ("jira",),
+        ("jira", "jira-servicedesk"),
     )
     assert (wiki.name, wiki.products) == ("Acme Wiki", ("confluence",))
+    assert [space.key for space in wiki.spaces] == ["ENG", "HR"]
     client = emu.default_client
     assert client.name == "Kavach demo"
     assert client.redirect_uris == [

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
-from kavach_fastapi.emulator import AtlassianEmulator, EmulatedClient
+from kavach_fastapi.emulator import AtlassianEmulator, EmulatedClient, Lifetimes
 
 from .flow import Flow
 
@@ -50,13 +51,42 @@ async def test_reuse_interval_is_configurable() -> None:
     assert emu.lifetimes.refresh_reuse_interval == timedelta(0)
 
 
-async def test_refresh_revokes_old_access_token(flow: Flow) -> None:
+async def test_the_old_access_token_works_for_ten_minutes_after_a_refresh_then_dies(
+    flow: Flow,
+) -> None:
     tokens = await flow.sign_in()
 
     rotated = (await flow.refresh(tokens["refresh_token"])).json()
+    flow.emu.clock.advance(timedelta(minutes=9, seconds=59))
+    within_grace = await flow.me(tokens["access_token"])
+    flow.emu.clock.advance(timedelta(seconds=1))
+    after_grace = await flow.me(tokens["access_token"])
+
+    assert within_grace.status_code == 200
+    assert after_grace.status_code == 401
+    assert (await flow.me(rotated["access_token"])).status_code == 200
+
+
+async def test_the_grace_of_the_old_access_token_is_configurable(flow: Flow) -> None:
+    flow.emu.lifetimes.old_access_token_grace = timedelta(0)
+    tokens = await flow.sign_in()
+
+    await flow.refresh(tokens["refresh_token"])
 
     assert (await flow.me(tokens["access_token"])).status_code == 401
-    assert (await flow.me(rotated["access_token"])).status_code == 200
+    assert AtlassianEmulator(old_access_token_grace=timedelta(minutes=2)).lifetimes == (
+        replace(Lifetimes(), old_access_token_grace=timedelta(minutes=2))
+    )
+
+
+async def test_the_grace_never_outlives_the_old_tokens_own_expiry(flow: Flow) -> None:
+    tokens = await flow.sign_in()
+    flow.emu.clock.advance(timedelta(minutes=55))
+
+    await flow.refresh(tokens["refresh_token"])
+    flow.emu.clock.advance(timedelta(minutes=5))
+
+    assert (await flow.me(tokens["access_token"])).status_code == 401
 
 
 async def test_old_access_token_survives_refresh_when_option_off(flow: Flow) -> None:

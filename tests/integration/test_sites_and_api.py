@@ -60,6 +60,7 @@ def expected_sites(emu: AtlassianEmulator, jira_scopes: list[str]) -> list[dict[
             "name": site.name,
             "url": site.url,
             "scopes": jira_scopes if "jira" in site.products else [],
+            "products": ["jira"] if "jira" in site.products and jira_scopes else [],
             "avatar_url": f"{EMULATOR}/avatars/sites/{site.id}.svg",
         }
         for site in emu.sites

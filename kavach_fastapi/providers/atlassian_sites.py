@@ -1,0 +1,128 @@
+"""Atlassian's ``accessible-resources`` answer, read into one :class:`AtlassianSite` per site.
+
+Atlassian lists a site once per product it runs: a site with Jira and Jira Service Management
+appears twice, with the same ``id``, each entry carrying only that product's scopes. No entry
+names its product; the scopes do. :func:`parse_accessible_resources` merges the entries by cloud
+id into one site with its products and the union of the scopes, in the order Atlassian listed
+them (an order that means nothing: never pick "the first site").
+
+Which product a scope belongs to:
+
+| scope | product |
+| --- | --- |
+| classic `<verb>:jira-<thing>` (`read:jira-work`, `read:jira-user`, `manage:jira-project`) | `jira` |
+| granular `<verb>:<thing>:jira` (`read:user:jira`) or `...:jira-software` (`read:sprint:jira-software`) | `jira` |
+| classic `<verb>:servicedesk-<thing>` (`read:servicedesk-request`) or `<verb>:servicemanagement-<thing>` | `jira-servicedesk` |
+| granular `<verb>:<thing>:jira-service-management` | `jira-servicedesk` |
+| classic `<verb>:confluence-<thing>` (`read:confluence-user`), `search:confluence` | `confluence` |
+| granular `<verb>:<thing>:confluence` (`read:space:confluence`) | `confluence` |
+| anything else (`read:me`, `read:account`, `offline_access`, unknown scopes) | none |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..models import AtlassianSite
+
+__all__ = [
+    "PRODUCTS",
+    "parse_accessible_resources",
+    "product_name",
+    "product_of_scope",
+    "products_of_scopes",
+]
+
+PRODUCTS = ("jira", "jira-servicedesk", "confluence")
+"""The products a site's scopes can name."""
+
+_GRANULAR = {
+    "jira": "jira",
+    "jira-software": "jira",
+    "jira-service-management": "jira-servicedesk",
+    "confluence": "confluence",
+}
+_CLASSIC = {
+    "jira": "jira",
+    "servicedesk": "jira-servicedesk",
+    "servicemanagement": "jira-servicedesk",
+    "confluence": "confluence",
+}
+_ALIASES = {"jira-service-management": "jira-servicedesk", "jira-software": "jira"}
+
+
+def product_of_scope(scope: str) -> str | None:
+    """The product a scope belongs to (see the table above), or ``None``.
+
+    Example:
+        >>> product_of_scope("read:servicedesk-request"), product_of_scope("offline_access")
+        ('jira-servicedesk', None)
+    """
+    verb, _, rest = scope.partition(":")
+    if not verb or not rest:
+        return None
+    thing, _, product = rest.rpartition(":")
+    if thing:
+        return _GRANULAR.get(product)
+    return _CLASSIC.get(rest.split("-", 1)[0])
+
+
+def products_of_scopes(scopes: Iterable[str]) -> list[str]:
+    """The products some scopes reach, each once, in the order the scopes name them."""
+    found = (product_of_scope(scope) for scope in scopes)
+    return list(dict.fromkeys(product for product in found if product is not None))
+
+
+def product_name(product: str) -> str:
+    """A product as :attr:`AtlassianSite.products` names it (``"Jira"`` -> ``"jira"``,
+    ``"jira-service-management"`` -> ``"jira-servicedesk"``)."""
+    name = product.strip().lower()
+    return _ALIASES.get(name, name)
+
+
+def parse_accessible_resources(payload: Any) -> list[AtlassianSite]:
+    """Read an ``accessible-resources`` answer: one site per cloud id, products merged.
+
+    Args:
+        payload: The decoded JSON answer, a list of ``{id, name, url, scopes, avatarUrl}``.
+
+    Raises:
+        ValueError: The answer is not a list of entries that each have an ``id``.
+    """
+    if not isinstance(payload, list):
+        raise ValueError("accessible-resources did not answer a list")
+    merged: dict[str, AtlassianSite] = {}
+    for entry in payload:
+        if not isinstance(entry, dict) or not entry.get("id"):
+            raise ValueError("an accessible-resources entry has no id")
+        site = _site(entry)
+        known = merged.get(site.id)
+        if known is None:
+            merged[site.id] = site
+            continue
+        scopes = list(dict.fromkeys([*known.scopes, *site.scopes]))
+        merged[site.id] = known.model_copy(
+            update={
+                "scopes": scopes,
+                "products": products_of_scopes(scopes),
+                "name": known.name or site.name,
+                "url": known.url or site.url,
+                "avatar_url": known.avatar_url or site.avatar_url,
+            }
+        )
+    return list(merged.values())
+
+
+def _site(entry: dict[str, Any]) -> AtlassianSite:
+    raw_scopes = entry.get("scopes")
+    scopes = [str(scope) for scope in raw_scopes] if isinstance(raw_scopes, list) else []
+    avatar = entry.get("avatarUrl") or entry.get("avatar_url")
+    return AtlassianSite(
+        id=str(entry["id"]),
+        name=str(entry.get("name") or ""),
+        url=str(entry.get("url") or ""),
+        scopes=scopes,
+        products=products_of_scopes(scopes),
+        avatar_url=str(avatar) if avatar else None,
+    )
