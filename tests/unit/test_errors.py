@@ -11,6 +11,7 @@ from kavach_fastapi.errors import (
     ConfigurationError,
     CrossSiteRequestError,
     ErrorCode,
+    InvalidAPIPathError,
     InvalidStateError,
     KavachError,
     NotSignedInError,
@@ -61,6 +62,7 @@ EXPECTED: list[tuple[type[KavachError], ErrorCode, int, type[KavachError]]] = [
     (RetryLaterError, ErrorCode.PROVIDER_UNAVAILABLE, 503, KavachError),
     (ProviderUnavailableError, ErrorCode.PROVIDER_UNAVAILABLE, 503, RetryLaterError),
     (UnknownSiteError, ErrorCode.UNKNOWN_SITE, 404, KavachError),
+    (InvalidAPIPathError, ErrorCode.INVALID_REQUEST, 400, KavachError),
     (RateLimitedError, ErrorCode.RATE_LIMITED, 429, RetryLaterError),
     (CrossSiteRequestError, ErrorCode.CROSS_SITE_REQUEST, 403, KavachError),
     (UnknownProviderError, ErrorCode.UNKNOWN_PROVIDER, 404, KavachError),
@@ -154,3 +156,8 @@ def test_catching_kavach_error_catches_every_failure() -> None:
     for cls, *_ in EXPECTED:
         with pytest.raises(KavachError):
             raise cls()
+
+
+def test_an_invalid_api_path_is_also_a_value_error() -> None:
+    assert issubclass(InvalidAPIPathError, ValueError)
+    assert isinstance(InvalidAPIPathError("a path segment is '..'"), ValueError)

@@ -23,6 +23,7 @@ PUBLIC_NAMES = [
     "CrossSiteRequestError",
     "CurrentUser",
     "ErrorCode",
+    "InvalidAPIPathError",
     "InvalidStateError",
     "KavachError",
     "KavachRouter",
