@@ -103,7 +103,7 @@ def _raise_if_transient(response: httpx2.Response) -> httpx2.Response:
 
 
 def transient_answer(response: httpx2.Response) -> TransientFailure:
-    """The signal for a ``429`` or ``5xx`` answer; a ``429`` with ``Retry-After`` was not applied."""
+    """The signal for a ``429`` or ``5xx``; a ``429`` with ``Retry-After`` was not applied."""
     retry_after = retry_after_seconds(response)
     rate_limited = response.status_code == 429
     return TransientFailure(
