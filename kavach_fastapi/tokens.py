@@ -446,34 +446,44 @@ class TokenService:
     async def rotate_keys(self, *, progress: Callable[[int, int], None] | None = None) -> int:
         """Re-encrypt every stored token with the newest key; returns how many rows changed.
 
+        Each row is rewritten only if its tokens are still the ones that were read (a
+        compare-and-swap on ``token_version``): a refresh that lands in between is read
+        again and re-encrypted, never overwritten with the retired refresh token.
+
         Args:
             progress: called with (accounts done, accounts in all) after each account.
         """
         changed = 0
         account_ids = await self._store.account_ids()
         for done, account_id in enumerate(account_ids, start=1):
-            if await self._store.reseal_account(account_id, self._reseal):
+            if await self._reseal(account_id):
                 changed += 1
             if progress is not None:
                 progress(done, len(account_ids))
         return changed
 
-    def _reseal(self, row: AccountRow) -> bool:
-        changed = False
-        for column in TOKEN_COLUMNS:
-            value = getattr(row, column)
-            if value is None or self._keyring.is_current(value):
-                continue
-            context = token_context(row.id, column)
-            setattr(
-                row,
-                column,
-                self._keyring.encrypt(
-                    self._keyring.decrypt(value, context=context), context=context
-                ),
-            )
-            changed = True
-        return changed
+    async def _reseal(self, account_id: str) -> bool:
+        """Re-encrypt one account's tokens; ``False`` when none needed it (or the row is gone)."""
+        while True:
+            row = await self._store.get_account(account_id)
+            if row is None:
+                return False
+            resealed = {
+                column: self._reencrypted(row, column)
+                for column in TOKEN_COLUMNS
+                if getattr(row, column) is not None
+                and not self._keyring.is_current(getattr(row, column))
+            }
+            if not resealed:
+                return False
+            if await self._store.reseal_account(account_id, version=row.token_version, **resealed):
+                return True
+            # The tokens moved on (a refresh, say) since they were read: read them again.
+
+    def _reencrypted(self, row: AccountRow, column: str) -> str:
+        context = token_context(row.id, column)
+        value = self._keyring.decrypt(getattr(row, column), context=context)
+        return self._keyring.encrypt(value, context=context)
 
 
 def _unexpired(row: AccountRow) -> bool:
