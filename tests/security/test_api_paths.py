@@ -158,20 +158,26 @@ def assert_refused(answer: httpx2.Response) -> None:
     assert "<script>" not in answer.text  # the input is never echoed
 
 
-def issue_key_sent(request: httpx2.Request, site: str) -> str:
-    """The one segment after ``/ex/jira/{site}/rest/api/3/issue/``, decoded; no query allowed."""
+def issue_key_sent(request: httpx2.Request, site: str, *, one_segment: bool = True) -> str:
+    """What follows ``/ex/jira/{site}/rest/api/3/issue/``, decoded; no query, no climbing.
+
+    A value pasted into a raw path may hold ``/`` and so add plain segments below the issue
+    path (the app asked for that); a ``path_params`` value is always exactly one segment.
+    """
     raw = request.url.raw_path.decode("ascii")
     assert "?" not in raw, raw
     assert "#" not in raw, raw
     prefix = f"/ex/jira/{site}{ISSUE}/"
     assert raw.startswith(prefix), raw
-    segment = raw.removeprefix(prefix)
-    assert segment, raw
-    assert "/" not in segment, raw
-    return unquote(segment)
+    rest = raw.removeprefix(prefix)
+    segments = rest.split("/")
+    assert all(segment not in ("", ".", "..") for segment in segments), raw
+    if one_segment:
+        assert len(segments) == 1, raw
+    return unquote(rest)
 
 
-async def test_a_hostile_value_pasted_into_a_path_is_refused_or_stays_one_plain_segment(
+async def test_a_hostile_value_pasted_into_a_path_is_refused_or_sent_as_typed_below_its_path(
     signed_in: httpx2.AsyncClient, emulator: AtlassianEmulator, atlassian: RecordingAtlassian
 ) -> None:
     site = jira_site(emulator)
@@ -187,7 +193,8 @@ async def test_a_hostile_value_pasted_into_a_path_is_refused_or_stays_one_plain_
         else:
             assert answer.status_code == 200, (value, answer.text)
             (request,) = sent
-            assert issue_key_sent(request, site) == value  # sent as typed: it was plain
+            # Sent as typed, since it was plain; never above the issue path.
+            assert issue_key_sent(request, site, one_segment=False) == value
 
 
 async def test_a_hostile_value_in_path_params_is_sent_as_one_segment_holding_exactly_it(
@@ -239,6 +246,7 @@ def sync_client(
 @given(value=st.text(st.characters(exclude_categories=["Cs"]), max_size=40))
 @example(value="..")
 @example(value="%2e%2e/me?x=1#y")
+@example(value="0/0")
 def test_no_text_in_a_path_ever_makes_a_500_or_reaches_another_path(
     sync_client: TestClient,
     emulator: AtlassianEmulator,
@@ -253,7 +261,7 @@ def test_no_text_in_a_path_ever_makes_a_500_or_reaches_another_path(
 
         assert answer.status_code in (200, 400), (route, value, answer.text)
         for request in atlassian.product_calls()[before:]:
-            assert issue_key_sent(request, site) == value
+            assert issue_key_sent(request, site, one_segment=route == "encoded") == value
 
 
 # The path builder itself
