@@ -18,6 +18,7 @@ The tree::
     │   ├── SignInBusyError          too many sign-ins pending on the whole app (503)
     │   └── DatabaseUnavailableError the database cannot be reached right now (503)
     ├── UnknownSiteError             the cloud id is not one of the person's sites (404)
+    ├── InvalidAPIPathError          a product API path that could be read two ways (400)
     ├── CrossSiteRequestError        a state-changing request came from another site (403)
     └── UnknownProviderError         no configured provider has that id (404)
 
@@ -204,6 +205,21 @@ class UnknownSiteError(KavachError):
     code = ErrorCode.UNKNOWN_SITE
     status_code = 404
     default_message = "That Atlassian site is not one you have granted access to."
+
+
+class InvalidAPIPathError(KavachError, ValueError):
+    """A product API path, or a value for it, could be read in more than one way: nothing was sent.
+
+    :class:`~kavach_fastapi.AtlassianClient` refuses a path with ``?``, ``#``, a percent-escape,
+    a backslash, a control or non-ASCII character, or a ``.``, ``..`` or empty segment (``//``
+    or a ``/`` at the end), and a ``path_params`` value that would make such a segment. Put
+    values into ``path_params=`` (each is percent-encoded within its own segment) and queries
+    into ``params=``. It is a ``ValueError`` too; the app answers it as 400 ``invalid_request``.
+    """
+
+    code = ErrorCode.INVALID_REQUEST
+    status_code = 400
+    default_message = "That is not a valid Atlassian API path."
 
 
 class RateLimitedError(RetryLaterError):

@@ -2,8 +2,9 @@
 
 Authlib's async OAuth2 client (httpx2 underneath) builds consent URLs and exchanges codes. This
 module wraps it in a small typed surface and translates every network or protocol failure, in one
-place, into a :class:`~kavach_fastapi.errors.ProviderError` with a fitting code. Timeouts are always
-set and redirects from the provider are never followed.
+place, into a :class:`~kavach_fastapi.errors.ProviderError` with a fitting code. Every call has a
+deadline (``KAVACH_HTTP_TIMEOUT``) for the whole of it, connecting, sending and reading, so a
+provider that trickles its answer cannot hold a request open; redirects are never followed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import anyio
 import httpx2
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
@@ -55,11 +57,34 @@ class TransientFailure(Exception):  # noqa: N818 - a signal, caught at once by t
 
     Attributes:
         retry_after: seconds the provider asked us to wait, if it said.
+        unapplied: the provider cannot have acted on the request: it was never sent (the
+            connection failed), or the provider refused it with ``429`` and ``Retry-After``.
+            Only then may a request that is not idempotent be sent again.
+        rate_limited: the provider answered ``429``.
     """
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        retry_after: float | None = None,
+        *,
+        unapplied: bool = False,
+        rate_limited: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        self.unapplied = unapplied
+        self.rate_limited = rate_limited
+
+
+_NEVER_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+"""Transport failures that happen before a byte of the request leaves."""
+
+
+def _transient(exc: httpx2.TransportError) -> TransientFailure:
+    """The one translation of a transport failure (timeouts included) into a signal."""
+    reason = "timeout" if isinstance(exc, httpx2.TimeoutException) else type(exc).__name__
+    return TransientFailure(reason, unapplied=isinstance(exc, _NEVER_SENT))
 
 
 def retry_after_seconds(response: httpx2.Response) -> float | None:
@@ -92,8 +117,20 @@ def _seconds_until(http_date: str) -> float | None:
 
 def _raise_if_transient(response: httpx2.Response) -> httpx2.Response:
     if response.status_code == 429 or response.status_code >= 500:
-        raise TransientFailure(f"HTTP {response.status_code}", retry_after_seconds(response))
+        raise transient_answer(response)
     return response
+
+
+def transient_answer(response: httpx2.Response) -> TransientFailure:
+    """The signal for a ``429`` or ``5xx``; a ``429`` with ``Retry-After`` was not applied."""
+    retry_after = retry_after_seconds(response)
+    rate_limited = response.status_code == 429
+    return TransientFailure(
+        f"HTTP {response.status_code}",
+        retry_after,
+        unapplied=rate_limited and retry_after is not None,
+        rate_limited=rate_limited,
+    )
 
 
 def new_code_verifier() -> str:
@@ -172,7 +209,7 @@ class OAuthClient:
     Args:
         provider: the provider to talk to.
         transport: the HTTP transport (a pooled one in production, an emulator or a mock in tests).
-        timeout: seconds to wait for each call.
+        timeout: seconds each call may take in all (connecting, sending and reading).
     """
 
     def __init__(
@@ -180,7 +217,18 @@ class OAuthClient:
     ) -> None:
         self.provider = provider
         self._transport = transport
+        self._seconds = timeout
+        # httpx2's own timeouts bound each phase (one read, say); _deadline bounds the whole.
         self._timeout = httpx2.Timeout(timeout, connect=min(timeout, 5.0))
+
+    @contextmanager
+    def _deadline(self) -> Iterator[None]:
+        """Bound one call as a whole; running out is reported as httpx2 reports a timeout."""
+        try:
+            with anyio.fail_after(self._seconds):
+                yield
+        except TimeoutError:
+            raise httpx2.TimeoutException(f"no complete answer within {self._seconds} s") from None
 
     def _client(
         self, redirect_uri: str | None = None, *, with_scope: bool = True
@@ -219,7 +267,10 @@ class OAuthClient:
             ProviderError: timeout, unreachable, an error answer, or a malformed one.
         """
         extra = {"code_verifier": code_verifier} if code_verifier else {}
-        with _provider_call(self.provider, "token exchange", ErrorCode.TOKEN_EXCHANGE_FAILED):
+        with (
+            _provider_call(self.provider, "token exchange", ErrorCode.TOKEN_EXCHANGE_FAILED),
+            self._deadline(),
+        ):
             async with self._client(redirect_uri) as client:
                 now = datetime.now(timezone.utc)
                 data = await client.fetch_token(
@@ -244,15 +295,16 @@ class OAuthClient:
         """
         provider = self.provider
         try:
-            async with self._client(with_scope=False) as client:
-                client.register_compliance_hook("refresh_token_response", _raise_if_transient)
-                now = datetime.now(timezone.utc)
-                data = await client.refresh_token(provider.token_url, refresh_token=refresh_token)
-                tokens = _token_set(data, now=now)
-        except httpx2.TimeoutException:
-            raise TransientFailure("timeout") from None
+            with self._deadline():
+                async with self._client(with_scope=False) as client:
+                    client.register_compliance_hook("refresh_token_response", _raise_if_transient)
+                    now = datetime.now(timezone.utc)
+                    data = await client.refresh_token(
+                        provider.token_url, refresh_token=refresh_token
+                    )
+                    tokens = _token_set(data, now=now)
         except httpx2.TransportError as exc:
-            raise TransientFailure(type(exc).__name__) from None
+            raise _transient(exc) from None
         except OAuthError as exc:
             if exc.error == "invalid_grant":
                 raise GrantRevoked from None
@@ -278,26 +330,29 @@ class OAuthClient:
         """Send a request with a bearer token and return the answer whatever its status.
 
         Raises:
-            TransientFailure: the provider could not be reached or timed out.
+            TransientFailure: the provider could not be reached, or gave no whole answer
+                before the deadline.
         """
         headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
         headers["Authorization"] = f"Bearer {access_token}"
         try:
-            async with httpx2.AsyncClient(
-                transport=self._transport,
-                timeout=self._timeout,
-                follow_redirects=False,
-                trust_env=False,
-            ) as client:
-                response: httpx2.Response = await client.request(
-                    method, url, headers=headers, **kwargs
-                )
-                await response.aread()
-                return response
-        except httpx2.TimeoutException:
-            raise TransientFailure("timeout") from None
+            with self._deadline():
+                async with self._http() as client:
+                    response: httpx2.Response = await client.request(
+                        method, url, headers=headers, **kwargs
+                    )
+                    await response.aread()
+                    return response
         except httpx2.TransportError as exc:
-            raise TransientFailure(type(exc).__name__) from None
+            raise _transient(exc) from None
+
+    def _http(self) -> httpx2.AsyncClient:
+        return httpx2.AsyncClient(
+            transport=self._transport,
+            timeout=self._timeout,
+            follow_redirects=False,
+            trust_env=False,
+        )
 
     async def get_json(self, url: str, *, access_token: str, failure: ErrorCode) -> Any:
         """GET a JSON resource with a bearer token.
@@ -305,13 +360,11 @@ class OAuthClient:
         Raises:
             ProviderError: timeout, unreachable, a non-2xx answer, or a body that is not JSON.
         """
-        with _provider_call(self.provider, f"GET {httpx2.URL(url).path}", failure):
-            async with httpx2.AsyncClient(
-                transport=self._transport,
-                timeout=self._timeout,
-                follow_redirects=False,
-                trust_env=False,
-            ) as client:
+        with (
+            _provider_call(self.provider, f"GET {httpx2.URL(url).path}", failure),
+            self._deadline(),
+        ):
+            async with self._http() as client:
                 response = await client.get(
                     url,
                     headers={

@@ -130,7 +130,7 @@ def kavach_router(
         session_idle_timeout: ``KAVACH_SESSION_IDLE_TIMEOUT``.
         session_cache_seconds: ``KAVACH_SESSION_CACHE_SECONDS``, how long a process trusts a
             session it checked (bounds how late other processes notice a sign-out).
-        http_timeout: ``KAVACH_HTTP_TIMEOUT``, seconds per call to a provider.
+        http_timeout: ``KAVACH_HTTP_TIMEOUT``, seconds each call to a provider may take in all.
         token_refresh_leeway: ``KAVACH_TOKEN_REFRESH_LEEWAY``, refresh this long before expiry.
         sites_cache_ttl: ``KAVACH_SITES_CACHE_TTL``, how long a list of sites is served cached.
         auto_migrate: ``KAVACH_AUTO_MIGRATE``, upgrade the schema at start-up (default: SQLite

@@ -138,7 +138,7 @@ class KavachSettings(BaseSettings):
     """How long a process trusts a session it checked before asking the database again; bounds how late another process notices a sign-out. `0` turns it off."""
 
     http_timeout: float = Field(default=10.0, gt=0)
-    """Seconds to wait for the provider on each HTTP call."""
+    """Seconds each call to Atlassian may take in all: connecting, sending and reading the whole answer (a deadline, not a pause between bytes)."""
 
     auto_migrate: bool | None = None
     """Upgrade the database schema at start-up. Unset: only for SQLite; other databases need `kavach db upgrade`."""

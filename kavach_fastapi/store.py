@@ -544,6 +544,8 @@ class Store:
         account.access_token_expires_at = sealed.expires_at
         account.scopes = sealed.scopes
         account.needs_reauth = False
+        # New tokens: a refresh or a key rotation that read the old ones must not write over them.
+        account.token_version = (account.token_version or 0) + 1
         # A new consent may grant other sites: the cached list describes the old grant.
         account.sites_json = None
         account.sites_fetched_at = None
@@ -706,11 +708,40 @@ class Store:
         async with self.reader() as session:
             return (await session.execute(select(col(AccountRow.id)))).scalars().all()
 
-    async def reseal_account(self, account_id: str, reseal: Callable[[AccountRow], bool]) -> bool:
-        """Rewrite one account's stored tokens in a transaction; ``reseal`` says if it changed."""
+    async def reseal_account(
+        self,
+        account_id: str,
+        *,
+        version: int,
+        access_token: str | None = None,
+        refresh_token: str | None = None,
+    ) -> bool:
+        """Replace an account's tokens with re-encrypted ones, if they are still at ``version``.
+
+        A compare-and-swap: a refresh (or a disconnect) since the caller read the row moved
+        ``token_version``, and then nothing is written (``False``); the caller reads the row
+        again. ``updated_at`` is left alone, as it says when the tokens were issued.
+
+        Args:
+            account_id: the account row.
+            version: the ``token_version`` the caller read.
+            access_token: the new ciphertext of the access token; ``None`` keeps the column.
+            refresh_token: the same for the refresh token.
+        """
+        values = {
+            column: value
+            for column, value in (("access_token", access_token), ("refresh_token", refresh_token))
+            if value is not None
+        }
+        if not values:
+            return False
         async with self.transaction() as session:
-            account = await session.get(AccountRow, account_id)
-            return account is not None and reseal(account)
+            result = await session.execute(
+                update(AccountRow)
+                .where(col(AccountRow.id) == account_id, col(AccountRow.token_version) == version)
+                .values(**values)
+            )
+            return _rowcount(result) == 1
 
     # Housekeeping
 

@@ -27,17 +27,17 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 
 from .crypto import DecryptionError, Keyring, new_token
 from .errors import ProviderUnavailableError, ReauthRequiredError
 from .models import AccountRow, AtlassianSite, utcnow
-from .oauth import GrantRevoked, OAuthClient, TokenSet, TransientFailure, retry_after_seconds
+from .oauth import GrantRevoked, OAuthClient, TokenSet, TransientFailure, transient_answer
 from .providers.atlassian import AtlassianProvider
 from .providers.atlassian_sites import parse_accessible_resources
 from .store import Store
@@ -53,6 +53,17 @@ REFRESH_ATTEMPTS = 3
 
 MAX_RETRY_WAIT = 5.0
 """Longest pause between tries, in seconds; a longer ``Retry-After`` is passed to the client."""
+
+REFUSAL_GRACE = timedelta(minutes=1)
+"""After a refusal (401) refreshed an account's tokens, further refusals are answered this long."""
+
+MAX_REMEMBERED_REFUSALS = 10_000
+"""Accounts whose last refusal a process remembers before it forgets the expired ones."""
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+"""Methods that may be sent again when their first try's fate is unknown (RFC 9110)."""
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,8 @@ class TokenService:
         self.retry = retry or RetryPolicy()
         self._owner = _owner_id()
         self._inflight: dict[str, asyncio.Future[str]] = {}
+        self._refused_at: dict[str, float] = {}
+        """When (monotonic) a refusal last refreshed each account's tokens in this process."""
 
     # Access tokens
 
@@ -125,16 +138,12 @@ class TokenService:
             raise ReauthRequiredError
         return row
 
-    async def access_token(
-        self, user_id: str, provider_id: str, *, rejected: str | None = None
-    ) -> str:
+    async def access_token(self, user_id: str, provider_id: str) -> str:
         """A valid access token for the user's account with the provider.
 
         Args:
             user_id: the signed-in user.
             provider_id: e.g. ``"atlassian"``.
-            rejected: a token the provider just refused (401): refresh unless it was already
-                replaced.
 
         Raises:
             ReauthRequiredError: the person must consent again.
@@ -142,8 +151,41 @@ class TokenService:
         """
         row = await self.account(user_id, provider_id)
         token = self._open(row, "access_token")
-        if token != rejected and self._fresh(row):
+        if self._fresh(row):
             return token
+        return await self._refreshed(row, provider_id)
+
+    async def _after_refusal(self, user_id: str, provider_id: str, refused: str) -> str | None:
+        """The token to try after the provider refused ``refused`` (401); ``None``: answer it.
+
+        A refusal refreshes at most once, so that calls the provider keeps refusing cannot
+        rotate the grant over and over: a token already replaced (by another request, worker
+        or a new sign-in) is not refreshed, the replacement is used; a refresh already in
+        flight is joined; and after one refresh caused by a refusal, this process refreshes
+        that account for refusals again only when :data:`REFUSAL_GRACE` has passed (a token
+        refused as soon as it was refreshed would be refused again: the app called something
+        this grant cannot reach).
+        """
+        row = await self.account(user_id, provider_id)
+        token = self._open(row, "access_token")
+        if token != refused:
+            return token if self._fresh(row) else await self._refreshed(row, provider_id)
+        if row.id not in self._inflight:
+            now = time.monotonic()
+            last = self._refused_at.get(row.id)
+            if last is not None and now - last < REFUSAL_GRACE.total_seconds():
+                return None
+            self._remember_refusal(row.id, now)
+        return await self._refreshed(row, provider_id)
+
+    def _remember_refusal(self, account_id: str, now: float) -> None:
+        if len(self._refused_at) >= MAX_REMEMBERED_REFUSALS:
+            horizon = now - REFUSAL_GRACE.total_seconds()
+            self._refused_at = {key: at for key, at in self._refused_at.items() if at > horizon}
+        self._refused_at[account_id] = now
+
+    async def _refreshed(self, row: AccountRow, provider_id: str) -> str:
+        """The token after the refresh of ``row``'s tokens, joining one already in flight."""
         flight = self._inflight.get(row.id)
         if flight is None:
             flight = asyncio.ensure_future(self._refresh(row.id, provider_id, row.token_version))
@@ -159,8 +201,23 @@ class TokenService:
             flight.exception()  # retrieved here so an unawaited failure is never reported twice
 
     def _fresh(self, row: AccountRow) -> bool:
+        """Whether the stored token is good for longer than the leeway (see :meth:`_leeway_of`)."""
         expires = row.access_token_expires_at
-        return expires is None or expires - self._leeway > utcnow()
+        return expires is None or expires - self._leeway_of(row) > utcnow()
+
+    def _leeway_of(self, row: AccountRow) -> timedelta:
+        """How early to refresh this row's token: the setting, at most half its lifetime.
+
+        A token that lives less than twice the leeway would otherwise be "about to expire" the
+        moment it is issued, and every request would refresh it again. The lifetime is what
+        the row says: the tokens were written at ``updated_at`` and expire at
+        ``access_token_expires_at``.
+        """
+        expires = row.access_token_expires_at
+        if expires is None:
+            return self._leeway
+        half_life = (expires - row.updated_at) / 2
+        return max(timedelta(0), min(self._leeway, half_life))
 
     def _open(self, row: AccountRow, column: str) -> str:
         value = getattr(row, column)
@@ -191,7 +248,9 @@ class TokenService:
             if row is None or row.needs_reauth:
                 raise ReauthRequiredError
             if row.token_version != version:
-                if self._fresh(row):
+                # Someone else refreshed: their token serves unless it has really expired
+                # (refreshing it again because it is "inside the leeway" starts a storm).
+                if _unexpired(row):
                     return self._open(row, "access_token")
                 version = row.token_version
                 continue
@@ -245,25 +304,48 @@ class TokenService:
     async def _refresh_with_retries(
         self, account_id: str, client: OAuthClient, refresh_token: str
     ) -> TokenSet:
+        try:
+            # A refresh is a POST, yet repeating it is safe: a retired refresh token is still
+            # accepted within Atlassian's reuse interval, so a lost answer costs nothing.
+            return await self._with_retries(
+                lambda: client.refresh(refresh_token),
+                what=f"token refresh of account {account_id}",
+                repeatable=True,
+            )
+        except GrantRevoked:
+            await self._give_up(account_id, "the provider answered invalid_grant")
+            raise ReauthRequiredError from None
+
+    async def _with_retries(
+        self, send: Callable[[], Awaitable[T]], *, what: str, repeatable: bool
+    ) -> T:
+        """Run ``send`` until it succeeds, retrying transient failures within :attr:`retry`.
+
+        Args:
+            send: one try.
+            what: names the call in log lines.
+            repeatable: the call may be repeated whatever happened to it (it is idempotent);
+                otherwise only failures the provider cannot have acted on are retried.
+
+        Raises:
+            ProviderUnavailableError: out of tries, or a failure that must not be retried.
+        """
         attempt = 0
         while True:
             try:
-                return await client.refresh(refresh_token)
-            except GrantRevoked:
-                await self._give_up(account_id, "the provider answered invalid_grant")
-                raise ReauthRequiredError from None
+                return await send()
             except TransientFailure as exc:
-                wait = self.retry.delay(attempt, exc.retry_after)
+                retry = repeatable or exc.unapplied
+                wait = self.retry.delay(attempt, exc.retry_after) if retry else None
                 logger.warning(
-                    "token refresh of account %s failed (%s), try %d of %d",
-                    account_id,
+                    "%s failed (%s) on try %d; %s",
+                    what,
                     exc,
                     attempt + 1,
-                    self.retry.attempts,
+                    "giving up" if wait is None else f"trying again in {wait:.1f} s",
                 )
                 if wait is None:
-                    retry_after = max(1, round(exc.retry_after or 5))
-                    raise ProviderUnavailableError(retry_after=retry_after) from None
+                    raise _unavailable(exc, maybe_applied=not retry) from None
                 await asyncio.sleep(wait)
                 attempt += 1
 
@@ -314,44 +396,43 @@ class TokenService:
         url: str,
         **kwargs: Any,
     ) -> httpx2.Response:
-        """Call a provider API as the user: refresh and retry once on 401, honour 429.
+        """Call a provider API as the user: refresh once on 401, retry what is safe to retry.
+
+        Idempotent methods (``GET``, ``HEAD``, ``OPTIONS``, ``PUT``, ``DELETE``) are retried
+        after timeouts, connection failures and ``429``; others (``POST``, ``PATCH``) only
+        when the provider cannot have acted on them: the connection failed, or it answered
+        ``429`` with ``Retry-After``. A ``401`` refreshes the token at most once per token
+        (one refused soon after a refusal refreshed it is not refreshed again: the answer is
+        returned).
 
         Returns the ``httpx2.Response`` whatever its final status.
 
         Raises:
             ReauthRequiredError: the person must consent again.
-            ProviderUnavailableError: unreachable or rate-limited beyond the retry budget.
+            ProviderUnavailableError: unreachable or rate-limited beyond the retry budget,
+                or a request that is not idempotent got no answer.
         """
         client = self._clients[provider_id]
+        verb = method.upper()
+
+        async def send(token: str) -> httpx2.Response:
+            async def once() -> httpx2.Response:
+                response = await client.api_request(verb, url, access_token=token, **kwargs)
+                if response.status_code == 429:
+                    raise transient_answer(response)
+                return response
+
+            return await self._with_retries(
+                once, what=f"{verb} {httpx2.URL(url).path}", repeatable=verb in IDEMPOTENT
+            )
+
         token = await self.access_token(user_id, provider_id)
-        refreshed = False
-        attempt = 0
-        while True:
-            try:
-                response = await client.api_request(method, url, access_token=token, **kwargs)
-            except TransientFailure as exc:
-                wait = self.retry.delay(attempt, exc.retry_after)
-                if wait is None:
-                    raise ProviderUnavailableError(retry_after=5) from None
-                await asyncio.sleep(wait)
-                attempt += 1
-                continue
-            if response.status_code == 401 and not refreshed and not _scope_mismatch(response):
-                token = await self.access_token(user_id, provider_id, rejected=token)
-                refreshed = True
-                continue
-            if response.status_code == 429:
-                retry_after = retry_after_seconds(response)
-                wait = self.retry.delay(attempt, retry_after)
-                if wait is None:
-                    raise ProviderUnavailableError(
-                        "Atlassian is rate-limiting requests. Please try again shortly.",
-                        retry_after=max(1, round(retry_after or 5)),
-                    )
-                await asyncio.sleep(wait)
-                attempt += 1
-                continue
-            return response
+        response = await send(token)
+        if response.status_code == 401 and not _scope_mismatch(response):
+            replacement = await self._after_refusal(user_id, provider_id, token)
+            if replacement is not None:
+                response = await send(replacement)
+        return response
 
     # Disconnect and keys
 
@@ -366,34 +447,64 @@ class TokenService:
     async def rotate_keys(self, *, progress: Callable[[int, int], None] | None = None) -> int:
         """Re-encrypt every stored token with the newest key; returns how many rows changed.
 
+        Each row is rewritten only if its tokens are still the ones that were read (a
+        compare-and-swap on ``token_version``): a refresh that lands in between is read
+        again and re-encrypted, never overwritten with the retired refresh token.
+
         Args:
             progress: called with (accounts done, accounts in all) after each account.
         """
         changed = 0
         account_ids = await self._store.account_ids()
         for done, account_id in enumerate(account_ids, start=1):
-            if await self._store.reseal_account(account_id, self._reseal):
+            if await self._reseal(account_id):
                 changed += 1
             if progress is not None:
                 progress(done, len(account_ids))
         return changed
 
-    def _reseal(self, row: AccountRow) -> bool:
-        changed = False
-        for column in TOKEN_COLUMNS:
-            value = getattr(row, column)
-            if value is None or self._keyring.is_current(value):
-                continue
-            context = token_context(row.id, column)
-            setattr(
-                row,
-                column,
-                self._keyring.encrypt(
-                    self._keyring.decrypt(value, context=context), context=context
-                ),
-            )
-            changed = True
-        return changed
+    async def _reseal(self, account_id: str) -> bool:
+        """Re-encrypt one account's tokens; ``False`` when none needed it (or the row is gone)."""
+        while True:
+            row = await self._store.get_account(account_id)
+            if row is None:
+                return False
+            resealed = {
+                column: self._reencrypted(row, column)
+                for column in TOKEN_COLUMNS
+                if getattr(row, column) is not None
+                and not self._keyring.is_current(getattr(row, column))
+            }
+            if not resealed:
+                return False
+            if await self._store.reseal_account(account_id, version=row.token_version, **resealed):
+                return True
+            # The tokens moved on (a refresh, say) since they were read: read them again.
+
+    def _reencrypted(self, row: AccountRow, column: str) -> str:
+        context = token_context(row.id, column)
+        value = self._keyring.decrypt(getattr(row, column), context=context)
+        return self._keyring.encrypt(value, context=context)
+
+
+def _unexpired(row: AccountRow) -> bool:
+    expires = row.access_token_expires_at
+    return expires is None or expires > utcnow()
+
+
+def _unavailable(exc: TransientFailure, *, maybe_applied: bool) -> ProviderUnavailableError:
+    """What the client hears when a transient failure is not (or no more) retried."""
+    retry_after = max(1, round(exc.retry_after or 5))
+    if exc.rate_limited:
+        message = "Atlassian is rate-limiting requests. Please try again shortly."
+    elif maybe_applied:
+        message = (
+            "Atlassian did not answer in time, and the change may have been made: "
+            "check before trying again."
+        )
+    else:
+        message = None
+    return ProviderUnavailableError(message, retry_after=retry_after)
 
 
 def _scope_mismatch(response: httpx2.Response) -> bool:

@@ -29,3 +29,19 @@ async def confluence_spaces(cloud_id: str, atlassian: AtlassianAPI) -> list[str]
             502, detail=f"Confluence answered {response.status_code}."
         )
     return [space["name"] for space in response.json()["results"]]
+
+
+@router.get("/confluence/{cloud_id}/pages/{page_id}")
+async def confluence_page(
+    cloud_id: str, page_id: str, atlassian: AtlassianAPI
+) -> Any:
+    """One Confluence page, by an id that came from the person (so it goes in path_params)."""
+    response = await atlassian.get(
+        "confluence",
+        cloud_id,
+        "/wiki/api/v2/pages/{id}",
+        path_params={"id": page_id},
+    )
+    if response.status_code == 404:
+        raise HTTPException(404, detail="No such page.")
+    return {"title": response.json()["title"]}

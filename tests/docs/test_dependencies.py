@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import choose_site
 import httpx2
@@ -23,11 +23,43 @@ from kavach_fastapi.testing import sign_in
 
 from .conftest import JIRA_SITE, PREFIX, WIKI_SITE, app_with
 
+PAGES = {"65537": "Runbook", "draft?v=2": "A page whose id needs encoding"}
+
+
+class EmulatorWithConfluencePages(httpx2.AsyncBaseTransport):
+    """The emulator, plus Confluence pages by id, which the emulator does not play."""
+
+    def __init__(self, emulator: AtlassianEmulator) -> None:
+        self.emulator = emulator
+        self.inner = httpx2.ASGITransport(app=emulator.app)
+        self.confluence_calls: list[httpx2.Request] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.url.path.startswith(f"/ex/confluence/{WIKI_SITE}/wiki/api/v2/pages/"):
+            self.confluence_calls.append(request)
+            token = request.headers.get("authorization", "").removeprefix("Bearer ")
+            if self.emulator.grants.authenticate(token) is None:
+                return httpx2.Response(401, json={"code": 401, "message": "Unauthorized"})
+            return self._confluence(request.url.raw_path.decode().split("?")[0])
+        return await self.inner.handle_async_request(request)
+
+    @staticmethod
+    def _confluence(path: str) -> httpx2.Response:
+        page_id = path.removeprefix(f"/ex/confluence/{WIKI_SITE}/wiki/api/v2/pages/")
+        if unquote(page_id) in PAGES and "/" not in page_id:
+            return httpx2.Response(200, json={"id": page_id, "title": PAGES[unquote(page_id)]})
+        return httpx2.Response(404, json={"errors": [{"status": 404, "title": "Not Found"}]})
+
+
+@pytest.fixture
+def transport(atlassian_emulator: AtlassianEmulator) -> EmulatorWithConfluencePages:
+    return EmulatorWithConfluencePages(atlassian_emulator)
+
 
 @pytest.fixture
 def client(
     atlassian_emulator: AtlassianEmulator,
-    atlassian_emulator_transport: httpx2.ASGITransport,
+    transport: EmulatorWithConfluencePages,
     tmp_path: Path,
 ) -> Iterator[TestClient]:
     """An app with every example router, started, nobody signed in yet."""
@@ -39,9 +71,7 @@ def client(
         reauth_handling.router,
         landing_page.router,
     ]
-    app = app_with(
-        routers, atlassian_emulator, atlassian_emulator_transport, tmp_path / "kavach.db"
-    )
+    app = app_with(routers, atlassian_emulator, transport, tmp_path / "kavach.db")
     with TestClient(app, follow_redirects=False) as started:
         yield started
 
@@ -98,6 +128,27 @@ def test_confluence_spaces_with_the_persons_token(
     seen = atlassian_emulator.last_request["confluence_spaces"]
     assert seen.query["limit"] == "25"
     assert seen.headers["authorization"].startswith("Bearer ")
+
+
+def test_confluence_page_by_the_id_the_person_gave(
+    client: TestClient,
+    atlassian_emulator: AtlassianEmulator,
+    transport: EmulatorWithConfluencePages,
+) -> None:
+    sign_in(client, atlassian_emulator)
+
+    runbook = client.get(f"/confluence/{WIKI_SITE}/pages/65537")
+    encoded = client.get(f"/confluence/{WIKI_SITE}/pages/draft%3Fv=2")
+    climbing = client.get(f"/confluence/{WIKI_SITE}/pages/..")
+
+    assert runbook.json() == {"title": "Runbook"}
+    assert encoded.json() == {"title": "A page whose id needs encoding"}
+    sent = [call.url.raw_path.decode() for call in transport.confluence_calls]
+    assert sent == [
+        f"/ex/confluence/{WIKI_SITE}/wiki/api/v2/pages/65537",
+        f"/ex/confluence/{WIKI_SITE}/wiki/api/v2/pages/draft%3Fv%3D2",  # one segment, no query
+    ]
+    assert climbing.status_code in (400, 404)  # never sent: ".." is no page id
 
 
 def test_a_site_the_person_did_not_share_is_refused(

@@ -129,7 +129,10 @@ async def test_a_token_within_the_refresh_leeway_is_refreshed_before_it_expires(
     async with running(harness.app) as client:
         await sign_in(client, harness.emu)
         old = await token_of(client)
-        update_account(db, access_token_expires_at=from_now(seconds=30))
+        # An hour-long token issued 59.5 minutes ago: 30 seconds left, inside the leeway.
+        update_account(
+            db, updated_at=from_now(minutes=-59.5), access_token_expires_at=from_now(seconds=30)
+        )
 
         new = await token_of(client)
 

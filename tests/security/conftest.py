@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +37,7 @@ from kavach_fastapi import (
 )
 from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser
 from kavach_fastapi.testing import emulator_provider, emulator_transport
+from tests.databases import TestDatabase, sqlite_database
 
 PREFIX = "/api/kavach"
 AUTHORIZE = f"{PREFIX}/auth/oauth/authorize/atlassian"
@@ -78,16 +79,16 @@ def build_app(
 ) -> FastAPI:
     """An app like a user's: the router at ``/api/kavach`` and routes using the dependencies.
 
-    Atlassian is the emulator in-process, or, with ``atlassian_url``, the emulator served on a
-    loopback socket and reached through the package's own pooled HTTP transport. The rate limit
-    is off unless ``rate_limit`` is given, so that tests of other attacks can make as many
-    requests as they need from one address.
+    Atlassian is the emulator in-process (or whatever ``http_transport`` a test gives), or, with
+    ``atlassian_url``, the emulator served on a loopback socket and reached through the
+    package's own pooled HTTP transport. The rate limit is off unless ``rate_limit`` is given,
+    so that tests of other attacks can make as many requests as they need from one address.
     """
     options.setdefault("secret", SECRET)
     options.setdefault("rate_limit", 0)
     if atlassian_url is None:
         provider = emulator_provider(emulator)
-        options["http_transport"] = emulator_transport(emulator)
+        options.setdefault("http_transport", emulator_transport(emulator))
     else:
         provider = emulator_provider(emulator, base_url=atlassian_url)
     router = kavach_router([provider], database_url=f"sqlite:///{database}", **options)
@@ -365,6 +366,16 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
 @pytest.fixture
 def database(tmp_path: Path) -> Path:
     return tmp_path / "kavach.db"
+
+
+@pytest.fixture
+def side_door(database: Path) -> Iterator[TestDatabase]:
+    """The app's database file, to read and age rows behind the app's back."""
+    door = sqlite_database(database)
+    try:
+        yield door
+    finally:
+        door.engine.dispose()
 
 
 @pytest.fixture

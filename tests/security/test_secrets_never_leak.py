@@ -1,8 +1,9 @@
 """No token, client secret or session id in a response body, the OpenAPI schema or a log line.
 
 A full life is played against the emulator: sign-in, the profile and sites, API calls that refresh
-the access token every time (the refresh leeway exceeds the token's lifetime), a refresh that
-Atlassian answers 503 first, a grant revoked at Atlassian, a second consent, errors, sign-out.
+the access token every time (the stored token is aged behind the app's back before each), a
+refresh that Atlassian answers 503 first, a grant revoked at Atlassian, a second consent, errors,
+sign-out.
 Every secret that existed along the way is then searched for, everywhere:
 
 * every response body and header the browser got (except the ``Set-Cookie`` that carries the
@@ -34,6 +35,8 @@ import pytest
 from fastapi import FastAPI
 
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
+from tests.databases import TestDatabase
+from tests.integration.token_harness import expire_access_token
 
 from .conftest import (
     ACCOUNTS,
@@ -114,15 +117,20 @@ async def sign_in_recorded(
     life.verifiers.add(emulator.last_request["token"].form["code_verifier"])
 
 
-async def live_a_full_life(app: FastAPI, emulator: AtlassianEmulator, life: Life) -> None:
+async def live_a_full_life(
+    app: FastAPI, emulator: AtlassianEmulator, life: Life, database: TestDatabase
+) -> None:
     """Sign in, use everything (refreshing each time), fail in several ways, sign out."""
     async with recording(app, life) as client:
         await sign_in_recorded(client, emulator, life)
         cloud_id = emulator.sites[0].id
         for path in (SESSION, ACCOUNTS, PROVIDERS, "/me", "/sites", "/sites"):
+            expire_access_token(database)
             assert (await client.get(path)).status_code == 200, path
+        expire_access_token(database)
         assert (await client.get(f"/jira/{cloud_id}/myself")).status_code == 200
         emulator.faults.add("refresh", Fault("status", status=503, times=1))
+        expire_access_token(database)
         assert (await client.get("/sites")).status_code == 200
         assert emulator.calls["refresh"] >= 4
 
@@ -183,7 +191,7 @@ def emulated_atlassian(emulator: AtlassianEmulator, over: str) -> Iterator[str |
 
 @pytest.mark.parametrize("over", ["in-process", "loopback-socket"])
 async def test_no_secret_reaches_any_response_body_or_the_openapi_schema(
-    emulator: AtlassianEmulator, database: Path, over: str
+    emulator: AtlassianEmulator, database: Path, side_door: TestDatabase, over: str
 ) -> None:
     life = Life()
     with emulated_atlassian(emulator, over) as url:
@@ -191,11 +199,10 @@ async def test_no_secret_reaches_any_response_body_or_the_openapi_schema(
             database,
             emulator,
             atlassian_url=url,
-            token_refresh_leeway=timedelta(hours=2),
             sites_cache_ttl=timedelta(0),
         )
         async with running(app):
-            await live_a_full_life(app, emulator, life)
+            await live_a_full_life(app, emulator, life, side_door)
             schema = str(app.openapi())
 
     secrets = {**life.secrets(emulator), **life.one_time(emulator)}
@@ -245,7 +252,11 @@ def is_the_browsers_own_request_line(record: logging.LogRecord) -> bool:
 
 @pytest.mark.parametrize("over", ["in-process", "loopback-socket"])
 async def test_no_secret_reaches_any_log_line_at_any_level(
-    emulator: AtlassianEmulator, database: Path, caplog: pytest.LogCaptureFixture, over: str
+    emulator: AtlassianEmulator,
+    database: Path,
+    side_door: TestDatabase,
+    caplog: pytest.LogCaptureFixture,
+    over: str,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     life = Life()
@@ -254,11 +265,10 @@ async def test_no_secret_reaches_any_log_line_at_any_level(
             database,
             emulator,
             atlassian_url=url,
-            token_refresh_leeway=timedelta(hours=2),
             sites_cache_ttl=timedelta(0),
         )
         async with running(app):
-            await live_a_full_life(app, emulator, life)
+            await live_a_full_life(app, emulator, life, side_door)
 
     records = caplog.records
     assert any(r.levelno == logging.DEBUG for r in records), "DEBUG records were captured"

@@ -12,6 +12,7 @@ from kavach_fastapi.errors import (
     CrossSiteRequestError,
     DatabaseUnavailableError,
     ErrorCode,
+    InvalidAPIPathError,
     InvalidStateError,
     KavachError,
     NotSignedInError,
@@ -65,6 +66,7 @@ EXPECTED: list[tuple[type[KavachError], ErrorCode, int, type[KavachError]]] = [
     (RetryLaterError, ErrorCode.PROVIDER_UNAVAILABLE, 503, KavachError),
     (ProviderUnavailableError, ErrorCode.PROVIDER_UNAVAILABLE, 503, RetryLaterError),
     (UnknownSiteError, ErrorCode.UNKNOWN_SITE, 404, KavachError),
+    (InvalidAPIPathError, ErrorCode.INVALID_REQUEST, 400, KavachError),
     (RateLimitedError, ErrorCode.RATE_LIMITED, 429, RetryLaterError),
     (SignInBusyError, ErrorCode.SIGN_IN_BUSY, 503, RetryLaterError),
     (DatabaseUnavailableError, ErrorCode.DATABASE_UNAVAILABLE, 503, RetryLaterError),
@@ -160,3 +162,8 @@ def test_catching_kavach_error_catches_every_failure() -> None:
     for cls, *_ in EXPECTED:
         with pytest.raises(KavachError):
             raise cls()
+
+
+def test_an_invalid_api_path_is_also_a_value_error() -> None:
+    assert issubclass(InvalidAPIPathError, ValueError)
+    assert isinstance(InvalidAPIPathError("a path segment is '..'"), ValueError)

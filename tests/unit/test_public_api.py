@@ -24,6 +24,7 @@ PUBLIC_NAMES = [
     "CurrentUser",
     "DatabaseUnavailableError",
     "ErrorCode",
+    "InvalidAPIPathError",
     "InvalidStateError",
     "KavachError",
     "KavachRouter",

@@ -1,0 +1,140 @@
+"""Short-lived tokens do not cause storms: one refresh per expiry, however short the lifetime.
+
+With a token that lives less than ``KAVACH_TOKEN_REFRESH_LEEWAY`` (60 s by default), every token
+would be "about to expire" the moment it is issued: each waiter that saw another worker refresh
+would refresh again, and every later request too. The leeway never exceeds half of the token's
+lifetime, and a waiter that sees the version move uses the new token unless it has really expired.
+
+Atlassian is the emulator with a 3-second access-token lifetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+from kavach_fastapi.emulator import AtlassianEmulator, Fault
+from kavach_fastapi.models import utcnow
+from tests.databases import TestDatabase
+from tests.integration.conftest import PREFIX, SECRET
+from tests.integration.token_harness import (
+    build_harness,
+    expire_access_token,
+    from_now,
+    running,
+    sign_in,
+    the_account,
+    token_of,
+    update_account,
+)
+from tests.integration.worker_server import (
+    sign_in_over_http,
+    storm,
+    uvicorn_workers,
+    wait_for_workers,
+)
+
+LIFETIME = timedelta(seconds=3)
+
+
+def short_lived() -> AtlassianEmulator:
+    return AtlassianEmulator(access_token_lifetime=LIFETIME, auto_consent=True)
+
+
+async def test_a_short_lived_token_is_used_until_half_its_life_then_refreshed(
+    db: TestDatabase,
+) -> None:
+    harness = build_harness(db, short_lived())
+    async with running(harness.app) as client:
+        await sign_in(client, harness.emu)
+        # Issued a second ago, two seconds left: past the 60 s leeway, not past half its life.
+        update_account(
+            db, updated_at=from_now(seconds=-1), access_token_expires_at=from_now(seconds=2)
+        )
+        issued = await token_of(client)
+        again = await token_of(client)
+        assert harness.emu.calls["refresh"] == 0
+        # Half a second left of three: inside half its life, so it is refreshed.
+        update_account(
+            db, updated_at=from_now(seconds=-2.5), access_token_expires_at=from_now(seconds=0.5)
+        )
+        refreshed = await token_of(client)
+
+    assert issued == again
+    assert refreshed != issued
+    assert harness.emu.calls["refresh"] == 1
+
+
+async def test_waiters_in_another_instance_use_the_new_short_lived_token_without_refreshing(
+    db: TestDatabase,
+) -> None:
+    emu = short_lived()
+    first, second = build_harness(db, emu), build_harness(db, emu)
+    async with running(first.app) as one, running(second.app) as two:
+        two.headers["Authorization"] = f"Bearer {await sign_in(one, emu)}"
+        expire_access_token(db)
+        # A slow refresh: the other instance's requests wait on the database for it.
+        emu.faults.add("refresh", Fault("latency", seconds=0.5, times=1))
+
+        answers = await asyncio.gather(
+            *(one.get("/token") for _ in range(15)), *(two.get("/token") for _ in range(15))
+        )
+
+    assert [answer.status_code for answer in answers] == [200] * 30
+    assert len({answer.json()["token"] for answer in answers}) == 1
+    assert emu.calls["refresh"] == 1
+
+
+WORKERS = 3
+REQUESTS = 60
+ROUNDS = 2
+
+
+async def sleep_until_expired(db: TestDatabase) -> None:
+    """Wait (really) until the stored access token has expired."""
+    expires = the_account(db)["access_token_expires_at"]
+    await asyncio.sleep(max(0.0, (expires - utcnow()).total_seconds()) + 0.1)
+
+
+# SQLite only: the workers share one file, where the lease is taken under BEGIN IMMEDIATE.
+async def test_sixty_requests_across_three_workers_refresh_a_three_second_token_once_per_expiry(
+    side_door: TestDatabase, tmp_path: Path
+) -> None:
+    emu = short_lived()
+    with emu.serve() as emulator_url:
+        env = {
+            "KAVACH_DATABASE_URL": side_door.url,
+            "KAVACH_SECRET": SECRET,
+            "KAVACH_RATE_LIMIT": "0",
+            "ATLASSIAN_CLIENT_ID": emu.default_client.client_id,
+            "ATLASSIAN_CLIENT_SECRET": emu.default_client.client_secret,
+            "ATLASSIAN_AUTH_URL": emulator_url,
+            "ATLASSIAN_API_URL": emulator_url,
+        }
+        with uvicorn_workers(
+            "tests.integration.worker_app:create_app",
+            workers=WORKERS,
+            env=env,
+            log=tmp_path / "uvicorn.log",
+        ) as app_url:
+            emu.default_client.redirect_uris.append(
+                f"{app_url}{PREFIX}/auth/oauth/callback/atlassian"
+            )
+            workers = await wait_for_workers(app_url, WORKERS)
+            assert len(workers) == WORKERS, f"only {len(workers)} workers answered"
+            session = await sign_in_over_http(app_url)
+
+            rounds = []
+            for _ in range(ROUNDS):
+                await sleep_until_expired(side_door)
+                # A slow answer keeps the refresh in flight while the other workers ask.
+                emu.faults.add("refresh", Fault("latency", seconds=1.0, times=1))
+                answers = await storm(app_url, session, REQUESTS)
+                rounds.append((answers, emu.calls["refresh"]))
+
+    for number, (answers, refreshes) in enumerate(rounds, start=1):
+        assert [answer.status_code for answer in answers] == [200] * REQUESTS
+        assert len({answer.json()["token"] for answer in answers}) == 1
+        assert refreshes == number  # exactly one refresh per expiry
+        assert len({answer.json()["pid"] for answer in answers}) >= 2  # the database decided
