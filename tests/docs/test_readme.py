@@ -9,7 +9,6 @@ what the README says they do.
 from __future__ import annotations
 
 import re
-import shlex
 from datetime import timedelta
 from importlib.metadata import metadata
 from typing import Any
@@ -28,42 +27,9 @@ from kavach_fastapi.emulator.config import DEFAULT_REDIRECT_URIS
 from kavach_fastapi.testing import emulator_provider
 
 from .conftest import EXAMPLES, REPO, SECRET
+from .readme import README, commands, fences, section, table_rows
 
-README = (REPO / "README.md").read_text()
-FENCE = re.compile(r"^```(?P<lang>\w*)\n(?P<body>.*?)^```", re.M | re.S)
 SETTINGS: tuple[type[BaseSettings], ...] = (AtlassianSettings, KavachSettings)
-
-
-def section(heading: str) -> str:
-    """The README's text under ``heading``, up to the next heading of the same level or above."""
-    level = heading.split(" ", 1)[0]
-    start = README.index(f"\n{heading}\n") + len(heading) + 2
-    ends = [
-        match.start()
-        for match in re.finditer(rf"^#{{1,{len(level)}}} ", README, re.M)
-        if match.start() >= start
-    ]
-    return README[start : min(ends, default=len(README))]
-
-
-def table_rows(text: str) -> list[list[str]]:
-    """The body rows of the first Markdown table in ``text``, as lists of cells."""
-    lines = [line for line in text.splitlines() if line.startswith("|")]
-    return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines[2:]]
-
-
-def fences(text: str, lang: str) -> list[str]:
-    return [match["body"] for match in FENCE.finditer(text) if match["lang"] == lang]
-
-
-def commands(text: str) -> list[list[str]]:
-    """The shell commands of the ``bash`` blocks in ``text``, split into words, comments off."""
-    return [
-        shlex.split(line, comments=True)
-        for body in fences(text, "bash")
-        for line in body.splitlines()
-        if shlex.split(line, comments=True)
-    ]
 
 
 def env_name(cls: type[BaseSettings], field: str) -> str:

@@ -68,7 +68,12 @@ def free_listener(avoid: Sequence[int] = (8000,)) -> socket.socket:
 
 @contextmanager
 def serve_with_uvicorn(
-    command: Sequence[str], *, env: Mapping[str, str], cwd: Path, ready_path: str = "/docs"
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    ready_path: str = "/docs",
+    listener: socket.socket | None = None,
 ) -> Iterator[ServedApp]:
     """Run ``command`` (a uvicorn command line, without ``--fd``) on a free loopback port.
 
@@ -77,18 +82,20 @@ def serve_with_uvicorn(
         env: The process's whole environment.
         cwd: Its working directory; its output goes to ``uvicorn.log`` there.
         ready_path: A path that answers once the app has started.
+        listener: The socket to serve on, when the caller needs to know the port before the
+            app starts (from :func:`free_listener`); it is closed here.
 
     Yields:
         The served app.
     """
     log_path = cwd / "uvicorn.log"
-    with free_listener() as listener, log_path.open("wb") as output:
-        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    with listener or free_listener() as bound, log_path.open("wb") as output:
+        url = f"http://127.0.0.1:{bound.getsockname()[1]}"
         process = subprocess.Popen(  # noqa: S603 - the test's own command line
-            [*command, "--fd", str(listener.fileno())],
+            [*command, "--fd", str(bound.fileno())],
             cwd=cwd,
             env=dict(env),
-            pass_fds=[listener.fileno()],
+            pass_fds=[bound.fileno()],
             stdout=output,
             stderr=subprocess.STDOUT,
         )
