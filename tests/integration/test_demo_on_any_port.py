@@ -6,6 +6,7 @@ but a database of its own: no ``KAVACH_DEMO_URL``, no callback URL registered by
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,3 +73,15 @@ def test_the_pictures_of_a_signed_in_person_load_from_the_served_origin(
     for url in [picture, *(site["avatar_url"] for site in sites)]:
         assert url.startswith(f"{demo.url}/_emulator/"), url
         assert browser.get(url).status_code == 200
+
+
+def test_make_demo_serves_on_the_port_and_host_it_is_given() -> None:
+    plan = subprocess.run(
+        ["make", "-n", "demo", "PORT=8011", "HOST=0.0.0.0"],  # noqa: S607 - make from PATH
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    assert "uvicorn example_app.main:app --host 0.0.0.0 --port 8011" in plan
