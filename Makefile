@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Where `make demo` serves: `make demo PORT=8011 HOST=0.0.0.0`. Plain assignments, so that only
+# the command line changes them, not a HOST the shell happens to export.
+HOST = 127.0.0.1
+PORT = 8000
 
-.PHONY: install demo test lint typecheck pytest docs docs-build format clean
+.PHONY: install demo test lint typecheck pytest docs docs-build dist format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +21,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	@echo "kavach-fastapi demo: open http://127.0.0.1:8000"
-	$(BIN)/python -m uvicorn example_app.main:app --host 127.0.0.1 --port 8000
+	@echo "kavach-fastapi demo: open http://$(HOST):$(PORT)"
+	$(BIN)/python -m uvicorn example_app.main:app --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -40,6 +44,11 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8001
 
 test: lint typecheck pytest docs-build
+
+# The sdist and the wheel, built in an isolated environment as a package index would get them.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -1,11 +1,14 @@
 """The kavach-fastapi demo: Sign in with Atlassian, then see your profile and sites.
 
-Run it with ``make demo`` and open http://127.0.0.1:8000.
+Run it with ``make demo`` and open http://127.0.0.1:8000 (``make demo PORT=8011 HOST=0.0.0.0``,
+or ``uvicorn example_app.main:app --port 8011``, serve it elsewhere).
 
 With ``ATLASSIAN_CLIENT_ID`` and ``ATLASSIAN_CLIENT_SECRET`` set it signs in with the real
-Atlassian (register ``http://127.0.0.1:8000/api/kavach/auth/oauth/callback/atlassian`` as the
-app's callback URL). Without them it signs in against the package's Atlassian emulator, mounted
-at ``/_emulator`` on the same server, so it works offline with no Atlassian app at all.
+Atlassian (register ``http://127.0.0.1:8000/api/kavach/auth/oauth/callback/atlassian``, with the
+host and port you serve it at, as the app's callback URL). Without them it signs in against the
+package's Atlassian emulator, mounted at ``/_emulator`` on the same server, so it works offline
+with no Atlassian app at all, on whatever host and port it is served from
+(:mod:`example_app.served_origin`).
 """
 
 from __future__ import annotations
@@ -30,10 +33,12 @@ from kavach_fastapi import (
 )
 from kavach_fastapi.emulator import AtlassianEmulator
 
+from .served_origin import ServedOrigin, ServedOriginTransport
+
 logger = logging.getLogger("example_app")
 
-DEMO_URL = os.environ.get("KAVACH_DEMO_URL", "http://127.0.0.1:8000").rstrip("/")
-"""Where the demo is served; the emulator's consent page lives under it."""
+DEMO_URL = "http://127.0.0.1:8000"
+"""Where ``make demo`` serves the demo by default; each request's own origin takes its place."""
 
 EMULATOR_PATH = "/_emulator"
 PAGE = Path(__file__).with_name("page.html")
@@ -51,11 +56,17 @@ if USES_EMULATOR:
         auth_url=f"{DEMO_URL}{EMULATOR_PATH}",
         api_url=f"{DEMO_URL}{EMULATOR_PATH}",
     )
+    app.add_middleware(
+        ServedOrigin,
+        emulator=emulator,
+        assumed_url=f"{DEMO_URL}{EMULATOR_PATH}",
+        emulator_path=EMULATOR_PATH,
+    )
     # Calls from the server to the emulator stay inside this process: no network at all.
-    transport: httpx2.AsyncBaseTransport | None = httpx2.ASGITransport(app=app)
+    transport: httpx2.AsyncBaseTransport | None = ServedOriginTransport(app)
     logger.warning(
-        "ATLASSIAN_CLIENT_ID is not set: signing in against the Atlassian emulator at %s%s",
-        DEMO_URL,
+        "ATLASSIAN_CLIENT_ID is not set: signing in against the Atlassian emulator, "
+        "served at %s on this server",
         EMULATOR_PATH,
     )
 else:

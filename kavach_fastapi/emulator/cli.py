@@ -14,7 +14,12 @@ from typing import TextIO
 
 from kavach_fastapi.emulator.config import DEFAULT_REDIRECT_URIS, EmulatedClient
 from kavach_fastapi.emulator.emulator import AtlassianEmulator
-from kavach_fastapi.emulator.server import bind_socket, url_for_socket, uvicorn_config
+from kavach_fastapi.emulator.server import (
+    bind_socket,
+    load_uvicorn,
+    url_for_socket,
+    uvicorn_config,
+)
 
 __all__ = ["banner", "build_parser", "main"]
 
@@ -105,11 +110,16 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
     Returns:
         The exit status.
     """
-    # Imported here: uvicorn is needed only to serve, not to use the emulator in-process.
-    import uvicorn  # noqa: PLC0415
-
     out = stdout if stdout is not None else sys.stdout
+    # Arguments first: --help and a wrong option need no server.
     args = build_parser().parse_args(argv)
+    try:
+        uvicorn = load_uvicorn()
+    except ModuleNotFoundError as exc:
+        if exc.name != "uvicorn":
+            raise
+        print(exc, file=sys.stderr)
+        return 1
     emulator = AtlassianEmulator(auto_consent=args.auto_consent)
     for uri in args.redirect_uri:
         if uri not in emulator.default_client.redirect_uris:

@@ -22,7 +22,9 @@ Fixtures (each function-scoped, so every test starts from a fresh emulator):
 
 ``atlassian_emulator_url``
     The base URL (``http://127.0.0.1:PORT``) of that emulator served by uvicorn on a real
-    loopback socket for the duration of the test; the server stops afterwards.
+    loopback socket for the duration of the test; the server stops afterwards. It needs
+    uvicorn (``pip install "kavach-fastapi[emulator]"``); without it the test fails with
+    that line.
 
 The fixtures that sign a person in to a kavach-fastapi app (``kavach_emulator_provider``,
 ``kavach_client``, ``kavach_signed_in_client``) come from the package's own plugin,
@@ -65,5 +67,14 @@ def atlassian_emulator_transport(atlassian_emulator: AtlassianEmulator) -> httpx
 @pytest.fixture
 def atlassian_emulator_url(atlassian_emulator: AtlassianEmulator) -> Iterator[str]:
     """The base URL of the test's emulator, served on a real loopback socket."""
+    from kavach_fastapi.emulator.server import load_uvicorn  # noqa: PLC0415
+
+    try:
+        load_uvicorn()
+    except ModuleNotFoundError as exc:
+        if exc.name != "uvicorn":
+            raise
+        # One line naming the extra, not a traceback through the plugin.
+        pytest.fail(str(exc), pytrace=False)
     with atlassian_emulator.serve() as base_url:
         yield base_url

@@ -7,12 +7,36 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import uvicorn
 
-__all__ = ["bind_socket", "serve_in_thread", "url_for_socket"]
+__all__ = ["UVICORN_MISSING", "bind_socket", "load_uvicorn", "serve_in_thread", "url_for_socket"]
+
+UVICORN_MISSING = (
+    "Serving the Atlassian emulator needs uvicorn, which is not installed: "
+    'pip install "kavach-fastapi[emulator]"'
+)
+"""The one line said instead of a traceback when uvicorn is missing."""
+
+
+def load_uvicorn() -> ModuleType:
+    """Import uvicorn, which is needed only to serve, not to use the emulator in-process.
+
+    Raises:
+        ModuleNotFoundError: uvicorn is not installed; the message names the extra to install.
+    """
+    try:
+        import uvicorn  # noqa: PLC0415
+    except ModuleNotFoundError as exc:
+        # Only uvicorn itself missing is the user's to fix; a module missing inside an
+        # installed uvicorn is a broken install and keeps its own message.
+        if exc.name != "uvicorn":
+            raise
+        raise ModuleNotFoundError(UVICORN_MISSING, name="uvicorn") from None
+    return uvicorn
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -45,10 +69,7 @@ def uvicorn_config(
     app: Any, *, log_level: str | None, access_log: bool, log_config: Any = None
 ) -> uvicorn.Config:
     """Return a uvicorn ``Config``; without ``log_config`` it leaves logging alone."""
-    # Imported here: uvicorn is needed only to serve, not to use the emulator in-process.
-    import uvicorn  # noqa: PLC0415
-
-    return uvicorn.Config(
+    config: uvicorn.Config = load_uvicorn().Config(
         app,
         lifespan="off",
         loop="asyncio",
@@ -59,6 +80,7 @@ def uvicorn_config(
         access_log=access_log,
         timeout_graceful_shutdown=5,
     )
+    return config
 
 
 @contextmanager
@@ -81,12 +103,12 @@ def serve_in_thread(
         The base URL, such as ``http://127.0.0.1:54321``.
 
     Raises:
+        ModuleNotFoundError: uvicorn is not installed (the message names the extra).
         RuntimeError: If the server does not start in time.
     """
-    import uvicorn  # noqa: PLC0415 - see uvicorn_config
-
+    server_class = load_uvicorn().Server
     sock = bind_socket(host, port)
-    server = uvicorn.Server(uvicorn_config(app, log_level=None, access_log=False))
+    server = server_class(uvicorn_config(app, log_level=None, access_log=False))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="atlassian-emulator", daemon=True
     )

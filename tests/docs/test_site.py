@@ -84,9 +84,12 @@ def test_every_error_code_is_on_the_built_errors_page(site: Path) -> None:
 
 
 def test_the_reference_has_no_leftover_restructuredtext(site: Path) -> None:
-    page = (site / "reference" / "index.html").read_text()
-    assert ":class:" not in page
-    assert ":func:" not in page
+    pages = sorted((site / "reference").glob("**/index.html"))
+    assert len(pages) > 1
+    for page in pages:
+        text = page.read_text()
+        assert ":class:" not in text, page
+        assert ":func:" not in text, page
 
 
 def test_quick_start_renders_offline_and_cleanly(served: str) -> None:
@@ -121,3 +124,79 @@ def test_quick_start_renders_offline_and_cleanly(served: str) -> None:
     assert "make demo" in code
     assert problems == []
     assert [url for url in requested if not url.startswith(served)] == []
+
+
+REPOSITORY = "https://github.com/kavach-fastapi/kavach-fastapi"
+REFERENCE_AREAS = ("routers", "dependencies", "errors", "client", "testing")
+
+
+def _visit(served: str, path: str, ready: str) -> dict[str, Any]:
+    """Open ``path`` in Chromium, wait until ``ready`` (JavaScript) is true, report what it saw."""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing: install Debian's chromium package"
+        if in_ci():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    requested: list[str] = []
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("request", lambda request: requested.append(request.url))
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.on(
+                "console",
+                lambda message: problems.append(message.text) if message.type == "error" else None,
+            )
+            answer = page.goto(f"{served}{path}", wait_until="networkidle")
+            assert answer is not None
+            assert answer.status == 200
+            page.wait_for_function(ready, timeout=15_000)
+            seen = {
+                "diagrams": page.eval_on_selector_all(
+                    ".mermaid", "els => els.map(e => e.getBoundingClientRect().height)"
+                ),
+                "images": page.eval_on_selector_all(
+                    "article img", "imgs => imgs.map(i => [i.src, i.naturalWidth])"
+                ),
+                "code": page.locator("article pre code").all_inner_texts(),
+                "repository": page.locator("a.md-source").first.get_attribute("href"),
+            }
+            name = path.strip("/").replace("/", "-") or "home"
+            page.screenshot(path=str(ARTIFACTS / f"docs-{name}.png"), full_page=True)
+        finally:
+            browser.close()
+    seen["outside"] = [url for url in requested if not url.startswith(served)]
+    seen["problems"] = problems
+    return seen
+
+
+def test_the_home_page_shows_the_install_line_and_the_sign_in_flow_offline(served: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    seen = _visit(served, "/", "[...document.images].every(image => image.complete)")
+
+    (flow,) = [image for image in seen["images"] if image[0].endswith("/sign-in-flow.svg")]
+    assert flow[1] > 0, "the sign-in picture did not load"
+    assert any('pip install "kavach-fastapi[standard]"' in code for code in seen["code"])
+    assert seen["repository"] == REPOSITORY
+    assert seen["outside"] == []
+    assert seen["problems"] == []
+
+
+def test_diagrams_render_from_the_local_mermaid_without_a_cdn(served: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    # Material draws each diagram into a closed shadow root: its size is what shows it was drawn.
+    drawn = "[...document.querySelectorAll('.mermaid')].every(e => e.offsetHeight > 100)"
+    seen = _visit(served, "/tokens/", drawn)
+
+    assert len(seen["diagrams"]) == 2
+    assert seen["outside"] == []
+    assert seen["problems"] == []
+
+
+def test_the_api_reference_has_a_page_per_area(site: Path) -> None:
+    for area in REFERENCE_AREAS:
+        page = site / "reference" / area / "index.html"
+        assert page.is_file(), area
+        assert 'class="doc doc-heading"' in page.read_text(), area
