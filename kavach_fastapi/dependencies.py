@@ -6,8 +6,8 @@ Use the ``Annotated`` aliases in signatures::
     async def me(user: CurrentUser) -> User: ...
 
 ``current_user`` answers 401 with the package's JSON error when nobody is signed in;
-``optional_user`` gives ``None`` instead. ``atlassian_token``, ``atlassian_sites`` and
-``atlassian_client`` give what is needed to call Atlassian as that person.
+``optional_user`` gives ``None`` instead. The dependencies that call a provider as that person
+live beside the provider (:mod:`kavach_fastapi.atlassian.dependencies`).
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from .atlassian_api import AtlassianClient, offering_reauth
 from .core import STATE_KEY, Kavach
 from .errors import ConfigurationError, NotSignedInError
-from .models import AtlassianSite, User
+from .models import User
 from .sessions import ActiveSession
-from .web import cookie_policy, reauth_url, session_token
+from .web import cookie_policy, session_token
 
 _ACTIVE_SESSION = "kavach_active_session"
 
@@ -78,56 +77,3 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 """The signed-in user, or ``None``."""
-
-
-async def atlassian_token(request: Request) -> str:
-    """A valid Atlassian access token for the signed-in person, refreshed when needed.
-
-    Raises:
-        NotSignedInError: nobody is signed in (401 ``not_signed_in``).
-        ReauthRequiredError: the grant is gone; consent again at ``reauth_url`` (401).
-        ProviderUnavailableError: Atlassian failed even after retries (503, ``Retry-After``).
-    """
-    user = await current_user(request)
-    kavach = get_kavach(request)
-    async with offering_reauth(reauth_url(request, kavach.settings.base_url)):
-        return await kavach.tokens.access_token(user.id, kavach.atlassian().id)
-
-
-async def atlassian_sites(request: Request) -> list[AtlassianSite]:
-    """The signed-in person's Atlassian sites (cached per account, see ``KAVACH_SITES_CACHE_TTL``).
-
-    Raises:
-        NotSignedInError, ReauthRequiredError, ProviderUnavailableError: as for
-            :func:`atlassian_token`.
-    """
-    user = await current_user(request)
-    kavach = get_kavach(request)
-    async with offering_reauth(reauth_url(request, kavach.settings.base_url)):
-        return await kavach.tokens.sites(user.id, kavach.atlassian())
-
-
-async def atlassian_client(request: Request) -> AtlassianClient:
-    """An :class:`~kavach_fastapi.atlassian_api.AtlassianClient` for the signed-in person.
-
-    Raises:
-        NotSignedInError: nobody is signed in (401 ``not_signed_in``).
-    """
-    user = await current_user(request)
-    kavach = get_kavach(request)
-    return AtlassianClient(
-        kavach.tokens,
-        kavach.atlassian(),
-        user.id,
-        reauth_url=reauth_url(request, kavach.settings.base_url),
-    )
-
-
-AtlassianToken = Annotated[str, Depends(atlassian_token)]
-"""A valid Atlassian access token for the signed-in person."""
-
-AtlassianSites = Annotated[list[AtlassianSite], Depends(atlassian_sites)]
-"""The signed-in person's Atlassian sites."""
-
-AtlassianAPI = Annotated[AtlassianClient, Depends(atlassian_client)]
-"""Atlassian's product APIs, authorised as the signed-in person."""

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.background import BackgroundTask
 
-from .atlassian_api import offering_reauth
+from .atlassian.client import offering_reauth
 from .core import Kavach
 from .errors import CrossSiteRequestError, ErrorCode, KavachError, NotSignedInError, SignInError
 from .models import (

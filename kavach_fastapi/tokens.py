@@ -34,12 +34,12 @@ from typing import Any, TypeVar
 
 import httpx2
 
+from .atlassian.sites import parse_accessible_resources
 from .crypto import DecryptionError, Keyring, new_token
 from .errors import ProviderUnavailableError, ReauthRequiredError
 from .models import AccountRow, AtlassianSite, utcnow
 from .oauth import GrantRevoked, OAuthClient, TokenSet, TransientFailure, transient_answer
 from .providers.atlassian import AtlassianProvider
-from .providers.atlassian_sites import parse_accessible_resources
 from .store import Store
 from .vault import TOKEN_COLUMNS, seal_tokens, token_context
 

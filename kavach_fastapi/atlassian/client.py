@@ -21,11 +21,11 @@ from urllib.parse import quote
 
 import httpx2
 
-from .errors import InvalidAPIPathError, ReauthRequiredError, UnknownSiteError
-from .models import AtlassianSite
-from .providers.atlassian import AtlassianProvider
+from ..errors import InvalidAPIPathError, ReauthRequiredError, UnknownSiteError
+from ..models import AtlassianSite
+from ..providers.atlassian import AtlassianProvider
+from ..tokens import TokenService
 from .sites import find_site
-from .tokens import TokenService
 
 _PRODUCT = re.compile(r"[a-z][a-z-]{1,30}")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
