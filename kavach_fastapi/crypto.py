@@ -52,7 +52,6 @@ class DecryptionError(KavachError):
     """
 
     code = ErrorCode.NOT_CONFIGURED
-    status_code = 500
     default_message = "A stored credential could not be read."
 
 

@@ -182,13 +182,13 @@ def _provider_call(provider: OAuthProvider, what: str, failure: ErrorCode) -> It
     except httpx2.TimeoutException:
         logger.warning("%s %s timed out", provider.name, what)
         raise ProviderError(
-            f"{provider.name} did not answer in time. Please try again.",
+            f"{provider.name} did not answer in time. Please try again shortly.",
             code=ErrorCode.PROVIDER_UNAVAILABLE,
         ) from None
     except httpx2.TransportError as exc:
         logger.warning("%s %s could not be reached: %s", provider.name, what, type(exc).__name__)
         raise ProviderError(
-            f"{provider.name} could not be reached. Please try again.",
+            f"{provider.name} could not be reached. Please try again shortly.",
             code=ErrorCode.PROVIDER_UNAVAILABLE,
         ) from None
     except OAuthError as exc:

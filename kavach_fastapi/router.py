@@ -310,19 +310,13 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
             client_address(request), provider=provider, state=state, browser_binding=binding
         )
         try:
-            result = await kavach.sign_in.finish(
-                provider,
-                state=state,
-                code=code,
-                error=error,
-                issuer=iss,
-                browser_binding=binding,
-            )
+            pending = await kavach.sign_in.take(provider, state=state, browser_binding=binding)
         except SignInError as exc:
-            if wants_json(request):
-                return _private(error_response(exc))
-            target = with_error(exc.redirect_to or FALLBACK, exc.code.value)
-            return RedirectResponse(target, status_code=303, headers=PRIVATE_HEADERS)
+            return _sign_in_failed(request, exc, FALLBACK)
+        try:
+            result = await kavach.sign_in.complete(pending, code=code, error=error, issuer=iss)
+        except SignInError as exc:
+            return _sign_in_failed(request, exc, pending.redirect_to)
         previous = await session_of(request)
         if previous is not None:
             await kavach.sessions.revoke(previous.token_hash)
@@ -456,6 +450,14 @@ def _add_routes(router: APIRouter, kavach: Kavach) -> None:  # noqa: PLR0915 - o
             sites = await kavach.tokens.sites(found.user.id, kavach.atlassian())
         response.headers.update(PRIVATE_HEADERS)
         return sites
+
+
+def _sign_in_failed(request: Request, exc: SignInError, landing: str) -> Response:
+    """The JSON error for a client that asked for it; else back to ``landing`` with ``?error=``."""
+    if wants_json(request):
+        return _private(error_response(exc))
+    target = with_error(landing, exc.code.value)
+    return RedirectResponse(target, status_code=303, headers=PRIVATE_HEADERS)
 
 
 def _private(response: Response) -> Response:

@@ -66,6 +66,19 @@ class SignInStart:
 
 
 @dataclass(frozen=True)
+class PendingSignIn:
+    """An attempt consumed by its callback: from here on, failures land on ``redirect_to``."""
+
+    attempt: SignInAttemptRow
+    state_hash: str
+
+    @property
+    def redirect_to(self) -> str:
+        """Where the person lands afterwards, whether the sign-in succeeds or not."""
+        return self.attempt.redirect_to
+
+
+@dataclass(frozen=True)
 class SignInResult:
     """A finished sign-in: the new session token and where to land."""
 
@@ -168,23 +181,17 @@ class SignInService:
         )
         return SignInStart(authorization_url=url, browser_binding=binding)
 
-    async def finish(
-        self,
-        provider_id: str,
-        *,
-        state: str | None,
-        code: str | None,
-        error: str | None,
-        issuer: str | None,
-        browser_binding: str | None,
-    ) -> SignInResult:
-        """Finish the attempt named by ``state``.
+    async def take(
+        self, provider_id: str, *, state: str | None, browser_binding: str | None
+    ) -> PendingSignIn:
+        """Consume the attempt named by ``state``, if this browser started it.
 
         Raises:
-            SignInError: a subclass saying what failed; its ``redirect_to`` says where the
-                person should land to read the error.
+            UnknownProviderError: no provider has this id.
+            InvalidStateError: no such attempt of this browser (already used, never started,
+                or started in another browser, which keeps it usable there).
         """
-        client = self.client(provider_id)
+        self.client(provider_id)
         if not _looks_like_token(state):
             raise InvalidStateError
         state_hash = hash_token(state)
@@ -199,16 +206,28 @@ class SignInService:
             # Nothing was consumed: the attempt stays usable by the browser that started it.
             if await self._store.attempt_exists(state_hash, provider=provider_id):
                 logger.warning("sign-in callback refused: opened in another browser")
-                raise InvalidStateError(
-                    "This sign-in was started in another browser. Please sign in again here.",
-                    code=ErrorCode.BROWSER_MISMATCH,
-                )
+                raise InvalidStateError(code=ErrorCode.BROWSER_MISMATCH)
             raise InvalidStateError
-        try:
-            return await self._complete(client, attempt, state_hash, code, error, issuer)
-        except SignInError as exc:
-            exc.redirect_to = attempt.redirect_to
-            raise
+        return PendingSignIn(attempt=attempt, state_hash=state_hash)
+
+    async def complete(
+        self,
+        pending: PendingSignIn,
+        *,
+        code: str | None,
+        error: str | None,
+        issuer: str | None,
+    ) -> SignInResult:
+        """Finish a consumed attempt with the provider's answer.
+
+        Raises:
+            SignInError: a subclass saying what failed; the person lands on
+                ``pending.redirect_to`` to read it.
+        """
+        client = self.client(pending.attempt.provider)
+        return await self._complete(
+            client, pending.attempt, pending.state_hash, code, error, issuer
+        )
 
     async def _complete(
         self,
@@ -222,17 +241,11 @@ class SignInService:
         provider = client.provider
         now = utcnow()
         if attempt.expires_at <= now:
-            raise InvalidStateError(
-                "The sign-in took too long. Please sign in again.",
-                code=ErrorCode.SIGN_IN_EXPIRED,
-            )
+            raise InvalidStateError(code=ErrorCode.SIGN_IN_EXPIRED)
         if issuer is not None and (
             provider.issuer is None or issuer.rstrip("/") != provider.issuer.rstrip("/")
         ):
-            raise InvalidStateError(
-                "The sign-in answer came from an unexpected issuer.",
-                code=ErrorCode.ISSUER_MISMATCH,
-            )
+            raise InvalidStateError(code=ErrorCode.ISSUER_MISMATCH)
         if error is not None:
             mapped = _PASSED_THROUGH_ERRORS.get(error, ErrorCode.PROVIDER_ERROR)
             logger.info("%s sign-in ended with error=%s", provider.name, mapped.value)

@@ -12,7 +12,7 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from starlette.routing import NoMatchFound
 
-from .errors import KavachError, ReauthRequiredError, RetryLaterError
+from .errors import KavachError, ReauthRequiredError
 from .models import ErrorBody, ErrorDetail
 from .redirects import origin_of
 
@@ -145,7 +145,7 @@ def error_response(exc: KavachError) -> JSONResponse:
     headers = dict(NO_STORE)
     if exc.status_code == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="kavach"'
-    if isinstance(exc, RetryLaterError):
+    if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
     reauth_url = exc.reauth_url if isinstance(exc, ReauthRequiredError) else None
     body = ErrorBody(

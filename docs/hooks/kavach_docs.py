@@ -337,7 +337,7 @@ def exceptions_reference() -> str:
             else f"`{cls.__module__}.{cls.__name__}`"
         )
         rows.append(
-            f"| {name} | `{cls.code.value}` | {cls.status_code} | "
+            f"| {name} | `{cls.code.value}` | {cls.code.status} | "
             f"{_escape_table(_first_paragraph(cls.__doc__))} |"
         )
     tree = "```text\n" + "\n".join(tree_lines) + "\n```\n"
@@ -707,7 +707,7 @@ def _statuses_by_code() -> dict[ErrorCode, set[int]]:
     for _prefix, cls in _exception_tree(KavachError):
         # Internal subclasses (a key that cannot decrypt, say) are not meant to reach a client.
         if cls.__name__ in exported:
-            statuses.setdefault(cls.code, set()).add(cls.status_code)
+            statuses.setdefault(cls.code, set()).add(cls.code.status)
     for code, status in _route_error_codes():
         statuses.setdefault(code, set()).add(status)
     return statuses
