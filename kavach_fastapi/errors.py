@@ -36,7 +36,7 @@ Exceptions are values: nothing is added to one while it propagates.
 from __future__ import annotations
 
 from enum import Enum
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 
 class _Row(NamedTuple):
@@ -66,22 +66,17 @@ class ErrorCode(str, Enum):
     advice: str
     retry_after: int | None
 
-    def __new__(
-        cls,
-        value: str,
-        status: int,
-        meaning: str,
-        message: str,
-        advice: str,
-        retry_after: int | None = None,
-    ) -> ErrorCode:
+    def __new__(cls, value: str, *details: Any) -> ErrorCode:
+        # Members are written as rows of the table; ``ErrorCode("not_signed_in")`` looks one
+        # up by its value, as for any enum (and so type-checks with the value alone).
+        row = _Row(value, *details)
         member = str.__new__(cls, value)
         member._value_ = value
-        member.status = status
-        member.meaning = meaning
-        member.message = message
-        member.advice = advice
-        member.retry_after = retry_after
+        member.status = row.status
+        member.meaning = row.meaning
+        member.message = row.message
+        member.advice = row.advice
+        member.retry_after = row.retry_after
         return member
 
     NOT_SIGNED_IN = _Row(
