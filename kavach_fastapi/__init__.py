@@ -55,8 +55,8 @@ if TYPE_CHECKING:
         UnknownProviderError,
         UnknownSiteError,
     )
-    from .models import AtlassianSite, LinkedAccount, User
-    from .providers import AtlassianProvider, OAuthProvider, ProviderProfile, atlassian_provider
+    from .models import AtlassianSite, LinkedAccount, ProviderProfile, User
+    from .providers import AtlassianProvider, OAuthProvider, atlassian_provider
     from .router import KavachRouter, kavach_router
     from .settings import AtlassianSettings, KavachSettings
 
@@ -149,9 +149,9 @@ _HOMES: dict[str, str] = {
     **dict.fromkeys(
         ("CurrentUser", "OptionalUser", "current_user", "optional_user"), "dependencies"
     ),
-    **dict.fromkeys(("AtlassianSite", "LinkedAccount", "User"), "models"),
+    **dict.fromkeys(("AtlassianSite", "LinkedAccount", "ProviderProfile", "User"), "models"),
     **dict.fromkeys(
-        ("AtlassianProvider", "OAuthProvider", "ProviderProfile", "atlassian_provider"),
+        ("AtlassianProvider", "OAuthProvider", "atlassian_provider"),
         "providers",
     ),
     **dict.fromkeys(("KavachRouter", "kavach_router"), "router"),

@@ -16,17 +16,17 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from .core import STATE_KEY, Kavach
 from .errors import ConfigurationError, NotSignedInError
+from .http.cookies import cookie_policy, session_token
 from .models import User
+from .runtime import STATE_KEY, Kavach
 from .sessions import ActiveSession
-from .web import cookie_policy, session_token
 
 _ACTIVE_SESSION = "kavach_active_session"
 
 
 def get_kavach(request: Request) -> Kavach:
-    """The app's :class:`~kavach_fastapi.core.Kavach`.
+    """The app's [`Kavach`][kavach_fastapi.runtime.Kavach], registered by the router's lifespan.
 
     Raises:
         ConfigurationError: the app never included ``kavach_router()``, or was started without
@@ -43,7 +43,10 @@ def get_kavach(request: Request) -> Kavach:
 
 
 async def active_session(request: Request) -> ActiveSession | None:
-    """The request's valid session, looked up once per request."""
+    """The request's valid session, looked up once per request.
+
+    The one session dependency: the router's endpoints and the app's routes both use it.
+    """
     if _ACTIVE_SESSION in request.scope:
         cached: ActiveSession | None = request.scope[_ACTIVE_SESSION]
         return cached

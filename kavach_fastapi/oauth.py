@@ -24,6 +24,7 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
 from .errors import ErrorCode, ProviderError
 from .providers.base import OAuthProvider
+from .retry import TransientFailure
 
 logger = logging.getLogger("kavach_fastapi")
 
@@ -50,31 +51,6 @@ class TokenSet:
 
 class GrantRevoked(Exception):  # noqa: N818 - a signal, caught at once by tokens.py
     """The provider says the refresh token or the whole grant is gone (``invalid_grant``)."""
-
-
-class TransientFailure(Exception):  # noqa: N818 - a signal, caught at once by tokens.py
-    """A failure that may pass: timeout, connection error, 5xx or 429.
-
-    Attributes:
-        retry_after: seconds the provider asked us to wait, if it said.
-        unapplied: the provider cannot have acted on the request: it was never sent (the
-            connection failed), or the provider refused it with ``429`` and ``Retry-After``.
-            Only then may a request that is not idempotent be sent again.
-        rate_limited: the provider answered ``429``.
-    """
-
-    def __init__(
-        self,
-        reason: str,
-        retry_after: float | None = None,
-        *,
-        unapplied: bool = False,
-        rate_limited: bool = False,
-    ) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
-        self.unapplied = unapplied
-        self.rate_limited = rate_limited
 
 
 _NEVER_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeGuard
 
-from .crypto import DecryptionError, Keyring, hash_token, new_token
+from .crypto import DecryptionError, Keyring, TokenOwner, hash_token, new_token, seal_tokens
 from .errors import (
     AccountDisabledError,
     ErrorCode,
@@ -33,11 +33,12 @@ from .errors import (
     SignInError,
     UnknownProviderError,
 )
-from .models import MAX_URL_LENGTH, SessionRow, SignInAttemptRow, User, utcnow
+from .models import User
 from .oauth import OAuthClient, new_code_verifier
 from .sessions import SessionManager
-from .store import Store
-from .vault import seal_tokens
+from .store.attempts import AttemptStore
+from .store.signins import SignInStore
+from .tables import MAX_URL_LENGTH, SignInAttemptRow, utcnow
 
 logger = logging.getLogger("kavach_fastapi")
 
@@ -92,7 +93,8 @@ class SignInService:
     """Runs sign-ins for the configured providers.
 
     Args:
-        store: the database.
+        attempts: the pending sign-ins.
+        signins: records finished ones.
         keyring: encrypts tokens and verifiers at rest.
         sessions: issues the session at the end.
         clients: an OAuth client per provider id.
@@ -101,14 +103,16 @@ class SignInService:
 
     def __init__(
         self,
-        store: Store,
+        attempts: AttemptStore,
+        signins: SignInStore,
         keyring: Keyring,
         sessions: SessionManager,
         clients: Mapping[str, OAuthClient],
         *,
         max_pending: int,
     ) -> None:
-        self._store = store
+        self._attempts = attempts
+        self._signins = signins
         self._keyring = keyring
         self._sessions = sessions
         self._clients = dict(clients)
@@ -154,7 +158,7 @@ class SignInService:
         state_hash = hash_token(state)
         verifier = new_code_verifier() if client.provider.use_pkce else None
         now = utcnow()
-        full_until = await self._store.add_attempt(
+        full_until = await self._attempts.add_attempt(
             SignInAttemptRow(
                 state_hash=state_hash,
                 browser_hash=hash_token(binding),
@@ -196,7 +200,7 @@ class SignInService:
             raise InvalidStateError
         state_hash = hash_token(state)
         attempt = (
-            await self._store.take_attempt(
+            await self._attempts.take_attempt(
                 state_hash, browser_hash=hash_token(browser_binding), provider=provider_id
             )
             if _looks_like_token(browser_binding)
@@ -204,7 +208,7 @@ class SignInService:
         )
         if attempt is None:
             # Nothing was consumed: the attempt stays usable by the browser that started it.
-            if await self._store.attempt_exists(state_hash, provider=provider_id):
+            if await self._attempts.attempt_exists(state_hash, provider=provider_id):
                 logger.warning("sign-in callback refused: opened in another browser")
                 raise InvalidStateError(code=ErrorCode.BROWSER_MISMATCH)
             raise InvalidStateError
@@ -266,18 +270,18 @@ class SignInService:
             raise ProviderError(code=ErrorCode.PROFILE_FETCH_FAILED) from None
         if not profile.active:
             raise AccountDisabledError
-        new_session = _SessionMaker(self._sessions, now)
-        user_row = await self._store.record_sign_in(
-            provider=provider.id,
-            profile=profile,
-            seal=lambda account_id: seal_tokens(self._keyring, tokens, account_id, provider.scopes),
-            start_session=new_session.make,
-            now=now,
+        # Everything the write needs is ready before its transaction: no callback runs in it.
+        sealed = seal_tokens(
+            self._keyring, tokens, TokenOwner(provider.id, profile.account_id), provider.scopes
+        )
+        session_token, new_session = self._sessions.new_session(now)
+        user_row = await self._signins.record_sign_in(
+            provider=provider.id, profile=profile, tokens=sealed, session=new_session, now=now
         )
         logger.info("%s sign-in finished for user %s", provider.name, user_row.id)
         return SignInResult(
             user=User.from_row(user_row),
-            session_token=new_session.token,
+            session_token=session_token,
             session_expires_at=new_session.expires_at,
             redirect_to=attempt.redirect_to,
         )
@@ -293,21 +297,6 @@ class SignInService:
             # The key that sealed it left KAVACH_SECRET while the person was at the consent
             # page: this attempt cannot finish, a new one will.
             raise InvalidStateError from None
-
-
-class _SessionMaker:
-    """Makes the session row inside the sign-in transaction and remembers its token."""
-
-    def __init__(self, sessions: SessionManager, now: datetime) -> None:
-        self._sessions = sessions
-        self._now = now
-        self.token = ""
-        self.expires_at = now
-
-    def make(self, user_id: str) -> SessionRow:
-        self.token, row = self._sessions.new_session(user_id, now=self._now)
-        self.expires_at = row.expires_at
-        return row
 
 
 def check_storable(*, redirect_uri: str, redirect_to: str) -> None:

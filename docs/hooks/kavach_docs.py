@@ -84,8 +84,8 @@ from kavach_fastapi.emulator import AtlassianEmulator, pytest_plugin
 from kavach_fastapi.emulator.cli import banner
 from kavach_fastapi.emulator.config import default_client
 from kavach_fastapi.emulator.endpoints import markdown_table
+from kavach_fastapi.http.errors import error_response
 from kavach_fastapi.testing import emulator_provider, emulator_transport, sign_in
-from kavach_fastapi.web import error_response
 
 log = logging.getLogger("mkdocs.hooks.kavach_docs")
 

@@ -2,116 +2,102 @@
 
 :class:`AtlassianClient` sends requests to ``ATLASSIAN_API_URL/ex/{product}/{cloud_id}/...``
 (the only way a 3LO token reaches Jira or Confluence), after checking that the cloud id is one of
-the person's sites. It refreshes the token and retries once on a 401, and honours ``429`` with
-``Retry-After`` within a small budget.
+the person's sites. :class:`ProviderCalls` sends them: it refreshes the token and retries once on
+a 401, and retries what is safe to retry through :func:`~kavach_fastapi.retry.with_retries`.
 
-Paths are built so that a segment stays a segment: values go into ``path_params=`` and are
-percent-encoded within their segment (:func:`api_path`), and a path that could be read in more
-than one way (``?``, ``#``, percent-escapes, ``..``, ...) is refused with
-:class:`~kavach_fastapi.errors.InvalidAPIPathError` before anything is sent.
+Paths are built so that a segment stays a segment (:mod:`kavach_fastapi.atlassian.paths`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 import httpx2
 
-from ..errors import InvalidAPIPathError, ReauthRequiredError, UnknownSiteError
+from ..errors import InvalidAPIPathError, UnknownSiteError
 from ..models import AtlassianSite
+from ..oauth import OAuthClient, transient_answer
 from ..providers.atlassian import AtlassianProvider
+from ..retry import RetryPolicy, with_retries
 from ..tokens import TokenService
-from .sites import find_site
+from .paths import PRODUCT, PathValue, api_path
+from .sites import SitesCache, find_site
 
-_PRODUCT = re.compile(r"[a-z][a-z-]{1,30}")
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-# RFC 3986 path characters, without percent-escapes: every one means itself in every server.
-_LITERAL = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@]*")
-
-PathValue = str | int
-"""A value for a ``{placeholder}`` of a product API path."""
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+"""Methods that may be sent again when their first try's fate is unknown (RFC 9110)."""
 
 
-def api_path(template: str, path_params: Mapping[str, PathValue] | None = None) -> str:
-    """A product API path in which every value stays within its own segment.
+class ProviderCalls:
+    """Calls a provider's APIs as a user, with a valid token and the retries that are safe.
 
     Args:
-        template: the path from Atlassian's REST reference, with ``{name}`` placeholders,
-            e.g. ``/rest/api/3/issue/{key}/comment``. Outside the placeholders only plain
-            path characters may appear: no ``?``, ``#``, ``%``, backslash, white space,
-            control or non-ASCII characters, and no ``.``, ``..`` or empty segments (so no
-            ``//`` and no ``/`` at the end).
-        path_params: a value for every placeholder (a string or an integer), each
-            percent-encoded so that ``/``, ``?``, ``#``, ``%`` and the rest are data.
-
-    Returns:
-        The path, starting with ``/``, to append to ``/ex/{product}/{cloud_id}``.
-
-    Raises:
-        InvalidAPIPathError: the template or a value is malformed, a placeholder has no
-            value, or a value is given for no placeholder.
+        tokens: valid access tokens.
+        clients: an OAuth client per provider id.
+        retry: how transient failures are retried.
     """
-    if not isinstance(template, str) or not template.startswith("/"):
-        raise _invalid("it must be a string that starts with '/'")
-    params = dict(path_params or {})
-    used: set[str] = set()
 
-    def value_for(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in params:
-            raise _invalid("a {placeholder} has no value in path_params")
-        used.add(name)
-        return _encoded(params[name])
+    def __init__(
+        self,
+        tokens: TokenService,
+        clients: dict[str, OAuthClient],
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._tokens = tokens
+        self._clients = clients
+        self.retry = retry or tokens.retry
 
-    segments = template[1:].split("/")
-    built: list[str] = []
-    for segment in segments:
-        if not all(_LITERAL.fullmatch(part) for part in _PLACEHOLDER.split(segment)[::2]):
-            raise _invalid(
-                "it holds a character that is not plain: put values into path_params= "
-                "and queries into params="
+    async def call(
+        self, user_id: str, provider_id: str, method: str, url: str, **kwargs: Any
+    ) -> httpx2.Response:
+        """Call a provider API as the user: refresh once on 401, retry what is safe to retry.
+
+        Idempotent methods (``GET``, ``HEAD``, ``OPTIONS``, ``PUT``, ``DELETE``) are retried
+        after timeouts, connection failures and ``429``; others (``POST``, ``PATCH``) only
+        when the provider cannot have acted on them: the connection failed, or it answered
+        ``429`` with ``Retry-After``. A ``401`` refreshes the token at most once per token
+        (one refused soon after a refusal refreshed it is not refreshed again: the answer is
+        returned).
+
+        Returns the ``httpx2.Response`` whatever its final status.
+
+        Raises:
+            ReauthRequiredError: the person must consent again.
+            ProviderUnavailableError: unreachable or rate-limited beyond the retry budget,
+                or a request that is not idempotent got no answer.
+        """
+        client = self._clients[provider_id]
+        verb = method.upper()
+
+        async def send(token: str) -> httpx2.Response:
+            async def once() -> httpx2.Response:
+                response = await client.api_request(verb, url, access_token=token, **kwargs)
+                if response.status_code == 429:
+                    raise transient_answer(response)
+                return response
+
+            return await with_retries(
+                once,
+                policy=self.retry,
+                what=f"{verb} {httpx2.URL(url).path}",
+                provider=client.provider.name,
+                repeatable=verb in IDEMPOTENT,
             )
-        filled = _PLACEHOLDER.sub(value_for, segment)
-        if filled in (".", ".."):
-            raise _invalid("a segment is '.' or '..'")
-        if not filled:
-            raise _invalid("it has an empty segment ('//', or '/' at the end)")
-        built.append(filled)
-    if set(params) - used:
-        raise _invalid("path_params has a value for no {placeholder} of the path")
-    return "/" + "/".join(built)
+
+        token = await self._tokens.access_token(user_id, provider_id)
+        response = await send(token)
+        if response.status_code == 401 and not _scope_mismatch(response):
+            replacement = await self._tokens.after_refusal(user_id, provider_id, token)
+            if replacement is not None:
+                response = await send(replacement)
+        return response
 
 
-def _encoded(value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise _invalid("a path_params value must be a string or an integer")
-    text = str(value)
-    if not text:
-        raise _invalid("a path_params value is empty")
-    try:
-        return quote(text, safe="")
-    except UnicodeEncodeError:  # a lone surrogate: no URL can carry it
-        raise _invalid("a path_params value is not valid text") from None
-
-
-def _invalid(reason: str) -> InvalidAPIPathError:
-    # The reason is one of the fixed phrases above: the path itself, which may come from a
-    # person's input, is never echoed into an answer.
-    return InvalidAPIPathError(f"That is not a valid Atlassian API path: {reason}.")
-
-
-@asynccontextmanager
-async def offering_reauth(reauth_url: str | None) -> AsyncIterator[None]:
-    """Add the URL that starts the consent again to a ``reauth_required`` error."""
-    try:
-        yield
-    except ReauthRequiredError as exc:
-        exc.reauth_url = exc.reauth_url or reauth_url
-        raise
+def _scope_mismatch(response: httpx2.Response) -> bool:
+    """Atlassian's 401 for a missing scope: a new token would not have it either."""
+    return b"scope does not match" in response.content
 
 
 class AtlassianClient:
@@ -126,22 +112,16 @@ class AtlassianClient:
     """
 
     def __init__(
-        self,
-        tokens: TokenService,
-        provider: AtlassianProvider,
-        user_id: str,
-        *,
-        reauth_url: str | None = None,
+        self, calls: ProviderCalls, sites: SitesCache, provider: AtlassianProvider, user_id: str
     ) -> None:
-        self._tokens = tokens
+        self._calls = calls
+        self._sites = sites
         self._provider = provider
         self._user_id = user_id
-        self._reauth_url = reauth_url
 
     async def sites(self) -> list[AtlassianSite]:
         """The person's sites (cached; see ``KAVACH_SITES_CACHE_TTL``)."""
-        async with offering_reauth(self._reauth_url):
-            return await self._tokens.sites(self._user_id, self._provider)
+        return await self._sites.sites(self._user_id, self._provider)
 
     async def site(self, cloud_id: str | None = None, *, url: str | None = None) -> AtlassianSite:
         """One of the person's sites, by cloud id or URL.
@@ -192,13 +172,12 @@ class AtlassianClient:
             ProviderUnavailableError: Atlassian is down or rate-limiting beyond the retry
                 budget, or a ``POST``/``PATCH`` got no answer in time.
         """
-        if not isinstance(product, str) or not _PRODUCT.fullmatch(product):
+        if not isinstance(product, str) or not PRODUCT.fullmatch(product):
             raise InvalidAPIPathError("That is not a valid Atlassian product name.")
         built = api_path(path, path_params)
         site = await self.site(cloud_id)
         url = f"{self._provider.api_url}/ex/{product}/{quote(site.id, safe='')}{built}"
-        async with offering_reauth(self._reauth_url):
-            return await self._tokens.call(self._user_id, self._provider.id, method, url, **kwargs)
+        return await self._calls.call(self._user_id, self._provider.id, method, url, **kwargs)
 
     async def get(self, product: str, cloud_id: str, path: str, **kwargs: Any) -> httpx2.Response:
         """``GET`` a product API path (see :meth:`request`)."""

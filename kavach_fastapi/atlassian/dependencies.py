@@ -4,6 +4,9 @@
 @app.get("/sites")
 async def sites(sites: AtlassianSites) -> list[AtlassianSite]: ...
 ```
+
+A ``reauth_required`` error they raise is answered with the ``reauth_url`` that starts the
+consent again; the HTTP edge adds it when it renders the error.
 """
 
 from __future__ import annotations
@@ -13,9 +16,25 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ..dependencies import current_user, get_kavach
+from ..errors import ConfigurationError
 from ..models import AtlassianSite
-from ..web import reauth_url
-from .client import AtlassianClient, offering_reauth
+from ..providers.atlassian import AtlassianProvider
+from ..runtime import Kavach
+from .client import AtlassianClient
+
+
+def atlassian_of(kavach: Kavach) -> AtlassianProvider:
+    """The app's Atlassian provider.
+
+    Raises:
+        ConfigurationError: the router has no Atlassian provider.
+    """
+    provider = kavach.providers.get("atlassian")
+    if not isinstance(provider, AtlassianProvider):
+        raise ConfigurationError(
+            "This needs the Atlassian provider: kavach_router(providers=[atlassian_provider()])."
+        )
+    return provider
 
 
 async def atlassian_token(request: Request) -> str:
@@ -28,8 +47,7 @@ async def atlassian_token(request: Request) -> str:
     """
     user = await current_user(request)
     kavach = get_kavach(request)
-    async with offering_reauth(reauth_url(request, kavach.settings.base_url)):
-        return await kavach.tokens.access_token(user.id, kavach.atlassian().id)
+    return await kavach.tokens.access_token(user.id, atlassian_of(kavach).id)
 
 
 async def atlassian_sites(request: Request) -> list[AtlassianSite]:
@@ -37,28 +55,22 @@ async def atlassian_sites(request: Request) -> list[AtlassianSite]:
 
     Raises:
         NotSignedInError, ReauthRequiredError, ProviderUnavailableError: as for
-            :func:`atlassian_token`.
+            [`atlassian_token`][kavach_fastapi.atlassian_token].
     """
     user = await current_user(request)
     kavach = get_kavach(request)
-    async with offering_reauth(reauth_url(request, kavach.settings.base_url)):
-        return await kavach.tokens.sites(user.id, kavach.atlassian())
+    return await kavach.sites.sites(user.id, atlassian_of(kavach))
 
 
 async def atlassian_client(request: Request) -> AtlassianClient:
-    """An :class:`~kavach_fastapi.AtlassianClient` for the signed-in person.
+    """An [`AtlassianClient`][kavach_fastapi.AtlassianClient] for the signed-in person.
 
     Raises:
         NotSignedInError: nobody is signed in (401 ``not_signed_in``).
     """
     user = await current_user(request)
     kavach = get_kavach(request)
-    return AtlassianClient(
-        kavach.tokens,
-        kavach.atlassian(),
-        user.id,
-        reauth_url=reauth_url(request, kavach.settings.base_url),
-    )
+    return AtlassianClient(kavach.calls, kavach.sites, atlassian_of(kavach), user.id)
 
 
 AtlassianToken = Annotated[str, Depends(atlassian_token)]

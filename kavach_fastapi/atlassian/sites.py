@@ -21,13 +21,27 @@ Which product a scope belongs to:
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterable
-from typing import Any
+from datetime import timedelta
+from typing import Any, Protocol
 
+import httpx2
+
+from ..errors import ProviderUnavailableError
 from ..models import AtlassianSite
+from ..providers.atlassian import AtlassianProvider
+from ..retry import TransientFailure
+from ..store.accounts import AccountStore
+from ..tables import utcnow
+from ..tokens import TokenService
+
+logger = logging.getLogger("kavach_fastapi")
 
 __all__ = [
     "PRODUCTS",
+    "SitesCache",
     "find_site",
     "parse_accessible_resources",
     "product_name",
@@ -169,3 +183,68 @@ def sites_for_product(sites: Iterable[AtlassianSite], product: str) -> list[Atla
     """
     wanted = product_name(product)
     return [site for site in sites if wanted in site.products]
+
+
+class _Calls(Protocol):
+    async def call(
+        self, user_id: str, provider_id: str, method: str, url: str, **kwargs: Any
+    ) -> httpx2.Response: ...
+
+
+class SitesCache:
+    """A person's Atlassian sites, kept per account for ``KAVACH_SITES_CACHE_TTL``.
+
+    Args:
+        accounts: the accounts table, where the list is cached.
+        tokens: the person's grant (a missing or dead one raises ``ReauthRequiredError``).
+        calls: sends the ``accessible-resources`` request.
+        ttl: how long a cached list is fresh.
+    """
+
+    def __init__(
+        self, accounts: AccountStore, tokens: TokenService, calls: _Calls, *, ttl: timedelta
+    ) -> None:
+        self._accounts = accounts
+        self._tokens = tokens
+        self._calls = calls
+        self._ttl = ttl
+
+    async def sites(self, user_id: str, provider: AtlassianProvider) -> list[AtlassianSite]:
+        """The person's Atlassian sites, from the cache while fresh.
+
+        When Atlassian fails and a cached list exists, the stale list is served (and logged).
+
+        Raises:
+            ReauthRequiredError: the person must consent again.
+            ProviderUnavailableError: Atlassian failed and nothing is cached.
+        """
+        row = await self._tokens.account(user_id, provider.id)
+        cached = _cached(row.sites_json) if row.sites_json else None
+        fetched_at = row.sites_fetched_at
+        if cached is not None and fetched_at and fetched_at + self._ttl > utcnow():
+            return cached
+        try:
+            response = await self._calls.call(
+                user_id, provider.id, "GET", provider.accessible_resources_url
+            )
+            if response.status_code != 200:
+                raise TransientFailure(f"HTTP {response.status_code}")
+            sites = parse_accessible_resources(response.json())
+        except (TransientFailure, ProviderUnavailableError, ValueError, TypeError, KeyError) as exc:
+            if cached is None:
+                if isinstance(exc, ProviderUnavailableError):
+                    raise
+                raise ProviderUnavailableError(retry_after=5) from None
+            logger.warning("serving a stale list of sites for account %s: %s", row.id, exc)
+            return cached
+        await self._accounts.save_sites(
+            row.id, json.dumps([site.model_dump() for site in sites]), now=utcnow()
+        )
+        return sites
+
+
+def _cached(raw: str) -> list[AtlassianSite] | None:
+    try:
+        return [AtlassianSite.model_validate(item) for item in json.loads(raw)]
+    except ValueError:
+        return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from kavach_fastapi.models import metadata
+from kavach_fastapi.tables import metadata
 
 VERSION_TABLE = "kavach_alembic_version"
 

@@ -1,0 +1,128 @@
+"""The ``kavach`` command: database upgrades, housekeeping, key rotation, a settings check and
+the Atlassian emulator.
+
+It reads the same ``KAVACH_*`` and ``ATLASSIAN_*`` settings (environment and ``.env``) as the app,
+so run it where the app runs::
+
+    kavach check                # what is missing, and the callback URL to register
+    kavach db upgrade           # bring the database schema up to date
+    kavach sessions purge       # delete expired sessions and sign-in attempts
+    kavach keys rotate          # re-encrypt stored tokens with the newest KAVACH_SECRET key
+    kavach emulator --port 9000 # the Atlassian emulator, for development
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TextIO
+
+from ..errors import KavachError
+
+PURGE_BATCH = 1000
+
+Command = Callable[[argparse.Namespace, TextIO], Coroutine[Any, Any, int]]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``kavach`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="kavach",
+        description="Manage kavach-fastapi: database, sessions, keys, settings and the emulator.",
+        epilog="Settings come from the environment (and .env), as for the app.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def database_option(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--database-url", help="override KAVACH_DATABASE_URL for this command")
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_up = db_commands.add_parser(
+        "upgrade",
+        help="bring the schema up to date",
+        description="Apply every migration the database is missing. Safe to run repeatedly.",
+    )
+    database_option(db_up)
+    db_up.set_defaults(run="db:run_upgrade")
+    db_now = db_commands.add_parser(
+        "current",
+        help="show the schema revision",
+        description="Print the database's schema revision; exit 1 when it is behind.",
+    )
+    database_option(db_now)
+    db_now.set_defaults(run="db:run_current")
+
+    sessions = commands.add_parser("sessions", help="sessions and sign-in attempts")
+    session_commands = sessions.add_subparsers(
+        dest="sessions_command", metavar="ACTION", required=True
+    )
+    purge = session_commands.add_parser(
+        "purge",
+        help="delete expired sessions and sign-in attempts",
+        description="Delete sessions past their lifetime or idle timeout, expired sign-in "
+        "attempts and old rate-limit counters, in batches with progress.",
+    )
+    database_option(purge)
+    purge.add_argument(
+        "--batch", type=int, default=PURGE_BATCH, help="rows per batch (default 1000)"
+    )
+    purge.set_defaults(run="sessions:run_purge")
+
+    keys = commands.add_parser("keys", help="encryption keys")
+    key_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    rotate = key_commands.add_parser(
+        "rotate",
+        help="re-encrypt stored tokens with the newest key",
+        description="Put the new key first in KAVACH_SECRET (NEW,OLD), run this, then drop OLD.",
+    )
+    database_option(rotate)
+    rotate.set_defaults(run="keys:run_rotate")
+
+    check = commands.add_parser(
+        "check",
+        help="check the settings and print the callback URL to register",
+        description="Read the settings, say what is missing, check the database, and print the "
+        "exact callback URL to register in Atlassian's developer console.",
+    )
+    check.add_argument("--base-url", help="the public URL of the router's mount point")
+    database_option(check)
+    check.set_defaults(run="check:run_check")
+
+    commands.add_parser(
+        "emulator",
+        help="run the Atlassian emulator (as python -m kavach_fastapi.emulator)",
+        add_help=False,
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    """Run the ``kavach`` command; returns the exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    stream = out or sys.stdout
+    if arguments[:1] == ["emulator"]:
+        from ..emulator.cli import main as emulator_main  # noqa: PLC0415 - optional extra
+
+        return emulator_main(arguments[1:])
+    args = build_parser().parse_args(arguments)
+    run = _command(args.run)
+    try:
+        return asyncio.run(run(args, stream))
+    except KavachError as exc:
+        print(f"kavach: {exc.message}", file=sys.stderr)
+        return 2
+
+
+def _command(name: str) -> Command:
+    """A command's function, imported only when it runs (``kavach --help`` stays quick)."""
+    module, _, function = name.partition(":")
+    command: Command = getattr(importlib.import_module(f"{__name__}.{module}"), function)
+    return command
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,132 @@
+"""One way to retry a provider call: a policy, a loop, and what the caller hears at the end.
+
+Token refreshes, product-API calls and the list of sites all go through :func:`with_retries`:
+transient failures (timeouts, connection errors, 5xx, 429) are retried with backoff that honours
+``Retry-After``, within :class:`RetryPolicy`, then surface as
+:class:`~kavach_fastapi.errors.ProviderUnavailableError` (503 with ``Retry-After``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from .errors import ProviderUnavailableError
+
+logger = logging.getLogger("kavach_fastapi")
+
+T = TypeVar("T")
+
+ATTEMPTS = 3
+"""Tries of one call before a transient failure is reported (503)."""
+
+MAX_RETRY_WAIT = 5.0
+"""Longest pause between tries, in seconds; a longer ``Retry-After`` is passed to the client."""
+
+
+class TransientFailure(Exception):  # noqa: N818 - a signal, caught at once by with_retries
+    """A failure that may pass: timeout, connection error, 5xx or 429.
+
+    Attributes:
+        retry_after: seconds the provider asked us to wait, if it said.
+        unapplied: the provider cannot have acted on the request: it was never sent (the
+            connection failed), or the provider refused it with ``429`` and ``Retry-After``.
+            Only then may a request that is not idempotent be sent again.
+        rate_limited: the provider answered ``429``.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        retry_after: float | None = None,
+        *,
+        unapplied: bool = False,
+        rate_limited: bool = False,
+    ) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+        self.unapplied = unapplied
+        self.rate_limited = rate_limited
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient provider failures are retried.
+
+    Attributes:
+        attempts: tries in all.
+        base_delay: first pause in seconds, doubled on each retry.
+        max_delay: the longest pause; a longer ``Retry-After`` ends the retries.
+    """
+
+    attempts: int = ATTEMPTS
+    base_delay: float = 0.2
+    max_delay: float = MAX_RETRY_WAIT
+
+    def delay(self, attempt: int, retry_after: float | None) -> float | None:
+        """Seconds to wait before try ``attempt + 1``; ``None`` when giving up is better."""
+        if attempt + 1 >= self.attempts:
+            return None
+        wait = retry_after if retry_after is not None else self.base_delay * 2**attempt
+        return None if wait > self.max_delay else wait
+
+
+async def with_retries(
+    send: Callable[[], Awaitable[T]],
+    *,
+    policy: RetryPolicy,
+    what: str,
+    provider: str,
+    repeatable: bool,
+) -> T:
+    """Run ``send`` until it succeeds, retrying transient failures within ``policy``.
+
+    Args:
+        send: one try.
+        policy: how many tries and how long between them.
+        what: names the call in log lines.
+        provider: the provider's name, for the message the client hears.
+        repeatable: the call may be repeated whatever happened to it (it is idempotent);
+            otherwise only failures the provider cannot have acted on are retried.
+
+    Raises:
+        ProviderUnavailableError: out of tries, or a failure that must not be retried.
+    """
+    attempt = 0
+    while True:
+        try:
+            return await send()
+        except TransientFailure as exc:
+            retry = repeatable or exc.unapplied
+            wait = policy.delay(attempt, exc.retry_after) if retry else None
+            logger.warning(
+                "%s failed (%s) on try %d; %s",
+                what,
+                exc,
+                attempt + 1,
+                "giving up" if wait is None else f"trying again in {wait:.1f} s",
+            )
+            if wait is None:
+                raise unavailable(exc, provider, maybe_applied=not retry) from None
+            await asyncio.sleep(wait)
+            attempt += 1
+
+
+def unavailable(
+    exc: TransientFailure, provider: str, *, maybe_applied: bool = False
+) -> ProviderUnavailableError:
+    """What the client hears when a transient failure is not (or no more) retried."""
+    retry_after = max(1, round(exc.retry_after or 5))
+    if exc.rate_limited:
+        message = f"{provider} is rate-limiting requests. Please try again shortly."
+    elif maybe_applied:
+        message = (
+            f"{provider} did not answer in time, and the change may have been made: "
+            "check before trying again."
+        )
+    else:
+        message = None
+    return ProviderUnavailableError(message, retry_after=retry_after)
