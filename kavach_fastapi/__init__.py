@@ -33,13 +33,13 @@ if TYPE_CHECKING:
         atlassian_token,
     )
     from .atlassian.sites import find_site, sites_for_product, sites_with_scope
+    from .codes import ErrorCode
     from .dependencies import CurrentUser, OptionalUser, current_user, optional_user
     from .errors import (
         AccountDisabledError,
         ConfigurationError,
         CrossSiteRequestError,
         DatabaseUnavailableError,
-        ErrorCode,
         InvalidAPIPathError,
         InvalidStateError,
         KavachError,
@@ -107,32 +107,12 @@ __all__ = [
     "sites_with_scope",
 ]
 
-_ERRORS = (
-    "AccountDisabledError",
-    "ConfigurationError",
-    "CrossSiteRequestError",
-    "DatabaseUnavailableError",
-    "ErrorCode",
-    "InvalidAPIPathError",
-    "InvalidStateError",
-    "KavachError",
-    "NotSignedInError",
-    "ProviderDeniedError",
-    "ProviderError",
-    "ProviderUnavailableError",
-    "RateLimitedError",
-    "ReauthRequiredError",
-    "RetryLaterError",
-    "SignInBusyError",
-    "SignInError",
-    "UnknownProviderError",
-    "UnknownSiteError",
-)
 
 # The module each public name lives in; tests/unit/test_lazy_imports.py checks that it agrees
 # with the TYPE_CHECKING imports above and with __all__.
 _HOMES: dict[str, str] = {
-    **dict.fromkeys(_ERRORS, "errors"),
+    **{name: "errors" for name in __all__ if name.endswith("Error")},
+    "ErrorCode": "codes",
     "AtlassianClient": "atlassian.client",
     **dict.fromkeys(
         (

@@ -31,7 +31,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .errors import ConfigurationError, ErrorCode, KavachError
+from .codes import ErrorCode
+from .errors import ConfigurationError, KavachError
 
 FORMAT = "v2"
 """The format new ciphertexts are written in."""

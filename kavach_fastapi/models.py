@@ -58,14 +58,7 @@ class User(_Public):
     @classmethod
     def from_row(cls, row: UserRow) -> User:
         """Build the public view of a user row."""
-        return cls(
-            id=row.id,
-            email=row.email,
-            email_verified=row.email_verified,
-            name=row.name,
-            image=row.image,
-            created_at=row.created_at,
-        )
+        return cls.model_validate(row, from_attributes=True)
 
 
 class SessionInfo(_Public):

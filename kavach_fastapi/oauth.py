@@ -14,7 +14,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import anyio
@@ -22,9 +21,10 @@ import httpx2
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
-from .errors import ErrorCode, ProviderError
+from .codes import ErrorCode
+from .errors import ProviderError
 from .providers.base import OAuthProvider
-from .retry import TransientFailure
+from .retry import TransientFailure, transient_answer
 
 logger = logging.getLogger("kavach_fastapi")
 
@@ -63,50 +63,10 @@ def _transient(exc: httpx2.TransportError) -> TransientFailure:
     return TransientFailure(reason, unapplied=isinstance(exc, _NEVER_SENT))
 
 
-def retry_after_seconds(response: httpx2.Response) -> float | None:
-    """The ``Retry-After`` of a response in seconds, if present and sane (at most a day).
-
-    Both forms HTTP allows are read: delta seconds (``120``) and an HTTP date
-    (``Wed, 21 Oct 2026 07:28:00 GMT``), which counts as the time left until then (``0`` once
-    it has passed).
-    """
-    value = response.headers.get("retry-after", "").strip()
-    seconds: float | None
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = _seconds_until(value)
-    if seconds is None:
-        return None
-    return seconds if 0 <= seconds <= 86400 else None
-
-
-def _seconds_until(http_date: str) -> float | None:
-    try:
-        when = parsedate_to_datetime(http_date)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # "-0000" means UTC with no zone said
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-
-
 def _raise_if_transient(response: httpx2.Response) -> httpx2.Response:
     if response.status_code == 429 or response.status_code >= 500:
         raise transient_answer(response)
     return response
-
-
-def transient_answer(response: httpx2.Response) -> TransientFailure:
-    """The signal for a ``429`` or ``5xx``; a ``429`` with ``Retry-After`` was not applied."""
-    retry_after = retry_after_seconds(response)
-    rate_limited = response.status_code == 429
-    return TransientFailure(
-        f"HTTP {response.status_code}",
-        retry_after,
-        unapplied=rate_limited and retry_after is not None,
-        rate_limited=rate_limited,
-    )
 
 
 def new_code_verifier() -> str:

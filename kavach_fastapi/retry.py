@@ -12,7 +12,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import TypeVar
+
+import httpx2
 
 from .errors import ProviderUnavailableError
 
@@ -50,6 +54,46 @@ class TransientFailure(Exception):  # noqa: N818 - a signal, caught at once by w
         self.retry_after = retry_after
         self.unapplied = unapplied
         self.rate_limited = rate_limited
+
+
+def retry_after_seconds(response: httpx2.Response) -> float | None:
+    """The ``Retry-After`` of a response in seconds, if present and sane (at most a day).
+
+    Both forms HTTP allows are read: delta seconds (``120``) and an HTTP date
+    (``Wed, 21 Oct 2026 07:28:00 GMT``), which counts as the time left until then (``0`` once
+    it has passed).
+    """
+    value = response.headers.get("retry-after", "").strip()
+    seconds: float | None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = _seconds_until(value)
+    if seconds is None:
+        return None
+    return seconds if 0 <= seconds <= 86400 else None
+
+
+def _seconds_until(http_date: str) -> float | None:
+    try:
+        when = parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000" means UTC with no zone said
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def transient_answer(response: httpx2.Response) -> TransientFailure:
+    """The signal for a ``429`` or ``5xx``; a ``429`` with ``Retry-After`` was not applied."""
+    retry_after = retry_after_seconds(response)
+    rate_limited = response.status_code == 429
+    return TransientFailure(
+        f"HTTP {response.status_code}",
+        retry_after,
+        unapplied=rate_limited and retry_after is not None,
+        rate_limited=rate_limited,
+    )
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,10 @@ from starlette.types import ASGIApp
 
 from .atlassian.client import ProviderCalls
 from .atlassian.sites import SitesCache
+from .codes import ErrorCode
 from .crypto import Keyring
 from .database import is_sqlite
-from .errors import ConfigurationError, ErrorCode, KavachError
+from .errors import ConfigurationError, KavachError
 from .housekeeping import Housekeeper
 from .http.errors import error_response
 from .http.requests import reauth_url

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeGuard
 
+from .codes import ErrorCode
 from .crypto import DecryptionError, Keyring, TokenOwner, hash_token, new_token, seal_tokens
 from .errors import (
     AccountDisabledError,
-    ErrorCode,
     InvalidStateError,
     KavachError,
     ProviderDeniedError,

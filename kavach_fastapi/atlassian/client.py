@@ -18,9 +18,9 @@ import httpx2
 
 from ..errors import InvalidAPIPathError, UnknownSiteError
 from ..models import AtlassianSite
-from ..oauth import OAuthClient, transient_answer
+from ..oauth import OAuthClient
 from ..providers.atlassian import AtlassianProvider
-from ..retry import RetryPolicy, with_retries
+from ..retry import RetryPolicy, transient_answer, with_retries
 from ..tokens import TokenService
 from .paths import PRODUCT, PathValue, api_path
 from .sites import SitesCache, find_site

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ..errors import ErrorCode
+from ..codes import ErrorCode
 from ..http.errors import error_responses
 from ..models import AtlassianSite
 from ..router.common import SignedIn

@@ -12,7 +12,8 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from ..errors import ErrorCode, KavachError
+from ..codes import ErrorCode
+from ..errors import KavachError
 from ..models import ErrorBody, ErrorDetail
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}

@@ -16,8 +16,9 @@ import httpx2
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
 
+from ..codes import ErrorCode
 from ..dependencies import get_kavach
-from ..errors import ErrorCode, KavachError
+from ..errors import KavachError
 from ..http.errors import PRIVATE_HEADERS, error_response, error_responses
 from ..options import KavachOptions, Unpack, load_options
 from ..providers.base import OAuthProvider

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from ..errors import ErrorCode
+from ..codes import ErrorCode
 from ..http.errors import error_responses
 from ..models import Disconnected, LinkedAccount, ProviderInfo
 from ..runtime import Kavach

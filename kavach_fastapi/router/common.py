@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ..codes import ErrorCode
 from ..dependencies import active_session
-from ..errors import CrossSiteRequestError, ErrorCode, NotSignedInError
+from ..errors import CrossSiteRequestError, NotSignedInError
 from ..http.cookies import CookiePolicy, cookie_policy
 from ..http.errors import error_responses
 from ..http.requests import is_cross_site, mount_url

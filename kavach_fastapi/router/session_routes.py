@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from ..errors import ErrorCode
+from ..codes import ErrorCode
 from ..http.cookies import SESSION_COOKIE
 from ..http.errors import error_responses
 from ..http.requests import mount_url

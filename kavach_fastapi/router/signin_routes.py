@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.background import BackgroundTask
 
-from ..errors import ErrorCode, SignInError
+from ..codes import ErrorCode
+from ..errors import SignInError
 from ..http.cookies import BINDING_COOKIE, SESSION_COOKIE
 from ..http.errors import error_response, error_responses
 from ..http.requests import client_address, mount_url, wants_json

@@ -22,17 +22,14 @@ class SessionLookup:
     user: UserRow
 
 
+_USER_FIELDS = ("id", "email", "email_verified", "name", "image", "created_at", "updated_at")
+"""What a session check needs of its user."""
+
 _FIND_SESSION = (
     select(
         col(SessionRow.expires_at),
         col(SessionRow.last_active_at),
-        col(UserRow.id),
-        col(UserRow.email),
-        col(UserRow.email_verified),
-        col(UserRow.name),
-        col(UserRow.image),
-        col(UserRow.created_at),
-        col(UserRow.updated_at),
+        *(col(getattr(UserRow, name)) for name in _USER_FIELDS),
     )
     .join(UserRow, col(UserRow.id) == col(SessionRow.user_id))
     .where(col(SessionRow.token_hash) == bindparam("token_hash"))
@@ -58,15 +55,7 @@ class SessionStore:
         return SessionLookup(
             expires_at=row.expires_at,
             last_active_at=row.last_active_at,
-            user=UserRow(
-                id=row.id,
-                email=row.email,
-                email_verified=row.email_verified,
-                name=row.name,
-                image=row.image,
-                created_at=row.created_at,
-                updated_at=row.updated_at,
-            ),
+            user=UserRow(**{name: getattr(row, name) for name in _USER_FIELDS}),
         )
 
     async def touch_session(self, token_hash: str, at: datetime) -> None:
