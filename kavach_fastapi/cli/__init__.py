@@ -36,62 +36,64 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def database_option(command: argparse.ArgumentParser) -> None:
+    def group(name: str, help_text: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+        actions = commands.add_parser(name, help=help_text)
+        return actions.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=True)
+
+    def action(
+        parent: argparse._SubParsersAction[argparse.ArgumentParser],
+        name: str,
+        run: str,
+        help_text: str,
+        description: str,
+    ) -> argparse.ArgumentParser:
+        command = parent.add_parser(name, help=help_text, description=description)
         command.add_argument("--database-url", help="override KAVACH_DATABASE_URL for this command")
+        command.set_defaults(run=run)
+        return command
 
-    db = commands.add_parser("db", help="database schema")
-    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
-    db_up = db_commands.add_parser(
+    db = group("db", "database schema")
+    action(
+        db,
         "upgrade",
-        help="bring the schema up to date",
-        description="Apply every migration the database is missing. Safe to run repeatedly.",
+        "db:run_upgrade",
+        "bring the schema up to date",
+        "Apply every migration the database is missing. Safe to run repeatedly.",
     )
-    database_option(db_up)
-    db_up.set_defaults(run="db:run_upgrade")
-    db_now = db_commands.add_parser(
+    action(
+        db,
         "current",
-        help="show the schema revision",
-        description="Print the database's schema revision; exit 1 when it is behind.",
+        "db:run_current",
+        "show the schema revision",
+        "Print the database's schema revision; exit 1 when it is behind.",
     )
-    database_option(db_now)
-    db_now.set_defaults(run="db:run_current")
-
-    sessions = commands.add_parser("sessions", help="sessions and sign-in attempts")
-    session_commands = sessions.add_subparsers(
-        dest="sessions_command", metavar="ACTION", required=True
-    )
-    purge = session_commands.add_parser(
+    purge = action(
+        group("sessions", "sessions and sign-in attempts"),
         "purge",
-        help="delete expired sessions and sign-in attempts",
-        description="Delete sessions past their lifetime or idle timeout, expired sign-in "
-        "attempts and old rate-limit counters, in batches with progress.",
+        "sessions:run_purge",
+        "delete expired sessions and sign-in attempts",
+        "Delete sessions past their lifetime or idle timeout, expired sign-in attempts and old "
+        "rate-limit counters, in batches with progress.",
     )
-    database_option(purge)
     purge.add_argument(
         "--batch", type=int, default=PURGE_BATCH, help="rows per batch (default 1000)"
     )
-    purge.set_defaults(run="sessions:run_purge")
-
-    keys = commands.add_parser("keys", help="encryption keys")
-    key_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
-    rotate = key_commands.add_parser(
+    action(
+        group("keys", "encryption keys"),
         "rotate",
-        help="re-encrypt stored tokens with the newest key",
-        description="Put the new key first in KAVACH_SECRET (NEW,OLD), run this, then drop OLD.",
+        "keys:run_rotate",
+        "re-encrypt stored tokens with the newest key",
+        "Put the new key first in KAVACH_SECRET (NEW,OLD), run this, then drop OLD.",
     )
-    database_option(rotate)
-    rotate.set_defaults(run="keys:run_rotate")
-
-    check = commands.add_parser(
+    check = action(
+        commands,
         "check",
-        help="check the settings and print the callback URL to register",
-        description="Read the settings, say what is missing, check the database, and print the "
-        "exact callback URL to register in Atlassian's developer console.",
+        "check:run_check",
+        "check the settings and print the callback URL to register",
+        "Read the settings, say what is missing, check the database, and print the exact "
+        "callback URL to register in Atlassian's developer console.",
     )
     check.add_argument("--base-url", help="the public URL of the router's mount point")
-    database_option(check)
-    check.set_defaults(run="check:run_check")
-
     commands.add_parser(
         "emulator",
         help="run the Atlassian emulator (as python -m kavach_fastapi.emulator)",
@@ -122,7 +124,3 @@ def _command(name: str) -> Command:
     module, _, function = name.partition(":")
     command: Command = getattr(importlib.import_module(f"{__name__}.{module}"), function)
     return command
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

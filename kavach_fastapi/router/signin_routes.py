@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.background import BackgroundTask
 
 from ..codes import ErrorCode
@@ -38,6 +39,21 @@ CALLBACK_ERRORS = (
     ErrorCode.PROVIDER_UNAVAILABLE,
 )
 """What the callback can answer, as JSON or as ``?error=`` on the landing page."""
+
+
+class ProviderAnswer(BaseModel):
+    """What the provider puts on the callback URL."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    state: str | None = None
+    """The sign-in attempt, as sent to the provider."""
+    code: str | None = None
+    """The one-time authorization code from the provider."""
+    error: str | None = None
+    """The provider's error, e.g. `access_denied`."""
+    iss: str | None = None
+    """The issuer, when the provider names itself (RFC 9207)."""
 
 
 def add_signin_routes(router: APIRouter, kavach: Kavach) -> None:
@@ -106,18 +122,7 @@ def add_signin_routes(router: APIRouter, kavach: Kavach) -> None:
         request: Request,
         provider: Annotated[str, Path(description="The provider id, e.g. `atlassian`.")],
         previous: MaybeSession,
-        state: Annotated[
-            str | None, Query(description="The sign-in attempt, as sent to the provider.")
-        ] = None,
-        code: Annotated[
-            str | None, Query(description="The one-time authorization code from the provider.")
-        ] = None,
-        error: Annotated[
-            str | None, Query(description="The provider's error, e.g. `access_denied`.")
-        ] = None,
-        iss: Annotated[
-            str | None, Query(description="The issuer, when the provider names itself (RFC 9207).")
-        ] = None,
+        answer: Annotated[ProviderAnswer, Query()],
     ) -> Response:
         """The provider sends the browser here. Sets the session cookie and answers 303.
 
@@ -128,14 +133,18 @@ def add_signin_routes(router: APIRouter, kavach: Kavach) -> None:
         cookies = cookies_of(request, kavach)
         binding = request.cookies.get(cookies.name(BINDING_COOKIE))
         await kavach.rate_limiter.hit_callback(
-            client_address(request), provider=provider, state=state, browser_binding=binding
+            client_address(request), provider=provider, state=answer.state, browser_binding=binding
         )
         try:
-            pending = await kavach.sign_in.take(provider, state=state, browser_binding=binding)
+            pending = await kavach.sign_in.take(
+                provider, state=answer.state, browser_binding=binding
+            )
         except SignInError as exc:
             return _failed(request, exc, FALLBACK)
         try:
-            result = await kavach.sign_in.complete(pending, code=code, error=error, issuer=iss)
+            result = await kavach.sign_in.complete(
+                pending, code=answer.code, error=answer.error, issuer=answer.iss
+            )
         except SignInError as exc:
             return _failed(request, exc, pending.redirect_to)
         if previous is not None:

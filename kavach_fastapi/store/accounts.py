@@ -56,19 +56,15 @@ class AccountStore:
         Succeeds only if the tokens are still at ``version`` (nobody refreshed since we looked)
         and no live lease exists; an expired lease (its holder died) is taken over.
         """
-        async with self._db.transaction() as session:
-            result = await session.execute(
-                update(AccountRow)
-                .where(
-                    col(AccountRow.id) == account_id,
-                    col(AccountRow.token_version) == version,
-                    col(AccountRow.needs_reauth).is_(False),
-                    (col(AccountRow.refresh_lease_until).is_(None))
-                    | (col(AccountRow.refresh_lease_until) < now),
-                )
-                .values(refresh_lease_owner=owner, refresh_lease_until=until)
-            )
-            return rowcount(result) == 1
+        return await self._update(
+            account_id,
+            col(AccountRow.token_version) == version,
+            col(AccountRow.needs_reauth).is_(False),
+            (col(AccountRow.refresh_lease_until).is_(None))
+            | (col(AccountRow.refresh_lease_until) < now),
+            refresh_lease_owner=owner,
+            refresh_lease_until=until,
+        )
 
     async def save_refreshed(
         self, account_id: str, *, owner: str, sealed: SealedTokens, now: datetime
@@ -89,56 +85,37 @@ class AccountStore:
             values["refresh_token"] = sealed.refresh_token
         if sealed.scopes:
             values["scopes"] = sealed.scopes
-        async with self._db.transaction() as session:
-            result = await session.execute(
-                update(AccountRow)
-                .where(
-                    col(AccountRow.id) == account_id,
-                    col(AccountRow.refresh_lease_owner) == owner,
-                )
-                .values(**values)
-            )
-            return rowcount(result) == 1
+        return await self._update(
+            account_id, col(AccountRow.refresh_lease_owner) == owner, **values
+        )
 
     async def release_lease(self, account_id: str, *, owner: str) -> None:
         """Give the lease back without new tokens (the refresh failed for now)."""
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(AccountRow)
-                .where(
-                    col(AccountRow.id) == account_id,
-                    col(AccountRow.refresh_lease_owner) == owner,
-                )
-                .values(refresh_lease_owner=None, refresh_lease_until=None)
-            )
+        await self._update(
+            account_id,
+            col(AccountRow.refresh_lease_owner) == owner,
+            refresh_lease_owner=None,
+            refresh_lease_until=None,
+        )
 
     async def mark_needs_reauth(self, account_id: str, *, now: datetime) -> None:
         """The grant is dead: keep the link, drop the lease, and ask for consent again."""
         await self._retire_grant(account_id, now=now)
 
     async def _retire_grant(self, account_id: str, *, now: datetime, **also: Any) -> None:
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(AccountRow)
-                .where(col(AccountRow.id) == account_id)
-                .values(
-                    needs_reauth=True,
-                    refresh_lease_owner=None,
-                    refresh_lease_until=None,
-                    token_version=col(AccountRow.token_version) + 1,
-                    updated_at=now,
-                    **also,
-                )
-            )
+        await self._update(
+            account_id,
+            needs_reauth=True,
+            refresh_lease_owner=None,
+            refresh_lease_until=None,
+            token_version=col(AccountRow.token_version) + 1,
+            updated_at=now,
+            **also,
+        )
 
     async def save_sites(self, account_id: str, sites_json: str, *, now: datetime) -> None:
         """Cache an account's list of sites."""
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(AccountRow)
-                .where(col(AccountRow.id) == account_id)
-                .values(sites_json=sites_json, sites_fetched_at=now)
-            )
+        await self._update(account_id, sites_json=sites_json, sites_fetched_at=now)
 
     async def forget_tokens(self, account_id: str, *, now: datetime) -> None:
         """Disconnect: drop the tokens and cached sites, keep the identity link."""
@@ -184,10 +161,16 @@ class AccountStore:
         }
         if not values:
             return False
+        return await self._update(account_id, col(AccountRow.token_version) == version, **values)
+
+    async def _update(self, account_id: str, *conditions: Any, **values: Any) -> bool:
+        """Set ``values`` on the account if ``conditions`` hold, in one statement.
+
+        Returns:
+            Whether the row was written (``False``: the conditions no longer held).
+        """
+        statement = (
+            update(AccountRow).where(col(AccountRow.id) == account_id, *conditions).values(**values)
+        )
         async with self._db.transaction() as session:
-            result = await session.execute(
-                update(AccountRow)
-                .where(col(AccountRow.id) == account_id, col(AccountRow.token_version) == version)
-                .values(**values)
-            )
-            return rowcount(result) == 1
+            return rowcount(await session.execute(statement)) == 1
