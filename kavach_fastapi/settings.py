@@ -56,21 +56,17 @@ def _http_url(value: str, *, allow_path: bool) -> str:
     return f"{parts.scheme}://{parts.netloc.lower()}{path}"
 
 
-def _from_environment(prefix: str) -> SettingsConfigDict:
+class _FromEnvironment(BaseSettings):
     # Field docstrings are the fields' descriptions: the configuration reference is built from them.
-    return SettingsConfigDict(
-        env_prefix=prefix,
-        env_file=".env",
-        extra="ignore",
-        use_attribute_docstrings=True,
-        frozen=True,
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", use_attribute_docstrings=True, frozen=True
     )
 
 
-class AtlassianSettings(BaseSettings):
+class AtlassianSettings(_FromEnvironment):
     """The Atlassian OAuth 2.0 (3LO) app, from ``ATLASSIAN_*`` variables."""
 
-    model_config = _from_environment("ATLASSIAN_")
+    model_config = SettingsConfigDict(env_prefix="ATLASSIAN_")
 
     client_id: str | None = None
     """The app's client id, from the developer console (https://developer.atlassian.com/console/myapps/)."""
@@ -101,10 +97,10 @@ class AtlassianSettings(BaseSettings):
         return _http_url(value, allow_path=True)
 
 
-class KavachSettings(BaseSettings):
+class KavachSettings(_FromEnvironment):
     """How the app keeps users, sessions and tokens, from ``KAVACH_*`` variables."""
 
-    model_config = _from_environment("KAVACH_")
+    model_config = SettingsConfigDict(env_prefix="KAVACH_")
 
     database_url: str = DEFAULT_DATABASE_URL
     """Any SQLAlchemy URL: the default SQLite file suits one process; use `postgresql://...` for several instances."""
