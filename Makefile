@@ -40,7 +40,9 @@ docs-build: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8001
 
-test: lint typecheck pytest docs-build
+# The strict site build is part of the suite (tests/docs/test_site.py builds it once and checks
+# the pages), so `make test` does not build it a second time.
+test: lint typecheck pytest
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -1,9 +1,9 @@
 """The error codes: one table of what the package says about each failure.
 
-Each :class:`ErrorCode` carries, in one place, its HTTP status, what it means, the message a
+Each [`ErrorCode`][kavach_fastapi.ErrorCode] carries, in one place, its HTTP status, what it means, the message a
 person sees, what to do about it, and (for failures that pass with time) the ``Retry-After`` to
 suggest. The answers, the router's OpenAPI ``responses=`` and the errors page of the
-documentation all read this table; the exceptions of :mod:`kavach_fastapi.errors` name a code.
+documentation all read this table; the exceptions of `kavach_fastapi.errors` name a code.
 Codes are stable: they appear on the wire, in ``{"error": {"code": ...}}`` and ``?error=``.
 """
 

@@ -9,7 +9,7 @@ not decrypt. Keys come from ``KAVACH_SECRET``; with several keys the first encry
 tried for reading, which is how keys rotate.
 
 A provider token is bound to its account's stable identity, the provider and the provider's
-account id, and to its column (:func:`token_context`), so the sign-in can seal tokens before it
+account id, and to its column (`token_context`), so the sign-in can seal tokens before it
 knows the account row. Ciphertexts are written in format ``v2``. The format ``v1`` of earlier
 versions bound tokens to the account's row id instead; those still decrypt, and
 ``kavach keys rotate`` rewrites them as ``v2``.
@@ -109,7 +109,7 @@ class Keyring:
         return f"{FORMAT}.{key.kid}.{payload}"
 
     def decrypt(self, value: str, *, context: str) -> str:
-        """Decrypt a value made by :meth:`encrypt` with the same ``context``.
+        """Decrypt a value made by `encrypt` with the same ``context``.
 
         Raises:
             DecryptionError: the value is malformed, tampered with, bound to another row, or
@@ -213,7 +213,7 @@ def open_token(keyring: Keyring, value: str, owner: TokenOwner, column: str) -> 
     """Decrypt a stored provider token, of either format.
 
     Raises:
-        DecryptionError: as :meth:`Keyring.decrypt`, or a ``v1`` value without ``owner.row_id``.
+        DecryptionError: as `Keyring.decrypt`, or a ``v1`` value without ``owner.row_id``.
     """
     if not value.startswith(f"{LEGACY_FORMAT}."):
         return keyring.decrypt(value, context=token_context(owner, column))

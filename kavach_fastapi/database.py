@@ -7,10 +7,10 @@ start with ``BEGIN IMMEDIATE`` so two writers queue for the lock instead of fail
 
 Database outages are told apart from bugs here: when the database cannot be reached (PostgreSQL
 stopped or restarting, a network that drops connections, a SQLite file that cannot be opened or
-stays locked past the busy timeout), every unit of work (:meth:`Database.transaction`,
-:meth:`Database.reader`, :meth:`Database.autocommit`) fails with
-:class:`~kavach_fastapi.errors.DatabaseUnavailableError` (503 with ``Retry-After``), translated in
-one place, :meth:`OutageWatch.watch`; the log says once that the outage started and once that it
+stays locked past the busy timeout), every unit of work (`Database.transaction`,
+`Database.reader`, `Database.autocommit`) fails with
+[`DatabaseUnavailableError`][kavach_fastapi.DatabaseUnavailableError] (503 with ``Retry-After``), translated in
+one place, `OutageWatch.watch`; the log says once that the outage started and once that it
 ended, instead of a traceback per request. Anything else (a missing table, a constraint, a bug)
 still fails loudly.
 """
@@ -219,9 +219,9 @@ def _describe(exc: BaseException) -> str:
 class OutageWatch:
     """Translates outage failures into ``DatabaseUnavailableError`` and logs each outage once.
 
-    One per :class:`Database`, so each process says it once: a warning
+    One per `Database`, so each process says it once: a warning
     when the first failure arrives, an info line when a query succeeds again (at least
-    :data:`QUIET_SECONDS` after the last failure).
+    `QUIET_SECONDS` after the last failure).
     """
 
     def __init__(self) -> None:

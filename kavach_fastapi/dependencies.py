@@ -1,13 +1,13 @@
-"""Dependencies for any route of an app that includes :func:`~kavach_fastapi.kavach_router`.
+"""Dependencies for any route of an app that includes [`kavach_router`][kavach_fastapi.kavach_router].
 
-Use the ``Annotated`` aliases in signatures::
+Use the ``Annotated`` aliases in signatures:
 
     @app.get("/me")
     async def me(user: CurrentUser) -> User: ...
 
 ``current_user`` answers 401 with the package's JSON error when nobody is signed in;
 ``optional_user`` gives ``None`` instead. The dependencies that call a provider as that person
-live beside the provider (:mod:`kavach_fastapi.atlassian.dependencies`).
+live beside the provider (`kavach_fastapi.atlassian.dependencies`).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Everything that can go wrong, as exceptions to catch, each naming its error code.
 
 The codes, with their statuses, messages and advice, are one table:
-[`ErrorCode`][kavach_fastapi.ErrorCode] (:mod:`kavach_fastapi.codes`). The exceptions are for
+[`ErrorCode`][kavach_fastapi.ErrorCode] (`kavach_fastapi.codes`). The exceptions are for
 ``except``: each names the code it stands for, and its status and default message come from
-that code. The tree::
+that code. The tree:
 
     KavachError                      root of every failure the package raises
     ├── ConfigurationError           settings are missing or invalid (raised at start-up)

@@ -1,10 +1,10 @@
 """Housekeeping as part of normal work: expired rows are deleted without a cron job.
 
 Sign-in attempts, sessions and rate-limit counters stop counting when they expire, but stay in
-their tables until deleted. :class:`Housekeeper` deletes them a small batch at a time, at most
-once per :data:`INTERVAL` in each process, after a sign-in start has been answered (so no request
+their tables until deleted. `Housekeeper` deletes them a small batch at a time, at most
+once per `INTERVAL` in each process, after a sign-in start has been answered (so no request
 waits for it). A backlog (a busy day, a cron job that stopped) is worked off in further small
-batches, :data:`CATCH_UP` apart, never in one long delete that would hold locks.
+batches, `CATCH_UP` apart, never in one long delete that would hold locks.
 
 ``kavach sessions purge`` still deletes everything at once, for those who prefer cron.
 """

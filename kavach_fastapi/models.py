@@ -1,7 +1,7 @@
 """The public models: what routes return and callers receive. None of them carries a token.
 
-Built from the rows of :mod:`kavach_fastapi.tables` (``User.from_row``), or from what a provider
-answered (:class:`ProviderProfile`).
+Built from the rows of `kavach_fastapi.tables` (``User.from_row``), or from what a provider
+answered ([`ProviderProfile`][kavach_fastapi.ProviderProfile]).
 """
 
 from __future__ import annotations

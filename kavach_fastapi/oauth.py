@@ -2,7 +2,7 @@
 
 Authlib's async OAuth2 client (httpx2 underneath) builds consent URLs and exchanges codes. This
 module wraps it in a small typed surface and translates every network or protocol failure, in one
-place, into a :class:`~kavach_fastapi.errors.ProviderError` with a fitting code. Every call has a
+place, into a [`ProviderError`][kavach_fastapi.ProviderError] with a fitting code. Every call has a
 deadline (``KAVACH_HTTP_TIMEOUT``) for the whole of it, connecting, sending and reading, so a
 provider that trickles its answer cannot hold a request open; redirects are never followed.
 """
@@ -77,7 +77,7 @@ def new_code_verifier() -> str:
 class SharedTransport(httpx2.AsyncBaseTransport):
     """Lends one long-lived transport (its connection pool) to many short-lived clients.
 
-    Closing a client does not close the pool; its owner closes :attr:`inner` and may put a
+    Closing a client does not close the pool; its owner closes `inner` and may put a
     new one in its place.
     """
 

@@ -2,9 +2,9 @@
 
 Each option is a field of [`KavachSettings`][kavach_fastapi.KavachSettings], where its default,
 its validation and its documentation live (the configuration reference is generated from
-them). :class:`KavachOptions` only lets editors and type checkers know the keywords:
+them). `KavachOptions` only lets editors and type checkers know the keywords:
 ``kavach_router(providers, **options: Unpack[KavachOptions])``. A unit test proves that its keys
-and types are the settings' fields, with the widening :func:`option_type` states, so the two
+and types are the settings' fields, with the widening `option_type` states, so the two
 cannot drift apart.
 """
 

@@ -136,7 +136,7 @@ class RateLimiter:
             now: the time, in seconds since the epoch (tests); the clock when ``None``.
 
         Raises:
-            RateLimitedError: as :meth:`hit`.
+            RateLimitedError: as `hit`.
         """
         if self.per_minute <= 0:
             return

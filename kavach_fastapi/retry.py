@@ -1,9 +1,9 @@
 """One way to retry a provider call: a policy, a loop, and what the caller hears at the end.
 
-Token refreshes, product-API calls and the list of sites all go through :func:`with_retries`:
+Token refreshes, product-API calls and the list of sites all go through `with_retries`:
 transient failures (timeouts, connection errors, 5xx, 429) are retried with backoff that honours
-``Retry-After``, within :class:`RetryPolicy`, then surface as
-:class:`~kavach_fastapi.errors.ProviderUnavailableError` (503 with ``Retry-After``).
+``Retry-After``, within `RetryPolicy`, then surface as
+[`ProviderUnavailableError`][kavach_fastapi.ProviderUnavailableError] (503 with ``Retry-After``).
 """
 
 from __future__ import annotations

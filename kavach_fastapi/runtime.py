@@ -1,6 +1,6 @@
 """One app's kavach: its settings, providers, database and services, started by the lifespan.
 
-[`kavach_router()`][kavach_fastapi.kavach_router] builds one :class:`Kavach` per router. Nothing
+[`kavach_router()`][kavach_fastapi.kavach_router] builds one `Kavach` per router. Nothing
 is global: two apps in one process, each with its own router and database, never see each
 other. The router's lifespan is the only way it starts (schema check, HTTP pool): it registers
 it on ``app.state``, where every dependency, the router's endpoints' included, finds it; one
@@ -41,7 +41,7 @@ from .tokens import TokenService
 logger = logging.getLogger("kavach_fastapi")
 
 STATE_KEY = "kavach"
-"""The attribute of ``app.state`` that holds the app's :class:`Kavach`."""
+"""The attribute of ``app.state`` that holds the app's `Kavach`."""
 
 
 class Kavach:
@@ -107,7 +107,7 @@ class Kavach:
         self.started = False
 
     async def rotate_keys(self) -> int:
-        """Re-encrypt every stored token with the newest ``KAVACH_SECRET`` key (see :mod:`.keys`)."""
+        """Re-encrypt every stored token with the newest ``KAVACH_SECRET`` key (see `.keys`)."""
         return await self.keys.rotate()
 
     @staticmethod
@@ -173,7 +173,7 @@ class Kavach:
         _answer_errors(app, self.answer)
 
     def detach(self, app: ASGIApp) -> None:
-        """Undo :meth:`attach` at shutdown."""
+        """Undo `attach` at shutdown."""
         if isinstance(app, FastAPI) and getattr(app.state, STATE_KEY, None) is self:
             setattr(app.state, STATE_KEY, None)
 

@@ -6,7 +6,7 @@ at its absolute expiry, after an idle period, or when it is revoked; each sign-i
 so a session id planted before sign-in is never adopted.
 
 While the database cannot be reached, a session this process checked within
-:data:`OUTAGE_GRACE` (and never past its expiry or idle timeout) keeps working; any other
+`OUTAGE_GRACE` (and never past its expiry or idle timeout) keeps working; any other
 request that needs a session answers 503 ``database_unavailable``.
 """
 
@@ -56,7 +56,7 @@ class SessionManager:
     the sessions it has seen for ``cache_seconds``. Revocation stays correct: signing out here
     forgets the session here at once, and another process stops accepting it within
     ``cache_seconds``. While the database is unavailable, a remembered session is trusted for
-    up to :data:`OUTAGE_GRACE` after its last check instead.
+    up to `OUTAGE_GRACE` after its last check instead.
 
     Args:
         store: the sessions table.

@@ -1,12 +1,12 @@
 """Settings read from the environment (and ``.env``), validated once at start-up.
 
-Two classes, one per prefix: :class:`AtlassianSettings` (``ATLASSIAN_*``) describes the OAuth app,
-:class:`KavachSettings` (``KAVACH_*``) describes how this app keeps users and sessions. Keyword
-arguments given to :func:`~kavach_fastapi.kavach_router` or
-:func:`~kavach_fastapi.atlassian_provider` win over the environment.
+Two classes, one per prefix: [`AtlassianSettings`][kavach_fastapi.AtlassianSettings] (``ATLASSIAN_*``) describes the OAuth app,
+[`KavachSettings`][kavach_fastapi.KavachSettings] (``KAVACH_*``) describes how this app keeps users and sessions. Keyword
+arguments given to [`kavach_router`][kavach_fastapi.kavach_router] or
+[`atlassian_provider`][kavach_fastapi.atlassian_provider] win over the environment.
 
-A bad value never surfaces as a pydantic traceback: :func:`load_settings` raises one
-:class:`~kavach_fastapi.errors.ConfigurationError` whose message names each variable and its fix.
+A bad value never surfaces as a pydantic traceback: `load_settings` raises one
+[`ConfigurationError`][kavach_fastapi.ConfigurationError] whose message names each variable and its fix.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 An attempt is a row keyed by the hash of a random ``state``. It holds the PKCE verifier
 (encrypted), where to land afterwards, and the hash of a random value kept in a short-lived
 HttpOnly cookie of the browser that started it (the *browser binding*). Only that browser can
-finish it, only once, and only within :data:`ATTEMPT_LIFETIME`. The database holds the attempts,
+finish it, only once, and only within `ATTEMPT_LIFETIME`. The database holds the attempts,
 so any worker or instance can finish what another started.
 
 Finishing consumes the attempt first, in one statement that matches its state, browser binding
@@ -303,7 +303,7 @@ def check_storable(*, redirect_uri: str, redirect_to: str) -> None:
     """Refuse, before anything is written, values too long for the attempt to keep.
 
     The callback URL comes from the request's ``Host`` unless ``KAVACH_BASE_URL`` is set, so
-    any client can make it long; ``redirect_to`` is bounded by :func:`safe_redirect` already.
+    any client can make it long; ``redirect_to`` is bounded by `safe_redirect` already.
 
     Raises:
         KavachError: ``invalid_request`` (400), naming what is too long.

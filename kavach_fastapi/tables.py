@@ -1,8 +1,8 @@
 """The package's database tables, in their own SQLAlchemy registry and metadata.
 
-:data:`metadata` is separate from ``SQLModel.metadata``, so an app that uses SQLModel for its own
+`metadata` is separate from ``SQLModel.metadata``, so an app that uses SQLModel for its own
 tables never has ours created in its database, nor theirs in ours. Provider tokens are only ever
-on :class:`AccountRow`, encrypted, and never in a public model (:mod:`kavach_fastapi.models`).
+on `AccountRow`, encrypted, and never in a public model (`kavach_fastapi.models`).
 """
 
 from __future__ import annotations

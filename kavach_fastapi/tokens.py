@@ -10,16 +10,16 @@ it. Here one refresh per grant is in flight, everywhere:
   account row with a conditional UPDATE that only succeeds if nobody refreshed since it looked
   (``token_version``) and no live lease exists. Everyone else polls the row until the version
   moves, then uses the new token. No transaction is held across the HTTP call.
-* a lease expires (:data:`LEASE_DURATION`), so a worker that dies mid-refresh blocks others only
+* a lease expires (`LEASE_DURATION`), so a worker that dies mid-refresh blocks others only
   until then; its successor refreshes with the same refresh token, which Atlassian still accepts
   within its reuse interval.
 
 A dead grant (``invalid_grant``) marks the account as needing consent again and is never
-retried; transient failures (timeouts, 5xx, 429) are retried by :func:`~kavach_fastapi.retry.with_retries`,
+retried; transient failures (timeouts, 5xx, 429) are retried by `with_retries`,
 then surface as 503 with ``Retry-After``.
 
 This module does tokens only: the calls that use them are the provider's
-(:mod:`kavach_fastapi.atlassian.client`), and key rotation is :mod:`kavach_fastapi.keys`.
+(`kavach_fastapi.atlassian.client`), and key rotation is `kavach_fastapi.keys`.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ class TokenService:
         rotate the grant over and over: a token already replaced (by another request, worker
         or a new sign-in) is not refreshed, the replacement is used; a refresh already in
         flight is joined; and after one refresh caused by a refusal, this process refreshes
-        that account for refusals again only when :data:`REFUSAL_GRACE` has passed (a token
+        that account for refusals again only when `REFUSAL_GRACE` has passed (a token
         refused as soon as it was refreshed would be refused again: the app called something
         this grant cannot reach).
         """
@@ -165,7 +165,7 @@ class TokenService:
             flight.exception()  # retrieved here so an unawaited failure is never reported twice
 
     def _fresh(self, row: AccountRow) -> bool:
-        """Whether the stored token is good for longer than the leeway (see :meth:`_leeway_of`)."""
+        """Whether the stored token is good for longer than the leeway (see `_leeway_of`)."""
         expires = row.access_token_expires_at
         return expires is None or expires - self._leeway_of(row) > utcnow()
 

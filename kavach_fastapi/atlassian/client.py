@@ -1,11 +1,11 @@
 """Calling Atlassian's product APIs as the signed-in person.
 
-:class:`AtlassianClient` sends requests to ``ATLASSIAN_API_URL/ex/{product}/{cloud_id}/...``
+[`AtlassianClient`][kavach_fastapi.AtlassianClient] sends requests to ``ATLASSIAN_API_URL/ex/{product}/{cloud_id}/...``
 (the only way a 3LO token reaches Jira or Confluence), after checking that the cloud id is one of
-the person's sites. :class:`ProviderCalls` sends them: it refreshes the token and retries once on
-a 401, and retries what is safe to retry through :func:`~kavach_fastapi.retry.with_retries`.
+the person's sites. `ProviderCalls` sends them: it refreshes the token and retries once on
+a 401, and retries what is safe to retry through `with_retries`.
 
-Paths are built so that a segment stays a segment (:mod:`kavach_fastapi.atlassian.paths`).
+Paths are built so that a segment stays a segment (`kavach_fastapi.atlassian.paths`).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def _scope_mismatch(response: httpx2.Response) -> bool:
 class AtlassianClient:
     """Atlassian's APIs, authorised as one signed-in user.
 
-    Get one with the ``AtlassianAPI`` dependency::
+    Get one with the ``AtlassianAPI`` dependency:
 
         @app.get("/jira/{cloud_id}/me")
         async def jira_me(cloud_id: str, atlassian: AtlassianAPI) -> dict[str, Any]:
@@ -148,7 +148,7 @@ class AtlassianClient:
 
         Put anything that comes from a person into ``path_params=``, never into ``path``
         itself: ``get("jira", cloud_id, "/rest/api/3/issue/{key}", path_params={"key": key})``
-        sends ``key`` as one segment whatever it holds. See :func:`api_path`.
+        sends ``key`` as one segment whatever it holds. See `api_path`.
 
         ``GET``, ``HEAD``, ``OPTIONS``, ``PUT`` and ``DELETE`` are sent again after a timeout
         or a lost connection; ``POST`` and ``PATCH`` only when Atlassian cannot have acted on
@@ -180,23 +180,23 @@ class AtlassianClient:
         return await self._calls.call(self._user_id, self._provider.id, method, url, **kwargs)
 
     async def get(self, product: str, cloud_id: str, path: str, **kwargs: Any) -> httpx2.Response:
-        """``GET`` a product API path (see :meth:`request`)."""
+        """``GET`` a product API path (see `request`)."""
         return await self.request("GET", product, cloud_id, path, **kwargs)
 
     async def post(self, product: str, cloud_id: str, path: str, **kwargs: Any) -> httpx2.Response:
-        """``POST`` to a product API path (see :meth:`request`); resent only if it never arrived."""
+        """``POST`` to a product API path (see `request`); resent only if it never arrived."""
         return await self.request("POST", product, cloud_id, path, **kwargs)
 
     async def put(self, product: str, cloud_id: str, path: str, **kwargs: Any) -> httpx2.Response:
-        """``PUT`` to a product API path (see :meth:`request`)."""
+        """``PUT`` to a product API path (see `request`)."""
         return await self.request("PUT", product, cloud_id, path, **kwargs)
 
     async def patch(self, product: str, cloud_id: str, path: str, **kwargs: Any) -> httpx2.Response:
-        """``PATCH`` a product API path (see :meth:`request`); resent only if it never arrived."""
+        """``PATCH`` a product API path (see `request`); resent only if it never arrived."""
         return await self.request("PATCH", product, cloud_id, path, **kwargs)
 
     async def delete(
         self, product: str, cloud_id: str, path: str, **kwargs: Any
     ) -> httpx2.Response:
-        """``DELETE`` a product API path (see :meth:`request`)."""
+        """``DELETE`` a product API path (see `request`)."""
         return await self.request("DELETE", product, cloud_id, path, **kwargs)

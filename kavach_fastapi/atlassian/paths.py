@@ -1,6 +1,6 @@
 """Product-API paths in which a value stays within its own segment.
 
-Values go into ``path_params=`` and are percent-encoded within their segment (:func:`api_path`),
+Values go into ``path_params=`` and are percent-encoded within their segment (`api_path`),
 and a path that could be read in more than one way (``?``, ``#``, percent-escapes, ``..``, ...)
 is refused with [`InvalidAPIPathError`][kavach_fastapi.InvalidAPIPathError] before anything is
 sent.

@@ -2,7 +2,7 @@
 
 Atlassian lists a site once per product it runs: a site with Jira and Jira Service Management
 appears twice, with the same ``id``, each entry carrying only that product's scopes. No entry
-names its product; the scopes do. :func:`parse_accessible_resources` merges the entries by cloud
+names its product; the scopes do. `parse_accessible_resources` merges the entries by cloud
 id into one site with its products and the union of the scopes, in the order Atlassian listed
 them (an order that means nothing: never pick "the first site").
 
@@ -92,7 +92,7 @@ def products_of_scopes(scopes: Iterable[str]) -> list[str]:
 
 
 def product_name(product: str) -> str:
-    """A product as :attr:`AtlassianSite.products` names it (``"Jira"`` -> ``"jira"``,
+    """A product as `AtlassianSite.products` names it (``"Jira"`` -> ``"jira"``,
     ``"jira-service-management"`` -> ``"jira-servicedesk"``)."""
     name = product.strip().lower()
     return _ALIASES.get(name, name)

@@ -2,7 +2,7 @@
 the Atlassian emulator.
 
 It reads the same ``KAVACH_*`` and ``ATLASSIAN_*`` settings (environment and ``.env``) as the app,
-so run it where the app runs::
+so run it where the app runs:
 
     kavach check                # what is missing, and the callback URL to register
     kavach db upgrade           # bring the database schema up to date

@@ -1,7 +1,7 @@
 """Errors at the HTTP edge: the one JSON shape, its headers, and the OpenAPI that lists them.
 
 Every error answer is ``{"error": {"code": "...", "message": "..."}}`` with the status of its code
-(:class:`~kavach_fastapi.errors.ErrorCode`), never cached; ``401`` carries ``WWW-Authenticate``,
+([`ErrorCode`][kavach_fastapi.ErrorCode]), never cached; ``401`` carries ``WWW-Authenticate``,
 failures that pass with time ``Retry-After``, and ``reauth_required`` the ``reauth_url`` that the
 edge adds when it renders the error (the exception itself is never changed on its way).
 """

@@ -1,6 +1,6 @@
 """Alembic environment for kavach-fastapi's own tables.
 
-Run through :mod:`kavach_fastapi.migrate` (``kavach db upgrade``), which hands over an open
+Run through `kavach_fastapi.migrate` (``kavach db upgrade``), which hands over an open
 connection; the package keeps its own version table so an app's own Alembic history is never
 touched.
 """

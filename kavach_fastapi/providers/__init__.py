@@ -1,4 +1,4 @@
-"""Sign-in providers: one module each, over the shared description in :mod:`.base`."""
+"""Sign-in providers: one module each, over the shared description in `.base`."""
 
 from ..models import ProviderProfile
 from .atlassian import AtlassianProvider, atlassian_provider

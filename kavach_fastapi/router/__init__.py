@@ -2,8 +2,8 @@
 
 The endpoints are split by concern, each module a factory of an ``APIRouter`` whose endpoints
 are closures over the app's [`Kavach`][kavach_fastapi.runtime.Kavach]: signing in
-(:mod:`.signin_routes`), the session (:mod:`.session_routes`), providers and linked accounts
-(:mod:`.account_routes`), and what a provider brings itself (``OAuthProvider.routes``).
+(`.signin_routes`), the session (`.session_routes`), providers and linked accounts
+(`.account_routes`), and what a provider brings itself (``OAuthProvider.routes``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from .signin_routes import add_signin_routes
 class KavachRoute(APIRoute):
     """The router's edge: one place for its errors and its private headers.
 
-    A :class:`KavachError` from the endpoint or its dependencies is answered as the JSON error;
+    A [`KavachError`][kavach_fastapi.KavachError] from the endpoint or its dependencies is answered as the JSON error;
     every answer, errors included, is marked private (never cached, no referrer).
     """
 

@@ -1,7 +1,7 @@
 """The store: every read and write of the package's tables, by concern.
 
 Each query takes values (rows, hashes, ciphertexts, times) and runs in one unit of work of
-:class:`~kavach_fastapi.database.Database`, so a database outage surfaces as
+`Database`, so a database outage surfaces as
 ``DatabaseUnavailableError`` (503), never as a driver's exception; a query added here gets that by
 using those units of work. Nothing here calls back into a service: the services prepare what goes
 in (sealed tokens, the session's hash) before the transaction.
