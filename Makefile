@@ -27,6 +27,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -43,7 +44,9 @@ docs-build: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8001
 
-test: lint typecheck pytest docs-build
+# The strict site build is part of the suite (tests/docs/test_site.py builds it once and checks
+# the pages), so `make test` does not build it a second time.
+test: lint typecheck pytest
 
 # The sdist and the wheel, built in an isolated environment as a package index would get them.
 dist: $(STAMP)

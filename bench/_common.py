@@ -31,8 +31,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from kavach_fastapi.migrate import upgrade
-from kavach_fastapi.models import AccountRow, SessionRow, SignInAttemptRow, UserRow
 from kavach_fastapi.store import Store
+from kavach_fastapi.tables import AccountRow, SessionRow, SignInAttemptRow, UserRow
 
 ROOT = Path(__file__).resolve().parents[1]
 """The repository; uvicorn runs there."""
@@ -264,7 +264,7 @@ async def upgrade_schema(database_url: str) -> None:
     """Bring a database to the package's schema, as ``kavach db upgrade`` does."""
     store = Store(database_url)
     try:
-        await upgrade(store.writer)
+        await upgrade(store.database.writer)
     finally:
         await store.dispose()
 
@@ -289,7 +289,7 @@ async def table_counts(database_url: str) -> TableCounts:
     """Count the rows of the users, sessions, accounts and sign-in attempts tables."""
     store = Store(database_url)
     try:
-        async with store.reader() as session:
+        async with store.database.reader() as session:
             numbers = [
                 int((await session.execute(select(func.count()).select_from(table))).scalar_one())
                 for table in (UserRow, SessionRow, AccountRow, SignInAttemptRow)

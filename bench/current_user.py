@@ -221,7 +221,7 @@ async def time_lookups(store: Store, hashes: Sequence[str]) -> tuple[float, floa
     """Wall and CPU microseconds per ``Store.find_session`` over ``hashes``, one at a time."""
     began, cpu = time.perf_counter(), time.process_time()
     for token_hash in hashes:
-        if await store.find_session(token_hash) is None:
+        if await store.sessions.find_session(token_hash) is None:
             raise RuntimeError("a stored session was not found")
     count = len(hashes)
     return (

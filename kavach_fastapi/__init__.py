@@ -1,56 +1,64 @@
 """kavach-fastapi: Sign in with Atlassian for FastAPI.
 
-::
+```python
+from fastapi import FastAPI
+from kavach_fastapi import CurrentUser, atlassian_provider, kavach_router
 
-    from fastapi import FastAPI
-    from kavach_fastapi import CurrentUser, atlassian_provider, kavach_router
+app = FastAPI()
+app.include_router(kavach_router(providers=[atlassian_provider()]), prefix="/api/kavach")
 
-    app = FastAPI()
-    app.include_router(kavach_router(providers=[atlassian_provider()]), prefix="/api/kavach")
+@app.get("/me")
+async def me(user: CurrentUser): return user
+```
 
-    @app.get("/me")
-    async def me(user: CurrentUser): return user
+The public names load on first use (PEP 562), so ``import kavach_fastapi``, and the pytest plugins
+that every pytest run of a project with the package loads, cost almost nothing.
 """
 
-from .atlassian_api import AtlassianClient
-from .dependencies import (
-    AtlassianAPI,
-    AtlassianSites,
-    AtlassianToken,
-    CurrentUser,
-    OptionalUser,
-    atlassian_client,
-    atlassian_sites,
-    atlassian_token,
-    current_user,
-    optional_user,
-)
-from .errors import (
-    AccountDisabledError,
-    ConfigurationError,
-    CrossSiteRequestError,
-    DatabaseUnavailableError,
-    ErrorCode,
-    InvalidAPIPathError,
-    InvalidStateError,
-    KavachError,
-    NotSignedInError,
-    ProviderDeniedError,
-    ProviderError,
-    ProviderUnavailableError,
-    RateLimitedError,
-    ReauthRequiredError,
-    RetryLaterError,
-    SignInBusyError,
-    SignInError,
-    UnknownProviderError,
-    UnknownSiteError,
-)
-from .models import AtlassianSite, LinkedAccount, User
-from .providers import AtlassianProvider, OAuthProvider, ProviderProfile, atlassian_provider
-from .router import KavachRouter, kavach_router
-from .settings import AtlassianSettings, KavachSettings
-from .sites import find_site, sites_for_product, sites_with_scope
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__ as __version__
+
+if TYPE_CHECKING:
+    from .atlassian.client import AtlassianClient
+    from .atlassian.dependencies import (
+        AtlassianAPI,
+        AtlassianSites,
+        AtlassianToken,
+        atlassian_client,
+        atlassian_sites,
+        atlassian_token,
+    )
+    from .atlassian.sites import find_site, sites_for_product, sites_with_scope
+    from .codes import ErrorCode
+    from .dependencies import CurrentUser, OptionalUser, current_user, optional_user
+    from .errors import (
+        AccountDisabledError,
+        ConfigurationError,
+        CrossSiteRequestError,
+        DatabaseUnavailableError,
+        InvalidAPIPathError,
+        InvalidStateError,
+        KavachError,
+        NotSignedInError,
+        ProviderDeniedError,
+        ProviderError,
+        ProviderUnavailableError,
+        RateLimitedError,
+        ReauthRequiredError,
+        RetryLaterError,
+        SignInBusyError,
+        SignInError,
+        UnknownProviderError,
+        UnknownSiteError,
+    )
+    from .models import AtlassianSite, LinkedAccount, ProviderProfile, User
+    from .providers import AtlassianProvider, OAuthProvider, atlassian_provider
+    from .router import KavachRouter, kavach_router
+    from .settings import AtlassianSettings, KavachSettings
 
 __all__ = [
     "AccountDisabledError",
@@ -98,3 +106,47 @@ __all__ = [
     "sites_for_product",
     "sites_with_scope",
 ]
+
+
+# The module each public name lives in; tests/unit/test_lazy_imports.py checks that it agrees
+# with the TYPE_CHECKING imports above and with __all__.
+_HOMES: dict[str, str] = {
+    **{name: "errors" for name in __all__ if name.endswith("Error")},
+    "ErrorCode": "codes",
+    "AtlassianClient": "atlassian.client",
+    **dict.fromkeys(
+        (
+            "AtlassianAPI",
+            "AtlassianSites",
+            "AtlassianToken",
+            "atlassian_client",
+            "atlassian_sites",
+            "atlassian_token",
+        ),
+        "atlassian.dependencies",
+    ),
+    **dict.fromkeys(("find_site", "sites_for_product", "sites_with_scope"), "atlassian.sites"),
+    **dict.fromkeys(
+        ("CurrentUser", "OptionalUser", "current_user", "optional_user"), "dependencies"
+    ),
+    **dict.fromkeys(("AtlassianSite", "LinkedAccount", "ProviderProfile", "User"), "models"),
+    **dict.fromkeys(
+        ("AtlassianProvider", "OAuthProvider", "atlassian_provider"),
+        "providers",
+    ),
+    **dict.fromkeys(("KavachRouter", "kavach_router"), "router"),
+    **dict.fromkeys(("AtlassianSettings", "KavachSettings"), "settings"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

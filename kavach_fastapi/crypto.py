@@ -1,12 +1,18 @@
-"""Random tokens, their hashes, and encryption of provider tokens at rest.
+"""Random tokens, their hashes, and the encryption of secrets at rest.
 
 Session tokens, sign-in states and browser bindings are random values of 256 bits. Only their
 SHA-256 hashes are stored, so a copy of the database cannot be turned into a working cookie.
 
-Provider tokens are encrypted with AES-256-GCM. Each ciphertext is bound to the row and column
-it belongs to (the *context*, used as associated data), so a value copied into another row does
+Provider tokens (and PKCE verifiers) are encrypted with AES-256-GCM. Each ciphertext is bound to
+what it belongs to (the *context*, used as associated data), so a value copied elsewhere does
 not decrypt. Keys come from ``KAVACH_SECRET``; with several keys the first encrypts and all are
 tried for reading, which is how keys rotate.
+
+A provider token is bound to its account's stable identity, the provider and the provider's
+account id, and to its column (`token_context`), so the sign-in can seal tokens before it
+knows the account row. Ciphertexts are written in format ``v2``. The format ``v1`` of earlier
+versions bound tokens to the account's row id instead; those still decrypt, and
+``kavach keys rotate`` rewrites them as ``v2``.
 """
 
 from __future__ import annotations
@@ -17,16 +23,24 @@ import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .errors import ConfigurationError, ErrorCode, KavachError
+from .codes import ErrorCode
+from .errors import ConfigurationError, KavachError
 
-_FORMAT = "v1"
+FORMAT = "v2"
+"""The format new ciphertexts are written in."""
+LEGACY_FORMAT = "v1"
+"""The format of earlier versions, read still: provider tokens bound to the account's row id."""
+_FORMATS = (FORMAT, LEGACY_FORMAT)
 _NONCE_BYTES = 12
+TOKEN_COLUMNS = ("access_token", "refresh_token")
 
 
 def new_token(nbytes: int = 32) -> str:
@@ -52,7 +66,6 @@ class DecryptionError(KavachError):
     """
 
     code = ErrorCode.NOT_CONFIGURED
-    status_code = 500
     default_message = "A stored credential could not be read."
 
 
@@ -93,10 +106,10 @@ class Keyring:
         nonce = secrets.token_bytes(_NONCE_BYTES)
         sealed = key.aead.encrypt(nonce, plaintext.encode(), context.encode())
         payload = base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
-        return f"{_FORMAT}.{key.kid}.{payload}"
+        return f"{FORMAT}.{key.kid}.{payload}"
 
     def decrypt(self, value: str, *, context: str) -> str:
-        """Decrypt a value made by :meth:`encrypt` with the same ``context``.
+        """Decrypt a value made by `encrypt` with the same ``context``.
 
         Raises:
             DecryptionError: the value is malformed, tampered with, bound to another row, or
@@ -107,7 +120,7 @@ class Keyring:
             raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
         except ValueError:
             raise DecryptionError from None
-        if version != _FORMAT or len(raw) <= _NONCE_BYTES:
+        if version not in _FORMATS or len(raw) <= _NONCE_BYTES:
             raise DecryptionError
         nonce, sealed = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:]
         for key in self._keys:
@@ -120,5 +133,98 @@ class Keyring:
         raise DecryptionError
 
     def is_current(self, value: str) -> bool:
-        """Whether ``value`` was encrypted with the newest key (else it should be re-encrypted)."""
-        return value.startswith(f"{_FORMAT}.{self.primary_kid}.")
+        """Whether ``value`` is in the current format and key (else it should be re-encrypted)."""
+        return value.startswith(f"{FORMAT}.{self.primary_kid}.")
+
+
+@dataclass(frozen=True)
+class TokenOwner:
+    """The account a provider token belongs to, as its ciphertext is bound to it.
+
+    Attributes:
+        provider: the provider id, e.g. ``atlassian``.
+        account_id: the provider's id of the account (stable: the identity key).
+        row_id: the account's row id, which ``v1`` ciphertexts are bound to; ``None`` before
+            the row exists (a sign-in seals its tokens before its transaction).
+    """
+
+    provider: str
+    account_id: str
+    row_id: str | None = None
+
+
+def token_context(owner: TokenOwner, column: str) -> str:
+    """What a stored provider token is bound to: its account's identity and its column."""
+    return f"kavach:accounts:{owner.provider}:{owner.account_id}:{column}"
+
+
+def _legacy_token_context(row_id: str, column: str) -> str:
+    return f"kavach:accounts:{row_id}:{column}"
+
+
+class _Tokens(Protocol):
+    @property
+    def access_token(self) -> str: ...
+    @property
+    def refresh_token(self) -> str | None: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+    @property
+    def scopes(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True)
+class SealedTokens:
+    """Provider tokens encrypted for one account, ready to store."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime | None
+    scopes: str
+
+
+def seal_tokens(
+    keyring: Keyring, tokens: _Tokens, owner: TokenOwner, requested: tuple[str, ...] = ()
+) -> SealedTokens:
+    """Encrypt a token set for one account; a missing refresh token stays ``None``.
+
+    Args:
+        keyring: the configured keys.
+        tokens: what the provider answered.
+        owner: the account the tokens are bound to.
+        requested: scopes to record when the provider did not say which it granted.
+    """
+    refresh = tokens.refresh_token
+    return SealedTokens(
+        access_token=keyring.encrypt(
+            tokens.access_token, context=token_context(owner, "access_token")
+        ),
+        refresh_token=(
+            keyring.encrypt(refresh, context=token_context(owner, "refresh_token"))
+            if refresh
+            else None
+        ),
+        expires_at=tokens.expires_at,
+        scopes=" ".join(tokens.scopes or requested),
+    )
+
+
+def open_token(keyring: Keyring, value: str, owner: TokenOwner, column: str) -> str:
+    """Decrypt a stored provider token, of either format.
+
+    Raises:
+        DecryptionError: as `Keyring.decrypt`, or a ``v1`` value without ``owner.row_id``.
+    """
+    if not value.startswith(f"{LEGACY_FORMAT}."):
+        return keyring.decrypt(value, context=token_context(owner, column))
+    if owner.row_id is None:
+        raise DecryptionError
+    return keyring.decrypt(value, context=_legacy_token_context(owner.row_id, column))
+
+
+def reseal_token(keyring: Keyring, value: str, owner: TokenOwner, column: str) -> str | None:
+    """The token encrypted anew in the current format and key; ``None`` when it already is."""
+    if keyring.is_current(value):
+        return None
+    plaintext = open_token(keyring, value, owner, column)
+    return keyring.encrypt(plaintext, context=token_context(owner, column))

@@ -1,13 +1,13 @@
-"""Dependencies for any route of an app that includes :func:`~kavach_fastapi.kavach_router`.
+"""Dependencies for any route of an app that includes [`kavach_router`][kavach_fastapi.kavach_router].
 
-Use the ``Annotated`` aliases in signatures::
+Use the ``Annotated`` aliases in signatures:
 
     @app.get("/me")
     async def me(user: CurrentUser) -> User: ...
 
 ``current_user`` answers 401 with the package's JSON error when nobody is signed in;
-``optional_user`` gives ``None`` instead. ``atlassian_token``, ``atlassian_sites`` and
-``atlassian_client`` give what is needed to call Atlassian as that person.
+``optional_user`` gives ``None`` instead. The dependencies that call a provider as that person
+live beside the provider (`kavach_fastapi.atlassian.dependencies`).
 """
 
 from __future__ import annotations
@@ -16,18 +16,17 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from .atlassian_api import AtlassianClient, offering_reauth
-from .core import STATE_KEY, Kavach
 from .errors import ConfigurationError, NotSignedInError
-from .models import AtlassianSite, User
+from .http.cookies import cookie_policy, session_token
+from .models import User
+from .runtime import STATE_KEY, Kavach
 from .sessions import ActiveSession
-from .web import cookie_policy, reauth_url, session_token
 
 _ACTIVE_SESSION = "kavach_active_session"
 
 
 def get_kavach(request: Request) -> Kavach:
-    """The app's :class:`~kavach_fastapi.core.Kavach`.
+    """The app's [`Kavach`][kavach_fastapi.runtime.Kavach], registered by the router's lifespan.
 
     Raises:
         ConfigurationError: the app never included ``kavach_router()``, or was started without
@@ -44,7 +43,10 @@ def get_kavach(request: Request) -> Kavach:
 
 
 async def active_session(request: Request) -> ActiveSession | None:
-    """The request's valid session, looked up once per request."""
+    """The request's valid session, looked up once per request.
+
+    The one session dependency: the router's endpoints and the app's routes both use it.
+    """
     if _ACTIVE_SESSION in request.scope:
         cached: ActiveSession | None = request.scope[_ACTIVE_SESSION]
         return cached
@@ -78,56 +80,3 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 """The signed-in user, or ``None``."""
-
-
-async def atlassian_token(request: Request) -> str:
-    """A valid Atlassian access token for the signed-in person, refreshed when needed.
-
-    Raises:
-        NotSignedInError: nobody is signed in (401 ``not_signed_in``).
-        ReauthRequiredError: the grant is gone; consent again at ``reauth_url`` (401).
-        ProviderUnavailableError: Atlassian failed even after retries (503, ``Retry-After``).
-    """
-    user = await current_user(request)
-    kavach = get_kavach(request)
-    async with offering_reauth(reauth_url(request, kavach.settings.base_url)):
-        return await kavach.tokens.access_token(user.id, kavach.atlassian().id)
-
-
-async def atlassian_sites(request: Request) -> list[AtlassianSite]:
-    """The signed-in person's Atlassian sites (cached per account, see ``KAVACH_SITES_CACHE_TTL``).
-
-    Raises:
-        NotSignedInError, ReauthRequiredError, ProviderUnavailableError: as for
-            :func:`atlassian_token`.
-    """
-    user = await current_user(request)
-    kavach = get_kavach(request)
-    async with offering_reauth(reauth_url(request, kavach.settings.base_url)):
-        return await kavach.tokens.sites(user.id, kavach.atlassian())
-
-
-async def atlassian_client(request: Request) -> AtlassianClient:
-    """An :class:`~kavach_fastapi.atlassian_api.AtlassianClient` for the signed-in person.
-
-    Raises:
-        NotSignedInError: nobody is signed in (401 ``not_signed_in``).
-    """
-    user = await current_user(request)
-    kavach = get_kavach(request)
-    return AtlassianClient(
-        kavach.tokens,
-        kavach.atlassian(),
-        user.id,
-        reauth_url=reauth_url(request, kavach.settings.base_url),
-    )
-
-
-AtlassianToken = Annotated[str, Depends(atlassian_token)]
-"""A valid Atlassian access token for the signed-in person."""
-
-AtlassianSites = Annotated[list[AtlassianSite], Depends(atlassian_sites)]
-"""The signed-in person's Atlassian sites."""
-
-AtlassianAPI = Annotated[AtlassianClient, Depends(atlassian_client)]
-"""Atlassian's product APIs, authorised as the signed-in person."""

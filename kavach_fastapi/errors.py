@@ -1,6 +1,9 @@
-"""Everything that can go wrong, as exceptions with a stable error code.
+"""Everything that can go wrong, as exceptions to catch, each naming its error code.
 
-The tree::
+The codes, with their statuses, messages and advice, are one table:
+[`ErrorCode`][kavach_fastapi.ErrorCode] (`kavach_fastapi.codes`). The exceptions are for
+``except``: each names the code it stands for, and its status and default message come from
+that code. The tree:
 
     KavachError                      root of every failure the package raises
     ├── ConfigurationError           settings are missing or invalid (raised at start-up)
@@ -9,7 +12,7 @@ The tree::
     ├── SignInError                  a sign-in attempt could not finish
     │   ├── InvalidStateError        unknown, replayed or expired attempt, or another browser's
     │   ├── ProviderDeniedError      the provider answered the callback with ``error=``
-    │   ├── ProviderError            the token exchange or profile call failed (502)
+    │   ├── ProviderError            the token exchange or profile call failed (502, or 503)
     │   └── AccountDisabledError     the provider account is closed or inactive (403)
     ├── ReauthRequiredError          the provider grant is gone; the person must consent again (401)
     ├── RetryLaterError              a failure that passes with time (``Retry-After``)
@@ -22,81 +25,62 @@ The tree::
     ├── CrossSiteRequestError        a state-changing request came from another site (403)
     └── UnknownProviderError         no configured provider has that id (404)
 
-Every exception carries an :class:`ErrorCode`, an HTTP status and a message that is safe to
-show to a person: it never contains a token, a secret or a stack trace. The router turns them
-into the JSON shape ``{"error": {"code": "...", "message": "..."}}``.
+A message is safe to show to a person: it never contains a token, a secret or a stack trace.
+The HTTP edge turns an exception into ``{"error": {"code": "...", "message": "..."}}``.
+Exceptions are values: nothing is added to one while it propagates.
 """
 
 from __future__ import annotations
 
-from enum import Enum
+from typing import ClassVar
 
-
-class ErrorCode(str, Enum):
-    """The codes that appear in error answers and in ``?error=`` on landing URLs."""
-
-    NOT_SIGNED_IN = "not_signed_in"
-    """Nobody is signed in: no session cookie or bearer token, or it expired or was revoked."""
-    INVALID_REQUEST = "invalid_request"
-    """A query parameter is missing, duplicated or malformed, or the request's address (``Host``) is too long to keep."""
-    INVALID_STATE = "invalid_state"
-    """The callback's ``state`` names no pending sign-in: it was already used or never existed."""
-    SIGN_IN_EXPIRED = "sign_in_expired"
-    """The sign-in attempt is older than 10 minutes; start again."""
-    BROWSER_MISMATCH = "browser_mismatch"
-    """The callback was opened in a browser other than the one that started the sign-in."""
-    ACCESS_DENIED = "access_denied"
-    """The person declined the consent screen."""
-    INVALID_SCOPE = "invalid_scope"
-    """The provider refused a requested scope: enable it for the app in the developer console."""
-    PROVIDER_ERROR = "provider_error"
-    """The provider reported another error on the callback."""
-    ISSUER_MISMATCH = "issuer_mismatch"
-    """The callback names an issuer other than the configured provider."""
-    TOKEN_EXCHANGE_FAILED = "token_exchange_failed"  # noqa: S105 - a code, not a secret
-    """The provider did not exchange the authorization code for tokens."""
-    PROFILE_FETCH_FAILED = "profile_fetch_failed"
-    """The provider did not return the person's profile."""
-    PROVIDER_UNAVAILABLE = "provider_unavailable"
-    """The provider timed out or could not be reached."""
-    ACCOUNT_DISABLED = "account_disabled"
-    """The provider account is closed or inactive."""
-    CROSS_SITE_REQUEST = "cross_site_request"
-    """A state-changing request came from another site and was refused."""
-    UNKNOWN_PROVIDER = "unknown_provider"
-    """No configured provider has this id."""
-    REAUTH_REQUIRED = "reauth_required"
-    """The provider grant was revoked or expired: send the person to ``reauth_url`` to consent again."""
-    UNKNOWN_SITE = "unknown_site"
-    """The cloud id is not one of the signed-in person's Atlassian sites."""
-    RATE_LIMITED = "rate_limited"
-    """Too many sign-in requests from this address; retry after ``Retry-After`` seconds."""
-    SIGN_IN_BUSY = "sign_in_busy"
-    """``KAVACH_MAX_PENDING_SIGN_INS`` sign-ins are pending on the app; retry after ``Retry-After`` seconds."""
-    NOT_CONFIGURED = "not_configured"
-    """The package is not set up for this app (router not included, or lifespan not run)."""
-    DATABASE_UNAVAILABLE = "database_unavailable"
-    """The app's database cannot be reached or stays locked; retry after ``Retry-After`` seconds."""
+# Re-exported: ``from kavach_fastapi.errors import ErrorCode`` is where people look for it.
+from .codes import ErrorCode as ErrorCode  # noqa: PLC0414
 
 
 class KavachError(Exception):
     """Root of every failure the package raises.
 
+    Args:
+        message: a sentence safe to show to a person; when ``None``, the message of ``code``
+            if given, else the class's.
+        code: a more precise code than the class's (its status comes with it).
+        retry_after: seconds after which a retry may work; the code's suggestion when ``None``.
+
     Attributes:
-        code: the stable :class:`ErrorCode`.
-        status_code: the HTTP status that fits the failure.
+        code: the stable [`ErrorCode`][kavach_fastapi.ErrorCode].
+        status_code: the HTTP status, the code's.
         message: a sentence safe to show to a person.
+        retry_after: seconds to wait before a retry, for failures that pass with time.
     """
 
     code: ErrorCode = ErrorCode.INVALID_REQUEST
-    status_code: int = 400
-    default_message: str = "The request could not be completed."
+    default_message: ClassVar[str] = ErrorCode.INVALID_REQUEST.message
 
-    def __init__(self, message: str | None = None, *, code: ErrorCode | None = None) -> None:
-        self.message = message or self.default_message
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        # A class that names its own code and no message of its own says the code's message.
+        if "code" in vars(cls) and "default_message" not in vars(cls):
+            cls.default_message = cls.code.message
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: ErrorCode | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         if code is not None:
             self.code = code
+        # A code given here is more precise than the class: its own message fits better.
+        self.message = message or (code.message if code else self.default_message)
+        self.retry_after = retry_after if retry_after is not None else self.code.retry_after
         super().__init__(self.message)
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status of this failure: its code's."""
+        return self.code.status
 
 
 class ConfigurationError(KavachError):
@@ -107,69 +91,63 @@ class ConfigurationError(KavachError):
     """
 
     code = ErrorCode.NOT_CONFIGURED
-    status_code = 500
-    default_message = "kavach-fastapi is not configured."
 
 
 class NotSignedInError(KavachError):
     """The request carries no valid session."""
 
     code = ErrorCode.NOT_SIGNED_IN
-    status_code = 401
-    default_message = "Sign in to continue."
 
 
 class SignInError(KavachError):
     """A sign-in attempt could not finish. Nothing was written and no session was made."""
 
     code = ErrorCode.INVALID_REQUEST
-    status_code = 400
     default_message = "Sign-in could not be completed."
-    redirect_to: str | None = None
-    """Where the person should land to read the error, once the attempt is known."""
 
 
 class InvalidStateError(SignInError):
     """The callback does not match a pending sign-in started in this browser."""
 
     code = ErrorCode.INVALID_STATE
-    default_message = "This sign-in link is not valid any more. Please sign in again."
 
 
 class ProviderDeniedError(SignInError):
     """The provider sent the person back with ``error=`` instead of a code."""
 
     code = ErrorCode.PROVIDER_ERROR
-    status_code = 400
-    default_message = "The provider did not grant access."
 
 
 class ProviderError(SignInError):
-    """The provider's token or profile endpoint failed: timeout, 4xx, 5xx or malformed JSON."""
+    """The provider's token or profile endpoint failed: timeout, 4xx, 5xx or malformed JSON.
+
+    A timeout or an unreachable provider has the code ``provider_unavailable`` (503, with
+    ``Retry-After``); a refusal or a malformed answer ``token_exchange_failed`` or
+    ``profile_fetch_failed`` (502).
+    """
 
     code = ErrorCode.TOKEN_EXCHANGE_FAILED
-    status_code = 502
-    default_message = "The provider could not complete the sign-in. Please try again."
 
 
 class AccountDisabledError(SignInError):
     """The provider account is closed or inactive, so it cannot sign in."""
 
     code = ErrorCode.ACCOUNT_DISABLED
-    status_code = 403
-    default_message = "This account is closed or inactive and cannot sign in."
 
 
 class ReauthRequiredError(KavachError):
     """The provider grant is gone (revoked, expired or reused): the person must consent again.
 
-    The person stays signed in to the app. Attributes:
-        reauth_url: where to send the browser to consent again, when known.
+    The person stays signed in to the app. When the error is answered over HTTP, the answer
+    carries ``reauth_url``, the address that starts the consent again.
+
+    Args:
+        message: as for [`KavachError`][kavach_fastapi.KavachError].
+        reauth_url: where to send the browser, when the raiser knows better than the default
+            (the provider's authorize endpoint of the router).
     """
 
     code = ErrorCode.REAUTH_REQUIRED
-    status_code = 401
-    default_message = "Your Atlassian connection has expired. Please connect again."
 
     def __init__(self, message: str | None = None, *, reauth_url: str | None = None) -> None:
         super().__init__(message)
@@ -184,41 +162,34 @@ class RetryLaterError(KavachError):
     """
 
     code = ErrorCode.PROVIDER_UNAVAILABLE
-    status_code = 503
     default_message = "Please try again shortly."
-    default_retry_after = 5
-
-    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = self.default_retry_after if retry_after is None else retry_after
+    retry_after: int
 
 
 class ProviderUnavailableError(RetryLaterError):
     """The provider timed out, failed or is rate-limiting, even after retries."""
 
-    default_message = "Atlassian is not answering right now. Please try again shortly."
+    default_message = ErrorCode.PROVIDER_UNAVAILABLE.message
 
 
 class UnknownSiteError(KavachError):
     """The cloud id is not one of the signed-in person's sites."""
 
     code = ErrorCode.UNKNOWN_SITE
-    status_code = 404
-    default_message = "That Atlassian site is not one you have granted access to."
 
 
 class InvalidAPIPathError(KavachError, ValueError):
     """A product API path, or a value for it, could be read in more than one way: nothing was sent.
 
-    :class:`~kavach_fastapi.AtlassianClient` refuses a path with ``?``, ``#``, a percent-escape,
-    a backslash, a control or non-ASCII character, or a ``.``, ``..`` or empty segment (``//``
-    or a ``/`` at the end), and a ``path_params`` value that would make such a segment. Put
-    values into ``path_params=`` (each is percent-encoded within its own segment) and queries
-    into ``params=``. It is a ``ValueError`` too; the app answers it as 400 ``invalid_request``.
+    [`AtlassianClient`][kavach_fastapi.AtlassianClient] refuses a path with ``?``, ``#``, a
+    percent-escape, a backslash, a control or non-ASCII character, or a ``.``, ``..`` or empty
+    segment (``//`` or a ``/`` at the end), and a ``path_params`` value that would make such a
+    segment. Put values into ``path_params=`` (each is percent-encoded within its own segment)
+    and queries into ``params=``. It is a ``ValueError`` too; the app answers it as 400
+    ``invalid_request``.
     """
 
     code = ErrorCode.INVALID_REQUEST
-    status_code = 400
     default_message = "That is not a valid Atlassian API path."
 
 
@@ -226,9 +197,6 @@ class RateLimitedError(RetryLaterError):
     """Too many sign-in starts and callbacks from one client address (``KAVACH_RATE_LIMIT``)."""
 
     code = ErrorCode.RATE_LIMITED
-    status_code = 429
-    default_message = "Too many sign-in attempts. Please wait a moment and try again."
-    default_retry_after = 60
 
 
 class SignInBusyError(RetryLaterError):
@@ -239,8 +207,6 @@ class SignInBusyError(RetryLaterError):
     """
 
     code = ErrorCode.SIGN_IN_BUSY
-    status_code = 503
-    default_message = "Too many people are signing in right now. Please try again shortly."
 
 
 class DatabaseUnavailableError(RetryLaterError):
@@ -251,22 +217,15 @@ class DatabaseUnavailableError(RetryLaterError):
     """
 
     code = ErrorCode.DATABASE_UNAVAILABLE
-    status_code = 503
-    default_message = "The app cannot reach its database right now. Please try again shortly."
-    default_retry_after = 5
 
 
 class CrossSiteRequestError(KavachError):
     """A state-changing request came from another site."""
 
     code = ErrorCode.CROSS_SITE_REQUEST
-    status_code = 403
-    default_message = "Cross-site requests are not allowed here."
 
 
 class UnknownProviderError(KavachError):
     """No configured provider has the requested id."""
 
     code = ErrorCode.UNKNOWN_PROVIDER
-    status_code = 404
-    default_message = "No such sign-in provider."

@@ -1,10 +1,10 @@
 """Housekeeping as part of normal work: expired rows are deleted without a cron job.
 
 Sign-in attempts, sessions and rate-limit counters stop counting when they expire, but stay in
-their tables until deleted. :class:`Housekeeper` deletes them a small batch at a time, at most
-once per :data:`INTERVAL` in each process, after a sign-in start has been answered (so no request
+their tables until deleted. `Housekeeper` deletes them a small batch at a time, at most
+once per `INTERVAL` in each process, after a sign-in start has been answered (so no request
 waits for it). A backlog (a busy day, a cron job that stopped) is worked off in further small
-batches, :data:`CATCH_UP` apart, never in one long delete that would hold locks.
+batches, `CATCH_UP` apart, never in one long delete that would hold locks.
 
 ``kavach sessions purge`` still deletes everything at once, for those who prefer cron.
 """
@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from .models import utcnow
 from .ratelimit import WINDOW_SECONDS
 from .store import Store
+from .tables import utcnow
 
 logger = logging.getLogger("kavach_fastapi")
 
@@ -88,11 +88,11 @@ class Housekeeper:
         now = utcnow()
         current_window = int(now.timestamp() // WINDOW_SECONDS)
         deleted = (
-            await self._store.purge_attempts(now=now, limit=self._batch),
-            await self._store.purge_sessions(
+            await self._store.attempts.purge_attempts(now=now, limit=self._batch),
+            await self._store.sessions.purge_sessions(
                 now=now, idle_before=now - self._idle_timeout, limit=self._batch
             ),
             # The previous window is kept, as the rate limiter's own clean-up keeps it.
-            await self._store.forget_windows_before(current_window - 1, limit=self._batch),
+            await self._store.counters.forget_windows_before(current_window - 1, limit=self._batch),
         )
         return max(deleted)

@@ -12,28 +12,12 @@ import logging
 import os
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from .crypto import new_token
+from .database import is_sqlite, sqlite_file
 from .errors import ConfigurationError
 from .settings import KavachSettings
 
 logger = logging.getLogger("kavach_fastapi")
-
-
-def sqlite_file(database_url: str) -> Path | None:
-    """The file of a SQLite database URL; ``None`` for other databases or in-memory SQLite."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite":
-        return None
-    if not url.database or url.database == ":memory:" or url.database.startswith("file::memory:"):
-        return None
-    return Path(url.database)
-
-
-def is_sqlite(database_url: str) -> bool:
-    """Whether the URL names a SQLite database (file or in memory)."""
-    return make_url(database_url).get_backend_name() == "sqlite"
 
 
 def resolve_secret_keys(settings: KavachSettings) -> tuple[str, ...]:

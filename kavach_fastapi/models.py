@@ -1,143 +1,38 @@
-"""Database tables and the public models that routes return.
+"""The public models: what routes return and callers receive. None of them carries a token.
 
-Tables live in their own SQLAlchemy registry and metadata (:data:`metadata`), so an app that uses
-SQLModel for its own tables never has ours created in its database, nor theirs in ours.
-
-Public models (:class:`User`, :class:`AtlassianSite`, ...) are plain pydantic models built from
-the rows; provider tokens are only ever on :class:`AccountRow` and never in a public model.
+Built from the rows of `kavach_fastapi.tables` (``User.from_row``), or from what a provider
+answered ([`ProviderProfile`][kavach_fastapi.ProviderProfile]).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, UniqueConstraint
-from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel
 
-metadata = MetaData()
-"""The metadata of every kavach table, separate from ``SQLModel.metadata``."""
-
-MAX_URL_LENGTH = 2048
-"""The longest URL a table keeps (a sign-in's ``redirect_uri`` and ``redirect_to``, a picture)."""
-
-_registry = registry(metadata=metadata)
+from .tables import AccountRow, UserRow
 
 
-def utcnow() -> datetime:
-    """The current time as an aware UTC datetime."""
-    return datetime.now(timezone.utc)
+@dataclass(frozen=True)
+class ProviderProfile:
+    """The person as a provider describes them, reduced to what the package needs.
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores naive UTC and returns aware UTC, the same on SQLite and PostgreSQL."""
-
-    impl = DateTime(timezone=False)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("kavach stores aware datetimes only")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=timezone.utc)
-
-
-def _timestamp(**kwargs: Any) -> Any:
-    return Field(sa_type=UTCDateTime, **kwargs)
-
-
-class _Table(SQLModel, registry=_registry):
-    pass
-
-
-class UserRow(_Table, table=True):
-    """A person known to the app. Keyed by our own id, never by email."""
-
-    __tablename__: ClassVar[str] = "kavach_users"
-
-    id: str = Field(primary_key=True, max_length=32)
-    email: str | None = Field(default=None, max_length=320)
-    email_normalized: str | None = Field(default=None, max_length=320, index=True)
-    email_verified: bool = False
-    name: str | None = Field(default=None, max_length=500)
-    image: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
-    created_at: datetime = _timestamp()
-    updated_at: datetime = _timestamp()
-
-
-class AccountRow(_Table, table=True):
-    """A provider account linked to a user, with its tokens encrypted and bound to this row.
-
-    One provider account is one identity: it belongs to one user, and a user has at most one
-    account per provider, so "the user's Atlassian tokens" always names exactly one grant.
+    Attributes:
+        account_id: the provider's stable identifier of the account: the identity key.
+        email: may be missing (a privacy setting); never used as an identity.
+        email_verified: whether the provider vouches for the email.
+        name: display name.
+        image: URL of the picture.
+        active: ``False`` for closed or inactive accounts, which may not sign in.
     """
 
-    __tablename__: ClassVar[str] = "kavach_accounts"
-    __table_args__ = (
-        UniqueConstraint("provider", "provider_account_id", name="uq_kavach_accounts_identity"),
-        UniqueConstraint("user_id", "provider", name="uq_kavach_accounts_user_provider"),
-    )
-
-    id: str = Field(primary_key=True, max_length=32)
-    user_id: str = Field(foreign_key="kavach_users.id", index=True, ondelete="CASCADE")
-    provider: str = Field(max_length=64)
-    provider_account_id: str = Field(max_length=255)
-    scopes: str = Field(default="", max_length=4000)
-    access_token: str | None = Field(default=None, max_length=20000)
-    refresh_token: str | None = Field(default=None, max_length=20000)
-    access_token_expires_at: datetime | None = _timestamp(default=None, nullable=True)
-    needs_reauth: bool = False
-    token_version: int = 0
-    """Bumped by every write of new tokens: the compare-and-swap guard of refreshes."""
-    refresh_lease_owner: str | None = Field(default=None, max_length=128)
-    refresh_lease_until: datetime | None = _timestamp(default=None, nullable=True)
-    sites_json: str | None = Field(default=None, max_length=200000)
-    sites_fetched_at: datetime | None = _timestamp(default=None, nullable=True)
-    created_at: datetime = _timestamp()
-    updated_at: datetime = _timestamp()
-
-
-class SessionRow(_Table, table=True):
-    """A signed-in browser or API client. Only the hash of the session token is stored."""
-
-    __tablename__: ClassVar[str] = "kavach_sessions"
-
-    token_hash: str = Field(primary_key=True, max_length=64)
-    user_id: str = Field(foreign_key="kavach_users.id", index=True, ondelete="CASCADE")
-    created_at: datetime = _timestamp()
-    expires_at: datetime = _timestamp(index=True)
-    last_active_at: datetime = _timestamp()
-
-
-class SignInAttemptRow(_Table, table=True):
-    """A sign-in that was started and not yet finished; single use, short-lived."""
-
-    __tablename__: ClassVar[str] = "kavach_sign_in_attempts"
-
-    state_hash: str = Field(primary_key=True, max_length=64)
-    browser_hash: str = Field(max_length=64, index=True)
-    provider: str = Field(max_length=64)
-    code_verifier: str | None = Field(default=None, max_length=500)
-    redirect_uri: str = Field(max_length=MAX_URL_LENGTH)
-    redirect_to: str = Field(max_length=MAX_URL_LENGTH)
-    created_at: datetime = _timestamp()
-    expires_at: datetime = _timestamp(index=True)
-
-
-class RateLimitRow(_Table, table=True):
-    """How many rate-limited requests one client address made in one time window."""
-
-    __tablename__: ClassVar[str] = "kavach_rate_limits"
-
-    key: str = Field(primary_key=True, max_length=200)
-    window: int = Field(primary_key=True)
-    count: int = 0
+    account_id: str
+    email: str | None
+    email_verified: bool
+    name: str | None
+    image: str | None
+    active: bool
 
 
 class _Public(BaseModel):
@@ -163,14 +58,7 @@ class User(_Public):
     @classmethod
     def from_row(cls, row: UserRow) -> User:
         """Build the public view of a user row."""
-        return cls(
-            id=row.id,
-            email=row.email,
-            email_verified=row.email_verified,
-            name=row.name,
-            image=row.image,
-            created_at=row.created_at,
-        )
+        return cls.model_validate(row, from_attributes=True)
 
 
 class SessionInfo(_Public):

@@ -2,7 +2,7 @@
 
 Authlib's async OAuth2 client (httpx2 underneath) builds consent URLs and exchanges codes. This
 module wraps it in a small typed surface and translates every network or protocol failure, in one
-place, into a :class:`~kavach_fastapi.errors.ProviderError` with a fitting code. Every call has a
+place, into a [`ProviderError`][kavach_fastapi.ProviderError] with a fitting code. Every call has a
 deadline (``KAVACH_HTTP_TIMEOUT``) for the whole of it, connecting, sending and reading, so a
 provider that trickles its answer cannot hold a request open; redirects are never followed.
 """
@@ -14,7 +14,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import anyio
@@ -22,8 +21,10 @@ import httpx2
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
-from .errors import ErrorCode, ProviderError
+from .codes import ErrorCode
+from .errors import ProviderError
 from .providers.base import OAuthProvider
+from .retry import TransientFailure, transient_answer
 
 logger = logging.getLogger("kavach_fastapi")
 
@@ -52,31 +53,6 @@ class GrantRevoked(Exception):  # noqa: N818 - a signal, caught at once by token
     """The provider says the refresh token or the whole grant is gone (``invalid_grant``)."""
 
 
-class TransientFailure(Exception):  # noqa: N818 - a signal, caught at once by tokens.py
-    """A failure that may pass: timeout, connection error, 5xx or 429.
-
-    Attributes:
-        retry_after: seconds the provider asked us to wait, if it said.
-        unapplied: the provider cannot have acted on the request: it was never sent (the
-            connection failed), or the provider refused it with ``429`` and ``Retry-After``.
-            Only then may a request that is not idempotent be sent again.
-        rate_limited: the provider answered ``429``.
-    """
-
-    def __init__(
-        self,
-        reason: str,
-        retry_after: float | None = None,
-        *,
-        unapplied: bool = False,
-        rate_limited: bool = False,
-    ) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
-        self.unapplied = unapplied
-        self.rate_limited = rate_limited
-
-
 _NEVER_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 """Transport failures that happen before a byte of the request leaves."""
 
@@ -87,50 +63,10 @@ def _transient(exc: httpx2.TransportError) -> TransientFailure:
     return TransientFailure(reason, unapplied=isinstance(exc, _NEVER_SENT))
 
 
-def retry_after_seconds(response: httpx2.Response) -> float | None:
-    """The ``Retry-After`` of a response in seconds, if present and sane (at most a day).
-
-    Both forms HTTP allows are read: delta seconds (``120``) and an HTTP date
-    (``Wed, 21 Oct 2026 07:28:00 GMT``), which counts as the time left until then (``0`` once
-    it has passed).
-    """
-    value = response.headers.get("retry-after", "").strip()
-    seconds: float | None
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = _seconds_until(value)
-    if seconds is None:
-        return None
-    return seconds if 0 <= seconds <= 86400 else None
-
-
-def _seconds_until(http_date: str) -> float | None:
-    try:
-        when = parsedate_to_datetime(http_date)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # "-0000" means UTC with no zone said
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-
-
 def _raise_if_transient(response: httpx2.Response) -> httpx2.Response:
     if response.status_code == 429 or response.status_code >= 500:
         raise transient_answer(response)
     return response
-
-
-def transient_answer(response: httpx2.Response) -> TransientFailure:
-    """The signal for a ``429`` or ``5xx``; a ``429`` with ``Retry-After`` was not applied."""
-    retry_after = retry_after_seconds(response)
-    rate_limited = response.status_code == 429
-    return TransientFailure(
-        f"HTTP {response.status_code}",
-        retry_after,
-        unapplied=rate_limited and retry_after is not None,
-        rate_limited=rate_limited,
-    )
 
 
 def new_code_verifier() -> str:
@@ -141,7 +77,7 @@ def new_code_verifier() -> str:
 class SharedTransport(httpx2.AsyncBaseTransport):
     """Lends one long-lived transport (its connection pool) to many short-lived clients.
 
-    Closing a client does not close the pool; its owner closes :attr:`inner` and may put a
+    Closing a client does not close the pool; its owner closes `inner` and may put a
     new one in its place.
     """
 
@@ -182,13 +118,13 @@ def _provider_call(provider: OAuthProvider, what: str, failure: ErrorCode) -> It
     except httpx2.TimeoutException:
         logger.warning("%s %s timed out", provider.name, what)
         raise ProviderError(
-            f"{provider.name} did not answer in time. Please try again.",
+            f"{provider.name} did not answer in time. Please try again shortly.",
             code=ErrorCode.PROVIDER_UNAVAILABLE,
         ) from None
     except httpx2.TransportError as exc:
         logger.warning("%s %s could not be reached: %s", provider.name, what, type(exc).__name__)
         raise ProviderError(
-            f"{provider.name} could not be reached. Please try again.",
+            f"{provider.name} could not be reached. Please try again shortly.",
             code=ErrorCode.PROVIDER_UNAVAILABLE,
         ) from None
     except OAuthError as exc:

@@ -1,7 +1,7 @@
 """Pytest fixtures that sign a person in to your kavach-fastapi app, through the emulator.
 
 The plugin is registered as the ``kavach`` ``pytest11`` entry point, beside the emulator's own
-(``kavach_emulator``, :mod:`kavach_fastapi.emulator.pytest_plugin`, which gives
+(``kavach_emulator``, `kavach_fastapi.emulator.pytest_plugin`, which gives
 ``atlassian_emulator`` and the fixtures below build on). Importing it is cheap: the package is
 imported only when a fixture is used.
 
@@ -12,7 +12,7 @@ Fixtures (each function-scoped):
 
 ``kavach_client`` and ``kavach_signed_in_client``
     A started ``TestClient`` of your app, before and after a person signed in through the
-    emulator's consent. They need one fixture of yours, ``kavach_app``::
+    emulator's consent. They need one fixture of yours, ``kavach_app``:
 
         @pytest.fixture
         def kavach_app(kavach_emulator_provider, atlassian_emulator_transport, tmp_path):
@@ -51,7 +51,7 @@ __all__ = ["kavach_client", "kavach_emulator_provider", "kavach_signed_in_client
 def kavach_emulator_provider(atlassian_emulator: AtlassianEmulator) -> AtlassianProvider:
     """An Atlassian provider that signs in against the test's emulator, in-process.
 
-    Build your app's router with it and with ``atlassian_emulator_transport``::
+    Build your app's router with it and with ``atlassian_emulator_transport``:
 
         kavach_router([kavach_emulator_provider], http_transport=atlassian_emulator_transport)
     """

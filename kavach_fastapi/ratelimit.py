@@ -34,7 +34,8 @@ from typing import TypeGuard
 
 from .crypto import hash_token
 from .errors import RateLimitedError
-from .store import Store
+from .store.attempts import AttemptStore
+from .store.counters import CounterStore
 
 logger = logging.getLogger("kavach_fastapi")
 
@@ -80,12 +81,14 @@ class RateLimiter:
     """Counts requests per client address and refuses those over the limit.
 
     Args:
-        store: the database.
+        counters: the counters table.
+        attempts: the pending sign-ins (a returning callback is never refused).
         per_minute: requests allowed per address and minute; ``0`` allows everything.
     """
 
-    def __init__(self, store: Store, *, per_minute: int) -> None:
-        self._store = store
+    def __init__(self, counters: CounterStore, attempts: AttemptStore, *, per_minute: int) -> None:
+        self._counters = counters
+        self._attempts = attempts
         self.per_minute = per_minute
         self._warned_no_address = False
 
@@ -108,11 +111,11 @@ class RateLimiter:
             return
         moment = time.time() if now is None else now
         window = int(moment // WINDOW_SECONDS)
-        if await self._store.count_hit(key, window, limit=self.per_minute) is None:
+        if await self._counters.count_hit(key, window, limit=self.per_minute) is None:
             retry_after = max(1, int((window + 1) * WINDOW_SECONDS - moment) + 1)
             raise RateLimitedError(retry_after=retry_after)
         if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
-            await self._store.forget_windows_before(window - 1)
+            await self._counters.forget_windows_before(window - 1)
 
     async def hit_callback(
         self,
@@ -133,7 +136,7 @@ class RateLimiter:
             now: the time, in seconds since the epoch (tests); the clock when ``None``.
 
         Raises:
-            RateLimitedError: as :meth:`hit`.
+            RateLimitedError: as `hit`.
         """
         if self.per_minute <= 0:
             return
@@ -147,7 +150,7 @@ class RateLimiter:
     ) -> bool:
         if not _could_be_token(state) or not _could_be_token(browser_binding):
             return False
-        return await self._store.has_pending_attempt(
+        return await self._attempts.has_pending_attempt(
             hash_token(state),
             hash_token(browser_binding),
             provider=provider,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from .models import MAX_URL_LENGTH
+from .tables import MAX_URL_LENGTH
 
 MAX_REDIRECT_LENGTH = MAX_URL_LENGTH
 """A longer ``redirect_to`` falls back to ``/``: the attempt could not keep it."""

@@ -6,7 +6,7 @@ at its absolute expiry, after an idle period, or when it is revoked; each sign-i
 so a session id planted before sign-in is never adopted.
 
 While the database cannot be reached, a session this process checked within
-:data:`OUTAGE_GRACE` (and never past its expiry or idle timeout) keeps working; any other
+`OUTAGE_GRACE` (and never past its expiry or idle timeout) keeps working; any other
 request that needs a session answers 503 ``database_unavailable``.
 """
 
@@ -21,8 +21,10 @@ from datetime import datetime, timedelta
 
 from .crypto import hash_token, new_token
 from .errors import DatabaseUnavailableError
-from .models import SessionRow, User, utcnow
-from .store import Store
+from .models import User
+from .store.sessions import SessionStore
+from .store.signins import NewSession
+from .tables import utcnow
 
 MAX_TOKEN_LENGTH = 128
 """Anything longer is not one of our tokens; refused before hashing."""
@@ -54,10 +56,10 @@ class SessionManager:
     the sessions it has seen for ``cache_seconds``. Revocation stays correct: signing out here
     forgets the session here at once, and another process stops accepting it within
     ``cache_seconds``. While the database is unavailable, a remembered session is trusted for
-    up to :data:`OUTAGE_GRACE` after its last check instead.
+    up to `OUTAGE_GRACE` after its last check instead.
 
     Args:
-        store: the database.
+        store: the sessions table.
         lifetime: absolute lifetime of a session.
         idle_timeout: a session unused for this long ends.
         cache_seconds: how long a process may trust a session it checked; ``0`` turns the
@@ -66,7 +68,7 @@ class SessionManager:
 
     def __init__(
         self,
-        store: Store,
+        store: SessionStore,
         *,
         lifetime: timedelta,
         idle_timeout: timedelta,
@@ -84,18 +86,10 @@ class SessionManager:
         self._touch_interval = min(idle_timeout / 20, timedelta(minutes=5))
         self._outage_grace = min(OUTAGE_GRACE, idle_timeout).total_seconds()
 
-    def new_session(self, user_id: str, *, now: datetime | None = None) -> tuple[str, SessionRow]:
-        """A fresh token and the row to store for it (the caller adds it to its transaction)."""
-        now = now or utcnow()
+    def new_session(self, now: datetime) -> tuple[str, NewSession]:
+        """A fresh token, and what the store keeps of it (the sign-in's write adds it)."""
         token = new_token(32)
-        row = SessionRow(
-            token_hash=hash_token(token),
-            user_id=user_id,
-            created_at=now,
-            expires_at=now + self.lifetime,
-            last_active_at=now,
-        )
-        return token, row
+        return token, NewSession(token_hash=hash_token(token), expires_at=now + self.lifetime)
 
     async def authenticate(self, token: str | None) -> ActiveSession | None:
         """The session a token stands for, if it is valid now; ``None`` otherwise."""

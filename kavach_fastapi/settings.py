@@ -1,12 +1,12 @@
 """Settings read from the environment (and ``.env``), validated once at start-up.
 
-Two classes, one per prefix: :class:`AtlassianSettings` (``ATLASSIAN_*``) describes the OAuth app,
-:class:`KavachSettings` (``KAVACH_*``) describes how this app keeps users and sessions. Keyword
-arguments given to :func:`~kavach_fastapi.kavach_router` or
-:func:`~kavach_fastapi.atlassian_provider` win over the environment.
+Two classes, one per prefix: [`AtlassianSettings`][kavach_fastapi.AtlassianSettings] (``ATLASSIAN_*``) describes the OAuth app,
+[`KavachSettings`][kavach_fastapi.KavachSettings] (``KAVACH_*``) describes how this app keeps users and sessions. Keyword
+arguments given to [`kavach_router`][kavach_fastapi.kavach_router] or
+[`atlassian_provider`][kavach_fastapi.atlassian_provider] win over the environment.
 
-A bad value never surfaces as a pydantic traceback: :func:`load_settings` raises one
-:class:`~kavach_fastapi.errors.ConfigurationError` whose message names each variable and its fix.
+A bad value never surfaces as a pydantic traceback: `load_settings` raises one
+[`ConfigurationError`][kavach_fastapi.ConfigurationError] whose message names each variable and its fix.
 """
 
 from __future__ import annotations
@@ -56,16 +56,17 @@ def _http_url(value: str, *, allow_path: bool) -> str:
     return f"{parts.scheme}://{parts.netloc.lower()}{path}"
 
 
-class AtlassianSettings(BaseSettings):
+class _FromEnvironment(BaseSettings):
+    # Field docstrings are the fields' descriptions: the configuration reference is built from them.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", use_attribute_docstrings=True, frozen=True
+    )
+
+
+class AtlassianSettings(_FromEnvironment):
     """The Atlassian OAuth 2.0 (3LO) app, from ``ATLASSIAN_*`` variables."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="ATLASSIAN_",
-        env_file=".env",
-        extra="ignore",
-        use_attribute_docstrings=True,
-        frozen=True,
-    )
+    model_config = SettingsConfigDict(env_prefix="ATLASSIAN_")
 
     client_id: str | None = None
     """The app's client id, from the developer console (https://developer.atlassian.com/console/myapps/)."""
@@ -96,16 +97,10 @@ class AtlassianSettings(BaseSettings):
         return _http_url(value, allow_path=True)
 
 
-class KavachSettings(BaseSettings):
+class KavachSettings(_FromEnvironment):
     """How the app keeps users, sessions and tokens, from ``KAVACH_*`` variables."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="KAVACH_",
-        env_file=".env",
-        extra="ignore",
-        use_attribute_docstrings=True,
-        frozen=True,
-    )
+    model_config = SettingsConfigDict(env_prefix="KAVACH_")
 
     database_url: str = DEFAULT_DATABASE_URL
     """Any SQLAlchemy URL: the default SQLite file suits one process; use `postgresql://...` for several instances."""

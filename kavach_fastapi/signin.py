@@ -3,7 +3,7 @@
 An attempt is a row keyed by the hash of a random ``state``. It holds the PKCE verifier
 (encrypted), where to land afterwards, and the hash of a random value kept in a short-lived
 HttpOnly cookie of the browser that started it (the *browser binding*). Only that browser can
-finish it, only once, and only within :data:`ATTEMPT_LIFETIME`. The database holds the attempts,
+finish it, only once, and only within `ATTEMPT_LIFETIME`. The database holds the attempts,
 so any worker or instance can finish what another started.
 
 Finishing consumes the attempt first, in one statement that matches its state, browser binding
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeGuard
 
-from .crypto import DecryptionError, Keyring, hash_token, new_token
+from .codes import ErrorCode
+from .crypto import DecryptionError, Keyring, TokenOwner, hash_token, new_token, seal_tokens
 from .errors import (
     AccountDisabledError,
-    ErrorCode,
     InvalidStateError,
     KavachError,
     ProviderDeniedError,
@@ -33,11 +33,12 @@ from .errors import (
     SignInError,
     UnknownProviderError,
 )
-from .models import MAX_URL_LENGTH, SessionRow, SignInAttemptRow, User, utcnow
+from .models import User
 from .oauth import OAuthClient, new_code_verifier
 from .sessions import SessionManager
-from .store import Store
-from .vault import seal_tokens
+from .store.attempts import AttemptStore
+from .store.signins import SignInStore
+from .tables import MAX_URL_LENGTH, SignInAttemptRow, utcnow
 
 logger = logging.getLogger("kavach_fastapi")
 
@@ -66,6 +67,19 @@ class SignInStart:
 
 
 @dataclass(frozen=True)
+class PendingSignIn:
+    """An attempt consumed by its callback: from here on, failures land on ``redirect_to``."""
+
+    attempt: SignInAttemptRow
+    state_hash: str
+
+    @property
+    def redirect_to(self) -> str:
+        """Where the person lands afterwards, whether the sign-in succeeds or not."""
+        return self.attempt.redirect_to
+
+
+@dataclass(frozen=True)
 class SignInResult:
     """A finished sign-in: the new session token and where to land."""
 
@@ -79,7 +93,8 @@ class SignInService:
     """Runs sign-ins for the configured providers.
 
     Args:
-        store: the database.
+        attempts: the pending sign-ins.
+        signins: records finished ones.
         keyring: encrypts tokens and verifiers at rest.
         sessions: issues the session at the end.
         clients: an OAuth client per provider id.
@@ -88,14 +103,16 @@ class SignInService:
 
     def __init__(
         self,
-        store: Store,
+        attempts: AttemptStore,
+        signins: SignInStore,
         keyring: Keyring,
         sessions: SessionManager,
         clients: Mapping[str, OAuthClient],
         *,
         max_pending: int,
     ) -> None:
-        self._store = store
+        self._attempts = attempts
+        self._signins = signins
         self._keyring = keyring
         self._sessions = sessions
         self._clients = dict(clients)
@@ -141,7 +158,7 @@ class SignInService:
         state_hash = hash_token(state)
         verifier = new_code_verifier() if client.provider.use_pkce else None
         now = utcnow()
-        full_until = await self._store.add_attempt(
+        full_until = await self._attempts.add_attempt(
             SignInAttemptRow(
                 state_hash=state_hash,
                 browser_hash=hash_token(binding),
@@ -168,28 +185,22 @@ class SignInService:
         )
         return SignInStart(authorization_url=url, browser_binding=binding)
 
-    async def finish(
-        self,
-        provider_id: str,
-        *,
-        state: str | None,
-        code: str | None,
-        error: str | None,
-        issuer: str | None,
-        browser_binding: str | None,
-    ) -> SignInResult:
-        """Finish the attempt named by ``state``.
+    async def take(
+        self, provider_id: str, *, state: str | None, browser_binding: str | None
+    ) -> PendingSignIn:
+        """Consume the attempt named by ``state``, if this browser started it.
 
         Raises:
-            SignInError: a subclass saying what failed; its ``redirect_to`` says where the
-                person should land to read the error.
+            UnknownProviderError: no provider has this id.
+            InvalidStateError: no such attempt of this browser (already used, never started,
+                or started in another browser, which keeps it usable there).
         """
-        client = self.client(provider_id)
+        self.client(provider_id)
         if not _looks_like_token(state):
             raise InvalidStateError
         state_hash = hash_token(state)
         attempt = (
-            await self._store.take_attempt(
+            await self._attempts.take_attempt(
                 state_hash, browser_hash=hash_token(browser_binding), provider=provider_id
             )
             if _looks_like_token(browser_binding)
@@ -197,18 +208,30 @@ class SignInService:
         )
         if attempt is None:
             # Nothing was consumed: the attempt stays usable by the browser that started it.
-            if await self._store.attempt_exists(state_hash, provider=provider_id):
+            if await self._attempts.attempt_exists(state_hash, provider=provider_id):
                 logger.warning("sign-in callback refused: opened in another browser")
-                raise InvalidStateError(
-                    "This sign-in was started in another browser. Please sign in again here.",
-                    code=ErrorCode.BROWSER_MISMATCH,
-                )
+                raise InvalidStateError(code=ErrorCode.BROWSER_MISMATCH)
             raise InvalidStateError
-        try:
-            return await self._complete(client, attempt, state_hash, code, error, issuer)
-        except SignInError as exc:
-            exc.redirect_to = attempt.redirect_to
-            raise
+        return PendingSignIn(attempt=attempt, state_hash=state_hash)
+
+    async def complete(
+        self,
+        pending: PendingSignIn,
+        *,
+        code: str | None,
+        error: str | None,
+        issuer: str | None,
+    ) -> SignInResult:
+        """Finish a consumed attempt with the provider's answer.
+
+        Raises:
+            SignInError: a subclass saying what failed; the person lands on
+                ``pending.redirect_to`` to read it.
+        """
+        client = self.client(pending.attempt.provider)
+        return await self._complete(
+            client, pending.attempt, pending.state_hash, code, error, issuer
+        )
 
     async def _complete(
         self,
@@ -222,17 +245,11 @@ class SignInService:
         provider = client.provider
         now = utcnow()
         if attempt.expires_at <= now:
-            raise InvalidStateError(
-                "The sign-in took too long. Please sign in again.",
-                code=ErrorCode.SIGN_IN_EXPIRED,
-            )
+            raise InvalidStateError(code=ErrorCode.SIGN_IN_EXPIRED)
         if issuer is not None and (
             provider.issuer is None or issuer.rstrip("/") != provider.issuer.rstrip("/")
         ):
-            raise InvalidStateError(
-                "The sign-in answer came from an unexpected issuer.",
-                code=ErrorCode.ISSUER_MISMATCH,
-            )
+            raise InvalidStateError(code=ErrorCode.ISSUER_MISMATCH)
         if error is not None:
             mapped = _PASSED_THROUGH_ERRORS.get(error, ErrorCode.PROVIDER_ERROR)
             logger.info("%s sign-in ended with error=%s", provider.name, mapped.value)
@@ -253,18 +270,18 @@ class SignInService:
             raise ProviderError(code=ErrorCode.PROFILE_FETCH_FAILED) from None
         if not profile.active:
             raise AccountDisabledError
-        new_session = _SessionMaker(self._sessions, now)
-        user_row = await self._store.record_sign_in(
-            provider=provider.id,
-            profile=profile,
-            seal=lambda account_id: seal_tokens(self._keyring, tokens, account_id, provider.scopes),
-            start_session=new_session.make,
-            now=now,
+        # Everything the write needs is ready before its transaction: no callback runs in it.
+        sealed = seal_tokens(
+            self._keyring, tokens, TokenOwner(provider.id, profile.account_id), provider.scopes
+        )
+        session_token, new_session = self._sessions.new_session(now)
+        user_row = await self._signins.record_sign_in(
+            provider=provider.id, profile=profile, tokens=sealed, session=new_session, now=now
         )
         logger.info("%s sign-in finished for user %s", provider.name, user_row.id)
         return SignInResult(
             user=User.from_row(user_row),
-            session_token=new_session.token,
+            session_token=session_token,
             session_expires_at=new_session.expires_at,
             redirect_to=attempt.redirect_to,
         )
@@ -282,26 +299,11 @@ class SignInService:
             raise InvalidStateError from None
 
 
-class _SessionMaker:
-    """Makes the session row inside the sign-in transaction and remembers its token."""
-
-    def __init__(self, sessions: SessionManager, now: datetime) -> None:
-        self._sessions = sessions
-        self._now = now
-        self.token = ""
-        self.expires_at = now
-
-    def make(self, user_id: str) -> SessionRow:
-        self.token, row = self._sessions.new_session(user_id, now=self._now)
-        self.expires_at = row.expires_at
-        return row
-
-
 def check_storable(*, redirect_uri: str, redirect_to: str) -> None:
     """Refuse, before anything is written, values too long for the attempt to keep.
 
     The callback URL comes from the request's ``Host`` unless ``KAVACH_BASE_URL`` is set, so
-    any client can make it long; ``redirect_to`` is bounded by :func:`safe_redirect` already.
+    any client can make it long; ``redirect_to`` is bounded by `safe_redirect` already.
 
     Raises:
         KavachError: ``invalid_request`` (400), naming what is too long.

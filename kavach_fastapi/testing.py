@@ -1,6 +1,6 @@
 """Helpers for testing an app that uses kavach-fastapi, with the Atlassian emulator.
 
-Build the app with the emulator as its Atlassian, then sign people in from tests::
+Build the app with the emulator as its Atlassian, then sign people in from tests:
 
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
@@ -19,7 +19,7 @@ Build the app with the emulator as its Atlassian, then sign people in from tests
         assert client.get("/me").status_code == 200
 
 The pytest plugin wraps the same in fixtures (``kavach_client``, ``kavach_signed_in_client``);
-see :mod:`kavach_fastapi.pytest_plugin`.
+see `kavach_fastapi.pytest_plugin`.
 """
 
 from __future__ import annotations

@@ -32,8 +32,8 @@ from sqlalchemy import Engine, bindparam, create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from kavach_fastapi.migrate import upgrade
-from kavach_fastapi.models import UTCDateTime, metadata, utcnow
 from kavach_fastapi.store import Store
+from kavach_fastapi.tables import UTCDateTime, metadata, utcnow
 
 ADMIN_URL = os.environ.get("KAVACH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 TABLES = tuple(table.name for table in reversed(metadata.sorted_tables))
@@ -190,7 +190,7 @@ def postgres_server(*, migrate: bool = True) -> Iterator[str]:
 async def _upgrade(url: str) -> None:
     store = Store(url)
     try:
-        await upgrade(store.writer)
+        await upgrade(store.database.writer)
     finally:
         await store.dispose()
 

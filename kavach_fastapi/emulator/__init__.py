@@ -3,7 +3,7 @@
 It plays auth.atlassian.com (the consent page and the token endpoint) and
 api.atlassian.com (``/me``, ``/oauth/token/accessible-resources``, Jira's ``myself``,
 Confluence's current user and spaces, and personal-data reporting; see
-:data:`~kavach_fastapi.emulator.endpoints.API_ENDPOINTS`) at one base URL, and follows
+`API_ENDPOINTS`) at one base URL, and follows
 Atlassian's documented rules: exact ``redirect_uri`` matching, single-use codes that live ten
 minutes, PKCE (S256), client secrets in the body only, rotating refresh tokens with a reuse
 interval, a ten-minute grace for the access token a refresh replaces, grants that die after a
@@ -17,7 +17,7 @@ Three ways to run it:
 * from a shell: ``python -m kavach_fastapi.emulator --port 9000``.
 
 Pytest fixtures (``atlassian_emulator``, ``atlassian_emulator_transport``,
-``atlassian_emulator_url``) come from :mod:`kavach_fastapi.emulator.pytest_plugin`.
+``atlassian_emulator_url``) come from `kavach_fastapi.emulator.pytest_plugin`.
 
 Example:
     >>> from datetime import timedelta

@@ -1,4 +1,4 @@
-"""The api.atlassian.com half: the routes of :data:`~.endpoints.API_ENDPOINTS`.
+"""The api.atlassian.com half: the routes of `API_ENDPOINTS`.
 
 Every endpoint needs a live Bearer access token. A missing, unknown, expired or revoked token
 answers ``401 {"code": 401, "message": "Unauthorized"}``. For the endpoints of a site

@@ -1,6 +1,6 @@
 """The emulator's command line: ``python -m kavach_fastapi.emulator [options]``.
 
-:func:`main` is reused by the ``kavach emulator`` command.
+`main` is reused by the ``kavach emulator`` command.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ class EmulatorClock:
 
     @property
     def frozen(self) -> bool:
-        """Whether the clock stands still between calls to :meth:`advance`."""
+        """Whether the clock stands still between calls to `advance`."""
         return self._frozen_at is not None
 
     def now(self) -> datetime:

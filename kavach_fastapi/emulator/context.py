@@ -1,7 +1,7 @@
-"""What the emulator's routes work with: one :class:`EmulatorContext` per emulator.
+"""What the emulator's routes work with: one `EmulatorContext` per emulator.
 
 The route modules (``authorize``, ``token``, ``api``, ``privacy``) and the app builder take this
-small object instead of the :class:`~kavach_fastapi.emulator.AtlassianEmulator` itself, so that
+small object instead of the [`AtlassianEmulator`][kavach_fastapi.emulator.emulator.AtlassianEmulator] itself, so that
 nothing below the emulator class imports it: the emulator is built from its parts, and the parts
 never reach back up.
 """

@@ -1,4 +1,4 @@
-"""The :class:`AtlassianEmulator`: configuration, state and the app, in one object."""
+"""The [`AtlassianEmulator`][kavach_fastapi.emulator.emulator.AtlassianEmulator]: configuration, state and the app, in one object."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ __all__ = ["AtlassianEmulator"]
 class AtlassianEmulator:
     """A faithful stand-in for Atlassian's OAuth 2.0 (3LO) service.
 
-    One ASGI app, :attr:`app`, plays both auth.atlassian.com (consent page, token
+    One ASGI app, `app`, plays both auth.atlassian.com (consent page, token
     endpoint) and api.atlassian.com (``/me``, accessible resources, Jira's ``myself``,
     Confluence's current user and spaces, personal-data reporting), so one base URL serves as
     both ``ATLASSIAN_AUTH_URL`` and ``ATLASSIAN_API_URL``. Every instance has its own state;
@@ -50,7 +50,7 @@ class AtlassianEmulator:
         sites: The sites they can grant; defaults to a Jira and Jira Service Management site
             and a Confluence site.
         clients: The registered apps; defaults to the "Kavach demo" app. The first one is
-            :attr:`default_client`.
+            `default_client`.
         access_token_lifetime: Lifetime of access tokens (``expires_in``).
         code_lifetime: Lifetime of authorization codes.
         refresh_reuse_interval: How long a retired refresh token is still accepted.
@@ -171,7 +171,7 @@ class AtlassianEmulator:
 
     @property
     def faults(self) -> Faults:
-        """The armed faults; see :class:`~kavach_fastapi.emulator.Fault`."""
+        """The armed faults; see [`Fault`][kavach_fastapi.emulator.faults.Fault]."""
         return self.context.faults
 
     @property
@@ -181,7 +181,7 @@ class AtlassianEmulator:
 
     @property
     def grants(self) -> GrantService:
-        """The OAuth rules, applied to :attr:`state`."""
+        """The OAuth rules, applied to `state`."""
         return self.context.grants
 
     @property
@@ -204,7 +204,7 @@ class AtlassianEmulator:
 
     @property
     def last_request(self) -> Mapping[str, RecordedRequest]:
-        """The last request each endpoint saw, by the names of :attr:`calls`."""
+        """The last request each endpoint saw, by the names of `calls`."""
         return self.state.last_request
 
     @property
@@ -270,7 +270,7 @@ class AtlassianEmulator:
             user: Who signs in; defaults to the first user.
             site_ids: The sites to grant; defaults to every site.
 
-        With :attr:`auto_consent` on, the page is skipped and ``user`` and ``site_ids``
+        With `auto_consent` on, the page is skipped and ``user`` and ``site_ids``
         are ignored (the first user grants every site).
 
         Returns:

@@ -1,6 +1,6 @@
 """The api.atlassian.com endpoints the emulator serves, and the scopes each accepts.
 
-One table, :data:`API_ENDPOINTS`, is the single source: the routes are built from it, a call
+One table, `API_ENDPOINTS`, is the single source: the routes are built from it, a call
 is let through when the token holds every scope of one of the endpoint's scope sets (a classic
 set or a granular set), and the documentation renders it. Atlassian answers a token that holds
 none of the sets with ``401 {"code": 401, "message": "Unauthorized; scope does not match"}``.
@@ -142,7 +142,7 @@ API_ENDPOINTS: tuple[ApiEndpoint, ...] = (
 
 
 def endpoint(name: str) -> ApiEndpoint:
-    """Return the endpoint of :data:`API_ENDPOINTS` with this name.
+    """Return the endpoint of `API_ENDPOINTS` with this name.
 
     Raises:
         KeyError: If there is none.
@@ -154,7 +154,7 @@ def endpoint(name: str) -> ApiEndpoint:
 
 
 def markdown_table() -> str:
-    """:data:`API_ENDPOINTS` as a Markdown table, for the documentation."""
+    """`API_ENDPOINTS` as a Markdown table, for the documentation."""
     rows = [
         "| endpoint | name in `calls` and `faults` | accepted scopes (one whole set suffices) |",
         "| --- | --- | --- |",

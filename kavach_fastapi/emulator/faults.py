@@ -11,12 +11,12 @@ answers have been seen to do, and the product APIs of those sites then answer ``
 
 A ``rate_limit`` answers ``429`` with Atlassian's header set: ``Retry-After`` (seconds),
 ``X-RateLimit-Limit``, ``X-RateLimit-Remaining``, ``X-RateLimit-Reset`` (``yyyy-MM-ddTHH:mmZ``)
-and ``RateLimit-Reason`` (one of :data:`RATE_LIMIT_REASONS`), plus ``X-RateLimit-NearLimit:
+and ``RateLimit-Reason`` (one of `RATE_LIMIT_REASONS`), plus ``X-RateLimit-NearLimit:
 true`` for the quota (cost-based) reasons, which are the ones Atlassian sends it with.
 
 Endpoints: ``"token"`` (every ``POST /oauth/token``), ``"authorization_code"`` and
 ``"refresh"`` (token calls of that grant type), and the api.atlassian.com endpoints by their
-names in :data:`~kavach_fastapi.emulator.endpoints.API_ENDPOINTS`: ``"me"``,
+names in `API_ENDPOINTS`: ``"me"``,
 ``"accessible_resources"``, ``"jira_myself"``, ``"confluence_current_user"``,
 ``"confluence_spaces"`` and ``"report_accounts"``.
 """
@@ -73,9 +73,9 @@ class Fault:
         retry_after: Seconds sent in ``Retry-After``; ``rate_limit`` defaults to 1, and a
             ``status`` fault sends the header only when this is set.
         times: How many matching calls the fault applies to; ``None`` applies it until
-            :meth:`Faults.clear`.
+            `Faults.clear`.
         reason: The ``RateLimit-Reason`` of a ``rate_limit`` (one of
-            :data:`RATE_LIMIT_REASONS`).
+            `RATE_LIMIT_REASONS`).
 
     Example:
         >>> Fault("rate_limit", retry_after=3, times=1)

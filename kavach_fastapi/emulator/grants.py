@@ -1,6 +1,6 @@
 """The OAuth rules: consent, code exchange, refresh-token rotation and token checks.
 
-Nothing here knows about HTTP. Failures raise :class:`OAuthError`, which the app turns
+Nothing here knows about HTTP. Failures raise `OAuthError`, which the app turns
 into the JSON error Atlassian would answer with.
 
 The rules, as Atlassian documents them:

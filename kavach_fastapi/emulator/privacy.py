@@ -14,8 +14,8 @@ The rules, as Atlassian's user-privacy guide states them:
 * two documented test accounts: ``5be24ad8b1653240376955d2`` is active (never in an answer) and
   ``5be24ba3f91c106033269289`` is closed (always answered ``closed``).
 
-Tests decide what else Atlassian knows with :meth:`PersonalData.close` and
-:meth:`PersonalData.mark_updated`.
+Tests decide what else Atlassian knows with `PersonalData.close` and
+`PersonalData.mark_updated`.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class PersonalData:
     """What the emulated Atlassian knows about accounts, for personal-data reporting.
 
     Args:
-        now: The emulator's clock, used when :meth:`mark_updated` is given no time.
+        now: The emulator's clock, used when `mark_updated` is given no time.
         cycle_period: The ``Cycle-Period`` header, an ISO 8601 duration.
 
     Example:
@@ -144,7 +144,7 @@ def parse_report(body: object) -> list[ReportedAccount]:
 
     Raises:
         ReportError: For a body that is not ``{"accounts": [...]}`` of valid accounts, or that
-            carries more than :data:`MAX_ACCOUNTS_PER_REPORT` of them.
+            carries more than `MAX_ACCOUNTS_PER_REPORT` of them.
     """
     if not isinstance(body, dict) or not isinstance(body.get("accounts"), list):
         raise ReportError(400, 'The body must be {"accounts": [{"accountId", "updatedAt"}]}.')

@@ -8,12 +8,12 @@ fixture is used.
 Fixtures (each function-scoped, so every test starts from a fresh emulator):
 
 ``atlassian_emulator``
-    A new :class:`~kavach_fastapi.emulator.AtlassianEmulator` with the default people,
+    A new [`AtlassianEmulator`][kavach_fastapi.emulator.emulator.AtlassianEmulator] with the default people,
     sites and demo app. Configure it in the test (``auto_consent``, ``faults``,
     ``clock.advance``...) before or between requests.
 
 ``atlassian_emulator_transport``
-    An ``httpx2.ASGITransport`` over that emulator's app, for network-free clients::
+    An ``httpx2.ASGITransport`` over that emulator's app, for network-free clients:
 
         async with httpx2.AsyncClient(
             transport=atlassian_emulator_transport, base_url="http://emulator"
@@ -28,7 +28,7 @@ Fixtures (each function-scoped, so every test starts from a fresh emulator):
 
 The fixtures that sign a person in to a kavach-fastapi app (``kavach_emulator_provider``,
 ``kavach_client``, ``kavach_signed_in_client``) come from the package's own plugin,
-:mod:`kavach_fastapi.pytest_plugin`: this one imports nothing of kavach-fastapi outside the
+`kavach_fastapi.pytest_plugin`: this one imports nothing of kavach-fastapi outside the
 emulator.
 """
 

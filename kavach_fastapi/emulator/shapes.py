@@ -1,6 +1,6 @@
 """The JSON bodies the api.atlassian.com endpoints answer with, as Atlassian shapes them.
 
-Pure functions of the configured people and sites; the routes in :mod:`.api` call them once a
+Pure functions of the configured people and sites; the routes in `.api` call them once a
 request has passed the token, site and scope checks. Field names, their order and their types
 follow Atlassian's documented sample answers (``tests/conformance`` holds the recorded shapes
 and checks these against them).

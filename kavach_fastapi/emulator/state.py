@@ -1,7 +1,7 @@
 """The emulator's memory: pending consents, grants, codes, tokens and call records.
 
-Everything lives in one :class:`EmulatorState` per emulator, guarded by a lock because
-:meth:`AtlassianEmulator.serve` answers requests on a background thread while the test
+Everything lives in one `EmulatorState` per emulator, guarded by a lock because
+`AtlassianEmulator.serve` answers requests on a background thread while the test
 reads counters and moves the clock on its own.
 """
 
@@ -142,7 +142,7 @@ class RefreshToken:
 class CallCounter(Mapping[str, int]):
     """How many times each endpoint was called; read it like a dict.
 
-    Keys are the names in :data:`ENDPOINTS`. ``"token"`` counts every token call, while
+    Keys are the names in `ENDPOINTS`. ``"token"`` counts every token call, while
     ``"authorization_code"`` and ``"refresh"`` count token calls by grant type.
     """
 

@@ -1,6 +1,6 @@
 """Alembic environment for kavach-fastapi's own tables.
 
-Run through :mod:`kavach_fastapi.migrate` (``kavach db upgrade``), which hands over an open
+Run through `kavach_fastapi.migrate` (``kavach db upgrade``), which hands over an open
 connection; the package keeps its own version table so an app's own Alembic history is never
 touched.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from kavach_fastapi.models import metadata
+from kavach_fastapi.tables import metadata
 
 VERSION_TABLE = "kavach_alembic_version"
 

@@ -1,6 +1,7 @@
-"""Sign-in providers: one module each, over the shared description in :mod:`.base`."""
+"""Sign-in providers: one module each, over the shared description in `.base`."""
 
+from ..models import ProviderProfile
 from .atlassian import AtlassianProvider, atlassian_provider
-from .base import OAuthProvider, ProviderProfile
+from .base import OAuthProvider
 
 __all__ = ["AtlassianProvider", "OAuthProvider", "ProviderProfile", "atlassian_provider"]

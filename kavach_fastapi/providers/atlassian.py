@@ -15,10 +15,14 @@ from typing import Any
 from pydantic import SecretStr
 
 from ..errors import ConfigurationError
+from ..models import ProviderProfile
 from ..settings import DEFAULT_ATLASSIAN_SCOPES, AtlassianSettings, load_settings
-from .base import OAuthProvider, ProviderProfile, merge_scopes
+from .base import OAuthProvider, merge_scopes
 
 ATLASSIAN_AUDIENCE = "api.atlassian.com"
+
+ATLASSIAN_REVOKE_URL = "https://id.atlassian.com/manage-profile/apps"
+"""Where people revoke an app's access to their Atlassian account (3LO has no revocation API)."""
 
 
 @dataclass(frozen=True)
@@ -124,5 +128,7 @@ def atlassian_provider(
         authorize_params={"audience": ATLASSIAN_AUDIENCE, "prompt": "consent"},
         use_pkce=settings.use_pkce,
         issuer=settings.auth_url,
+        revoke_url=ATLASSIAN_REVOKE_URL,
+        routes="kavach_fastapi.atlassian.routes:add_sites_route",
         api_url=settings.api_url,
     )

@@ -1,7 +1,8 @@
 """What every sign-in provider is: a thin description over the OAuth core.
 
 A provider names its endpoints, its scopes, the extra parameters of its consent URL and how its
-profile answer maps to a :class:`ProviderProfile`. Everything else (state, PKCE, the token
+profile answer maps to a [`ProviderProfile`][kavach_fastapi.ProviderProfile], and its own facts: where people revoke
+access, and endpoints of its own. Everything else (state, PKCE, the token
 exchange, users and sessions) is shared, so adding a provider is one small module.
 """
 
@@ -13,27 +14,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-
-@dataclass(frozen=True)
-class ProviderProfile:
-    """The person as a provider describes them, reduced to what the package needs.
-
-    Attributes:
-        account_id: the provider's stable identifier of the account: the identity key.
-        email: may be missing (a privacy setting); never used as an identity.
-        email_verified: whether the provider vouches for the email.
-        name: display name.
-        image: URL of the picture.
-        active: ``False`` for closed or inactive accounts, which may not sign in.
-    """
-
-    account_id: str
-    email: str | None
-    email_verified: bool
-    name: str | None
-    image: str | None
-    active: bool
-
+from ..models import ProviderProfile
 
 ProfileParser = Callable[[Mapping[str, Any]], ProviderProfile]
 
@@ -54,8 +35,14 @@ class OAuthProvider:
         authorize_params: extra query parameters of the consent URL.
         use_pkce: send a PKCE S256 challenge (the secret is sent as well).
         issuer: the provider's issuer identifier; a callback naming another issuer is refused.
-        parse_profile: maps the profile endpoint's JSON to a :class:`ProviderProfile`; raises
-            ``ValueError`` when the answer lacks what is needed.
+        parse_profile: maps the profile endpoint's JSON to a
+            [`ProviderProfile`][kavach_fastapi.ProviderProfile]; raises ``ValueError`` when
+            the answer lacks what is needed.
+        revoke_url: where people revoke the app's access themselves (a provider without a
+            revocation endpoint for apps); the disconnect answer points there.
+        routes: the provider's own endpoints, as ``"package.module:function"``: the function
+            adds them to the router, given the router and its ``Kavach``. A name rather than
+            the function keeps the description free of the HTTP layer, as an entry point does.
     """
 
     id: str
@@ -70,6 +57,8 @@ class OAuthProvider:
     authorize_params: Mapping[str, str] = field(default_factory=dict)
     use_pkce: bool = True
     issuer: str | None = None
+    revoke_url: str | None = None
+    routes: str | None = None
 
 
 def merge_scopes(*groups: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:

@@ -8,10 +8,11 @@ from typing import Any
 import httpx2
 import pytest
 
-from kavach_fastapi.oauth import GrantRevoked, OAuthClient, SharedTransport, retry_after_seconds
+from kavach_fastapi.atlassian.sites import parse_accessible_resources, product_of_scope
+from kavach_fastapi.oauth import GrantRevoked, OAuthClient, SharedTransport
 from kavach_fastapi.providers import atlassian_provider
 from kavach_fastapi.providers.atlassian import parse_atlassian_profile
-from kavach_fastapi.providers.atlassian_sites import parse_accessible_resources, product_of_scope
+from kavach_fastapi.retry import retry_after_seconds
 
 from .recorded import recorded
 

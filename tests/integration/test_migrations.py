@@ -15,8 +15,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
 
 from kavach_fastapi.migrate import VERSION_TABLE, upgrade
-from kavach_fastapi.models import metadata
 from kavach_fastapi.store import Store
+from kavach_fastapi.tables import metadata
 
 from ..databases import TestDatabase, ago
 
@@ -24,7 +24,7 @@ from ..databases import TestDatabase, ago
 async def upgrade_to(database: TestDatabase, revision: str) -> None:
     store = Store(database.url)
     try:
-        await upgrade(store.writer, revision)
+        await upgrade(store.database.writer, revision)
     finally:
         await store.dispose()
 

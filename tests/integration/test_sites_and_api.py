@@ -21,6 +21,7 @@ from kavach_fastapi import (
     sites_for_product,
     sites_with_scope,
 )
+from kavach_fastapi.atlassian.dependencies import atlassian_of
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
 
 from ..databases import TestDatabase
@@ -79,7 +80,7 @@ async def user_id(client: httpx2.AsyncClient) -> str:
 
 def client_for(harness: Harness, user: str) -> AtlassianClient:
     kavach = harness.router.kavach
-    return AtlassianClient(kavach.tokens, kavach.atlassian(), user)
+    return AtlassianClient(kavach.calls, kavach.sites, atlassian_of(kavach), user)
 
 
 # Sites

@@ -518,7 +518,7 @@ async def test_the_raw_database_holds_no_token_in_plaintext(db: TestDatabase) ->
     issued = emulator_tokens(harness.emu)
     assert len(issued) == 4  # two access and two refresh tokens
     raw = db.at_rest()
-    assert b"v1." in raw  # the sealed values are there
+    assert b"v2." in raw  # the sealed values are there
     for token in [*issued, *served, session]:
         assert token.encode() not in raw
 
@@ -549,7 +549,7 @@ async def test_rotating_keys_reencrypts_every_token_and_the_old_key_can_then_go(
     kid_b = Keyring([key_b]).primary_kid
     for column in ("access_token", "refresh_token"):
         assert resealed[column] != sealed_with_a[column]
-        assert resealed[column].startswith(f"v1.{kid_b}.")
+        assert resealed[column].startswith(f"v2.{kid_b}.")
 
     only_b = build_harness(db, emu, secret=key_b)
     async with running(only_b.app) as client:

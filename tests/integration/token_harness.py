@@ -30,7 +30,7 @@ from kavach_fastapi import (
     kavach_router,
 )
 from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser
-from kavach_fastapi.models import utcnow
+from kavach_fastapi.tables import utcnow
 
 from ..databases import TestDatabase
 from .conftest import AUTHORIZE, PREFIX, SECRET

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kavach_fastapi import AtlassianAPI, InvalidAPIPathError
-from kavach_fastapi.atlassian_api import api_path
+from kavach_fastapi.atlassian.paths import api_path
 from kavach_fastapi.emulator import AtlassianEmulator
 from kavach_fastapi.testing import sign_in as sign_in_sync
 

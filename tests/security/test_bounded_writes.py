@@ -25,9 +25,9 @@ from fastapi.testclient import TestClient
 from kavach_fastapi.emulator import AtlassianEmulator
 from kavach_fastapi.housekeeping import CATCH_UP, Housekeeper
 from kavach_fastapi.migrate import upgrade
-from kavach_fastapi.models import MAX_URL_LENGTH
 from kavach_fastapi.ratelimit import WINDOW_SECONDS
 from kavach_fastapi.store import Store
+from kavach_fastapi.tables import MAX_URL_LENGTH
 from tests.integration.conftest import AUTHORIZE as FAKE_AUTHORIZE
 from tests.integration.conftest import build_app as build_fake_app
 from tests.integration.fake_atlassian import FakeAtlassian
@@ -260,7 +260,7 @@ async def test_a_sweep_deletes_one_small_batch_and_comes_back_soon_while_more_is
     db: TestDatabase,
 ) -> None:
     store = Store(db.url)
-    await upgrade(store.writer)
+    await upgrade(store.database.writer)
     for n in range(5):
         add_attempt(db, f"{n}".ljust(64, "0"), expires_in=-timedelta(minutes=1))
     now = [1000.0]

@@ -16,16 +16,16 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
+from typing import Any
 
 import httpx2
 from sqlalchemy import text
 
-from kavach_fastapi.crypto import Keyring
+from kavach_fastapi.crypto import Keyring, TokenOwner, open_token, seal_tokens
 from kavach_fastapi.emulator import AtlassianEmulator
-from kavach_fastapi.models import utcnow
 from kavach_fastapi.oauth import TokenSet
 from kavach_fastapi.store import Store
-from kavach_fastapi.vault import seal_tokens, token_context
+from kavach_fastapi.tables import utcnow
 from tests.databases import TestDatabase
 from tests.integration.conftest import SECRET
 from tests.integration.token_harness import (
@@ -83,8 +83,12 @@ async def wait_until_blocked(db: TestDatabase, rotation: asyncio.Task[int]) -> N
         await asyncio.sleep(0.05)
 
 
-def opened(keyring: Keyring, sealed: str, account_id: str, column: str) -> str:
-    return keyring.decrypt(sealed, context=token_context(account_id, column))
+def owner(account: dict[str, Any]) -> TokenOwner:
+    return TokenOwner(account["provider"], account["provider_account_id"], account["id"])
+
+
+def opened(keyring: Keyring, sealed: str, account: dict[str, Any], column: str) -> str:
+    return open_token(keyring, sealed, owner(account), column)
 
 
 async def test_a_refresh_committed_while_keys_rotate_is_never_overwritten(
@@ -94,9 +98,10 @@ async def test_a_refresh_committed_while_keys_rotate_is_never_overwritten(
     old = build_harness(db, emu, secret=OLD_KEY)
     async with running(old.app) as client:
         session = await sign_in(client, emu)
-    account_id = the_account(db)["id"]
+    account = the_account(db)
+    account_id = account["id"]
     refreshed = await refresh_at_atlassian(emu)
-    sealed = seal_tokens(Keyring([OLD_KEY]), refreshed, account_id)
+    sealed = seal_tokens(Keyring([OLD_KEY]), refreshed, owner(account))
 
     rotating = build_harness(db, emu, secret=f"{NEW_KEY},{OLD_KEY}")
     async with running(rotating.app):
@@ -117,12 +122,10 @@ async def test_a_refresh_committed_while_keys_rotate_is_never_overwritten(
     assert changed == 1
     row = the_account(db)
     new_key = Keyring([NEW_KEY])
-    assert opened(new_key, row["refresh_token"], account_id, "refresh_token") == (
+    assert opened(new_key, row["refresh_token"], account, "refresh_token") == (
         refreshed.refresh_token
     )
-    assert opened(new_key, row["access_token"], account_id, "access_token") == (
-        refreshed.access_token
-    )
+    assert opened(new_key, row["access_token"], account, "access_token") == (refreshed.access_token)
 
     # The old key can go: the stored refresh token is the live one, sealed with the new key.
     only_new = build_harness(db, emu, secret=NEW_KEY)
@@ -142,13 +145,13 @@ async def test_resealing_tokens_that_moved_on_since_they_were_read_writes_nothin
     try:
         async with running(harness.app) as client:
             await sign_in(client, harness.emu)
-            read = await store.get_account(the_account(db)["id"])
+            read = await store.accounts.get_account(the_account(db)["id"])
             assert read is not None
             expire_access_token(db)
             await token_of(client)  # a refresh commits between the read and the write
             after_refresh = the_account(db)
 
-            written = await store.reseal_account(
+            written = await store.accounts.reseal_account(
                 read.id,
                 version=read.token_version,
                 access_token=read.access_token,

@@ -24,11 +24,11 @@ import pytest
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kavach_fastapi.core import Kavach
 from kavach_fastapi.crypto import hash_token
 from kavach_fastapi.emulator import AtlassianEmulator
-from kavach_fastapi.models import utcnow
+from kavach_fastapi.runtime import Kavach
 from kavach_fastapi.signin import ATTEMPT_LIFETIME
+from kavach_fastapi.tables import utcnow
 from tests.integration.conftest import count_rows
 
 from .conftest import (
@@ -151,7 +151,7 @@ async def test_only_a_live_attempt_of_the_same_browser_and_provider_counts_as_pe
     state, binding, now = hash_token(consent.state), hash_token(consent.binding), utcnow()
 
     async def pending(state_hash: str, browser_hash: str, provider: str, at: datetime) -> bool:
-        return await kavach.store.has_pending_attempt(
+        return await kavach.store.attempts.has_pending_attempt(
             state_hash, browser_hash, provider=provider, now=at
         )
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
-from kavach_fastapi.models import utcnow
+from kavach_fastapi.tables import utcnow
 from tests.databases import TestDatabase
 from tests.integration.conftest import PREFIX, SECRET
 from tests.integration.token_harness import (

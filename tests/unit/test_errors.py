@@ -154,10 +154,6 @@ def test_provider_unavailable_error_carries_when_to_retry() -> None:
     assert ProviderUnavailableError(retry_after=30).retry_after == 30
 
 
-def test_sign_in_error_has_no_landing_url_until_one_is_known() -> None:
-    assert SignInError().redirect_to is None
-
-
 def test_catching_kavach_error_catches_every_failure() -> None:
     for cls, *_ in EXPECTED:
         with pytest.raises(KavachError):

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from kavach_fastapi.database import is_sqlite, sqlite_file
 from kavach_fastapi.errors import ConfigurationError
-from kavach_fastapi.keyfile import is_sqlite, resolve_secret_keys, sqlite_file
+from kavach_fastapi.keyfile import resolve_secret_keys
 from kavach_fastapi.settings import KavachSettings, load_settings
 
 KEY_A = "oeoR8nwve7TBPRvCGHqGH4Y7vGxbA7Zf"

@@ -300,7 +300,7 @@ async def test_every_exchange_failure_becomes_a_provider_error(
     with pytest.raises(ProviderError) as caught:
         await client.exchange_code(code=CODE, redirect_uri=REDIRECT_URI, code_verifier=None)
     assert caught.value.code is code
-    assert caught.value.status_code == 502
+    assert caught.value.status_code == code.status
     assert len(recorder.requests) == 1
     # The translation hides the original exception and never quotes the provider.
     assert caught.value.__cause__ is None

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from kavach_fastapi.errors import ConfigurationError
+from kavach_fastapi.models import ProviderProfile
 from kavach_fastapi.providers import AtlassianProvider, OAuthProvider, atlassian_provider
 from kavach_fastapi.providers.atlassian import parse_atlassian_profile
-from kavach_fastapi.providers.base import ProviderProfile, merge_scopes
+from kavach_fastapi.providers.base import merge_scopes
 
 
 def test_default_scopes_are_read_me_and_offline_access() -> None:

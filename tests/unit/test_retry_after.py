@@ -8,7 +8,7 @@ from email.utils import format_datetime
 import httpx2
 import pytest
 
-from kavach_fastapi.oauth import retry_after_seconds
+from kavach_fastapi.retry import retry_after_seconds
 
 
 def answer(retry_after: str | None) -> httpx2.Response:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import kavach_fastapi.models
+import kavach_fastapi.tables
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -35,8 +35,8 @@ def upgrade() -> None:
         sa.Column("code_verifier", sa.String(length=500), nullable=True),
         sa.Column("redirect_uri", sa.String(length=2048), nullable=False),
         sa.Column("redirect_to", sa.String(length=2048), nullable=False),
-        sa.Column("created_at", kavach_fastapi.models.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", kavach_fastapi.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", kavach_fastapi.tables.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", kavach_fastapi.tables.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("state_hash"),
     )
     with op.batch_alter_table("kavach_sign_in_attempts", schema=None) as batch_op:
@@ -55,8 +55,8 @@ def upgrade() -> None:
         sa.Column("email_verified", sa.Boolean(), nullable=False),
         sa.Column("name", sa.String(length=500), nullable=True),
         sa.Column("image", sa.String(length=2048), nullable=True),
-        sa.Column("created_at", kavach_fastapi.models.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", kavach_fastapi.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", kavach_fastapi.tables.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", kavach_fastapi.tables.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("kavach_users", schema=None) as batch_op:
@@ -73,15 +73,15 @@ def upgrade() -> None:
         sa.Column("scopes", sa.String(length=4000), nullable=False),
         sa.Column("access_token", sa.String(length=20000), nullable=True),
         sa.Column("refresh_token", sa.String(length=20000), nullable=True),
-        sa.Column("access_token_expires_at", kavach_fastapi.models.UTCDateTime(), nullable=True),
+        sa.Column("access_token_expires_at", kavach_fastapi.tables.UTCDateTime(), nullable=True),
         sa.Column("needs_reauth", sa.Boolean(), nullable=False),
         sa.Column("token_version", sa.Integer(), nullable=False),
         sa.Column("refresh_lease_owner", sa.String(length=128), nullable=True),
-        sa.Column("refresh_lease_until", kavach_fastapi.models.UTCDateTime(), nullable=True),
+        sa.Column("refresh_lease_until", kavach_fastapi.tables.UTCDateTime(), nullable=True),
         sa.Column("sites_json", sa.String(length=200000), nullable=True),
-        sa.Column("sites_fetched_at", kavach_fastapi.models.UTCDateTime(), nullable=True),
-        sa.Column("created_at", kavach_fastapi.models.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", kavach_fastapi.models.UTCDateTime(), nullable=False),
+        sa.Column("sites_fetched_at", kavach_fastapi.tables.UTCDateTime(), nullable=True),
+        sa.Column("created_at", kavach_fastapi.tables.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", kavach_fastapi.tables.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["kavach_users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("provider", "provider_account_id", name="uq_kavach_accounts_identity"),
@@ -93,9 +93,9 @@ def upgrade() -> None:
         "kavach_sessions",
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.String(), nullable=False),
-        sa.Column("created_at", kavach_fastapi.models.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", kavach_fastapi.models.UTCDateTime(), nullable=False),
-        sa.Column("last_active_at", kavach_fastapi.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", kavach_fastapi.tables.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", kavach_fastapi.tables.UTCDateTime(), nullable=False),
+        sa.Column("last_active_at", kavach_fastapi.tables.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["kavach_users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("token_hash"),
     )

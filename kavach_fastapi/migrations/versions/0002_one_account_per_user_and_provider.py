@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-import kavach_fastapi.models
+import kavach_fastapi.tables
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -41,7 +41,7 @@ _accounts = sa.table(
     sa.column("id", sa.String()),
     sa.column("user_id", sa.String()),
     sa.column("provider", sa.String()),
-    sa.column("created_at", kavach_fastapi.models.UTCDateTime()),
+    sa.column("created_at", kavach_fastapi.tables.UTCDateTime()),
 )
 _users = sa.table(
     "kavach_users",
@@ -51,8 +51,8 @@ _users = sa.table(
     sa.column("email_verified", sa.Boolean()),
     sa.column("name", sa.String()),
     sa.column("image", sa.String()),
-    sa.column("created_at", kavach_fastapi.models.UTCDateTime()),
-    sa.column("updated_at", kavach_fastapi.models.UTCDateTime()),
+    sa.column("created_at", kavach_fastapi.tables.UTCDateTime()),
+    sa.column("updated_at", kavach_fastapi.tables.UTCDateTime()),
 )
 _sessions = sa.table("kavach_sessions", sa.column("user_id", sa.String()))
 

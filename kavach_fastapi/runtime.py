@@ -1,29 +1,35 @@
 """One app's kavach: its settings, providers, database and services, started by the lifespan.
 
-:func:`~kavach_fastapi.kavach_router` builds one :class:`Kavach` per router. Nothing is global:
-two apps in one process, each with its own router and database, never see each other. The
-router's lifespan starts it (tables, HTTP pool) and registers it on ``app.state`` so that the
-dependencies (``current_user`` and friends) used in any route of the app can find it.
+[`kavach_router()`][kavach_fastapi.kavach_router] builds one `Kavach` per router. Nothing
+is global: two apps in one process, each with its own router and database, never see each
+other. The router's lifespan is the only way it starts (schema check, HTTP pool): it registers
+it on ``app.state``, where every dependency, the router's endpoints' included, finds it; one
+used in an app whose lifespan did not run raises ``ConfigurationError`` naming the fix.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import httpx2
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp
 
+from .atlassian.client import ProviderCalls
+from .atlassian.sites import SitesCache
+from .codes import ErrorCode
 from .crypto import Keyring
+from .database import is_sqlite
 from .errors import ConfigurationError, KavachError
 from .housekeeping import Housekeeper
-from .keyfile import is_sqlite, resolve_secret_keys
-from .migrate import current_revision, head_revision, upgrade
+from .http.errors import error_response
+from .http.requests import reauth_url
+from .keyfile import resolve_secret_keys
+from .keys import KeyRotation
 from .oauth import OAuthClient, SharedTransport
-from .providers.atlassian import AtlassianProvider
 from .providers.base import OAuthProvider
 from .ratelimit import RateLimiter
 from .sessions import SessionManager
@@ -31,12 +37,11 @@ from .settings import KavachSettings
 from .signin import SignInService
 from .store import Store
 from .tokens import TokenService
-from .web import kavach_error_handler
 
 logger = logging.getLogger("kavach_fastapi")
 
 STATE_KEY = "kavach"
-"""The attribute of ``app.state`` that holds the app's :class:`Kavach`."""
+"""The attribute of ``app.state`` that holds the app's `Kavach`."""
 
 
 class Kavach:
@@ -68,7 +73,7 @@ class Kavach:
         self.keyring = Keyring(resolve_secret_keys(settings))
         self.store = Store(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
         self.sessions = SessionManager(
-            self.store,
+            self.store.sessions,
             lifetime=settings.session_lifetime,
             idle_timeout=settings.session_idle_timeout,
             cache_seconds=settings.session_cache_seconds,
@@ -80,63 +85,46 @@ class Kavach:
             for provider in providers
         }
         self.sign_in = SignInService(
-            self.store,
+            self.store.attempts,
+            self.store.signins,
             self.keyring,
             self.sessions,
             clients,
             max_pending=settings.max_pending_sign_ins,
         )
         self.housekeeper = Housekeeper(self.store, idle_timeout=settings.session_idle_timeout)
-        self.rate_limiter = RateLimiter(self.store, per_minute=settings.rate_limit)
-        self.tokens = TokenService(
-            self.store,
-            self.keyring,
-            clients,
-            leeway=settings.token_refresh_leeway,
-            sites_ttl=settings.sites_cache_ttl,
+        self.rate_limiter = RateLimiter(
+            self.store.counters, self.store.attempts, per_minute=settings.rate_limit
         )
-        self._started = False
-        self._start_lock = asyncio.Lock()
-
-    def atlassian(self) -> AtlassianProvider:
-        """The configured Atlassian provider.
-
-        Raises:
-            ConfigurationError: the router has no Atlassian provider.
-        """
-        provider = self.providers.get("atlassian")
-        if not isinstance(provider, AtlassianProvider):
-            raise ConfigurationError(
-                "This needs the Atlassian provider: kavach_router(providers=[atlassian_provider()])."
-            )
-        return provider
+        self.tokens = TokenService(
+            self.store.accounts, self.keyring, clients, leeway=settings.token_refresh_leeway
+        )
+        self.calls = ProviderCalls(self.tokens, clients)
+        self.sites = SitesCache(
+            self.store.accounts, self.tokens, self.calls, ttl=settings.sites_cache_ttl
+        )
+        self.keys = KeyRotation(self.store.accounts, self.keyring)
+        self.started = False
 
     async def rotate_keys(self) -> int:
-        """Re-encrypt every stored token with the newest ``KAVACH_SECRET`` key.
-
-        Returns:
-            How many accounts were rewritten. Run it after putting a new key first in
-            ``KAVACH_SECRET``; the old keys can be removed once it returns.
-        """
-        await self.ensure_started()
-        return await self.tokens.rotate_keys()
+        """Re-encrypt every stored token with the newest ``KAVACH_SECRET`` key (see `.keys`)."""
+        return await self.keys.rotate()
 
     @staticmethod
     def _new_transport() -> httpx2.AsyncBaseTransport:
         return httpx2.AsyncHTTPTransport(retries=1, trust_env=False)
 
-    async def ensure_started(self) -> None:
-        """Check (or bring) the schema up to date once. Cheap after the first call."""
-        if self._started:
-            return
-        async with self._start_lock:
-            if not self._started:
-                await self._ensure_schema()
-                self._started = True
+    async def start(self) -> None:
+        """Check (or bring) the schema up to date. The lifespan calls it, once."""
+        await self._ensure_schema()
+        self.started = True
 
     async def _ensure_schema(self) -> None:
+        # Alembic is imported here, when an app starts, not when the package is imported.
+        from .migrate import current_revision, head_revision, upgrade  # noqa: PLC0415
+
         head = head_revision()
-        current = await current_revision(self.store.engine)
+        current = await current_revision(self.store.database.engine)
         if current == head:
             return
         auto = self.settings.auto_migrate
@@ -148,7 +136,7 @@ class Kavach:
                 f"version of kavach-fastapi needs {head}. Run `kavach db upgrade` with the same "
                 "KAVACH_DATABASE_URL, then start the app again."
             )
-        before, after = await upgrade(self.store.writer)
+        before, after = await upgrade(self.store.database.writer)
         if before != after:
             logger.info("kavach schema upgraded from %s to %s", before or "(empty)", after)
 
@@ -158,14 +146,21 @@ class Kavach:
         if self._owns_transport:
             await self.http.inner.aclose()
             self.http.inner = self._new_transport()
-        self._started = False
+        self.started = False
+
+    def answer(self, request: Request, exc: KavachError) -> Response:
+        """The JSON answer for an error of this app, with ``reauth_url`` added as it is sent."""
+        reauth = None
+        if exc.code is ErrorCode.REAUTH_REQUIRED:
+            provider = next(iter(self.providers))
+            reauth = reauth_url(request, self.settings.base_url, provider)
+        return error_response(exc, reauth_url=reauth)
 
     def attach(self, app: ASGIApp) -> None:
-        """Register on the app so dependencies can find this instance.
+        """Register on the app, so that dependencies find this instance, and answer its errors.
 
-        Also installs the JSON error handler for :class:`KavachError` unless the app has one:
-        an ``APIRouter`` cannot bring exception handlers, so the lifespan adds it and has the
-        app rebuild its middleware stack on the next request.
+        Raises:
+            ConfigurationError: not a FastAPI app, or one that includes two kavach routers.
         """
         if not isinstance(app, FastAPI):
             raise ConfigurationError("kavach_router() must be included in a FastAPI app.")
@@ -175,12 +170,10 @@ class Kavach:
                 "This app includes two kavach routers; include kavach_router() once."
             )
         setattr(app.state, STATE_KEY, self)
-        if KavachError not in app.exception_handlers:
-            app.add_exception_handler(KavachError, kavach_error_handler)
-            app.middleware_stack = None
+        _answer_errors(app, self.answer)
 
     def detach(self, app: ASGIApp) -> None:
-        """Undo :meth:`attach` at shutdown."""
+        """Undo `attach` at shutdown."""
         if isinstance(app, FastAPI) and getattr(app.state, STATE_KEY, None) is self:
             setattr(app.state, STATE_KEY, None)
 
@@ -188,10 +181,44 @@ class Kavach:
     async def lifespan(self, app: ASGIApp) -> AsyncIterator[None]:
         """The router's lifespan: start, attach, and clean up at shutdown (or failed start)."""
         try:
-            await self.ensure_started()
+            await self.start()
             self.attach(app)
             logger.info("kavach started with providers %s", ", ".join(self.providers))
             yield
         finally:
             self.detach(app)
             await self.close()
+
+
+def _answer_errors(app: FastAPI, answer: Callable[[Request, KavachError], Response]) -> None:
+    """Have the app answer ``KavachError`` from its own routes (``current_user`` in ``/me``).
+
+    FastAPI gives a router no way to bring exception handlers, and the lifespan, the first
+    moment the package sees the app, runs inside the middleware stack Starlette has already
+    built, with a copy of the handlers. So the handler is added twice, once each place:
+
+    * to ``app.exception_handlers``, the public list, so that any later build includes it;
+    * to the live stack's ``ExceptionMiddleware``, through its public ``add_exception_handler``.
+      It is found by following the ``app`` attribute every Starlette middleware (and nearly
+      every other) keeps of the application it wraps. Only when some middleware hides it is
+      the stack rebuilt instead: that instantiates the app's middleware a second time, which
+      a middleware with side effects in its constructor may not expect.
+
+    An app that registered its own handler for ``KavachError`` keeps it.
+    """
+    if KavachError in app.exception_handlers:
+        return
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, KavachError)  # noqa: S101 - registered for KavachError only
+        return answer(request, exc)
+
+    app.add_exception_handler(KavachError, handler)
+    layer: object = app.middleware_stack
+    while layer is not None and not isinstance(layer, ExceptionMiddleware):
+        layer = getattr(layer, "app", None)
+    if isinstance(layer, ExceptionMiddleware):
+        layer.add_exception_handler(KavachError, handler)
+    elif app.middleware_stack is not None:
+        logger.info("kavach: rebuilding the middleware stack to answer its errors as JSON")
+        app.middleware_stack = app.build_middleware_stack()

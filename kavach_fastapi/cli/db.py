@@ -1,0 +1,38 @@
+"""``kavach db upgrade`` and ``kavach db current``: the schema."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TextIO
+
+from ..database import Database
+from ..migrate import current_revision, head_revision, upgrade
+from ._common import safe_url, settings_of
+
+
+async def run_upgrade(args: argparse.Namespace, out: TextIO) -> int:
+    settings = settings_of(args)
+    database = Database(settings.database_url)
+    try:
+        print(f"Upgrading {safe_url(settings.database_url)} ...", file=out)
+        before, after = await upgrade(database.writer)
+    finally:
+        await database.dispose()
+    if before == after:
+        print(f"Already at the newest revision ({after}).", file=out)
+    else:
+        print(f"Upgraded from {before or '(empty)'} to {after}.", file=out)
+    return 0
+
+
+async def run_current(args: argparse.Namespace, out: TextIO) -> int:
+    settings = settings_of(args)
+    database = Database(settings.database_url)
+    try:
+        current = await current_revision(database.engine)
+    finally:
+        await database.dispose()
+    head = head_revision()
+    state = "up to date" if current == head else "behind: run `kavach db upgrade`"
+    print(f"Database revision {current or '(none)'}, newest {head}: {state}.", file=out)
+    return 0 if current == head else 1

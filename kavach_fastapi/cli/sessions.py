@@ -1,0 +1,39 @@
+"""``kavach sessions purge``: expired sessions, sign-in attempts and rate-limit counters."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TextIO
+
+from ..ratelimit import WINDOW_SECONDS
+from ..store import Store
+from ..tables import utcnow
+from ._common import settings_of
+
+
+async def run_purge(args: argparse.Namespace, out: TextIO) -> int:
+    settings = settings_of(args)
+    store = Store(settings.database_url)
+    now = utcnow()
+    total = 0
+    try:
+        while True:
+            removed = await store.sessions.purge_sessions(
+                now=now, idle_before=now - settings.session_idle_timeout, limit=args.batch
+            )
+            if removed == 0:
+                break
+            total += removed
+            print(f"  deleted {total} expired sessions so far ...", file=out, flush=True)
+        attempts = await store.attempts.purge_attempts(now=now)
+        windows = await store.counters.forget_windows_before(
+            int(now.timestamp() // WINDOW_SECONDS) - 1
+        )
+    finally:
+        await store.dispose()
+    print(
+        f"Deleted {total} expired sessions, {attempts} expired sign-in attempts and "
+        f"{windows} old rate-limit counters.",
+        file=out,
+    )
+    return 0

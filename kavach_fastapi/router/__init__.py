@@ -1,0 +1,119 @@
+"""``kavach_router()``: the endpoints, thin, over the sign-in and session services.
+
+The endpoints are split by concern, each module a factory of an ``APIRouter`` whose endpoints
+are closures over the app's [`Kavach`][kavach_fastapi.runtime.Kavach]: signing in
+(`.signin_routes`), the session (`.session_routes`), providers and linked accounts
+(`.account_routes`), and what a provider brings itself (``OAuthProvider.routes``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+import httpx2
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.routing import APIRoute
+
+from ..codes import ErrorCode
+from ..dependencies import get_kavach
+from ..errors import KavachError
+from ..http.errors import PRIVATE_HEADERS, error_response, error_responses
+from ..options import KavachOptions, Unpack, load_options
+from ..providers.base import OAuthProvider
+from ..runtime import STATE_KEY, Kavach
+from .account_routes import add_account_routes
+from .session_routes import add_session_routes
+from .signin_routes import add_signin_routes
+
+
+class KavachRoute(APIRoute):
+    """The router's edge: one place for its errors and its private headers.
+
+    A [`KavachError`][kavach_fastapi.KavachError] from the endpoint or its dependencies is answered as the JSON error;
+    every answer, errors included, is marked private (never cached, no referrer).
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                _refuse_repeated_parameters(request)
+                response = await handler(request)
+            except KavachError as exc:
+                kavach = getattr(request.app.state, STATE_KEY, None)
+                response = (
+                    kavach.answer(request, exc)
+                    if isinstance(kavach, Kavach)
+                    else error_response(exc)
+                )
+            response.headers.update(PRIVATE_HEADERS)
+            return response
+
+        return handle
+
+
+def _refuse_repeated_parameters(request: Request) -> None:
+    """A parameter given twice is ambiguous (which ``state``? which ``redirect_to``?): refuse."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    if len(names) != len(set(names)):
+        raise KavachError(
+            "A query parameter was given more than once.", code=ErrorCode.INVALID_REQUEST
+        )
+
+
+class KavachRouter(APIRouter):
+    """The router returned by [`kavach_router()`][kavach_fastapi.kavach_router]; ``.kavach``
+    holds its runtime."""
+
+    kavach: Kavach
+
+
+AddRoutes = Callable[[APIRouter, Kavach], None]
+
+
+def kavach_router(
+    providers: Sequence[OAuthProvider],
+    *,
+    http_transport: httpx2.AsyncBaseTransport | None = None,
+    **options: Unpack[KavachOptions],
+) -> KavachRouter:
+    """Build the sign-in router. Include it once: ``app.include_router(router, prefix=...)``.
+
+    Every option is a setting: ``kavach_router(providers, rate_limit=10)`` is
+    ``KAVACH_RATE_LIMIT=10``, and an option not given falls back to its ``KAVACH_*`` variable.
+    Each is described, with its default, in the configuration reference
+    ([`KavachSettings`][kavach_fastapi.KavachSettings]).
+
+    Args:
+        providers: the sign-in providers, e.g. ``[atlassian_provider()]``.
+        http_transport: an ``httpx2`` transport for provider calls (tests: the emulator).
+        **options: any field of [`KavachSettings`][kavach_fastapi.KavachSettings], by name.
+
+    Raises:
+        ConfigurationError: a setting is missing or invalid; the message names it and the fix.
+    """
+    kavach = Kavach(providers, load_options(**options), http_transport=http_transport)
+    router = KavachRouter(
+        lifespan=kavach.lifespan,
+        route_class=KavachRoute,
+        tags=["auth"],
+        # The lifespan is the only start: an app that did not run it is told so, not served.
+        dependencies=[Depends(get_kavach)],
+        responses=error_responses(ErrorCode.INVALID_REQUEST, ErrorCode.DATABASE_UNAVAILABLE),
+    )
+    router.kavach = kavach
+    concerns: list[AddRoutes] = [add_signin_routes, add_session_routes, add_account_routes]
+    concerns += [_load(provider.routes) for provider in providers if provider.routes]
+    for add_routes in concerns:
+        add_routes(router, kavach)
+    return router
+
+
+def _load(name: str) -> AddRoutes:
+    """The function a provider names as ``"package.module:function"``."""
+    module, _, function = name.partition(":")
+    add_routes: AddRoutes = getattr(importlib.import_module(module), function)
+    return add_routes

@@ -1,0 +1,41 @@
+"""The store: every read and write of the package's tables, by concern.
+
+Each query takes values (rows, hashes, ciphertexts, times) and runs in one unit of work of
+`Database`, so a database outage surfaces as
+``DatabaseUnavailableError`` (503), never as a driver's exception; a query added here gets that by
+using those units of work. Nothing here calls back into a service: the services prepare what goes
+in (sealed tokens, the session's hash) before the transaction.
+"""
+
+from __future__ import annotations
+
+from ..database import Database
+from ..settings import DEFAULT_SQLITE_BUSY_TIMEOUT
+from .accounts import AccountStore
+from .attempts import AttemptStore
+from .counters import CounterStore
+from .sessions import SessionStore
+from .signins import SignInStore
+
+
+class Store:
+    """The queries of one app's database, grouped by the table they serve.
+
+    Args:
+        database_url: a SQLAlchemy URL; the async driver is added when it is missing.
+        busy_timeout: seconds a SQLite write waits for another writer's lock.
+    """
+
+    def __init__(
+        self, database_url: str, *, busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT
+    ) -> None:
+        self.database = Database(database_url, busy_timeout=busy_timeout)
+        self.attempts = AttemptStore(self.database)
+        self.sessions = SessionStore(self.database)
+        self.signins = SignInStore(self.database)
+        self.accounts = AccountStore(self.database)
+        self.counters = CounterStore(self.database)
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.database.dispose()

@@ -1,0 +1,176 @@
+"""Provider accounts: the refresh lease, compare-and-swap token writes and the sites cache.
+
+Every write of new tokens bumps ``token_version``; a refresh, a key rotation and a disconnect
+each write only if the row is still at the version they read, so none overwrites another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlmodel import col
+
+from ..crypto import SealedTokens
+from ..database import Database
+from ..tables import AccountRow
+from ._rows import rowcount
+
+
+class AccountStore:
+    """The ``kavach_accounts`` table, outside sign-in."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def accounts_of(self, user_id: str) -> Sequence[AccountRow]:
+        """The provider accounts linked to a user."""
+        async with self._db.reader() as session:
+            statement = select(AccountRow).where(col(AccountRow.user_id) == user_id)
+            return (await session.execute(statement)).scalars().all()
+
+    async def account_of(self, user_id: str, provider: str) -> AccountRow | None:
+        """The user's one account with a provider, if linked.
+
+        ``(user_id, provider)`` is unique (``uq_kavach_accounts_user_provider``), so this names
+        exactly one grant; were it ever not, this raises rather than pick one.
+        """
+        async with self._db.reader() as session:
+            statement = select(AccountRow).where(
+                col(AccountRow.user_id) == user_id, col(AccountRow.provider) == provider
+            )
+            return (await session.execute(statement)).scalar_one_or_none()
+
+    async def get_account(self, account_id: str) -> AccountRow | None:
+        """An account row as it is now."""
+        async with self._db.reader() as session:
+            return await session.get(AccountRow, account_id)
+
+    async def try_lease(
+        self, account_id: str, *, version: int, owner: str, now: datetime, until: datetime
+    ) -> bool:
+        """Take the right to refresh this account's tokens, if nobody holds it.
+
+        Succeeds only if the tokens are still at ``version`` (nobody refreshed since we looked)
+        and no live lease exists; an expired lease (its holder died) is taken over.
+        """
+        return await self._update(
+            account_id,
+            col(AccountRow.token_version) == version,
+            col(AccountRow.needs_reauth).is_(False),
+            (col(AccountRow.refresh_lease_until).is_(None))
+            | (col(AccountRow.refresh_lease_until) < now),
+            refresh_lease_owner=owner,
+            refresh_lease_until=until,
+        )
+
+    async def save_refreshed(
+        self, account_id: str, *, owner: str, sealed: SealedTokens, now: datetime
+    ) -> bool:
+        """Store a refreshed token set in one write, if we still hold the lease.
+
+        A ``None`` refresh token in ``sealed`` keeps the stored one.
+        """
+        values: dict[str, Any] = {
+            "access_token": sealed.access_token,
+            "access_token_expires_at": sealed.expires_at,
+            "token_version": col(AccountRow.token_version) + 1,
+            "refresh_lease_owner": None,
+            "refresh_lease_until": None,
+            "updated_at": now,
+        }
+        if sealed.refresh_token is not None:
+            values["refresh_token"] = sealed.refresh_token
+        if sealed.scopes:
+            values["scopes"] = sealed.scopes
+        return await self._update(
+            account_id, col(AccountRow.refresh_lease_owner) == owner, **values
+        )
+
+    async def release_lease(self, account_id: str, *, owner: str) -> None:
+        """Give the lease back without new tokens (the refresh failed for now)."""
+        await self._update(
+            account_id,
+            col(AccountRow.refresh_lease_owner) == owner,
+            refresh_lease_owner=None,
+            refresh_lease_until=None,
+        )
+
+    async def mark_needs_reauth(self, account_id: str, *, now: datetime) -> None:
+        """The grant is dead: keep the link, drop the lease, and ask for consent again."""
+        await self._retire_grant(account_id, now=now)
+
+    async def _retire_grant(self, account_id: str, *, now: datetime, **also: Any) -> None:
+        await self._update(
+            account_id,
+            needs_reauth=True,
+            refresh_lease_owner=None,
+            refresh_lease_until=None,
+            token_version=col(AccountRow.token_version) + 1,
+            updated_at=now,
+            **also,
+        )
+
+    async def save_sites(self, account_id: str, sites_json: str, *, now: datetime) -> None:
+        """Cache an account's list of sites."""
+        await self._update(account_id, sites_json=sites_json, sites_fetched_at=now)
+
+    async def forget_tokens(self, account_id: str, *, now: datetime) -> None:
+        """Disconnect: drop the tokens and cached sites, keep the identity link."""
+        await self._retire_grant(
+            account_id,
+            now=now,
+            access_token=None,
+            refresh_token=None,
+            access_token_expires_at=None,
+            sites_json=None,
+            sites_fetched_at=None,
+        )
+
+    async def account_ids(self) -> Sequence[str]:
+        """Every account id, for maintenance such as key rotation."""
+        async with self._db.reader() as session:
+            return (await session.execute(select(col(AccountRow.id)))).scalars().all()
+
+    async def reseal_account(
+        self,
+        account_id: str,
+        *,
+        version: int,
+        access_token: str | None = None,
+        refresh_token: str | None = None,
+    ) -> bool:
+        """Replace an account's tokens with re-encrypted ones, if they are still at ``version``.
+
+        A compare-and-swap: a refresh (or a disconnect) since the caller read the row moved
+        ``token_version``, and then nothing is written (``False``); the caller reads the row
+        again. ``updated_at`` is left alone, as it says when the tokens were issued.
+
+        Args:
+            account_id: the account row.
+            version: the ``token_version`` the caller read.
+            access_token: the new ciphertext of the access token; ``None`` keeps the column.
+            refresh_token: the same for the refresh token.
+        """
+        values = {
+            column: value
+            for column, value in (("access_token", access_token), ("refresh_token", refresh_token))
+            if value is not None
+        }
+        if not values:
+            return False
+        return await self._update(account_id, col(AccountRow.token_version) == version, **values)
+
+    async def _update(self, account_id: str, *conditions: Any, **values: Any) -> bool:
+        """Set ``values`` on the account if ``conditions`` hold, in one statement.
+
+        Returns:
+            Whether the row was written (``False``: the conditions no longer held).
+        """
+        statement = (
+            update(AccountRow).where(col(AccountRow.id) == account_id, *conditions).values(**values)
+        )
+        async with self._db.transaction() as session:
+            return rowcount(await session.execute(statement)) == 1

@@ -1,0 +1,28 @@
+"""The router's keyword options are the settings' fields: written once, checked here."""
+
+from __future__ import annotations
+
+import typing
+
+from kavach_fastapi import KavachSettings, kavach_router
+from kavach_fastapi.options import KavachOptions, option_type
+
+
+def test_the_options_are_exactly_the_settings_fields() -> None:
+    assert set(KavachOptions.__annotations__) == set(KavachSettings.model_fields)
+
+
+def test_each_option_has_the_type_of_its_settings_field() -> None:
+    hints = typing.get_type_hints(KavachOptions)
+    for name, field in KavachSettings.model_fields.items():
+        assert hints[name] == option_type(field.annotation), name
+
+
+def test_every_option_is_optional() -> None:
+    assert KavachOptions.__required_keys__ == frozenset()
+
+
+def test_the_router_takes_the_options_as_keywords() -> None:
+    parameters = typing.get_type_hints(kavach_router, include_extras=True)
+    assert "options" in parameters
+    assert typing.get_args(parameters["options"]) == (KavachOptions,)
