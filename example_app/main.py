@@ -45,6 +45,10 @@ PAGE = Path(__file__).with_name("page.html")
 
 app = FastAPI(title="kavach-fastapi demo")
 
+DEMO_SCOPES = ["read:jira-user", "read:servicedesk-request", "read:confluence-user"]
+"""Beyond the defaults: Jira's `myself`, and one scope each of Jira Service Management and
+Confluence, so a site that runs Jira and Jira Service Management shows as one site with both."""
+
 USES_EMULATOR = not os.environ.get("ATLASSIAN_CLIENT_ID")
 if USES_EMULATOR:
     emulator = AtlassianEmulator()
@@ -52,7 +56,7 @@ if USES_EMULATOR:
     provider = atlassian_provider(
         emulator.default_client.client_id,
         emulator.default_client.client_secret,
-        scopes=["read:jira-user"],
+        scopes=DEMO_SCOPES,
         auth_url=f"{DEMO_URL}{EMULATOR_PATH}",
         api_url=f"{DEMO_URL}{EMULATOR_PATH}",
     )
@@ -70,7 +74,7 @@ if USES_EMULATOR:
         EMULATOR_PATH,
     )
 else:
-    provider = atlassian_provider(scopes=["read:jira-user"])
+    provider = atlassian_provider(scopes=DEMO_SCOPES)
     transport = None
 
 app.include_router(kavach_router([provider], http_transport=transport), prefix="/api/kavach")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,11 +50,6 @@ def new_token(nbytes: int = 32) -> str:
 def hash_token(token: str) -> str:
     """Return the hex SHA-256 of a token, the only form in which tokens are stored."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def same_hash(first: str, second: str) -> bool:
-    """Compare two hashes in constant time."""
-    return hmac.compare_digest(first.encode(), second.encode())
 
 
 class DecryptionError(KavachError):

@@ -37,6 +37,8 @@ def test_sign_in_through_consent_page_shows_profile_and_sites(page: Page) -> Non
         row = page.locator(f'.site[data-cloud-id="{site.id}"]')
         expect(row.locator(".name")).to_have_text(site.name)
         expect(row.locator(".url")).to_have_text(site.url)
+        # One row per cloud id, even for a site Atlassian lists once per product.
+        expect(row.locator(".products .chip")).to_have_text(list(site.products))
 
 
 def test_reload_keeps_the_session(page: Page) -> None:

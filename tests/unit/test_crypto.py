@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kavach_fastapi.crypto import DecryptionError, Keyring, hash_token, new_token, same_hash
+from kavach_fastapi.crypto import DecryptionError, Keyring, hash_token, new_token
 from kavach_fastapi.errors import ConfigurationError, KavachError
 
 OLD_KEY = "old-key-" + "o" * 32
@@ -183,11 +183,3 @@ def test_new_token_length_follows_the_requested_entropy() -> None:
 def test_new_tokens_do_not_repeat() -> None:
     tokens = {new_token() for _ in range(1000)}
     assert len(tokens) == 1000
-
-
-def test_same_hash_compares_hashes() -> None:
-    digest = hash_token("token")
-    assert same_hash(digest, hash_token("token"))
-    assert not same_hash(digest, hash_token("other"))
-    assert not same_hash(digest, digest[:-1])
-    assert not same_hash(digest, "")
