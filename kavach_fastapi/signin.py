@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeGuard
 
+from . import metrics
 from .codes import ErrorCode
 from .crypto import DecryptionError, Keyring, TokenOwner, hash_token, new_token, seal_tokens
 from .errors import (
@@ -229,9 +230,15 @@ class SignInService:
                 ``pending.redirect_to`` to read it.
         """
         client = self.client(pending.attempt.provider)
-        return await self._complete(
-            client, pending.attempt, pending.state_hash, code, error, issuer
-        )
+        try:
+            result = await self._complete(
+                client, pending.attempt, pending.state_hash, code, error, issuer
+            )
+        except KavachError as exc:
+            metrics.record_sign_in(client.provider.id, "failure", exc.code.value)
+            raise
+        metrics.record_sign_in(client.provider.id, "success")
+        return result
 
     async def _complete(
         self,
