@@ -197,6 +197,15 @@ class SignInService:
                 or started in another browser, which keeps it usable there).
         """
         self.client(provider_id)
+        try:
+            return await self._take(provider_id, state, browser_binding)
+        except InvalidStateError as exc:
+            metrics.record_sign_in(provider_id, "failure", exc.code.value)
+            raise
+
+    async def _take(
+        self, provider_id: str, state: str | None, browser_binding: str | None
+    ) -> PendingSignIn:
         if not _looks_like_token(state):
             raise InvalidStateError
         state_hash = hash_token(state)

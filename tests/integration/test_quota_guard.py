@@ -28,8 +28,8 @@ def myself(cloud_id: str) -> str:
     return f"/jira/{cloud_id}/myself"
 
 
-def harness_of(db: TestDatabase, **options: object) -> Harness:
-    return build_harness(db, two_jira_sites_emulator(), **options)
+def harness_of(db: TestDatabase, *, quota_check_interval: float = 1.0) -> Harness:
+    return build_harness(db, two_jira_sites_emulator(), quota_check_interval=quota_check_interval)
 
 
 async def signed_in(client: httpx2.AsyncClient, harness: Harness) -> None:
