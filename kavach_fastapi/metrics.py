@@ -7,8 +7,7 @@ the import is tried once, on the first record, never when the package is importe
 
 Every attribute value is taken from a closed vocabulary (the ``*_VALUES`` sets below, the error
 codes, small integers), anything else becomes ``"other"``: no metric can carry a token, an email,
-a name or an account id, whatever a caller passes. The names and attributes are documented on
-the metrics page of the documentation, which a test keeps in step with `INSTRUMENTS`.
+a name or an account id, whatever a caller passes. The metrics page documents `INSTRUMENTS`.
 """
 
 from __future__ import annotations
@@ -59,9 +58,7 @@ RATE_LIMIT_REASONS = frozenset(
 """Atlassian's ``RateLimit-Reason`` values, and ``unknown`` when the header is missing."""
 QUOTA_SCOPES = frozenset({"site", "app"})
 PRIVACY_STATUSES = frozenset({"reported", "closed", "updated"})
-PRIVACY_OUTCOMES = frozenset({"success", "failure"})
 ERROR_CODES = frozenset(code.value for code in ErrorCode)
-TRANSPORT_ERRORS = frozenset({"transport"})
 
 _PROVIDER = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
@@ -162,24 +159,18 @@ INSTRUMENTS: tuple[Instrument, ...] = (
 """Every instrument the package records, as the metrics page lists them."""
 
 
-class _Instruments:
-    """The live instruments of one meter."""
-
-    def __init__(self, meter: Any) -> None:
-        self.by_name: dict[str, Any] = {}
-        for spec in INSTRUMENTS:
-            make = meter.create_histogram if spec.kind == "histogram" else meter.create_counter
-            self.by_name[spec.name] = make(spec.name, unit=spec.unit, description=spec.description)
-
-    def add(self, name: str, amount: float, attributes: dict[str, str | int]) -> None:
-        self.by_name[name].add(amount, attributes)
-
-    def record(self, name: str, value: float, attributes: dict[str, str | int]) -> None:
-        self.by_name[name].record(value, attributes)
+def _instruments_of(meter: Any) -> dict[str, Any]:
+    """The live instruments of one meter, by name."""
+    return {
+        spec.name: (meter.create_histogram if spec.kind == "histogram" else meter.create_counter)(
+            spec.name, unit=spec.unit, description=spec.description
+        )
+        for spec in INSTRUMENTS
+    }
 
 
 _lock = threading.Lock()
-_instruments: _Instruments | None = None
+_instruments: dict[str, Any] | None = None
 _resolved = False
 
 
@@ -192,7 +183,7 @@ def use_meter_provider(provider: Any | None) -> None:
     """
     global _instruments, _resolved  # noqa: PLW0603 - the one switch of a process-wide facility
     with _lock:
-        _instruments = None if provider is None else _Instruments(_meter_of(provider))
+        _instruments = None if provider is None else _instruments_of(_meter_of(provider))
         _resolved = provider is not None
 
 
@@ -209,14 +200,14 @@ def _meter_of(provider: Any | None) -> Any:
     return metrics.get_meter(METER_NAME, __version__)
 
 
-def _current() -> _Instruments | None:
+def _current() -> dict[str, Any] | None:
     global _instruments, _resolved  # noqa: PLW0603 - see use_meter_provider
     if _resolved:
         return _instruments
     with _lock:
         if not _resolved:
             try:
-                _instruments = _Instruments(_meter_of(None))
+                _instruments = _instruments_of(_meter_of(None))
             except ImportError:
                 _instruments = None
             _resolved = True
@@ -235,10 +226,15 @@ def _status(value: object) -> int:
     return value if isinstance(value, int) and 100 <= value <= 599 else 0
 
 
+def _add(name: str, attributes: dict[str, str | int], amount: float = 1) -> None:
+    instruments = _current()
+    if instruments is not None:
+        instruments[name].add(amount, attributes)
+
+
 def record_sign_in(provider: str, outcome: str, error_code: str | None = None) -> None:
     """Count a finished sign-in callback (``success`` or ``failure`` with its error code)."""
-    instruments = _current()
-    if instruments is None:
+    if _current() is None:
         return
     attributes: dict[str, str | int] = {
         "kavach.provider": _provider(provider),
@@ -246,29 +242,27 @@ def record_sign_in(provider: str, outcome: str, error_code: str | None = None) -
     }
     if error_code is not None:
         attributes["kavach.error_code"] = _word(error_code, ERROR_CODES)
-    instruments.add("kavach.sign_ins", 1, attributes)
+    _add("kavach.sign_ins", attributes)
 
 
 def record_refresh(provider: str, outcome: str) -> None:
     """Count one token refresh by its outcome (see `REFRESH_OUTCOMES`)."""
-    instruments = _current()
-    if instruments is not None:
-        attributes: dict[str, str | int] = {
-            "kavach.provider": _provider(provider),
-            "kavach.outcome": _word(outcome, REFRESH_OUTCOMES),
-        }
-        instruments.add("kavach.token_refreshes", 1, attributes)
+    if _current() is not None:
+        outcome = _word(outcome, REFRESH_OUTCOMES)
+        _add(
+            "kavach.token_refreshes",
+            {"kavach.provider": _provider(provider), "kavach.outcome": outcome},
+        )
 
 
 def record_reconsent_required(provider: str, reason: str) -> None:
     """Count a grant found dead: its person must consent again (see `RECONSENT_REASONS`)."""
-    instruments = _current()
-    if instruments is not None:
-        attributes: dict[str, str | int] = {
-            "kavach.provider": _provider(provider),
-            "kavach.reason": _word(reason, RECONSENT_REASONS),
-        }
-        instruments.add("kavach.reconsents_required", 1, attributes)
+    if _current() is not None:
+        reason = _word(reason, RECONSENT_REASONS)
+        _add(
+            "kavach.reconsents_required",
+            {"kavach.provider": _provider(provider), "kavach.reason": reason},
+        )
 
 
 def record_api_call(
@@ -286,54 +280,54 @@ def record_api_call(
         attributes["error.type"] = "transport"
     else:
         attributes["http.response.status_code"] = _status(status)
-    instruments.add("kavach.api_calls", 1, attributes)
-    instruments.record("kavach.api_call.duration", max(0.0, duration), attributes)
+    instruments["kavach.api_calls"].add(1, attributes)
+    instruments["kavach.api_call.duration"].record(max(0.0, duration), attributes)
 
 
 def record_rate_limited(provider: str, product: str | None, reason: str) -> None:
     """Count a ``429`` of a product API by its ``RateLimit-Reason``."""
-    instruments = _current()
-    if instruments is not None:
-        attributes: dict[str, str | int] = {
-            "kavach.provider": _provider(provider),
-            "kavach.product": _word(product, PRODUCTS),
-            "kavach.rate_limit_reason": _word(reason, RATE_LIMIT_REASONS),
-        }
-        instruments.add("kavach.rate_limited", 1, attributes)
+    if _current() is not None:
+        _add(
+            "kavach.rate_limited",
+            {
+                "kavach.provider": _provider(provider),
+                "kavach.product": _word(product, PRODUCTS),
+                "kavach.rate_limit_reason": _word(reason, RATE_LIMIT_REASONS),
+            },
+        )
 
 
 def record_quota_block(provider: str, reason: str, scope: str) -> None:
     """Count a quota block this process recorded (``scope``: ``site`` or ``app``)."""
-    instruments = _current()
-    if instruments is not None:
-        attributes: dict[str, str | int] = {
-            "kavach.provider": _provider(provider),
-            "kavach.rate_limit_reason": _word(reason, RATE_LIMIT_REASONS),
-            "kavach.quota_scope": _word(scope, QUOTA_SCOPES),
-        }
-        instruments.add("kavach.quota_blocks", 1, attributes)
+    if _current() is not None:
+        _add(
+            "kavach.quota_blocks",
+            {
+                "kavach.provider": _provider(provider),
+                "kavach.rate_limit_reason": _word(reason, RATE_LIMIT_REASONS),
+                "kavach.quota_scope": _word(scope, QUOTA_SCOPES),
+            },
+        )
 
 
 def record_quota_refusal(provider: str, scope: str) -> None:
     """Count a call refused because of a block, without calling the provider."""
-    instruments = _current()
-    if instruments is not None:
-        attributes: dict[str, str | int] = {
-            "kavach.provider": _provider(provider),
-            "kavach.quota_scope": _word(scope, QUOTA_SCOPES),
-        }
-        instruments.add("kavach.quota_refusals", 1, attributes)
+    if _current() is not None:
+        scope = _word(scope, QUOTA_SCOPES)
+        _add(
+            "kavach.quota_refusals",
+            {"kavach.provider": _provider(provider), "kavach.quota_scope": scope},
+        )
 
 
 def record_quota_warning(provider: str, product: str | None) -> None:
     """Count an answer that said the quota is nearly used up."""
-    instruments = _current()
-    if instruments is not None:
-        attributes: dict[str, str | int] = {
-            "kavach.provider": _provider(provider),
-            "kavach.product": _word(product, PRODUCTS),
-        }
-        instruments.add("kavach.quota_warnings", 1, attributes)
+    if _current() is not None:
+        product = _word(product, PRODUCTS)
+        _add(
+            "kavach.quota_warnings",
+            {"kavach.provider": _provider(provider), "kavach.product": product},
+        )
 
 
 def record_privacy_report(
@@ -347,13 +341,9 @@ def record_privacy_report(
         updated: accounts Atlassian answered ``updated`` (their profile to be read again).
         failed: the run stopped before reporting everything it should have.
     """
-    instruments = _current()
-    if instruments is None:
+    if _current() is None:
         return
     for status, count in (("reported", reported), ("closed", closed), ("updated", updated)):
         if count > 0:
-            instruments.add(
-                "kavach.privacy_report.accounts", count, {"kavach.privacy_status": status}
-            )
-    outcome = "failure" if failed else "success"
-    instruments.add("kavach.privacy_report.runs", 1, {"kavach.outcome": outcome})
+            _add("kavach.privacy_report.accounts", {"kavach.privacy_status": status}, count)
+    _add("kavach.privacy_report.runs", {"kavach.outcome": "failure" if failed else "success"})
