@@ -157,6 +157,18 @@ class ErrorCode(str, Enum):
         "the `Retry-After` seconds; show the person a *try again shortly* message.",
         5,
     )
+    QUOTA_EXHAUSTED = _Row(
+        "quota_exhausted",
+        503,
+        "Atlassian refused calls to this site (or to every site of the app) for longer than "
+        "the retries wait: its request quota is used up until `Retry-After` has passed.",
+        "Atlassian's request quota for this site is used up. Please try again later.",
+        "Atlassian answered `429` with a long `Retry-After`, or said the app's quota is "
+        "exhausted. Every worker now answers this at once for that site, without calling "
+        "Atlassian, until the time has passed (see [Atlassian's rules](atlassian-rules.md#quotas)). "
+        "Show a *try again later* message; if it happens often, make fewer or cheaper calls.",
+        60,
+    )
     ACCOUNT_DISABLED = _Row(
         "account_disabled",
         403,

@@ -17,6 +17,7 @@ that code. The tree:
     ├── ReauthRequiredError          the provider grant is gone; the person must consent again (401)
     ├── RetryLaterError              a failure that passes with time (``Retry-After``)
     │   ├── ProviderUnavailableError the provider is down or rate-limiting (503)
+    │   │   └── QuotaExhaustedError  Atlassian's quota for a site is used up for a while (503)
     │   ├── RateLimitedError         too many sign-in requests from one address (429)
     │   ├── SignInBusyError          too many sign-ins pending on the whole app (503)
     │   └── DatabaseUnavailableError the database cannot be reached right now (503)
@@ -170,6 +171,18 @@ class ProviderUnavailableError(RetryLaterError):
     """The provider timed out, failed or is rate-limiting, even after retries."""
 
     default_message = ErrorCode.PROVIDER_UNAVAILABLE.message
+
+
+class QuotaExhaustedError(ProviderUnavailableError):
+    """Atlassian's quota for a site (or for the whole app) is used up until ``retry_after``.
+
+    Raised without calling Atlassian: one ``429`` with a long ``Retry-After`` (or naming the
+    app's global quota) was recorded in the database, so every worker and job fails fast for
+    that site until the time has passed (`kavach_fastapi.quota`). It is a
+    ``ProviderUnavailableError``, so code that already handles that one handles this too.
+    """
+
+    code = ErrorCode.QUOTA_EXHAUSTED
 
 
 class UnknownSiteError(KavachError):

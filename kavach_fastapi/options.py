@@ -48,6 +48,7 @@ class KavachOptions(TypedDict, total=False):
     auto_migrate: bool
     token_refresh_leeway: timedelta
     sites_cache_ttl: timedelta
+    quota_check_interval: float
     sqlite_busy_timeout: float
 
 

@@ -31,6 +31,7 @@ from .keyfile import resolve_secret_keys
 from .keys import KeyRotation
 from .oauth import OAuthClient, SharedTransport
 from .providers.base import OAuthProvider
+from .quota import QuotaGuard
 from .ratelimit import RateLimiter
 from .sessions import SessionManager
 from .settings import KavachSettings
@@ -99,7 +100,8 @@ class Kavach:
         self.tokens = TokenService(
             self.store.accounts, self.keyring, clients, leeway=settings.token_refresh_leeway
         )
-        self.calls = ProviderCalls(self.tokens, clients)
+        self.quota = QuotaGuard(self.store.quota, check_interval=settings.quota_check_interval)
+        self.calls = ProviderCalls(self.tokens, clients, quota=self.quota)
         self.sites = SitesCache(
             self.store.accounts, self.tokens, self.calls, ttl=settings.sites_cache_ttl
         )

@@ -144,6 +144,9 @@ class KavachSettings(_FromEnvironment):
     sites_cache_ttl: timedelta = Field(default=timedelta(minutes=5), ge=timedelta(0))
     """How long a person's list of Atlassian sites is served from the database before asking Atlassian again."""
 
+    quota_check_interval: float = Field(default=1.0, ge=0)
+    """How long a process trusts what it last read of the quota blocks (sites Atlassian refused with a long `429`) before reading them again; bounds how late another worker's block stops this one. `0` reads them before every product-API call."""
+
     sqlite_busy_timeout: float = Field(default=DEFAULT_SQLITE_BUSY_TIMEOUT, gt=0)
     """Seconds a write to a SQLite database waits for another process's write lock; after that the request is answered 503 `database_unavailable`. No effect on PostgreSQL."""
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeGuard
 
+from . import metrics
 from .codes import ErrorCode
 from .crypto import DecryptionError, Keyring, TokenOwner, hash_token, new_token, seal_tokens
 from .errors import (
@@ -196,6 +197,15 @@ class SignInService:
                 or started in another browser, which keeps it usable there).
         """
         self.client(provider_id)
+        try:
+            return await self._take(provider_id, state, browser_binding)
+        except InvalidStateError as exc:
+            metrics.record_sign_in(provider_id, "failure", exc.code.value)
+            raise
+
+    async def _take(
+        self, provider_id: str, state: str | None, browser_binding: str | None
+    ) -> PendingSignIn:
         if not _looks_like_token(state):
             raise InvalidStateError
         state_hash = hash_token(state)
@@ -229,9 +239,15 @@ class SignInService:
                 ``pending.redirect_to`` to read it.
         """
         client = self.client(pending.attempt.provider)
-        return await self._complete(
-            client, pending.attempt, pending.state_hash, code, error, issuer
-        )
+        try:
+            result = await self._complete(
+                client, pending.attempt, pending.state_hash, code, error, issuer
+            )
+        except KavachError as exc:
+            metrics.record_sign_in(client.provider.id, "failure", exc.code.value)
+            raise
+        metrics.record_sign_in(client.provider.id, "success")
+        return result
 
     async def _complete(
         self,

@@ -141,3 +141,21 @@ class RateLimitRow(_Table, table=True):
     key: str = Field(primary_key=True, max_length=200)
     window: int = Field(primary_key=True)
     count: int = 0
+
+
+class QuotaBlockRow(_Table, table=True):
+    """A site (or, with ``site = "*"``, every site) the provider refuses until ``blocked_until``.
+
+    Written when a ``429`` asks for a longer wait than the retries make; read by every worker
+    (`kavach_fastapi.quota`), so none calls the provider for that site until the time passes.
+    """
+
+    __tablename__: ClassVar[str] = "kavach_quota_blocks"
+
+    provider: str = Field(primary_key=True, max_length=64)
+    site: str = Field(primary_key=True, max_length=200)
+    """The cloud id, or ``"*"`` for every site of the provider (a global quota)."""
+    blocked_until: datetime = _timestamp(index=True)
+    reason: str = Field(max_length=100)
+    """``RateLimit-Reason`` as the provider sent it, or ``"unknown"``."""
+    recorded_at: datetime = _timestamp()

@@ -31,6 +31,7 @@ import socket
 import time
 from datetime import timedelta
 
+from . import metrics
 from .crypto import DecryptionError, Keyring, TokenOwner, new_token, open_token, seal_tokens
 from .errors import ProviderUnavailableError, ReauthRequiredError
 from .oauth import GrantRevoked, OAuthClient, TokenSet
@@ -257,21 +258,32 @@ class TokenService:
     async def _refresh_token_of(self, account_id: str) -> tuple[TokenOwner, str]:
         row = await self._store.get_account(account_id)
         if row is None or row.refresh_token is None:
-            await self._give_up(account_id, "no refresh token (was offline_access granted?)")
+            await self._give_up(
+                account_id,
+                "no refresh token (was offline_access granted?)",
+                reason="no_refresh_token",
+                provider=row.provider if row is not None else "other",
+            )
             raise ReauthRequiredError
         try:
             return owner_of(row), self._open(row, "refresh_token")
         except ReauthRequiredError:
-            await self._give_up(account_id, "the stored refresh token cannot be decrypted")
+            await self._give_up(
+                account_id,
+                "the stored refresh token cannot be decrypted",
+                reason="undecryptable",
+                provider=row.provider,
+            )
             raise
 
     async def _refresh_with_retries(
         self, account_id: str, client: OAuthClient, refresh_token: str
     ) -> TokenSet:
+        provider = client.provider.id
         try:
             # A refresh is a POST, yet repeating it is safe: a retired refresh token is still
             # accepted within Atlassian's reuse interval, so a lost answer costs nothing.
-            return await with_retries(
+            tokens = await with_retries(
                 lambda: client.refresh(refresh_token),
                 policy=self.retry,
                 what=f"token refresh of account {account_id}",
@@ -279,11 +291,26 @@ class TokenService:
                 repeatable=True,
             )
         except GrantRevoked:
-            await self._give_up(account_id, "the provider answered invalid_grant")
+            metrics.record_refresh(provider, "reauth_required")
+            await self._give_up(
+                account_id,
+                "the provider answered invalid_grant",
+                reason="invalid_grant",
+                provider=provider,
+            )
             raise ReauthRequiredError from None
+        except ProviderUnavailableError:
+            metrics.record_refresh(provider, "unavailable")
+            raise
+        except Exception:
+            metrics.record_refresh(provider, "failure")
+            raise
+        metrics.record_refresh(provider, "success")
+        return tokens
 
-    async def _give_up(self, account_id: str, why: str) -> None:
+    async def _give_up(self, account_id: str, why: str, *, reason: str, provider: str) -> None:
         logger.warning("account %s needs consent again: %s", account_id, why)
+        metrics.record_reconsent_required(provider, reason)
         await self._store.mark_needs_reauth(account_id, now=utcnow())
 
     # Disconnect

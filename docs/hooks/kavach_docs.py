@@ -48,6 +48,7 @@ from kavach_fastapi import (
     KavachError,
     NotSignedInError,
     ProviderUnavailableError,
+    QuotaExhaustedError,
     ReauthRequiredError,
 )
 from kavach_fastapi import pytest_plugin as kavach_plugin
@@ -130,6 +131,7 @@ ERROR_EXAMPLES: dict[str, Callable[[], KavachError]] = {
     "reauth_required": lambda: ReauthRequiredError(reauth_url=SAMPLE_REAUTH_URL),
     "provider_unavailable": lambda: ProviderUnavailableError(retry_after=5),
     "database_unavailable": DatabaseUnavailableError,
+    "quota_exhausted": lambda: QuotaExhaustedError(retry_after=1740),
 }
 
 

@@ -10,17 +10,20 @@ Paths are built so that a segment stays a segment (`kavach_fastapi.atlassian.pat
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 import httpx2
 
+from .. import metrics
 from ..errors import InvalidAPIPathError, UnknownSiteError
 from ..models import AtlassianSite
 from ..oauth import OAuthClient
 from ..providers.atlassian import AtlassianProvider
-from ..retry import RetryPolicy, transient_answer, with_retries
+from ..quota import QuotaGuard
+from ..retry import RetryPolicy, TransientFailure, transient_answer, with_retries
 from ..tokens import TokenService
 from .paths import PRODUCT, PathValue, api_path
 from .sites import SitesCache, find_site
@@ -36,6 +39,8 @@ class ProviderCalls:
         tokens: valid access tokens.
         clients: an OAuth client per provider id.
         retry: how transient failures are retried.
+        quota: the guard of sites whose quota is used up; calls are never held back when
+            ``None``.
     """
 
     def __init__(
@@ -44,13 +49,23 @@ class ProviderCalls:
         clients: dict[str, OAuthClient],
         *,
         retry: RetryPolicy | None = None,
+        quota: QuotaGuard | None = None,
     ) -> None:
         self._tokens = tokens
         self._clients = clients
         self.retry = retry or tokens.retry
+        self.quota = quota
 
     async def call(
-        self, user_id: str, provider_id: str, method: str, url: str, **kwargs: Any
+        self,
+        user_id: str,
+        provider_id: str,
+        method: str,
+        url: str,
+        *,
+        site: str | None = None,
+        product: str | None = None,
+        **kwargs: Any,
     ) -> httpx2.Response:
         """Call a provider API as the user: refresh once on 401, retry what is safe to retry.
 
@@ -61,19 +76,42 @@ class ProviderCalls:
         (one refused soon after a refusal refreshed it is not refreshed again: the answer is
         returned).
 
+        A call for a ``site`` (a product API) first asks the quota guard: a blocked site is
+        refused before anything is sent, and a ``429`` that asks for a long wait blocks the
+        site for every worker (`kavach_fastapi.quota`).
+
         Returns the ``httpx2.Response`` whatever its final status.
 
         Raises:
             ReauthRequiredError: the person must consent again.
+            QuotaExhaustedError: the site's quota is used up for longer than retries wait.
             ProviderUnavailableError: unreachable or rate-limited beyond the retry budget,
                 or a request that is not idempotent got no answer.
         """
         client = self._clients[provider_id]
         verb = method.upper()
+        guard = self.quota if site is not None else None
 
         async def send(token: str) -> httpx2.Response:
             async def once() -> httpx2.Response:
-                response = await client.api_request(verb, url, access_token=token, **kwargs)
+                started = time.perf_counter()
+                try:
+                    response = await client.api_request(verb, url, access_token=token, **kwargs)
+                except TransientFailure:
+                    if site is not None:
+                        metrics.record_api_call(
+                            provider_id, product, None, time.perf_counter() - started
+                        )
+                    raise
+                if site is not None:
+                    metrics.record_api_call(
+                        provider_id, product, response.status_code, time.perf_counter() - started
+                    )
+                if guard is not None and site is not None:
+                    if response.status_code == 429:
+                        await guard.after_rate_limit(provider_id, site, response, product=product)
+                    else:
+                        guard.after_answer(provider_id, site, response, product=product)
                 if response.status_code == 429:
                     raise transient_answer(response)
                 return response
@@ -86,6 +124,8 @@ class ProviderCalls:
                 repeatable=verb in IDEMPOTENT,
             )
 
+        if guard is not None and site is not None:
+            await guard.check(provider_id, site)
         token = await self._tokens.access_token(user_id, provider_id)
         response = await send(token)
         if response.status_code == 401 and not _scope_mismatch(response):
@@ -169,6 +209,8 @@ class AtlassianClient:
                 or ambiguous (answered as 400); nothing was sent.
             UnknownSiteError: the cloud id is not one of the person's sites.
             ReauthRequiredError: the person must consent again.
+            QuotaExhaustedError: Atlassian's quota for this site is used up (a long ``429``
+                here or in any other worker); nothing was sent.
             ProviderUnavailableError: Atlassian is down or rate-limiting beyond the retry
                 budget, or a ``POST``/``PATCH`` got no answer in time.
         """
@@ -177,7 +219,9 @@ class AtlassianClient:
         built = api_path(path, path_params)
         site = await self.site(cloud_id)
         url = f"{self._provider.api_url}/ex/{product}/{quote(site.id, safe='')}{built}"
-        return await self._calls.call(self._user_id, self._provider.id, method, url, **kwargs)
+        return await self._calls.call(
+            self._user_id, self._provider.id, method, url, site=site.id, product=product, **kwargs
+        )
 
     async def get(self, product: str, cloud_id: str, path: str, **kwargs: Any) -> httpx2.Response:
         """``GET`` a product API path (see `request`)."""

@@ -163,6 +163,8 @@ def _guarded(
         except BodyError:
             fields = {}
         record(context.state, (endpoint.name,), request, fields)
+        if endpoint.product is not None:
+            context.state.record_site_call(str(request.path_params.get("cloud_id", "")))
         faulted = await apply_faults(context.faults, (endpoint.name,), "api", context.clock)
         if faulted is not None:
             return faulted

@@ -202,6 +202,14 @@ class AtlassianEmulator:
         """
         return self.state.calls
 
+    def site_calls(self, cloud_id: str) -> int:
+        """How many product-API calls (``/ex/{product}/{cloudid}/...``) reached this site.
+
+        Counted before faults apply, so a call answered ``429`` by a fault counts too.
+        """
+        with self.state.lock:
+            return self.state.site_calls.get(cloud_id, 0)
+
     @property
     def last_request(self) -> Mapping[str, RecordedRequest]:
         """The last request each endpoint saw, by the names of `calls`."""

@@ -187,9 +187,16 @@ class EmulatorState:
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
     calls: CallCounter = field(default_factory=CallCounter)
     last_request: dict[str, RecordedRequest] = field(default_factory=dict)
+    site_calls: dict[str, int] = field(default_factory=dict)
+    """Calls of the product APIs (``/ex/{product}/{cloudid}/...``) by cloud id."""
 
     def record(self, endpoint: str, request: RecordedRequest) -> None:
         """Count a call and remember it as the endpoint's last request (thread-safe)."""
         self.calls.increment(endpoint)
         with self.lock:
             self.last_request[endpoint] = request
+
+    def record_site_call(self, cloud_id: str) -> None:
+        """Count a product-API call on one site (thread-safe)."""
+        with self.lock:
+            self.site_calls[cloud_id] = self.site_calls.get(cloud_id, 0) + 1

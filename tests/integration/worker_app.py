@@ -16,15 +16,23 @@ import os
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 
-from kavach_fastapi import AtlassianToken, CurrentUser, atlassian_provider, kavach_router
+from kavach_fastapi import (
+    AtlassianAPI,
+    AtlassianToken,
+    CurrentUser,
+    atlassian_provider,
+    kavach_router,
+)
 
 PREFIX = "/api/kavach"
 PID_HEADER = "X-Worker-Pid"
 
 
 def create_app() -> FastAPI:
-    """The app: the router, plus routes that need a session, an Atlassian token, or nothing."""
+    """The app: the router, plus routes that need a session, an Atlassian token or client, or
+    nothing."""
     app = FastAPI()
     app.include_router(
         kavach_router([atlassian_provider(scopes=["read:jira-user"])]), prefix=PREFIX
@@ -45,6 +53,11 @@ def create_app() -> FastAPI:
     @app.get("/token")
     async def token(access_token: AtlassianToken) -> dict[str, str | int]:
         return {"token": access_token, "pid": os.getpid()}
+
+    @app.get("/jira/{cloud_id}/myself")
+    async def jira_myself(cloud_id: str, atlassian: AtlassianAPI) -> JSONResponse:
+        answer = await atlassian.get("jira", cloud_id, "/rest/api/3/myself")
+        return JSONResponse(answer.json(), status_code=answer.status_code)
 
     @app.get("/pid")
     async def pid() -> dict[str, int]:

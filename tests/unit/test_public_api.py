@@ -37,6 +37,7 @@ PUBLIC_NAMES = [
     "ProviderError",
     "ProviderProfile",
     "ProviderUnavailableError",
+    "QuotaExhaustedError",
     "RateLimitedError",
     "ReauthRequiredError",
     "RetryLaterError",

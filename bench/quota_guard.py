@@ -1,0 +1,104 @@
+"""What the quota guard costs a product-API call: the in-process cache against a read per call.
+
+``QuotaGuard.check`` runs before every product-API call. With ``KAVACH_QUOTA_CHECK_INTERVAL`` at
+its default (1 s) a process reads ``kavach_quota_blocks`` at most once a second; at ``0`` it reads
+before every call. This times both, the two taking turns every batch so background noise falls on
+both alike, on a SQLite file and (when the server answers) on PostgreSQL, with a few blocks of
+other sites stored. Prints calls per second and the ratio; nothing is asserted.
+
+    .venv/bin/python -m bench.quota_guard [--calls 2000] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+if __package__ in (None, ""):  # python bench/quota_guard.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import (
+    median,
+    postgres_databases,
+    postgres_unavailable,
+    scratch_dir,
+    sqlite_url,
+    table,
+    upgrade_schema,
+)
+from kavach_fastapi.quota import QuotaGuard
+from kavach_fastapi.store import Store
+from kavach_fastapi.store.quota import QuotaBlock
+from kavach_fastapi.tables import utcnow
+
+SITE = "1f7c2a3e-9b4d-4c5a-8e6f-2d3b4c5a6e7f"
+BATCH = 100
+
+
+async def calls_per_second(guard: QuotaGuard, calls: int) -> float:
+    started = time.perf_counter()
+    for _ in range(calls):
+        await guard.check("atlassian", SITE)
+    return calls / (time.perf_counter() - started)
+
+
+async def measure(url: str, *, calls: int, rounds: int) -> tuple[float, float]:
+    await upgrade_schema(url)
+    store = Store(url)
+    try:
+        now = utcnow()
+        for number in range(5):  # other sites blocked: the read returns rows
+            block = QuotaBlock("atlassian", f"other-{number}", now + timedelta(hours=1), "busy")
+            await store.quota.block(block, now=now)
+        cached = QuotaGuard(store.quota, check_interval=1.0)
+        uncached = QuotaGuard(store.quota, check_interval=0)
+        fast: list[float] = []
+        slow: list[float] = []
+        for _ in range(rounds):
+            for _ in range(max(1, calls // BATCH)):
+                fast.append(await calls_per_second(cached, BATCH))
+                slow.append(await calls_per_second(uncached, BATCH))
+        return median(fast), median(slow)
+    finally:
+        await store.dispose()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--calls", type=int, default=2000, help="checks per round and setting")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    rows: list[list[object]] = []
+    with scratch_dir("kavach-bench-quota-") as folder:
+        fast, slow = await measure(
+            sqlite_url(folder / "quota.db"), calls=args.calls, rounds=args.rounds
+        )
+        rows.append(["sqlite", f"{fast:,.0f}/s", f"{slow:,.0f}/s", f"{fast / slow:.1f}x"])
+    why = await postgres_unavailable()
+    if why is None:
+        async with postgres_databases(1) as (url,):
+            fast, slow = await measure(url, calls=args.calls, rounds=args.rounds)
+        rows.append(["postgresql", f"{fast:,.0f}/s", f"{slow:,.0f}/s", f"{fast / slow:.1f}x"])
+    else:
+        print(f"PostgreSQL skipped: {why}")
+    load_after = os.getloadavg()
+    print(
+        table(
+            ["database", "check, cached (1 s)", "check, read every call (0)", "cached / read"],
+            rows,
+        )
+    )
+    print(
+        f"load average at start {load_before[0]:.2f}, at end {load_after[0]:.2f} "
+        f"({os.cpu_count()} cores); medians of batches of {BATCH} checks"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,116 @@
+"""Three uvicorn worker processes share one quota guard through the database.
+
+One ``429`` with a long ``Retry-After`` for a site, met by one worker, and then no call from any
+worker reaches the emulator for that site until the time has passed, while the other site keeps
+working. The emulator is served on a loopback socket in the test process, so its per-site call
+counts see every worker. The app is ``tests.integration.worker_app`` under
+``uvicorn --workers 3``, on a SQLite file and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx2
+
+from kavach_fastapi.emulator import Fault
+from kavach_fastapi.tables import utcnow
+
+from ..databases import TestDatabase
+from .conftest import PREFIX, SECRET
+from .quota_harness import BUSY, blocks, quiet_site, two_jira_sites_emulator
+from .worker_app import PID_HEADER
+from .worker_server import sign_in_over_http, uvicorn_workers, wait_for_workers
+
+WORKERS = 3
+REQUESTS = 30
+RETRY_AFTER = 7
+"""Longer than the retries wait in place (5 s): a block, yet short enough to wait out."""
+CHECK_INTERVAL = 1.0
+"""``KAVACH_QUOTA_CHECK_INTERVAL``: how late another worker may notice a block."""
+
+
+async def spread(app_url: str, session: str, path: str, requests: int) -> list[httpx2.Response]:
+    """``requests`` requests at once, each on its own connection (so, on several workers)."""
+    limits = httpx2.Limits(max_connections=requests, max_keepalive_connections=0)
+    async with httpx2.AsyncClient(
+        base_url=app_url,
+        headers={"Authorization": f"Bearer {session}"},
+        limits=limits,
+        timeout=30.0,
+        trust_env=False,
+    ) as client:
+        return list(await asyncio.gather(*(client.get(path) for _ in range(requests))))
+
+
+async def test_one_long_429_stops_every_worker_calling_that_site_until_it_passes(
+    db: TestDatabase, tmp_path: Path
+) -> None:
+    emu = two_jira_sites_emulator(auto_consent=True)
+    quiet = quiet_site(emu)
+    with emu.serve() as emulator_url:
+        env = {
+            "KAVACH_DATABASE_URL": db.url,
+            "KAVACH_SECRET": SECRET,
+            "KAVACH_RATE_LIMIT": "0",
+            "KAVACH_QUOTA_CHECK_INTERVAL": str(CHECK_INTERVAL),
+            "ATLASSIAN_CLIENT_ID": emu.default_client.client_id,
+            "ATLASSIAN_CLIENT_SECRET": emu.default_client.client_secret,
+            "ATLASSIAN_AUTH_URL": emulator_url,
+            "ATLASSIAN_API_URL": emulator_url,
+        }
+        with uvicorn_workers(
+            "tests.integration.worker_app:create_app",
+            workers=WORKERS,
+            env=env,
+            log=tmp_path / "uvicorn.log",
+        ) as app_url:
+            emu.default_client.redirect_uris.append(
+                f"{app_url}{PREFIX}/auth/oauth/callback/atlassian"
+            )
+            workers = await wait_for_workers(app_url, WORKERS)
+            assert len(workers) == WORKERS, f"only {len(workers)} workers answered"
+            session = await sign_in_over_http(app_url)
+            # Every worker has read the (empty) blocks and cached the person's sites.
+            warm = await spread(app_url, session, f"/jira/{quiet}/myself", REQUESTS)
+            assert [answer.status_code for answer in warm] == [200] * REQUESTS
+            quiet_before = emu.site_calls(quiet)
+
+            emu.faults.add(
+                "jira_myself",
+                Fault(
+                    "rate_limit", retry_after=RETRY_AFTER, times=1, reason="jira-quota-tenant-based"
+                ),
+            )
+            (first,) = await spread(app_url, session, f"/jira/{BUSY}/myself", 1)
+            calls_after_429 = emu.site_calls(BUSY)
+            # The promise: other workers notice within the check interval.
+            await asyncio.sleep(CHECK_INTERVAL + 0.2)
+            refused = await spread(app_url, session, f"/jira/{BUSY}/myself", REQUESTS)
+            others = await spread(app_url, session, f"/jira/{quiet}/myself", REQUESTS)
+            calls_while_blocked = emu.site_calls(BUSY)
+            quiet_while_blocked = emu.site_calls(quiet) - quiet_before
+            (row,) = blocks(db)
+
+            # Then the time passes, and the site is called again.
+            left = (row["blocked_until"] - utcnow()).total_seconds()
+            await asyncio.sleep(max(0.0, left) + CHECK_INTERVAL + 0.2)
+            after = await spread(app_url, session, f"/jira/{BUSY}/myself", 3)
+            calls_after = emu.site_calls(BUSY)
+
+    assert first.status_code == 503, first.text
+    assert first.json()["error"]["code"] == "quota_exhausted"
+    assert calls_after_429 == 1
+    assert [answer.status_code for answer in refused] == [503] * REQUESTS
+    assert {answer.json()["error"]["code"] for answer in refused} == {"quota_exhausted"}
+    assert all(1 <= int(answer.headers["retry-after"]) <= RETRY_AFTER for answer in refused)
+    # Several processes answered, and none of them called Atlassian for the blocked site.
+    assert len({answer.headers[PID_HEADER] for answer in refused}) >= 2
+    assert calls_while_blocked == 1
+    # The other site kept working, through every worker.
+    assert [answer.status_code for answer in others] == [200] * REQUESTS
+    assert quiet_while_blocked == REQUESTS
+    assert (row["site"], row["reason"]) == (BUSY, "jira-quota-tenant-based")
+    assert [answer.status_code for answer in after] == [200] * 3
+    assert calls_after == 1 + 3

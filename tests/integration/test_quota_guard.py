@@ -1,0 +1,236 @@
+"""The quota guard in one app: a long 429 blocks its site, a short one is retried in place.
+
+Against the emulator with two Jira sites, on SQLite and on PostgreSQL. The same across three
+uvicorn worker processes is in ``test_quota_across_workers.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx2
+import pytest
+
+from kavach_fastapi import AtlassianClient, ProviderUnavailableError, QuotaExhaustedError
+from kavach_fastapi.atlassian.dependencies import atlassian_of
+from kavach_fastapi.emulator import Fault
+from kavach_fastapi.store.quota import QuotaBlock
+
+from ..databases import TestDatabase
+from .conftest import PREFIX
+from .quota_harness import BLOCKS, BUSY, blocks, quiet_site, two_jira_sites_emulator
+from .token_harness import Harness, build_harness, from_now, running, sign_in
+
+SESSION = f"{PREFIX}/auth/session"
+
+
+def myself(cloud_id: str) -> str:
+    return f"/jira/{cloud_id}/myself"
+
+
+def harness_of(db: TestDatabase, *, quota_check_interval: float = 1.0) -> Harness:
+    return build_harness(db, two_jira_sites_emulator(), quota_check_interval=quota_check_interval)
+
+
+async def signed_in(client: httpx2.AsyncClient, harness: Harness) -> None:
+    emu = harness.emu
+    await sign_in(client, emu, site_ids=[quiet_site(emu), BUSY])
+
+
+def block_row(db: TestDatabase, site: str, *, seconds: float, reason: str) -> None:
+    db.execute(
+        f"INSERT INTO {BLOCKS} (provider, site, blocked_until, reason, recorded_at) "  # noqa: S608
+        "VALUES ('atlassian', :site, :until, :reason, :now)",
+        site=site,
+        until=from_now(seconds=seconds),
+        reason=reason,
+        now=from_now(),
+    )
+
+
+def assert_quota_exhausted(response: httpx2.Response, *, at_most: int) -> None:
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "quota_exhausted"
+    assert 1 <= int(response.headers["retry-after"]) <= at_most
+
+
+async def test_a_long_retry_after_blocks_that_site_and_no_later_call_reaches_atlassian(
+    db: TestDatabase,
+) -> None:
+    harness = harness_of(db)
+    emu = harness.emu
+    async with running(harness.app) as client:
+        await signed_in(client, harness)
+        emu.faults.add(
+            "jira_myself",
+            Fault("rate_limit", retry_after=600, times=1, reason="jira-quota-tenant-based"),
+        )
+
+        first = await client.get(myself(BUSY))
+        later = [await client.get(myself(BUSY)) for _ in range(5)]
+        other = await client.get(myself(quiet_site(emu)))
+
+    assert_quota_exhausted(first, at_most=600)
+    assert int(first.headers["retry-after"]) >= 590
+    for answer in later:
+        assert_quota_exhausted(answer, at_most=600)
+    assert emu.site_calls(BUSY) == 1  # the 429 itself, then nothing
+    assert other.status_code == 200, other.text  # other sites keep working
+    assert emu.site_calls(quiet_site(emu)) == 1
+    (row,) = blocks(db)
+    assert (row["provider"], row["site"], row["reason"]) == (
+        "atlassian",
+        BUSY,
+        "jira-quota-tenant-based",
+    )
+    assert from_now(seconds=590) < row["blocked_until"] <= from_now(seconds=600)
+
+
+async def test_a_short_retry_after_is_retried_in_place_and_blocks_nothing(
+    db: TestDatabase,
+) -> None:
+    harness = harness_of(db)
+    emu = harness.emu
+    async with running(harness.app) as client:
+        await signed_in(client, harness)
+        emu.faults.add("jira_myself", Fault("rate_limit", retry_after=1, times=1))
+
+        response = await client.get(myself(BUSY))
+        again = await client.get(myself(BUSY))
+
+    assert response.status_code == 200, response.text
+    assert again.status_code == 200, again.text
+    assert emu.site_calls(BUSY) == 3  # the 429, its retry, and the next call
+    assert blocks(db) == []
+
+
+async def test_the_global_quota_blocks_every_site_of_the_app(db: TestDatabase) -> None:
+    harness = harness_of(db)
+    emu = harness.emu
+    async with running(harness.app) as client:
+        await signed_in(client, harness)
+        emu.faults.add(
+            "jira_myself",
+            Fault("rate_limit", retry_after=300, times=1, reason="jira-quota-global-based"),
+        )
+
+        first = await client.get(myself(BUSY))
+        other = await client.get(myself(quiet_site(emu)))
+
+    assert_quota_exhausted(first, at_most=300)
+    assert_quota_exhausted(other, at_most=300)
+    assert "this app" in other.json()["error"]["message"]
+    assert emu.site_calls(quiet_site(emu)) == 0
+    assert [(row["site"], row["reason"]) for row in blocks(db)] == [
+        ("*", "jira-quota-global-based")
+    ]
+
+
+async def test_a_block_recorded_by_another_worker_stops_this_one_without_calling_atlassian(
+    db: TestDatabase,
+) -> None:
+    # With the check interval at 0 a process reads the blocks before every call, so the row
+    # another worker wrote a moment ago is honoured by the very next call.
+    harness = harness_of(db, quota_check_interval=0)
+    emu = harness.emu
+    async with running(harness.app) as client:
+        await signed_in(client, harness)
+        block_row(db, BUSY, seconds=120, reason="jira-quota-tenant-based")
+
+        refused = await client.get(myself(BUSY))
+        other = await client.get(myself(quiet_site(emu)))
+
+    assert_quota_exhausted(refused, at_most=120)
+    assert emu.site_calls(BUSY) == 0
+    assert other.status_code == 200
+
+
+async def test_a_process_reads_the_blocks_at_most_once_per_check_interval(
+    db: TestDatabase,
+) -> None:
+    # The price of a hot path without a query per call: another worker's block is seen once
+    # the interval has passed, not before.
+    harness = harness_of(db, quota_check_interval=3600)
+    emu = harness.emu
+    async with running(harness.app) as client:
+        await signed_in(client, harness)
+        assert (await client.get(myself(BUSY))).status_code == 200
+        block_row(db, BUSY, seconds=120, reason="jira-quota-tenant-based")
+
+        unseen = await client.get(myself(BUSY))
+
+    assert unseen.status_code == 200
+    assert emu.site_calls(BUSY) == 2
+
+
+async def test_calls_reach_the_site_again_once_the_block_has_passed(db: TestDatabase) -> None:
+    harness = harness_of(db, quota_check_interval=0)
+    emu = harness.emu
+    async with running(harness.app) as client:
+        await signed_in(client, harness)
+        block_row(db, BUSY, seconds=1.5, reason="jira-quota-tenant-based")
+        refused = await client.get(myself(BUSY))
+        await asyncio.sleep(2)
+
+        passed = await client.get(myself(BUSY))
+
+    assert_quota_exhausted(refused, at_most=2)
+    assert passed.status_code == 200, passed.text
+    assert emu.site_calls(BUSY) == 1
+
+
+async def test_a_job_outside_a_request_fails_fast_with_quota_exhausted_error(
+    db: TestDatabase,
+) -> None:
+    harness = harness_of(db)
+    emu = harness.emu
+    async with running(harness.app) as client:
+        await signed_in(client, harness)
+        user = (await client.get(SESSION)).json()["user"]["id"]
+        kavach = harness.router.kavach
+        atlassian = AtlassianClient(kavach.calls, kavach.sites, atlassian_of(kavach), user)
+        emu.faults.add("jira_myself", Fault("rate_limit", retry_after=900, times=1))
+
+        with pytest.raises(QuotaExhaustedError) as first:
+            await atlassian.get("jira", BUSY, "/rest/api/3/myself")
+        with pytest.raises(ProviderUnavailableError) as second:  # the same, caught as before
+            await atlassian.get("jira", BUSY, "/rest/api/3/myself")
+        fine = await atlassian.get("jira", quiet_site(emu), "/rest/api/3/myself")
+
+    assert 890 <= first.value.retry_after <= 900
+    assert isinstance(second.value, QuotaExhaustedError)
+    assert fine.status_code == 200
+    assert emu.site_calls(BUSY) == 1
+
+
+async def test_housekeeping_deletes_the_blocks_that_have_passed(db: TestDatabase) -> None:
+    harness = harness_of(db)
+    async with running(harness.app):
+        block_row(db, BUSY, seconds=-60, reason="jira-quota-tenant-based")
+        block_row(db, "*", seconds=300, reason="jira-quota-global-based")
+
+        await harness.router.kavach.housekeeper.sweep()
+
+    assert [row["site"] for row in blocks(db)] == ["*"]
+
+
+async def test_a_later_block_lengthens_the_recorded_one_and_a_shorter_one_never_shortens_it(
+    db: TestDatabase,
+) -> None:
+    harness = harness_of(db)
+    emu = harness.emu
+    store = harness.router.kavach.store.quota
+    async with running(harness.app) as client:
+        await signed_in(client, harness)
+        block_row(db, BUSY, seconds=-1, reason="jira-burst-based")  # passed: calls go through
+        emu.faults.add("jira_myself", Fault("rate_limit", retry_after=600, times=1))
+        await client.get(myself(BUSY))
+        lengthened = blocks(db)[0]["blocked_until"]
+        shorter = QuotaBlock("atlassian", BUSY, from_now(seconds=60), "jira-burst-based")
+
+        await store.block(shorter, now=from_now())
+
+    (row,) = blocks(db)
+    assert row["blocked_until"] == lengthened
+    assert row["reason"] == "jira-burst-based"  # the 429's own reason, not the shorter one's
+    assert lengthened > from_now(seconds=590)
