@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         SignInBusyError,
         SignInError,
         UnknownProviderError,
+        UnknownSessionError,
         UnknownSiteError,
     )
     from .models import AtlassianSite, LinkedAccount, ProviderProfile, User
@@ -93,6 +94,7 @@ __all__ = [
     "SignInBusyError",
     "SignInError",
     "UnknownProviderError",
+    "UnknownSessionError",
     "UnknownSiteError",
     "User",
     "atlassian_client",

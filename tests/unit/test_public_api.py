@@ -43,6 +43,7 @@ PUBLIC_NAMES = [
     "SignInBusyError",
     "SignInError",
     "UnknownProviderError",
+    "UnknownSessionError",
     "UnknownSiteError",
     "User",
     "atlassian_client",
