@@ -284,7 +284,7 @@ async def test_an_api_client_manages_sessions_with_its_bearer_token(
         sessions = (await api.get(SESSIONS)).json()
         ended = await api.delete(SESSIONS)
 
-    assert [(s["id"], s["current"]) for s in sessions][0] == (laptop_id, True)
+    assert (sessions[0]["id"], sessions[0]["current"]) == (laptop_id, True)
     assert ended.json() == {"ended": 1, "signed_out": False}
     assert (await phone.get("/me")).status_code == 401
 
