@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -372,9 +373,12 @@ def _seed_sqlite(
         )
         for start in range(0, len(session_rows), batch):
             connection.executemany(
-                "INSERT INTO kavach_sessions (token_hash, user_id, created_at, expires_at, "
-                "last_active_at) VALUES (?, ?, ?, ?, ?)",
-                [(h, uid, at, until, at) for h, uid in session_rows[start : start + batch]],
+                "INSERT INTO kavach_sessions (token_hash, public_id, user_id, created_at, "
+                "expires_at, last_active_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (h, uuid.uuid4().hex, uid, at, until, at)
+                    for h, uid in session_rows[start : start + batch]
+                ],
             )
         connection.execute("COMMIT")
         connection.execute("ANALYZE")
@@ -408,8 +412,17 @@ async def _seed_postgres(
         )
         await connection.copy_records_to_table(
             "kavach_sessions",
-            records=[(h, uid, created, expires, created) for h, uid in session_rows],
-            columns=["token_hash", "user_id", "created_at", "expires_at", "last_active_at"],
+            records=[
+                (h, uuid.uuid4().hex, uid, created, expires, created) for h, uid in session_rows
+            ],
+            columns=[
+                "token_hash",
+                "public_id",
+                "user_id",
+                "created_at",
+                "expires_at",
+                "last_active_at",
+            ],
         )
         await connection.execute("VACUUM ANALYZE kavach_users")
         await connection.execute("VACUUM ANALYZE kavach_sessions")

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         SignInBusyError,
         SignInError,
         UnknownProviderError,
+        UnknownSessionError,
         UnknownSiteError,
     )
     from .models import AtlassianSite, LinkedAccount, ProviderProfile, User
@@ -95,6 +96,7 @@ __all__ = [
     "SignInBusyError",
     "SignInError",
     "UnknownProviderError",
+    "UnknownSessionError",
     "UnknownSiteError",
     "User",
     "atlassian_client",

@@ -195,6 +195,15 @@ class ErrorCode(str, Enum):
         "The URL names a provider that is not configured. Use `atlassian`; "
         "`GET /auth/oauth/providers` lists the configured ones.",
     )
+    UNKNOWN_SESSION = _Row(
+        "unknown_session",
+        404,
+        "No session of the signed-in person has this id: it never existed, already ended, or "
+        "belongs to someone else (which is never told apart).",
+        "That session is not one of yours, or it has already ended.",
+        "List the person's sessions with `GET /auth/sessions` and use an `id` from there; a "
+        "session that ended (signed out, expired, idle) leaves the list.",
+    )
     REAUTH_REQUIRED = _Row(
         "reauth_required",
         401,

@@ -24,7 +24,8 @@ that code. The tree:
     ├── UnknownSiteError             the cloud id is not one of the person's sites (404)
     ├── InvalidAPIPathError          a product API path that could be read two ways (400)
     ├── CrossSiteRequestError        a state-changing request came from another site (403)
-    └── UnknownProviderError         no configured provider has that id (404)
+    ├── UnknownProviderError         no configured provider has that id (404)
+    └── UnknownSessionError          no session of the signed-in person has that id (404)
 
 A message is safe to show to a person: it never contains a token, a secret or a stack trace.
 The HTTP edge turns an exception into ``{"error": {"code": "...", "message": "..."}}``.
@@ -242,3 +243,12 @@ class UnknownProviderError(KavachError):
     """No configured provider has the requested id."""
 
     code = ErrorCode.UNKNOWN_PROVIDER
+
+
+class UnknownSessionError(KavachError):
+    """No session of the signed-in person has the requested id.
+
+    Another person's session answers exactly like one that never existed.
+    """
+
+    code = ErrorCode.UNKNOWN_SESSION

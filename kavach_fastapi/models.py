@@ -74,6 +74,39 @@ class SessionView(_Public):
     session: SessionInfo
 
 
+class SignedInSession(_Public):
+    """One of the signed-in person's sessions (a browser or API client), as they may see it.
+
+    Never carries the token: ``id`` is a random public id that cannot be turned into one.
+    """
+
+    id: str
+    """The session's public id, for ``DELETE /auth/sessions/{session_id}``."""
+    current: bool
+    """``True`` for the session that made this request ("this device")."""
+    created_at: datetime
+    """When it was signed in (UTC)."""
+    last_used_at: datetime
+    """When it was last used (UTC), to within a few minutes: activity is written at most every
+    twentieth of the idle timeout, and every five minutes at most."""
+    expires_at: datetime
+    """When it ends at the latest (UTC); unused for the idle timeout, it ends sooner."""
+    user_agent: str | None
+    """The browser's or client's ``User-Agent`` at sign-in, trimmed; ``None`` when none was sent."""
+    network: str | None
+    """Where it was signed in from: the client's IPv4 ``/24`` or IPv6 ``/48`` network, never the
+    full address; ``None`` when unknown."""
+
+
+class SessionsEnded(_Public):
+    """The answer of ``DELETE /auth/sessions`` and ``DELETE /auth/sessions/{session_id}``."""
+
+    ended: int
+    """How many sessions ended."""
+    signed_out: bool
+    """``True`` when the current session was among them: the cookie is cleared too."""
+
+
 class LinkedAccount(_Public):
     """A provider account linked to the user; never carries tokens."""
 

@@ -112,6 +112,14 @@ class Kavach:
         """Re-encrypt every stored token with the newest ``KAVACH_SECRET`` key (see `.keys`)."""
         return await self.keys.rotate()
 
+    async def end_user_sessions(self, user_id: str) -> int:
+        """Sign a user out everywhere: end every session of theirs; how many ended.
+
+        For admins: ``await router.kavach.end_user_sessions(user.id)``. This process refuses
+        those sessions at once, every other one within ``KAVACH_SESSION_CACHE_SECONDS``.
+        """
+        return await self.sessions.end_user_sessions(user_id)
+
     @staticmethod
     def _new_transport() -> httpx2.AsyncBaseTransport:
         return httpx2.AsyncHTTPTransport(retries=1, trust_env=False)

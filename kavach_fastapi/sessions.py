@@ -1,4 +1,4 @@
-"""Sessions: issue, read, refresh activity and revoke.
+"""Sessions: issue, read, refresh activity, list a person's, and end them.
 
 A session token is 256 random bits handed to the browser (cookie) or API client (bearer). The
 database keeps only its SHA-256, so a stolen copy of the table cannot be replayed. A session ends
@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .crypto import hash_token, new_token
-from .errors import DatabaseUnavailableError
-from .models import User
-from .store.sessions import SessionStore
+from .devices import UNKNOWN_DEVICE, Device
+from .errors import DatabaseUnavailableError, UnknownSessionError
+from .models import SignedInSession, User
+from .store.sessions import SessionRecord, SessionStore
 from .store.signins import NewSession
 from .tables import utcnow
 
@@ -86,10 +89,13 @@ class SessionManager:
         self._touch_interval = min(idle_timeout / 20, timedelta(minutes=5))
         self._outage_grace = min(OUTAGE_GRACE, idle_timeout).total_seconds()
 
-    def new_session(self, now: datetime) -> tuple[str, NewSession]:
+    def new_session(self, now: datetime, device: Device = UNKNOWN_DEVICE) -> tuple[str, NewSession]:
         """A fresh token, and what the store keeps of it (the sign-in's write adds it)."""
         token = new_token(32)
-        return token, NewSession(token_hash=hash_token(token), expires_at=now + self.lifetime)
+        new = NewSession(
+            token_hash=hash_token(token), expires_at=now + self.lifetime, device=device
+        )
+        return token, new
 
     async def authenticate(self, token: str | None) -> ActiveSession | None:
         """The session a token stands for, if it is valid now; ``None`` otherwise."""
@@ -164,7 +170,84 @@ class SessionManager:
 
     async def revoke(self, token_hash: str) -> bool:
         """End a session on the server; ``True`` if it existed."""
-        self._revocations += 1
-        self._cache.pop(token_hash, None)
-        self._lookups.pop(token_hash, None)
+        self._forget([token_hash])
         return await self._store.delete_session(token_hash)
+
+    def _forget(self, token_hashes: Iterable[str]) -> None:
+        """Stop trusting these sessions in this process at once (the revocation bound).
+
+        Called before the rows are deleted and again after: a lookup that started in between
+        must not put a session back into the cache.
+        """
+        self._revocations += 1
+        for token_hash in token_hashes:
+            self._cache.pop(token_hash, None)
+            self._lookups.pop(token_hash, None)
+
+    # Session management: a person's own sessions, and an admin's "sign this user out".
+
+    async def sessions_of(self, current: ActiveSession) -> list[SignedInSession]:
+        """The signed-in person's valid sessions, the current one first and marked."""
+        now = utcnow()
+        records = await self._store.sessions_of(
+            current.user.id, now=now, idle_before=now - self.idle_timeout
+        )
+        listed = [
+            _public(record, current=record.token_hash == current.token_hash) for record in records
+        ]
+        return sorted(listed, key=lambda session: not session.current)
+
+    async def end_own_session(self, current: ActiveSession, session_id: str) -> bool:
+        """End one of the signed-in person's sessions by its public id.
+
+        Returns:
+            ``True`` when it was the current session (the person is now signed out).
+
+        Raises:
+            UnknownSessionError: no session of this person has that id: it never existed,
+                already ended, or is someone else's, which answer alike.
+        """
+        if not PUBLIC_ID.fullmatch(session_id):
+            raise UnknownSessionError
+        self._forget(())
+        ended = await self._store.end_session_of(current.user.id, session_id)
+        if ended is None:
+            raise UnknownSessionError
+        self._forget([ended])
+        return ended == current.token_hash
+
+    async def end_other_sessions(self, current: ActiveSession) -> int:
+        """End every session of the signed-in person but the current one; how many ended."""
+        return await self._end_sessions_of(current.user.id, keep=current.token_hash)
+
+    async def end_user_sessions(self, user_id: str) -> int:
+        """Sign a user out everywhere: end all their sessions; how many ended.
+
+        For admins (a person leaving, a device lost, an account compromised). Like every
+        session end, it is refused at once by this process and by every other within the
+        session cache's lifetime (``KAVACH_SESSION_CACHE_SECONDS``). The user and their linked
+        accounts stay; their next visit needs a new sign-in.
+        """
+        return await self._end_sessions_of(user_id, keep=None)
+
+    async def _end_sessions_of(self, user_id: str, *, keep: str | None) -> int:
+        self._forget(())
+        ended = await self._store.end_sessions_of(user_id, keep=keep)
+        self._forget(ended)
+        return len(ended)
+
+
+PUBLIC_ID = re.compile(r"[0-9a-f]{32}")
+"""What a session's public id looks like; anything else names no session."""
+
+
+def _public(record: SessionRecord, *, current: bool) -> SignedInSession:
+    return SignedInSession(
+        id=record.public_id,
+        current=current,
+        created_at=record.created_at,
+        last_used_at=record.last_active_at,
+        expires_at=record.expires_at,
+        user_agent=record.user_agent,
+        network=record.network,
+    )

@@ -24,6 +24,7 @@ from typing import TypeGuard
 from . import metrics
 from .codes import ErrorCode
 from .crypto import DecryptionError, Keyring, TokenOwner, hash_token, new_token, seal_tokens
+from .devices import UNKNOWN_DEVICE, Device
 from .errors import (
     AccountDisabledError,
     InvalidStateError,
@@ -231,8 +232,11 @@ class SignInService:
         code: str | None,
         error: str | None,
         issuer: str | None,
+        device: Device = UNKNOWN_DEVICE,
     ) -> SignInResult:
         """Finish a consumed attempt with the provider's answer.
+
+        ``device`` is what the new session records of the browser that signed in.
 
         Raises:
             SignInError: a subclass saying what failed; the person lands on
@@ -241,7 +245,7 @@ class SignInService:
         client = self.client(pending.attempt.provider)
         try:
             result = await self._complete(
-                client, pending.attempt, pending.state_hash, code, error, issuer
+                client, pending.attempt, pending.state_hash, code, error, issuer, device
             )
         except KavachError as exc:
             metrics.record_sign_in(client.provider.id, "failure", exc.code.value)
@@ -257,6 +261,7 @@ class SignInService:
         code: str | None,
         error: str | None,
         issuer: str | None,
+        device: Device,
     ) -> SignInResult:
         provider = client.provider
         now = utcnow()
@@ -290,7 +295,7 @@ class SignInService:
         sealed = seal_tokens(
             self._keyring, tokens, TokenOwner(provider.id, profile.account_id), provider.scopes
         )
-        session_token, new_session = self._sessions.new_session(now)
+        session_token, new_session = self._sessions.new_session(now, device)
         user_row = await self._signins.record_sign_in(
             provider=provider.id, profile=profile, tokens=sealed, session=new_session, now=now
         )

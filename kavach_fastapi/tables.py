@@ -107,15 +107,24 @@ class AccountRow(_Table, table=True):
 
 
 class SessionRow(_Table, table=True):
-    """A signed-in browser or API client. Only the hash of the session token is stored."""
+    """A signed-in browser or API client. Only the hash of the session token is stored.
+
+    ``public_id`` is what the person sees and names a session by (``GET /auth/sessions``): random,
+    unrelated to the token, so knowing it gives nothing to sign in with.
+    """
 
     __tablename__: ClassVar[str] = "kavach_sessions"
 
     token_hash: str = Field(primary_key=True, max_length=64)
+    public_id: str = Field(default_factory=new_id, unique=True, index=True, max_length=32)
     user_id: str = Field(foreign_key="kavach_users.id", index=True, ondelete="CASCADE")
     created_at: datetime = _timestamp()
     expires_at: datetime = _timestamp(index=True)
     last_active_at: datetime = _timestamp()
+    user_agent: str | None = Field(default=None, max_length=200)
+    """The trimmed ``User-Agent`` of the sign-in (`kavach_fastapi.devices`)."""
+    network: str | None = Field(default=None, max_length=64)
+    """The signing-in client's network: its IPv4 ``/24`` or IPv6 ``/48``, never its address."""
 
 
 class SignInAttemptRow(_Table, table=True):

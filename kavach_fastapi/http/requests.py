@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from fastapi import Request
 from starlette.routing import NoMatchFound
 
+from ..devices import Device, describe_device
 from ..redirects import origin_of
 
 
@@ -48,6 +49,11 @@ def client_address(request: Request) -> str | None:
     lump every such client together.
     """
     return request.client.host if request.client else None
+
+
+def client_device(request: Request) -> Device:
+    """What a new session records of the client: its trimmed user agent and its network."""
+    return describe_device(request.headers.get("user-agent"), client_address(request))
 
 
 def wants_json(request: Request) -> bool:

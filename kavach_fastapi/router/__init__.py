@@ -2,7 +2,8 @@
 
 The endpoints are split by concern, each module a factory of an ``APIRouter`` whose endpoints
 are closures over the app's [`Kavach`][kavach_fastapi.runtime.Kavach]: signing in
-(`.signin_routes`), the session (`.session_routes`), providers and linked accounts
+(`.signin_routes`), the session (`.session_routes`), the person's sessions
+(`.session_management_routes`), providers and linked accounts
 (`.account_routes`), and what a provider brings itself (``OAuthProvider.routes``).
 """
 
@@ -24,6 +25,7 @@ from ..options import KavachOptions, Unpack, load_options
 from ..providers.base import OAuthProvider
 from ..runtime import STATE_KEY, Kavach
 from .account_routes import add_account_routes
+from .session_management_routes import add_session_management_routes
 from .session_routes import add_session_routes
 from .signin_routes import add_signin_routes
 
@@ -105,7 +107,12 @@ def kavach_router(
         responses=error_responses(ErrorCode.INVALID_REQUEST, ErrorCode.DATABASE_UNAVAILABLE),
     )
     router.kavach = kavach
-    concerns: list[AddRoutes] = [add_signin_routes, add_session_routes, add_account_routes]
+    concerns: list[AddRoutes] = [
+        add_signin_routes,
+        add_session_routes,
+        add_session_management_routes,
+        add_account_routes,
+    ]
     concerns += [_load(provider.routes) for provider in providers if provider.routes]
     for add_routes in concerns:
         add_routes(router, kavach)

@@ -13,7 +13,7 @@ from ..codes import ErrorCode
 from ..errors import SignInError
 from ..http.cookies import BINDING_COOKIE, SESSION_COOKIE
 from ..http.errors import error_response, error_responses
-from ..http.requests import client_address, mount_url, wants_json
+from ..http.requests import client_address, client_device, mount_url, wants_json
 from ..redirects import FALLBACK, safe_redirect, with_error
 from ..runtime import Kavach
 from ..signin import ATTEMPT_LIFETIME, check_storable
@@ -143,7 +143,11 @@ def add_signin_routes(router: APIRouter, kavach: Kavach) -> None:
             return _failed(request, exc, FALLBACK)
         try:
             result = await kavach.sign_in.complete(
-                pending, code=answer.code, error=answer.error, issuer=answer.iss
+                pending,
+                code=answer.code,
+                error=answer.error,
+                issuer=answer.iss,
+                device=client_device(request),
             )
         except SignInError as exc:
             return _failed(request, exc, pending.redirect_to)

@@ -7,7 +7,7 @@ is, which needs the rows as they are inside the transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from sqlmodel import col
 
 from ..crypto import SealedTokens
 from ..database import Database
+from ..devices import UNKNOWN_DEVICE, Device
 from ..models import ProviderProfile
 from ..tables import AccountRow, SessionRow, UserRow, new_id
 
@@ -28,10 +29,13 @@ def normalize_email(email: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class NewSession:
-    """The session a sign-in starts, before its user is known: only its token's hash is kept."""
+    """The session a sign-in starts, before its user is known: only its token's hash is kept,
+    with its public id and the device it was signed in from."""
 
     token_hash: str
     expires_at: datetime
+    public_id: str = field(default_factory=new_id)
+    device: Device = UNKNOWN_DEVICE
 
 
 class SignInStore:
@@ -133,10 +137,13 @@ class SignInStore:
         session.add(
             SessionRow(
                 token_hash=new_session.token_hash,
+                public_id=new_session.public_id,
                 user_id=user.id,
                 created_at=now,
                 expires_at=new_session.expires_at,
                 last_active_at=now,
+                user_agent=new_session.device.user_agent,
+                network=new_session.device.network,
             )
         )
         return user

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -168,9 +169,10 @@ def add_user(db: TestDatabase, user_id: str) -> None:
 
 def add_session(db: TestDatabase, token_hash: str, *, expires: timedelta, idle: timedelta) -> None:
     db.execute(
-        f"INSERT INTO {SESSIONS} (token_hash, user_id, created_at, expires_at, last_active_at) "  # noqa: S608
-        "VALUES (:hash, :user_id, :created, :expires, :active)",
+        f"INSERT INTO {SESSIONS} (token_hash, public_id, user_id, created_at, expires_at, "  # noqa: S608
+        "last_active_at) VALUES (:hash, :public_id, :user_id, :created, :expires, :active)",
         hash=token_hash,
+        public_id=uuid.uuid4().hex,
         user_id="u" * 32,
         created=ago(days=8),
         expires=ago(seconds=-expires.total_seconds()),

@@ -26,6 +26,7 @@ from kavach_fastapi.errors import (
     SignInBusyError,
     SignInError,
     UnknownProviderError,
+    UnknownSessionError,
     UnknownSiteError,
 )
 
@@ -47,6 +48,7 @@ DOCUMENTED_CODES = {
     "ACCOUNT_DISABLED": "account_disabled",
     "CROSS_SITE_REQUEST": "cross_site_request",
     "UNKNOWN_PROVIDER": "unknown_provider",
+    "UNKNOWN_SESSION": "unknown_session",
     "REAUTH_REQUIRED": "reauth_required",
     "UNKNOWN_SITE": "unknown_site",
     "RATE_LIMITED": "rate_limited",
@@ -75,6 +77,7 @@ EXPECTED: list[tuple[type[KavachError], ErrorCode, int, type[KavachError]]] = [
     (DatabaseUnavailableError, ErrorCode.DATABASE_UNAVAILABLE, 503, RetryLaterError),
     (CrossSiteRequestError, ErrorCode.CROSS_SITE_REQUEST, 403, KavachError),
     (UnknownProviderError, ErrorCode.UNKNOWN_PROVIDER, 404, KavachError),
+    (UnknownSessionError, ErrorCode.UNKNOWN_SESSION, 404, KavachError),
 ]
 
 

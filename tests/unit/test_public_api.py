@@ -44,6 +44,7 @@ PUBLIC_NAMES = [
     "SignInBusyError",
     "SignInError",
     "UnknownProviderError",
+    "UnknownSessionError",
     "UnknownSiteError",
     "User",
     "atlassian_client",
