@@ -23,7 +23,7 @@ from ..extra_scopes import EXTRA_SCOPES_PARAM, check_scope_names, seal_extra_sco
 from ..http.requests import reauth_url
 from ..models import AtlassianSite
 from ..providers.atlassian import AtlassianProvider
-from ..providers.base import merge_scopes, missing_scopes
+from ..providers.base import missing_scopes
 from ..runtime import Kavach
 from .client import AtlassianClient
 
@@ -97,7 +97,7 @@ def require_atlassian_scopes(*scopes: str) -> Callable[[Request], Awaitable[None
     Raises:
         ValueError: no scope given, or one that is not a scope name (at import time).
     """
-    wanted = check_scope_names(merge_scopes(list(scopes)))
+    wanted = check_scope_names(tuple(dict.fromkeys(scopes)))
     if not wanted:
         raise ValueError("require_atlassian_scopes() needs at least one scope")
 
