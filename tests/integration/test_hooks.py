@@ -296,5 +296,5 @@ def test_hooks_must_be_a_kavach_hooks(atlassian_emulator: AtlassianEmulator) -> 
         kavach_router(
             [emulator_provider(atlassian_emulator)],
             secret="test-secret-0123456789-0123456789-abcdef",
-            hooks={"before_sign_in": None},  # type: ignore[typeddict-item]
+            hooks={"before_sign_in": None},  # type: ignore[arg-type]
         )
