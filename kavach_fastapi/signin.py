@@ -16,7 +16,6 @@ in one transaction. Any failure before that transaction leaves nothing behind; a
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Mapping
@@ -38,12 +37,12 @@ from .errors import (
     UnknownProviderError,
 )
 from .hooks import NO_HOOKS, KavachHooks, SignInEvent, run_after_sign_in
-from .models import AtlassianSite, ProviderProfile, User
+from .models import User
 from .oauth import OAuthClient, new_code_verifier
 from .redirects import check_storable
 from .sessions import SessionManager
 from .store.attempts import AttemptStore
-from .store.signins import RecordedSignIn, SignInStore
+from .store.signins import SignInStore
 from .tables import SignInAttemptRow, utcnow
 
 logger = logging.getLogger("kavach_fastapi")
@@ -301,31 +300,20 @@ class SignInService:
             tokens=sealed,
             session=new_session,
             now=now,
-            sites_json=_sites_json(sites),
+            sites=sites,
         )
-        await self._after_sign_in(provider.id, profile, recorded, sites or ())
+        user = User.from_row(recorded.user)
+        event = SignInEvent(user, provider.id, profile, recorded.user_created, sites or ())
+        if not await run_after_sign_in(self._hooks, event):
+            await self._signins.undo_sign_in(recorded)  # a hook raised: as if never signed in
+            raise SignInHookError
         logger.info("%s sign-in finished for user %s", provider.name, recorded.user.id)
         return SignInResult(
-            user=User.from_row(recorded.user),
+            user=user,
             session_token=session_token,
             session_expires_at=new_session.expires_at,
             redirect_to=attempt.redirect_to,
         )
-
-    async def _after_sign_in(
-        self,
-        provider_id: str,
-        profile: ProviderProfile,
-        recorded: RecordedSignIn,
-        sites: tuple[AtlassianSite, ...],
-    ) -> None:
-        """Run ``user_created`` and ``signed_in``; if one raises, undo the sign-in's write."""
-        event = SignInEvent(
-            User.from_row(recorded.user), provider_id, profile, recorded.user_created, sites
-        )
-        if not await run_after_sign_in(self._hooks, event):
-            await self._signins.undo_sign_in(recorded)
-            raise SignInHookError
 
     def _verifier(self, attempt: SignInAttemptRow, state_hash: str) -> str | None:
         if attempt.code_verifier is None:
@@ -338,13 +326,6 @@ class SignInService:
             # The key that sealed it left KAVACH_SECRET while the person was at the consent
             # page: this attempt cannot finish, a new one will.
             raise InvalidStateError from None
-
-
-def _sites_json(sites: tuple[AtlassianSite, ...] | None) -> str | None:
-    """The sites a sign-in read, as the sites cache keeps them; ``None`` when it read none."""
-    if sites is None:
-        return None
-    return json.dumps([site.model_dump() for site in sites])
 
 
 def _looks_like_token(value: str | None) -> TypeGuard[str]:

@@ -7,6 +7,8 @@ is, which needs the rows as they are inside the transaction.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,7 +19,7 @@ from sqlmodel import col
 
 from ..crypto import SealedTokens
 from ..database import Database
-from ..models import ProviderProfile
+from ..models import AtlassianSite, ProviderProfile
 from ..tables import (
     MAX_EMAIL_LENGTH,
     MAX_NAME_LENGTH,
@@ -82,7 +84,7 @@ class SignInStore:
         tokens: SealedTokens,
         session: NewSession,
         now: datetime,
-        sites_json: str | None = None,
+        sites: Sequence[AtlassianSite] | None = None,
     ) -> RecordedSignIn:
         """Create or update the user and linked account, and add a session, in ONE transaction.
 
@@ -98,10 +100,11 @@ class SignInStore:
             tokens: the provider's tokens, sealed for ``(provider, profile.account_id)``.
             session: the session to start for whoever the person turns out to be.
             now: the time of the sign-in.
-            sites_json: the sites the sign-in read, to start the sites cache with; ``None``
+            sites: the sites the sign-in read, to start the sites cache with; ``None``
                 leaves it empty.
         """
         profile = fit_profile(profile)
+        sites_json = None if sites is None else json.dumps([site.model_dump() for site in sites])
         for attempt in range(3):
             try:
                 async with self._db.transaction() as transaction:
