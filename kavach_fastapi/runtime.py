@@ -33,6 +33,7 @@ from .keyfile import resolve_secret_keys
 from .keys import KeyRotation
 from .models import AtlassianSite
 from .oauth import OAuthClient, SharedTransport
+from .options import KavachOptions, Unpack, hooks_of, load_options
 from .providers.atlassian import AtlassianProvider
 from .providers.base import OAuthProvider
 from .ratelimit import RateLimiter
@@ -118,6 +119,30 @@ class Kavach:
         )
         self.keys = KeyRotation(self.store.accounts, self.keyring)
         self.started = False
+
+    @classmethod
+    def from_options(
+        cls,
+        providers: Sequence[OAuthProvider],
+        *,
+        http_transport: httpx2.AsyncBaseTransport | None = None,
+        **options: Unpack[KavachOptions],
+    ) -> Kavach:
+        """A `Kavach` for the router's keyword options: the settings, and ``hooks=``.
+
+        The one way from options to a runtime, so that whatever takes the router's options
+        (``kavach_router``, a background job's runtime) gets the same settings and hooks.
+
+        Raises:
+            ConfigurationError: an option or variable is invalid, or ``hooks`` is not a
+                [`KavachHooks`][kavach_fastapi.KavachHooks].
+        """
+        return cls(
+            providers,
+            load_options(**options),
+            http_transport=http_transport,
+            hooks=hooks_of(**options),
+        )
 
     async def rotate_keys(self) -> int:
         """Re-encrypt every stored token with the newest ``KAVACH_SECRET`` key (see `.keys`)."""
