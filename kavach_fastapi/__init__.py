@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         atlassian_client,
         atlassian_sites,
         atlassian_token,
+        require_atlassian_scopes,
     )
     from .atlassian.sites import find_site, sites_for_product, sites_with_scope
     from .codes import ErrorCode
@@ -53,9 +54,20 @@ if TYPE_CHECKING:
         RetryLaterError,
         SignInBusyError,
         SignInError,
+        SignInHookError,
+        SignInRefusedError,
+        SiteNotAllowedError,
         UnknownProviderError,
         UnknownSessionError,
         UnknownSiteError,
+    )
+    from .hooks import (
+        KavachHooks,
+        ReauthEvent,
+        Refuse,
+        SignInCandidate,
+        SignInEvent,
+        SignOutEvent,
     )
     from .models import AtlassianSite, LinkedAccount, ProviderProfile, User
     from .providers import AtlassianProvider, OAuthProvider, atlassian_provider
@@ -79,6 +91,7 @@ __all__ = [
     "InvalidAPIPathError",
     "InvalidStateError",
     "KavachError",
+    "KavachHooks",
     "KavachRouter",
     "KavachSettings",
     "LinkedAccount",
@@ -91,10 +104,18 @@ __all__ = [
     "ProviderUnavailableError",
     "QuotaExhaustedError",
     "RateLimitedError",
+    "ReauthEvent",
     "ReauthRequiredError",
+    "Refuse",
     "RetryLaterError",
     "SignInBusyError",
+    "SignInCandidate",
     "SignInError",
+    "SignInEvent",
+    "SignInHookError",
+    "SignInRefusedError",
+    "SignOutEvent",
+    "SiteNotAllowedError",
     "UnknownProviderError",
     "UnknownSessionError",
     "UnknownSiteError",
@@ -107,6 +128,7 @@ __all__ = [
     "find_site",
     "kavach_router",
     "optional_user",
+    "require_atlassian_scopes",
     "sites_for_product",
     "sites_with_scope",
 ]
@@ -126,12 +148,24 @@ _HOMES: dict[str, str] = {
             "atlassian_client",
             "atlassian_sites",
             "atlassian_token",
+            "require_atlassian_scopes",
         ),
         "atlassian.dependencies",
     ),
     **dict.fromkeys(("find_site", "sites_for_product", "sites_with_scope"), "atlassian.sites"),
     **dict.fromkeys(
         ("CurrentUser", "OptionalUser", "current_user", "optional_user"), "dependencies"
+    ),
+    **dict.fromkeys(
+        (
+            "KavachHooks",
+            "ReauthEvent",
+            "Refuse",
+            "SignInCandidate",
+            "SignInEvent",
+            "SignOutEvent",
+        ),
+        "hooks",
     ),
     **dict.fromkeys(("AtlassianSite", "LinkedAccount", "ProviderProfile", "User"), "models"),
     **dict.fromkeys(

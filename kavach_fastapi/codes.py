@@ -108,11 +108,14 @@ class ErrorCode(str, Enum):
     INVALID_SCOPE = _Row(
         "invalid_scope",
         400,
-        "The provider refused a requested scope: enable it for the app in the developer console.",
+        "The provider granted fewer scopes than requested, or answered the callback with "
+        "`error=invalid_scope`.",
         "The provider refused a requested permission (scope).",
-        "A scope in `ATLASSIAN_SCOPES` is not enabled for your app in the developer console. "
-        "Add it there (see [Atlassian setup](atlassian-setup.md#choose-the-scopes)) or stop "
-        "requesting it.",
+        "Atlassian's token answer lacked a scope of `ATLASSIAN_SCOPES` (nothing was stored). "
+        "Enable every requested scope for your app in the developer console (see [Atlassian "
+        "setup](atlassian-setup.md#choose-the-scopes)). A scope that is not enabled at all "
+        "never gets here: Atlassian stops on its own error page; `kavach check` warns about "
+        "misspelt ones beforehand.",
     )
     PROVIDER_ERROR = _Row(
         "provider_error",
@@ -176,6 +179,35 @@ class ErrorCode(str, Enum):
         "This account is closed or inactive and cannot sign in.",
         "The Atlassian account is closed or deactivated and may not sign in. Only the person's "
         "Atlassian organisation can change that.",
+    )
+    SITE_NOT_ALLOWED = _Row(
+        "site_not_allowed",
+        403,
+        "`KAVACH_ALLOWED_SITES` is set and the person's grant reaches none of those sites.",
+        "This app is only for people of its Atlassian site. Your account cannot reach it.",
+        "The person can sign in to Atlassian but reaches none of the sites in "
+        "`KAVACH_ALLOWED_SITES` (or did not tick one on the consent page). Tell them which site "
+        "the app is for and offer to sign in again; nothing was stored (see [Sign-in "
+        "policy](sign-in-policy.md)).",
+    )
+    SIGN_IN_REFUSED = _Row(
+        "sign_in_refused",
+        403,
+        "The app's `before_sign_in` hook refused the sign-in; `reason=` on the landing URL says "
+        "why, in the app's own words.",
+        "You may not sign in to this app.",
+        "Your `before_sign_in` hook returned `Refuse(reason)`; the landing URL carries "
+        "`error=sign_in_refused&reason=<reason>`. Nothing was stored (see [Hooks](sign-in-hooks.md)).",
+    )
+    SIGN_IN_FAILED = _Row(
+        "sign_in_failed",
+        503,
+        "One of the app's sign-in hooks raised an exception; the sign-in was undone.",
+        "The sign-in could not be completed. Please try again shortly.",
+        "A `before_sign_in`, `user_created` or `signed_in` hook raised. The log names the hook "
+        "and the exception; the sign-in wrote nothing that stays (see [Hooks](sign-in-hooks.md)). "
+        "Fix the hook, or retry after `Retry-After` seconds if what it calls was down.",
+        5,
     )
     CROSS_SITE_REQUEST = _Row(
         "cross_site_request",

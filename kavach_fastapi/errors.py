@@ -13,7 +13,10 @@ that code. The tree:
     │   ├── InvalidStateError        unknown, replayed or expired attempt, or another browser's
     │   ├── ProviderDeniedError      the provider answered the callback with ``error=``
     │   ├── ProviderError            the token exchange or profile call failed (502, or 503)
-    │   └── AccountDisabledError     the provider account is closed or inactive (403)
+    │   ├── AccountDisabledError     the provider account is closed or inactive (403)
+    │   ├── SiteNotAllowedError      the person reaches none of ``KAVACH_ALLOWED_SITES`` (403)
+    │   ├── SignInRefusedError       the app's ``before_sign_in`` hook refused (403)
+    │   └── SignInHookError          one of the app's sign-in hooks raised (503)
     ├── ReauthRequiredError          the provider grant is gone; the person must consent again (401)
     ├── RetryLaterError              a failure that passes with time (``Retry-After``)
     │   ├── ProviderUnavailableError the provider is down or rate-limiting (503)
@@ -135,6 +138,33 @@ class AccountDisabledError(SignInError):
     """The provider account is closed or inactive, so it cannot sign in."""
 
     code = ErrorCode.ACCOUNT_DISABLED
+
+
+class SiteNotAllowedError(SignInError):
+    """``KAVACH_ALLOWED_SITES`` is set and the new grant reaches none of those sites."""
+
+    code = ErrorCode.SITE_NOT_ALLOWED
+
+
+class SignInRefusedError(SignInError):
+    """The app's ``before_sign_in`` hook refused the sign-in.
+
+    Args:
+        reason: the app's short code, carried as ``reason=`` on the landing URL.
+        message: the sentence a JSON client gets.
+    """
+
+    code = ErrorCode.SIGN_IN_REFUSED
+
+    def __init__(self, reason: str = "refused", message: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class SignInHookError(SignInError):
+    """One of the app's sign-in hooks raised; what the sign-in wrote was undone."""
+
+    code = ErrorCode.SIGN_IN_FAILED
 
 
 class ReauthRequiredError(KavachError):

@@ -167,14 +167,19 @@ class OAuthClient:
             raise httpx2.TimeoutException(f"no complete answer within {self._seconds} s") from None
 
     def _client(
-        self, redirect_uri: str | None = None, *, with_scope: bool = True
+        self,
+        redirect_uri: str | None = None,
+        *,
+        with_scope: bool = True,
+        extra_scopes: tuple[str, ...] = (),
     ) -> AsyncOAuth2Client:
         provider = self.provider
+        scopes = (*provider.scopes, *(s for s in extra_scopes if s not in provider.scopes))
         return AsyncOAuth2Client(
             client_id=provider.client_id,
             client_secret=provider.client_secret.get_secret_value(),
             token_endpoint_auth_method="client_secret_post",  # noqa: S106 - a method name
-            scope=" ".join(provider.scopes) if with_scope else None,
+            scope=" ".join(scopes) if with_scope else None,
             redirect_uri=redirect_uri,
             code_challenge_method="S256" if provider.use_pkce else None,
             transport=self._transport,
@@ -183,9 +188,16 @@ class OAuthClient:
             trust_env=False,
         )
 
-    def authorization_url(self, *, redirect_uri: str, state: str, code_verifier: str | None) -> str:
-        """The consent URL to send the browser to."""
-        client = self._client(redirect_uri)
+    def authorization_url(
+        self,
+        *,
+        redirect_uri: str,
+        state: str,
+        code_verifier: str | None,
+        extra_scopes: tuple[str, ...] = (),
+    ) -> str:
+        """The consent URL to send the browser to, asking for ``extra_scopes`` as well."""
+        client = self._client(redirect_uri, extra_scopes=extra_scopes)
         url, _ = client.create_authorization_url(
             self.provider.authorize_url,
             state=state,

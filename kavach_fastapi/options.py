@@ -5,7 +5,8 @@ its validation and its documentation live (the configuration reference is genera
 them). `KavachOptions` only lets editors and type checkers know the keywords:
 ``kavach_router(providers, **options: Unpack[KavachOptions])``. A unit test proves that its keys
 and types are the settings' fields, with the widening `option_type` states, so the two
-cannot drift apart.
+cannot drift apart. The one option that is not a setting is ``hooks`` (code has no environment
+variable): [`KavachHooks`][kavach_fastapi.KavachHooks], read by `hooks_of`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any, TypedDict
 
 from pydantic import SecretStr
 
+from .errors import ConfigurationError
+from .hooks import NO_HOOKS, KavachHooks
 from .settings import KavachSettings, load_settings
 
 if sys.version_info >= (3, 11):
@@ -25,20 +28,28 @@ else:  # pragma: no cover - Python 3.10
     from typing_extensions import Unpack
 
 
-__all__ = ["KavachOptions", "Unpack", "load_options", "option_type"]
+__all__ = ["CODE_OPTIONS", "KavachOptions", "Unpack", "hooks_of", "load_options", "option_type"]
+
+CODE_OPTIONS = frozenset({"hooks"})
+"""Options that are code, not settings: no ``KAVACH_*`` variable stands for them."""
 
 
 class KavachOptions(TypedDict, total=False):
     """The settings [`kavach_router()`][kavach_fastapi.kavach_router] takes as keywords.
 
-    Each falls back to its ``KAVACH_*`` variable; see the configuration reference.
+    Each falls back to its ``KAVACH_*`` variable; see the configuration reference. ``hooks``
+    is the app's code run at sign-in, sign-out and when a grant needs consent again (see
+    [`KavachHooks`][kavach_fastapi.KavachHooks]).
     """
+
+    hooks: KavachHooks
 
     database_url: str
     secret: str | SecretStr
     base_url: str
     trusted_origins: Sequence[str]
     csrf_trusted_origins: Sequence[str]
+    allowed_sites: Sequence[str]
     rate_limit: int
     max_pending_sign_ins: int
     session_lifetime: timedelta
@@ -75,4 +86,22 @@ def load_options(**options: Unpack[KavachOptions]) -> KavachSettings:
     Raises:
         ConfigurationError: naming every option or variable that is invalid, with its fix.
     """
-    return load_settings(KavachSettings, **options)
+    settings = {name: value for name, value in options.items() if name not in CODE_OPTIONS}
+    return load_settings(KavachSettings, **settings)
+
+
+def hooks_of(**options: Unpack[KavachOptions]) -> KavachHooks:
+    """The ``hooks`` option, or no hooks.
+
+    Raises:
+        ConfigurationError: ``hooks`` is not a [`KavachHooks`][kavach_fastapi.KavachHooks].
+    """
+    hooks = options.get("hooks")
+    if hooks is None:
+        return NO_HOOKS
+    if not isinstance(hooks, KavachHooks):
+        raise ConfigurationError(
+            f"hooks= must be a KavachHooks(...), got {type(hooks).__name__}: "
+            "kavach_router(..., hooks=KavachHooks(before_sign_in=...))."
+        )
+    return hooks

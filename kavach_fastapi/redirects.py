@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+from .codes import ErrorCode
+from .errors import KavachError
 from .tables import MAX_URL_LENGTH
 
 MAX_REDIRECT_LENGTH = MAX_URL_LENGTH
@@ -80,9 +82,37 @@ def safe_redirect(value: str | None, *, own_origin: str | None, trusted: Iterabl
     return value
 
 
-def with_error(target: str, code: str) -> str:
-    """``target`` with ``error=code`` in its query, replacing any earlier ``error``."""
+def with_error(target: str, code: str, reason: str | None = None) -> str:
+    """``target`` with ``error=code`` (and ``reason=``) in its query, replacing earlier ones."""
     parts = urlsplit(target)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "error"]
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k not in ("error", "reason")
+    ]
     query.append(("error", code))
+    if reason is not None:
+        query.append(("reason", reason))
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def check_storable(*, redirect_uri: str, redirect_to: str) -> None:
+    """Refuse, before anything is written, values too long for the attempt to keep.
+
+    The callback URL comes from the request's ``Host`` unless ``KAVACH_BASE_URL`` is set, so
+    any client can make it long; ``redirect_to`` is bounded by `safe_redirect` already.
+
+    Raises:
+        KavachError: ``invalid_request`` (400), naming what is too long.
+    """
+    if len(redirect_uri) > MAX_URL_LENGTH:
+        raise KavachError(
+            f"This request's address is too long to sign in from: the callback URL would exceed "
+            f"{MAX_URL_LENGTH} characters. Use the app's usual address, or set KAVACH_BASE_URL.",
+            code=ErrorCode.INVALID_REQUEST,
+        )
+    if len(redirect_to) > MAX_URL_LENGTH:
+        raise KavachError(
+            f"redirect_to is longer than {MAX_URL_LENGTH} characters.",
+            code=ErrorCode.INVALID_REQUEST,
+        )

@@ -18,18 +18,23 @@ from fastapi import FastAPI, Request, Response
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp
 
+from .admission import Admission, SiteLister
 from .atlassian.client import ProviderCalls
-from .atlassian.sites import SitesCache
+from .atlassian.sites import SitesCache, sites_of_token
 from .codes import ErrorCode
 from .crypto import Keyring
 from .database import is_sqlite
 from .errors import ConfigurationError, KavachError
+from .hooks import NO_HOOKS, KavachHooks
 from .housekeeping import Housekeeper
 from .http.errors import error_response
 from .http.requests import reauth_url
 from .keyfile import resolve_secret_keys
 from .keys import KeyRotation
+from .models import AtlassianSite
 from .oauth import OAuthClient, SharedTransport
+from .options import KavachOptions, Unpack, hooks_of, load_options
+from .providers.atlassian import AtlassianProvider
 from .providers.base import OAuthProvider
 from .quota import QuotaGuard
 from .ratelimit import RateLimiter
@@ -53,6 +58,7 @@ class Kavach:
         settings: the ``KAVACH_*`` settings.
         http_transport: the transport for calls to providers; a pooled HTTP transport when
             ``None``. Tests pass the emulator's ASGI transport or an ``httpx2.MockTransport``.
+        hooks: the app's hooks (the ``hooks=`` option, see `kavach_fastapi.options.hooks_of`).
     """
 
     def __init__(
@@ -61,6 +67,7 @@ class Kavach:
         settings: KavachSettings,
         *,
         http_transport: httpx2.AsyncBaseTransport | None = None,
+        hooks: KavachHooks = NO_HOOKS,
     ) -> None:
         if not providers:
             raise ConfigurationError(
@@ -70,6 +77,7 @@ class Kavach:
         if len(set(ids)) != len(ids):
             raise ConfigurationError(f"Provider ids must be distinct, got {ids}.")
         self.settings = settings
+        self.hooks = hooks
         self.providers = {provider.id: provider for provider in providers}
         self.keyring = Keyring(resolve_secret_keys(settings))
         self.store = Store(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
@@ -92,13 +100,19 @@ class Kavach:
             self.sessions,
             clients,
             max_pending=settings.max_pending_sign_ins,
+            admission=Admission(hooks, settings.allowed_sites, _site_listers(clients)),
+            hooks=hooks,
         )
         self.housekeeper = Housekeeper(self.store, idle_timeout=settings.session_idle_timeout)
         self.rate_limiter = RateLimiter(
             self.store.counters, self.store.attempts, per_minute=settings.rate_limit
         )
         self.tokens = TokenService(
-            self.store.accounts, self.keyring, clients, leeway=settings.token_refresh_leeway
+            self.store.accounts,
+            self.keyring,
+            clients,
+            leeway=settings.token_refresh_leeway,
+            hooks=hooks,
         )
         self.quota = QuotaGuard(self.store.quota, check_interval=settings.quota_check_interval)
         self.calls = ProviderCalls(self.tokens, clients, quota=self.quota)
@@ -107,6 +121,30 @@ class Kavach:
         )
         self.keys = KeyRotation(self.store.accounts, self.keyring)
         self.started = False
+
+    @classmethod
+    def from_options(
+        cls,
+        providers: Sequence[OAuthProvider],
+        *,
+        http_transport: httpx2.AsyncBaseTransport | None = None,
+        **options: Unpack[KavachOptions],
+    ) -> Kavach:
+        """A `Kavach` for the router's keyword options: the settings, and ``hooks=``.
+
+        The one way from options to a runtime, so that whatever takes the router's options
+        (``kavach_router``, a background job's runtime) gets the same settings and hooks.
+
+        Raises:
+            ConfigurationError: an option or variable is invalid, or ``hooks`` is not a
+                [`KavachHooks`][kavach_fastapi.KavachHooks].
+        """
+        return cls(
+            providers,
+            load_options(**options),
+            http_transport=http_transport,
+            hooks=hooks_of(**options),
+        )
 
     async def rotate_keys(self) -> int:
         """Re-encrypt every stored token with the newest ``KAVACH_SECRET`` key (see `.keys`)."""
@@ -198,6 +236,22 @@ class Kavach:
         finally:
             self.detach(app)
             await self.close()
+
+
+def _site_listers(clients: dict[str, OAuthClient]) -> dict[str, SiteLister]:
+    """How a sign-in lists the sites of a new token: Atlassian's ``accessible-resources``."""
+    listers: dict[str, SiteLister] = {}
+    for provider_id, client in clients.items():
+        provider = client.provider
+        if isinstance(provider, AtlassianProvider):
+
+            async def lister(
+                token: str, client: OAuthClient = client, provider: AtlassianProvider = provider
+            ) -> list[AtlassianSite]:
+                return await sites_of_token(client, provider, token)
+
+            listers[provider_id] = lister
+    return listers
 
 
 def _answer_errors(app: FastAPI, answer: Callable[[Request, KavachError], Response]) -> None:

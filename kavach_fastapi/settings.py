@@ -12,6 +12,7 @@ A bad value never surfaces as a pydantic traceback: `load_settings` raises one
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
@@ -36,6 +37,7 @@ MIN_KEY_LENGTH = 32
 _MIN_DISTINCT = 10
 _MIN_DISTINCT_HEX = 6  # a hexadecimal key draws from 16 characters only
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+_CLOUD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
 
 
 def _split(value: object, separator: str | None) -> object:
@@ -54,6 +56,18 @@ def _http_url(value: str, *, allow_path: bool) -> str:
         raise ValueError(f"must be an origin such as https://example.com, got {value!r}")
     path = parts.path.rstrip("/") if allow_path else ""
     return f"{parts.scheme}://{parts.netloc.lower()}{path}"
+
+
+def _site(value: str) -> str:
+    """A site of ``KAVACH_ALLOWED_SITES``: a cloud id as given, or a URL as its origin."""
+    if "://" in value:
+        return _http_url(value, allow_path=False)
+    if not _CLOUD_ID.fullmatch(value):
+        raise ValueError(
+            f"each site must be a cloud id (letters, digits and dashes) or a site URL such as "
+            f"https://acme.atlassian.net, got {value!r}"
+        )
+    return value
 
 
 class _FromEnvironment(BaseSettings):
@@ -117,6 +131,9 @@ class KavachSettings(_FromEnvironment):
     csrf_trusted_origins: Annotated[tuple[str, ...], NoDecode] = ()
     """Comma-separated origins (`https://www.example.com`) whose pages may sign people out and disconnect their accounts, besides this site's own. Leave it empty unless a front end of yours on another origin must do that (usually a sibling subdomain, which browsers send `SameSite=Lax` cookies from): every page on a listed origin can then end sessions. `KAVACH_TRUSTED_ORIGINS` never relaxes this check."""
 
+    allowed_sites: Annotated[tuple[str, ...], NoDecode] = ()
+    """Comma-separated Atlassian sites, as cloud ids or site URLs (`https://acme.atlassian.net`): when set, only people whose grant reaches one of them may sign in; anyone else is refused with `site_not_allowed` and nothing is stored. Checked at each sign-in, from Atlassian's `accessible-resources`."""
+
     rate_limit: int = Field(default=30, ge=0)
     """Sign-in starts and callbacks allowed per minute per client address (an IPv6 address counts for its /64); `0` turns the limit off. A callback finishing a sign-in that the same browser started is never refused, and a request that the server reports no address for is not counted."""
 
@@ -173,6 +190,16 @@ class KavachSettings(_FromEnvironment):
     @classmethod
     def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_http_url(origin, allow_path=False) for origin in value)
+
+    @field_validator("allowed_sites", mode="before")
+    @classmethod
+    def _split_sites(cls, value: object) -> object:
+        return _split(value, ",")
+
+    @field_validator("allowed_sites")
+    @classmethod
+    def _check_sites(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_site(site) for site in value)
 
     @field_validator("base_url")
     @classmethod

@@ -8,8 +8,10 @@ so any worker or instance can finish what another started.
 
 Finishing consumes the attempt first, in one statement that matches its state, browser binding
 and provider together (a callback opened in another browser consumes nothing), then talks to the
-provider, then writes the user, the linked account and a new session in one transaction. Any
-failure before that transaction leaves nothing behind.
+provider, asks `kavach_fastapi.admission` whether the person may sign in (scopes, site policy,
+the app's ``before_sign_in`` hook), then writes the user, the linked account and a new session
+in one transaction. Any failure before that transaction leaves nothing behind; a
+``user_created`` or ``signed_in`` hook that raises after it has the write undone.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import TypeGuard
 
 from . import metrics
+from .admission import Admission
 from .codes import ErrorCode
 from .crypto import DecryptionError, Keyring, TokenOwner, hash_token, new_token, seal_tokens
 from .devices import UNKNOWN_DEVICE, Device
@@ -33,14 +36,17 @@ from .errors import (
     ProviderError,
     SignInBusyError,
     SignInError,
+    SignInHookError,
     UnknownProviderError,
 )
+from .hooks import NO_HOOKS, KavachHooks, SignInEvent, run_after_sign_in
 from .models import User
 from .oauth import OAuthClient, new_code_verifier
+from .redirects import check_storable
 from .sessions import SessionManager
 from .store.attempts import AttemptStore
 from .store.signins import SignInStore
-from .tables import MAX_URL_LENGTH, SignInAttemptRow, utcnow
+from .tables import SignInAttemptRow, utcnow
 
 logger = logging.getLogger("kavach_fastapi")
 
@@ -101,6 +107,8 @@ class SignInService:
         sessions: issues the session at the end.
         clients: an OAuth client per provider id.
         max_pending: sign-ins that may be pending at once in all (``KAVACH_MAX_PENDING_SIGN_INS``).
+        admission: who may sign in; anyone the provider vouches for when ``None``.
+        hooks: the app's ``user_created`` and ``signed_in`` hooks are run from here.
     """
 
     def __init__(
@@ -112,7 +120,11 @@ class SignInService:
         clients: Mapping[str, OAuthClient],
         *,
         max_pending: int,
+        admission: Admission | None = None,
+        hooks: KavachHooks = NO_HOOKS,
     ) -> None:
+        self._admission = admission or Admission(hooks, (), {})
+        self._hooks = hooks
         self._attempts = attempts
         self._signins = signins
         self._keyring = keyring
@@ -138,6 +150,7 @@ class SignInService:
         redirect_uri: str,
         redirect_to: str,
         browser_binding: str | None,
+        extra_scopes: tuple[str, ...] = (),
     ) -> SignInStart:
         """Record a new attempt and build the consent URL.
 
@@ -147,6 +160,7 @@ class SignInService:
             redirect_to: where to land afterwards, already checked by the caller.
             browser_binding: the binding cookie's value if the browser has one, so that several
                 tabs signing in at once all stay valid.
+            extra_scopes: scopes to ask for besides the provider's (already checked).
 
         Raises:
             UnknownProviderError: no provider has this id.
@@ -183,7 +197,10 @@ class SignInService:
             wait = math.ceil((full_until - now).total_seconds())
             raise SignInBusyError(retry_after=max(1, wait))
         url = client.authorization_url(
-            redirect_uri=redirect_uri, state=state, code_verifier=verifier
+            redirect_uri=redirect_uri,
+            state=state,
+            code_verifier=verifier,
+            extra_scopes=extra_scopes,
         )
         return SignInStart(authorization_url=url, browser_binding=binding)
 
@@ -291,17 +308,30 @@ class SignInService:
             raise ProviderError(code=ErrorCode.PROFILE_FETCH_FAILED) from None
         if not profile.active:
             raise AccountDisabledError
+        sites = await self._admission.admit(
+            provider, profile, access_token=tokens.access_token, granted=tokens.scopes
+        )
         # Everything the write needs is ready before its transaction: no callback runs in it.
         sealed = seal_tokens(
             self._keyring, tokens, TokenOwner(provider.id, profile.account_id), provider.scopes
         )
         session_token, new_session = self._sessions.new_session(now, device)
-        user_row = await self._signins.record_sign_in(
-            provider=provider.id, profile=profile, tokens=sealed, session=new_session, now=now
+        recorded = await self._signins.record_sign_in(
+            provider=provider.id,
+            profile=profile,
+            tokens=sealed,
+            session=new_session,
+            now=now,
+            sites=sites,
         )
-        logger.info("%s sign-in finished for user %s", provider.name, user_row.id)
+        user = User.from_row(recorded.user)
+        event = SignInEvent(user, provider.id, profile, recorded.user_created, sites or ())
+        if not await run_after_sign_in(self._hooks, event):
+            await self._signins.undo_sign_in(recorded)  # a hook raised: as if never signed in
+            raise SignInHookError
+        logger.info("%s sign-in finished for user %s", provider.name, recorded.user.id)
         return SignInResult(
-            user=User.from_row(user_row),
+            user=user,
             session_token=session_token,
             session_expires_at=new_session.expires_at,
             redirect_to=attempt.redirect_to,
@@ -318,28 +348,6 @@ class SignInService:
             # The key that sealed it left KAVACH_SECRET while the person was at the consent
             # page: this attempt cannot finish, a new one will.
             raise InvalidStateError from None
-
-
-def check_storable(*, redirect_uri: str, redirect_to: str) -> None:
-    """Refuse, before anything is written, values too long for the attempt to keep.
-
-    The callback URL comes from the request's ``Host`` unless ``KAVACH_BASE_URL`` is set, so
-    any client can make it long; ``redirect_to`` is bounded by `safe_redirect` already.
-
-    Raises:
-        KavachError: ``invalid_request`` (400), naming what is too long.
-    """
-    if len(redirect_uri) > MAX_URL_LENGTH:
-        raise KavachError(
-            f"This request's address is too long to sign in from: the callback URL would exceed "
-            f"{MAX_URL_LENGTH} characters. Use the app's usual address, or set KAVACH_BASE_URL.",
-            code=ErrorCode.INVALID_REQUEST,
-        )
-    if len(redirect_to) > MAX_URL_LENGTH:
-        raise KavachError(
-            f"redirect_to is longer than {MAX_URL_LENGTH} characters.",
-            code=ErrorCode.INVALID_REQUEST,
-        )
 
 
 def _looks_like_token(value: str | None) -> TypeGuard[str]:

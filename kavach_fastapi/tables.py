@@ -21,6 +21,15 @@ metadata = MetaData()
 MAX_URL_LENGTH = 2048
 """The longest URL a table keeps (a sign-in's ``redirect_uri`` and ``redirect_to``, a picture)."""
 
+MAX_EMAIL_LENGTH = 320
+"""The longest email a user row keeps (RFC 5321's limit); a longer one is not kept."""
+
+MAX_NAME_LENGTH = 500
+"""The longest display name a user row keeps; a longer one is cut to it."""
+
+MAX_ACCOUNT_ID_LENGTH = 255
+"""The longest provider account id an account row keeps."""
+
 _registry = registry(metadata=metadata)
 
 
@@ -65,10 +74,10 @@ class UserRow(_Table, table=True):
     __tablename__: ClassVar[str] = "kavach_users"
 
     id: str = Field(primary_key=True, max_length=32)
-    email: str | None = Field(default=None, max_length=320)
-    email_normalized: str | None = Field(default=None, max_length=320, index=True)
+    email: str | None = Field(default=None, max_length=MAX_EMAIL_LENGTH)
+    email_normalized: str | None = Field(default=None, max_length=MAX_EMAIL_LENGTH, index=True)
     email_verified: bool = False
-    name: str | None = Field(default=None, max_length=500)
+    name: str | None = Field(default=None, max_length=MAX_NAME_LENGTH)
     image: str | None = Field(default=None, max_length=MAX_URL_LENGTH)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
@@ -90,7 +99,7 @@ class AccountRow(_Table, table=True):
     id: str = Field(primary_key=True, max_length=32)
     user_id: str = Field(foreign_key="kavach_users.id", index=True, ondelete="CASCADE")
     provider: str = Field(max_length=64)
-    provider_account_id: str = Field(max_length=255)
+    provider_account_id: str = Field(max_length=MAX_ACCOUNT_ID_LENGTH)
     scopes: str = Field(default="", max_length=4000)
     access_token: str | None = Field(default=None, max_length=20000)
     refresh_token: str | None = Field(default=None, max_length=20000)

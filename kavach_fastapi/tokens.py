@@ -15,7 +15,9 @@ it. Here one refresh per grant is in flight, everywhere:
   within its reuse interval.
 
 A dead grant (``invalid_grant``) marks the account as needing consent again and is never
-retried; transient failures (timeouts, 5xx, 429) are retried by `with_retries`,
+retried, and so does a grant that lacks a scope the app is configured to request (its
+``scopes``, what the token answers said was granted, are compared with the provider's); the
+app's ``reauth_needed`` hook hears of both; transient failures (timeouts, 5xx, 429) are retried by `with_retries`,
 then surface as 503 with ``Retry-After``.
 
 This module does tokens only: the calls that use them are the provider's
@@ -34,7 +36,9 @@ from datetime import timedelta
 from . import metrics
 from .crypto import DecryptionError, Keyring, TokenOwner, new_token, open_token, seal_tokens
 from .errors import ProviderUnavailableError, ReauthRequiredError
+from .hooks import NO_HOOKS, KavachHooks, ReauthEvent, notify
 from .oauth import GrantRevoked, OAuthClient, TokenSet
+from .providers.base import missing_scopes
 from .retry import RetryPolicy, with_retries
 from .store.accounts import AccountStore
 from .tables import AccountRow, utcnow
@@ -69,6 +73,7 @@ class TokenService:
         clients: an OAuth client per provider id.
         leeway: refresh this long before expiry.
         retry: how transient failures are retried.
+        hooks: the app's hooks (``reauth_needed`` is run from here).
     """
 
     def __init__(
@@ -79,7 +84,9 @@ class TokenService:
         *,
         leeway: timedelta,
         retry: RetryPolicy | None = None,
+        hooks: KavachHooks = NO_HOOKS,
     ) -> None:
+        self._hooks = hooks
         self._store = accounts
         self._keyring = keyring
         self._clients = clients
@@ -96,11 +103,26 @@ class TokenService:
         """The user's linked account with usable tokens.
 
         Raises:
-            ReauthRequiredError: not linked, disconnected, or the grant is dead.
+            ReauthRequiredError: not linked, disconnected, the grant is dead, or it lacks a
+                scope the provider is configured to request (it is then marked so).
         """
         row = await self._store.account_of(user_id, provider_id)
         if row is None or row.needs_reauth or row.access_token is None:
             raise ReauthRequiredError
+        client = self._clients.get(provider_id)
+        lacking = missing_scopes(client.provider.scopes, row.scopes) if client else ()
+        if lacking:
+            await self._give_up(
+                row.id,
+                f"the grant lacks the configured scope(s) {' '.join(lacking)}",
+                reason="missing_scopes",
+                provider=provider_id,
+                lacking=lacking,
+            )
+            raise ReauthRequiredError(
+                "This app now needs more permissions of your Atlassian account. Please "
+                "connect again."
+            )
         return row
 
     async def access_token(self, user_id: str, provider_id: str) -> str:
@@ -308,10 +330,25 @@ class TokenService:
         metrics.record_refresh(provider, "success")
         return tokens
 
-    async def _give_up(self, account_id: str, why: str, *, reason: str, provider: str) -> None:
+    async def _give_up(
+        self,
+        account_id: str,
+        why: str,
+        *,
+        reason: str,
+        provider: str,
+        lacking: tuple[str, ...] = (),
+    ) -> None:
         logger.warning("account %s needs consent again: %s", account_id, why)
         metrics.record_reconsent_required(provider, reason)
         await self._store.mark_needs_reauth(account_id, now=utcnow())
+        if self._hooks.reauth_needed is None:
+            return
+        row = await self._store.get_account(account_id)
+        if row is not None:
+            cause = "missing_scopes" if lacking else "grant_revoked"
+            event = ReauthEvent(row.user_id, row.provider, cause, lacking)
+            await notify(self._hooks.reauth_needed, event, "reauth_needed")
 
     # Disconnect
 

@@ -11,14 +11,19 @@ consent again; the HTTP edge adds it when it renders the error.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import Depends, Request
 
 from ..dependencies import current_user, get_kavach
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, ReauthRequiredError
+from ..extra_scopes import EXTRA_SCOPES_PARAM, check_scope_names, seal_extra_scopes
+from ..http.requests import reauth_url
 from ..models import AtlassianSite
 from ..providers.atlassian import AtlassianProvider
+from ..providers.base import missing_scopes
 from ..runtime import Kavach
 from .client import AtlassianClient
 
@@ -71,6 +76,49 @@ async def atlassian_client(request: Request) -> AtlassianClient:
     user = await current_user(request)
     kavach = get_kavach(request)
     return AtlassianClient(kavach.calls, kavach.sites, atlassian_of(kavach), user.id)
+
+
+def require_atlassian_scopes(*scopes: str) -> Callable[[Request], Awaitable[None]]:
+    """A dependency that lets a route run only when the person's grant has ``scopes``.
+
+    ```python
+    @app.post("/issues", dependencies=[Depends(require_atlassian_scopes("write:jira-work"))])
+    async def create_issue(atlassian: AtlassianAPI) -> ...: ...
+    ```
+
+    When the grant lacks one, the route answers 401 ``reauth_required`` with a ``reauth_url``
+    that asks Atlassian for the configured scopes and the missing ones (sealed in the URL, so
+    that no link made elsewhere can ask for more). Each scope must also be enabled for the app
+    in Atlassian's developer console, or Atlassian stops on its own error page.
+
+    Args:
+        *scopes: the scopes the route needs, e.g. ``"write:jira-work"``.
+
+    Raises:
+        ValueError: no scope given, or one that is not a scope name (at import time).
+    """
+    wanted = check_scope_names(tuple(dict.fromkeys(scopes)))
+    if not wanted:
+        raise ValueError("require_atlassian_scopes() needs at least one scope")
+
+    async def require_scopes(request: Request) -> None:
+        user = await current_user(request)
+        kavach = get_kavach(request)
+        provider = atlassian_of(kavach)
+        row = await kavach.tokens.account(user.id, provider.id)
+        # An unknown grant (no scopes recorded) cannot prove a scope missing: it is let through.
+        lacking = missing_scopes(wanted, row.scopes)
+        if not lacking:
+            return
+        base = reauth_url(request, kavach.settings.base_url, provider.id)
+        sealed = seal_extra_scopes(kavach.keyring, provider.id, lacking)
+        raise ReauthRequiredError(
+            f"This needs more permissions of your Atlassian account ({' '.join(lacking)}). "
+            "Please connect again.",
+            reauth_url=f"{base}?{urlencode({EXTRA_SCOPES_PARAM: sealed})}" if base else None,
+        )
+
+    return require_scopes
 
 
 AtlassianToken = Annotated[str, Depends(atlassian_token)]

@@ -29,8 +29,10 @@ from typing import Any, Protocol
 
 import httpx2
 
-from ..errors import ProviderUnavailableError
+from ..codes import ErrorCode
+from ..errors import ProviderError, ProviderUnavailableError
 from ..models import AtlassianSite
+from ..oauth import OAuthClient
 from ..providers.atlassian import AtlassianProvider
 from ..retry import TransientFailure
 from ..store.accounts import AccountStore
@@ -48,6 +50,7 @@ __all__ = [
     "product_of_scope",
     "products_of_scopes",
     "sites_for_product",
+    "sites_of_token",
     "sites_with_scope",
 ]
 
@@ -143,6 +146,27 @@ def _site(entry: dict[str, Any]) -> AtlassianSite:
         products=products_of_scopes(scopes),
         avatar_url=str(avatar) if avatar else None,
     )
+
+
+async def sites_of_token(
+    client: OAuthClient, provider: AtlassianProvider, access_token: str
+) -> list[AtlassianSite]:
+    """The sites a fresh access token reaches, asked once (a sign-in's, before it is stored).
+
+    Raises:
+        ProviderError: ``provider_unavailable``: Atlassian failed, or answered something that
+            is not a list of sites.
+    """
+    payload = await client.get_json(
+        provider.accessible_resources_url,
+        access_token=access_token,
+        failure=ErrorCode.PROVIDER_UNAVAILABLE,
+    )
+    try:
+        return parse_accessible_resources(payload)
+    except ValueError as exc:
+        logger.warning("accessible-resources answer is unusable: %s", exc)
+        raise ProviderError(code=ErrorCode.PROVIDER_UNAVAILABLE) from None
 
 
 # Choosing among a person's sites. Atlassian lists the sites a grant reaches in no particular

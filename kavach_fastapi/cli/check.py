@@ -1,31 +1,76 @@
-"""``kavach check``: what is missing, and the callback URL to register."""
+"""``kavach check``: what is missing, the callback URL to register, and what Atlassian may refuse.
+
+Atlassian refuses an unknown scope, or one not enabled for the app, on its own error page at
+``/authorize``, and the app never hears of it; so the check warns beforehand about scopes
+Atlassian's published lists do not have (`kavach_fastapi.atlassian.scopes`) and about a
+consent URL long enough for a browser or proxy to refuse.
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import TextIO
+from urllib.parse import urlencode
 
+from ..atlassian.scopes import scope_warnings
 from ..database import Database, is_sqlite
 from ..errors import ConfigurationError
 from ..migrate import current_revision, head_revision
-from ..settings import AtlassianSettings, KavachSettings, load_settings
+from ..providers.atlassian import ATLASSIAN_AUDIENCE
+from ..providers.base import merge_scopes
+from ..settings import DEFAULT_ATLASSIAN_SCOPES, AtlassianSettings, KavachSettings, load_settings
 from ._common import safe_url, settings_of
 
 CALLBACK_SUFFIX = "/auth/oauth/callback/atlassian"
 DEFAULT_MOUNT_URL = "http://127.0.0.1:8000/api/kavach"
 
+MAX_AUTHORIZE_URL_LENGTH = 2048
+"""A consent URL longer than this draws a warning: Atlassian documents no limit, but URLs past
+2048 characters are refused by some browsers, proxies and firewalls."""
 
-def _atlassian_problems() -> list[str]:
+_STATE_LENGTH = 43  # a 32-byte state or PKCE challenge, base64url without padding
+
+
+def authorize_url_length(atlassian: AtlassianSettings, callback_url: str) -> int:
+    """How long the consent URL of a sign-in is with these settings (its state and PKCE
+    challenge have fixed lengths)."""
+    query = {
+        "response_type": "code",
+        "client_id": atlassian.client_id or "x" * 32,
+        "redirect_uri": callback_url,
+        "scope": " ".join(merge_scopes(DEFAULT_ATLASSIAN_SCOPES, atlassian.scopes)),
+        "state": "x" * _STATE_LENGTH,
+        "code_challenge": "x" * _STATE_LENGTH,
+        "code_challenge_method": "S256",
+        "audience": ATLASSIAN_AUDIENCE,
+        "prompt": "consent",
+    }
+    return len(f"{atlassian.auth_url}/authorize?{urlencode(query)}")
+
+
+def _atlassian_warnings(atlassian: AtlassianSettings, callback_url: str) -> list[str]:
+    warnings = scope_warnings(merge_scopes(DEFAULT_ATLASSIAN_SCOPES, atlassian.scopes))
+    length = authorize_url_length(atlassian, callback_url)
+    if length > MAX_AUTHORIZE_URL_LENGTH:
+        warnings.append(
+            f"The consent URL would be {length} characters long (over "
+            f"{MAX_AUTHORIZE_URL_LENGTH}): some browsers and proxies refuse such URLs. Request "
+            "fewer scopes (a classic scope covers many granular ones) or shorten the callback URL."
+        )
+    return warnings
+
+
+def _atlassian_settings() -> tuple[AtlassianSettings | None, list[str]]:
     try:
         atlassian = load_settings(AtlassianSettings)
     except ConfigurationError as exc:
-        return [exc.message]
+        return None, [exc.message]
     problems = []
     if not atlassian.client_id:
         problems.append("ATLASSIAN_CLIENT_ID is not set (the 3LO app's client id).")
     if not atlassian.client_secret:
         problems.append("ATLASSIAN_CLIENT_SECRET is not set (the 3LO app's secret).")
-    return problems
+    return atlassian, problems
 
 
 async def _database_problems(settings: KavachSettings) -> list[str]:
@@ -45,7 +90,7 @@ async def _database_problems(settings: KavachSettings) -> list[str]:
 
 
 async def run_check(args: argparse.Namespace, out: TextIO) -> int:
-    problems = _atlassian_problems()
+    atlassian, problems = _atlassian_settings()
     settings: KavachSettings | None = None
     try:
         settings = settings_of(args)
@@ -54,7 +99,8 @@ async def run_check(args: argparse.Namespace, out: TextIO) -> int:
     mount = args.base_url or (settings.base_url if settings else None)
     print("Callback URL to register in Atlassian's developer console", file=out)
     print("(https://developer.atlassian.com/console/myapps/ > your app > Authorization):", file=out)
-    print(f"  {(mount or DEFAULT_MOUNT_URL).rstrip('/')}{CALLBACK_SUFFIX}", file=out)
+    callback_url = f"{(mount or DEFAULT_MOUNT_URL).rstrip('/')}{CALLBACK_SUFFIX}"
+    print(f"  {callback_url}", file=out)
     if not mount:
         print(
             "  (KAVACH_BASE_URL is not set: this assumes the router is mounted at /api/kavach "
@@ -67,6 +113,11 @@ async def run_check(args: argparse.Namespace, out: TextIO) -> int:
         elif not settings.secret_keys:
             problems.append("KAVACH_SECRET is not set; it is required for this database.")
         problems += await _database_problems(settings)
+    warnings = _atlassian_warnings(atlassian, callback_url) if atlassian is not None else []
+    if warnings:
+        print("\nWarnings:", file=out)
+        for warning in warnings:
+            print(f"  - {warning}", file=out)
     if problems:
         print("\nTo fix:", file=out)
         for problem in problems:

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from ..errors import ConfigurationError
 from ..models import ProviderProfile
 from ..settings import DEFAULT_ATLASSIAN_SCOPES, AtlassianSettings, load_settings
+from ..tables import MAX_ACCOUNT_ID_LENGTH
 from .base import OAuthProvider, merge_scopes
 
 ATLASSIAN_AUDIENCE = "api.atlassian.com"
@@ -50,11 +51,13 @@ def parse_atlassian_profile(data: Mapping[str, Any]) -> ProviderProfile:
     """Map Atlassian's ``/me`` answer to a profile.
 
     Raises:
-        ValueError: the answer has no ``account_id``.
+        ValueError: the answer has no ``account_id``, or one too long to be Atlassian's.
     """
     account_id = data.get("account_id")
     if not isinstance(account_id, str) or not account_id:
         raise ValueError("the profile has no account_id")
+    if len(account_id) > MAX_ACCOUNT_ID_LENGTH:
+        raise ValueError(f"the account_id is longer than {MAX_ACCOUNT_ID_LENGTH} characters")
     email = _optional_str(data, "email")
     status = data.get("account_status", "active")
     return ProviderProfile(

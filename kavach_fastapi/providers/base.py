@@ -69,3 +69,23 @@ def merge_scopes(*groups: tuple[str, ...] | list[str] | None) -> tuple[str, ...]
             for part in scope.split():
                 merged.setdefault(part, None)
     return tuple(merged)
+
+
+IMPLIED_SCOPES = frozenset({"offline_access"})
+"""Scopes a token answer need not list: ``offline_access`` shows in the refresh token itself."""
+
+
+def missing_scopes(
+    wanted: tuple[str, ...] | list[str], granted: str | tuple[str, ...]
+) -> tuple[str, ...]:
+    """The scopes of ``wanted`` that a grant of ``granted`` lacks, in ``wanted``'s order.
+
+    An unknown grant (no scopes recorded, as for rows stored before scopes were) lacks nothing:
+    only what the provider said it granted can prove a scope missing.
+    """
+    have = set(granted.split() if isinstance(granted, str) else granted)
+    if not have:
+        return ()
+    return tuple(
+        scope for scope in merge_scopes(tuple(wanted)) if scope not in have | IMPLIED_SCOPES
+    )

@@ -21,7 +21,7 @@ from ..codes import ErrorCode
 from ..dependencies import get_kavach
 from ..errors import KavachError
 from ..http.errors import PRIVATE_HEADERS, error_response, error_responses
-from ..options import KavachOptions, Unpack, load_options
+from ..options import KavachOptions, Unpack
 from ..providers.base import OAuthProvider
 from ..runtime import STATE_KEY, Kavach
 from .account_routes import add_account_routes
@@ -92,12 +92,13 @@ def kavach_router(
     Args:
         providers: the sign-in providers, e.g. ``[atlassian_provider()]``.
         http_transport: an ``httpx2`` transport for provider calls (tests: the emulator).
-        **options: any field of [`KavachSettings`][kavach_fastapi.KavachSettings], by name.
+        **options: any field of [`KavachSettings`][kavach_fastapi.KavachSettings], by name,, and
+            ``hooks=`` [`KavachHooks`][kavach_fastapi.KavachHooks].
 
     Raises:
         ConfigurationError: a setting is missing or invalid; the message names it and the fix.
     """
-    kavach = Kavach(providers, load_options(**options), http_transport=http_transport)
+    kavach = Kavach.from_options(providers, http_transport=http_transport, **options)
     router = KavachRouter(
         lifespan=kavach.lifespan,
         route_class=KavachRoute,

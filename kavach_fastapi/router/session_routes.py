@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from ..codes import ErrorCode
+from ..hooks import SignOutEvent, notify
 from ..http.cookies import SESSION_COOKIE
 from ..http.errors import error_responses
 from ..http.requests import mount_url
@@ -54,8 +55,8 @@ def add_session_routes(router: APIRouter, kavach: Kavach) -> None:
         Refused (403) when a browser sends it from another site.
         """
         refuse_cross_site(request, kavach, SIGN_OUT_PATH, "Sign-out")
-        if found is not None:
-            await kavach.sessions.revoke(found.token_hash)
+        if found is not None and await kavach.sessions.revoke(found.token_hash):
+            await notify(kavach.hooks.signed_out, SignOutEvent(found.user.id), "signed_out")
         response: Response
         if redirect_to is not None:
             base = mount_url(request, SIGN_OUT_PATH, settings.base_url)

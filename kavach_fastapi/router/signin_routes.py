@@ -10,13 +10,14 @@ from pydantic import BaseModel, ConfigDict
 from starlette.background import BackgroundTask
 
 from ..codes import ErrorCode
-from ..errors import SignInError
+from ..errors import SignInError, SignInRefusedError
+from ..extra_scopes import open_extra_scopes
 from ..http.cookies import BINDING_COOKIE, SESSION_COOKIE
 from ..http.errors import error_response, error_responses
 from ..http.requests import client_address, client_device, mount_url, wants_json
-from ..redirects import FALLBACK, safe_redirect, with_error
+from ..redirects import FALLBACK, check_storable, safe_redirect, with_error
 from ..runtime import Kavach
-from ..signin import ATTEMPT_LIFETIME, check_storable
+from ..signin import ATTEMPT_LIFETIME
 from .common import MaybeSession, cookies_of
 
 AUTHORIZE_PATH = "/auth/oauth/authorize/{provider}"
@@ -37,6 +38,9 @@ CALLBACK_ERRORS = (
     ErrorCode.TOKEN_EXCHANGE_FAILED,
     ErrorCode.PROFILE_FETCH_FAILED,
     ErrorCode.PROVIDER_UNAVAILABLE,
+    ErrorCode.SITE_NOT_ALLOWED,
+    ErrorCode.SIGN_IN_REFUSED,
+    ErrorCode.SIGN_IN_FAILED,
 )
 """What the callback can answer, as JSON or as ``?error=`` on the landing page."""
 
@@ -77,12 +81,25 @@ def add_signin_routes(router: APIRouter, kavach: Kavach) -> None:
             str | None,
             Query(description="Where to land afterwards: a path here or a trusted origin."),
         ] = None,
+        extra_scopes: Annotated[
+            str | None,
+            Query(
+                max_length=4000,
+                description="More scopes to ask for, as sealed in a `reauth_url` of "
+                "`require_atlassian_scopes`; any other value is refused.",
+            ),
+        ] = None,
     ) -> Response:
         """Send the browser to the provider's consent page (302).
 
         Starts a sign-in attempt bound to this browser by a short-lived HttpOnly cookie.
         """
         client = kavach.sign_in.client(provider)  # an unknown provider is refused uncounted
+        extras = (
+            open_extra_scopes(kavach.keyring, client.provider.id, extra_scopes)
+            if extra_scopes
+            else ()
+        )
         base = mount_url(request, AUTHORIZE_PATH.format(provider=provider), settings.base_url)
         redirect_uri = f"{base}{CALLBACK_PATH.format(provider=provider)}"
         target = safe_redirect(redirect_to, own_origin=base, trusted=settings.trusted_origins)
@@ -95,6 +112,7 @@ def add_signin_routes(router: APIRouter, kavach: Kavach) -> None:
             redirect_uri=redirect_uri,
             redirect_to=target,
             browser_binding=request.cookies.get(cookies.name(BINDING_COOKIE)),
+            extra_scopes=extras,
         )
         response = RedirectResponse(
             start.authorization_url,
@@ -167,4 +185,5 @@ def _failed(request: Request, exc: SignInError, landing: str) -> Response:
     """The JSON error for a client that asked for it; else back to ``landing`` with ``?error=``."""
     if wants_json(request):
         return error_response(exc)
-    return RedirectResponse(with_error(landing, exc.code.value), status_code=303)
+    reason = exc.reason if isinstance(exc, SignInRefusedError) else None
+    return RedirectResponse(with_error(landing, exc.code.value, reason), status_code=303)

@@ -7,10 +7,12 @@ is, which needs the rows as they are inside the transaction.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -18,8 +20,16 @@ from sqlmodel import col
 from ..crypto import SealedTokens
 from ..database import Database
 from ..devices import UNKNOWN_DEVICE, Device
-from ..models import ProviderProfile
-from ..tables import AccountRow, SessionRow, UserRow, new_id
+from ..models import AtlassianSite, ProviderProfile
+from ..tables import (
+    MAX_EMAIL_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_URL_LENGTH,
+    AccountRow,
+    SessionRow,
+    UserRow,
+    new_id,
+)
 
 
 def normalize_email(email: str | None) -> str | None:
@@ -38,6 +48,32 @@ class NewSession:
     device: Device = UNKNOWN_DEVICE
 
 
+@dataclass(frozen=True)
+class RecordedSignIn:
+    """What a sign-in's write did: the user (created by it or not) and the session's hash."""
+
+    user: UserRow
+    user_created: bool
+    session_hash: str
+
+
+def fit_profile(profile: ProviderProfile) -> ProviderProfile:
+    """The profile as the user row can keep it, whatever the provider sent.
+
+    A name longer than the column is cut; an email or a picture URL too long to keep is not
+    kept (a cut email or URL would be a wrong one), so the sign-in still finishes.
+    """
+    email = profile.email if profile.email and len(profile.email) <= MAX_EMAIL_LENGTH else None
+    return ProviderProfile(
+        account_id=profile.account_id,
+        email=email,
+        email_verified=profile.email_verified and email is not None,
+        name=profile.name[:MAX_NAME_LENGTH] if profile.name else profile.name,
+        image=profile.image if profile.image and len(profile.image) <= MAX_URL_LENGTH else None,
+        active=profile.active,
+    )
+
+
 class SignInStore:
     """Records finished sign-ins."""
 
@@ -52,7 +88,8 @@ class SignInStore:
         tokens: SealedTokens,
         session: NewSession,
         now: datetime,
-    ) -> UserRow:
+        sites: Sequence[AtlassianSite] | None = None,
+    ) -> RecordedSignIn:
         """Create or update the user and linked account, and add a session, in ONE transaction.
 
         Who the person is: the account already linked for ``(provider, account_id)``; else an
@@ -67,13 +104,18 @@ class SignInStore:
             tokens: the provider's tokens, sealed for ``(provider, profile.account_id)``.
             session: the session to start for whoever the person turns out to be.
             now: the time of the sign-in.
+            sites: the sites the sign-in read, to start the sites cache with; ``None``
+                leaves it empty.
         """
+        profile = fit_profile(profile)
+        sites_json = None if sites is None else json.dumps([site.model_dump() for site in sites])
         for attempt in range(3):
             try:
                 async with self._db.transaction() as transaction:
-                    return await self._record_sign_in(
-                        transaction, provider, profile, tokens, session, now
+                    user, created = await self._record_sign_in(
+                        transaction, provider, profile, tokens, session, now, sites_json
                     )
+                    return RecordedSignIn(user, created, session.token_hash)
             except IntegrityError:
                 # Two first sign-ins raced (of one account, or of two accounts joining one
                 # user); the retry finds the winner's row and decides again.
@@ -89,7 +131,8 @@ class SignInStore:
         sealed: SealedTokens,
         new_session: NewSession,
         now: datetime,
-    ) -> UserRow:
+        sites_json: str | None,
+    ) -> tuple[UserRow, bool]:
         account = (
             await session.execute(
                 select(AccountRow).where(
@@ -101,6 +144,7 @@ class SignInStore:
         user = None if account is None else await session.get(UserRow, account.user_id)
         if user is None and profile.email and profile.email_verified:
             user = await self._user_to_join(session, provider, profile.email)
+        created = user is None
         if user is None:
             user = UserRow(id=new_id(), created_at=now, updated_at=now)
             session.add(user)
@@ -130,8 +174,8 @@ class SignInStore:
         # New tokens: a refresh or a key rotation that read the old ones must not write over them.
         account.token_version = (account.token_version or 0) + 1
         # A new consent may grant other sites: the cached list describes the old grant.
-        account.sites_json = None
-        account.sites_fetched_at = None
+        account.sites_json = sites_json
+        account.sites_fetched_at = now if sites_json is not None else None
         account.updated_at = now
         await session.flush()
         session.add(
@@ -146,7 +190,24 @@ class SignInStore:
                 network=new_session.device.network,
             )
         )
-        return user
+        return user, created
+
+    async def undo_sign_in(self, recorded: RecordedSignIn) -> None:
+        """Undo a recorded sign-in, in one transaction: its session, and the user it created.
+
+        A user that existed before keeps their account and its new tokens (a new consent of
+        the same grant); only the session goes. A user the sign-in created goes with their
+        account and sessions, as if the sign-in never happened.
+        """
+        user_id = recorded.user.id
+        async with self._db.transaction() as transaction:
+            await transaction.execute(
+                delete(SessionRow).where(col(SessionRow.token_hash) == recorded.session_hash)
+            )
+            if recorded.user_created:
+                for table in (SessionRow, AccountRow):
+                    await transaction.execute(delete(table).where(col(table.user_id) == user_id))
+                await transaction.execute(delete(UserRow).where(col(UserRow.id) == user_id))
 
     @staticmethod
     async def _user_to_join(session: AsyncSession, provider: str, email: str) -> UserRow | None:

@@ -25,6 +25,9 @@ from kavach_fastapi.errors import (
     RetryLaterError,
     SignInBusyError,
     SignInError,
+    SignInHookError,
+    SignInRefusedError,
+    SiteNotAllowedError,
     UnknownProviderError,
     UnknownSessionError,
     UnknownSiteError,
@@ -55,6 +58,9 @@ DOCUMENTED_CODES = {
     "SIGN_IN_BUSY": "sign_in_busy",
     "NOT_CONFIGURED": "not_configured",
     "DATABASE_UNAVAILABLE": "database_unavailable",
+    "SITE_NOT_ALLOWED": "site_not_allowed",
+    "SIGN_IN_REFUSED": "sign_in_refused",
+    "SIGN_IN_FAILED": "sign_in_failed",
 }
 
 # Each exception with its code, status and parent, as the errors module's docstring draws them.
@@ -66,6 +72,9 @@ EXPECTED: list[tuple[type[KavachError], ErrorCode, int, type[KavachError]]] = [
     (ProviderDeniedError, ErrorCode.PROVIDER_ERROR, 400, SignInError),
     (ProviderError, ErrorCode.TOKEN_EXCHANGE_FAILED, 502, SignInError),
     (AccountDisabledError, ErrorCode.ACCOUNT_DISABLED, 403, SignInError),
+    (SiteNotAllowedError, ErrorCode.SITE_NOT_ALLOWED, 403, SignInError),
+    (SignInRefusedError, ErrorCode.SIGN_IN_REFUSED, 403, SignInError),
+    (SignInHookError, ErrorCode.SIGN_IN_FAILED, 503, SignInError),
     (ReauthRequiredError, ErrorCode.REAUTH_REQUIRED, 401, KavachError),
     (RetryLaterError, ErrorCode.PROVIDER_UNAVAILABLE, 503, KavachError),
     (ProviderUnavailableError, ErrorCode.PROVIDER_UNAVAILABLE, 503, RetryLaterError),

@@ -5,11 +5,12 @@ from __future__ import annotations
 import typing
 
 from kavach_fastapi import KavachSettings, kavach_router
-from kavach_fastapi.options import KavachOptions, option_type
+from kavach_fastapi.options import CODE_OPTIONS, KavachOptions, option_type
 
 
-def test_the_options_are_exactly_the_settings_fields() -> None:
-    assert set(KavachOptions.__annotations__) == set(KavachSettings.model_fields)
+def test_the_options_are_exactly_the_settings_fields_and_the_code_options() -> None:
+    assert set(KavachOptions.__annotations__) == set(KavachSettings.model_fields) | CODE_OPTIONS
+    assert not CODE_OPTIONS & set(KavachSettings.model_fields)
 
 
 def test_each_option_has_the_type_of_its_settings_field() -> None:

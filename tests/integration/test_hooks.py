@@ -1,0 +1,300 @@
+"""Hooks: the app's code at sign-in, sign-out and when a grant needs consent again.
+
+Every sign-in goes through the emulator's consent page. A refusing or raising hook must leave
+nothing behind: the tests count the users, accounts and sessions afterwards. Every test runs on
+SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+
+from kavach_fastapi import (
+    ConfigurationError,
+    KavachHooks,
+    ReauthEvent,
+    Refuse,
+    SignInCandidate,
+    SignInEvent,
+    SignOutEvent,
+    kavach_router,
+)
+from kavach_fastapi.emulator import AtlassianEmulator
+from kavach_fastapi.tables import utcnow
+from kavach_fastapi.testing import emulator_provider, sign_in
+
+from ..databases import TestDatabase
+from .conftest import another_browser
+from .policy_apps import (
+    NOTHING,
+    PREFIX,
+    landing_query,
+    policy_app,
+    row_counts,
+    started,
+    try_sign_in,
+)
+
+ADA = "712020:2f6c1e0a-4b7d-4e8a-9c3f-5d1b2a7e6f01"
+ENGINEERING = "1f7c2a3e-9b4d-4c5a-8e6f-2d3b4c5a6e7f"
+WIKI = "6b8e4d2c-3a1f-4e9b-a7c6-5f0d1e2b3c4a"
+SIGNED_IN = {"kavach_users": 1, "kavach_accounts": 1, "kavach_sessions": 1}
+
+
+class HookError(RuntimeError):
+    pass
+
+
+def test_before_sign_in_sees_the_profile_and_the_merged_sites_and_lets_the_person_in(
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator
+) -> None:
+    seen: list[SignInCandidate] = []
+
+    async def before(candidate: SignInCandidate) -> Refuse | None:
+        seen.append(candidate)
+        return None
+
+    app = policy_app(db, atlassian_emulator, hooks=KavachHooks(before_sign_in=before))
+    with started(app) as client:
+        sign_in(client, atlassian_emulator)
+        assert client.get("/me").status_code == 200
+        # The sites the sign-in read fill the cache: no second accessible-resources call.
+        calls = atlassian_emulator.calls["accessible_resources"]
+        assert {site["id"] for site in client.get("/sites").json()} == {ENGINEERING, WIKI}
+        assert atlassian_emulator.calls["accessible_resources"] == calls
+
+    (candidate,) = seen
+    assert candidate.provider == "atlassian"
+    assert candidate.profile.account_id == ADA
+    assert candidate.profile.email == "ada@example.com"
+    assert sorted(site.id for site in candidate.sites) == sorted([ENGINEERING, WIKI])
+    engineering = next(site for site in candidate.sites if site.id == ENGINEERING)
+    assert "jira" in engineering.products
+    assert "read:jira-user" in candidate.scopes
+    assert row_counts(db) == SIGNED_IN
+
+
+def test_a_refusing_before_sign_in_lands_with_its_reason_and_writes_nothing(
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator
+) -> None:
+    async def only_grace(candidate: SignInCandidate) -> Refuse | None:
+        return None if candidate.profile.name == "Grace Hopper" else Refuse("not_on_the_team")
+
+    app = policy_app(db, atlassian_emulator, hooks=KavachHooks(before_sign_in=only_grace))
+    with started(app) as client:
+        answer = try_sign_in(client, atlassian_emulator)
+        assert landing_query(answer) == {"error": "sign_in_refused", "reason": "not_on_the_team"}
+        assert "kavach_session" not in answer.headers.get("set-cookie", "")
+        assert client.get("/me").status_code == 401
+        assert row_counts(db) == NOTHING
+
+        grace = atlassian_emulator.users[1]
+        assert landing_query(try_sign_in(client, atlassian_emulator, user=grace)) == {}
+        assert client.get("/me").json()["name"] == "Grace Hopper"
+
+
+def test_a_refusal_answers_a_json_client_403_with_the_hooks_message(
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator
+) -> None:
+    async def nobody(candidate: SignInCandidate) -> Refuse | None:
+        return Refuse("closed", "Sign-ups are closed this week.")
+
+    app = policy_app(db, atlassian_emulator, hooks=KavachHooks(before_sign_in=nobody))
+    with started(app) as client:
+        answer = try_sign_in(client, atlassian_emulator, headers={"accept": "application/json"})
+
+    assert answer.status_code == 403
+    assert answer.json()["error"] == {
+        "code": "sign_in_refused",
+        "message": "Sign-ups are closed this week.",
+    }
+    assert row_counts(db) == NOTHING
+
+
+def test_a_raising_before_sign_in_ends_the_sign_in_cleanly_and_logs_without_tokens(
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(candidate: SignInCandidate) -> Refuse | None:
+        raise HookError("the team directory is down")
+
+    app = policy_app(db, atlassian_emulator, hooks=KavachHooks(before_sign_in=broken))
+    with caplog.at_level(logging.INFO, logger="kavach_fastapi"), started(app) as client:
+        answer = try_sign_in(client, atlassian_emulator)
+        assert landing_query(answer) == {"error": "sign_in_failed"}
+        assert client.get("/me").status_code == 401
+
+    assert row_counts(db) == NOTHING
+    assert "kavach hook before_sign_in failed: HookError: the team directory is down" in caplog.text
+    assert "Traceback" not in caplog.text
+    tokens = [*atlassian_emulator.state.access_tokens, *atlassian_emulator.state.refresh_tokens]
+    assert tokens
+    assert not any(token in caplog.text for token in tokens)
+
+
+def test_a_before_sign_in_returning_something_else_than_refuse_or_none_fails_closed(
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator
+) -> None:
+    async def sloppy(candidate: SignInCandidate) -> Refuse | None:
+        return False  # type: ignore[return-value]
+
+    app = policy_app(db, atlassian_emulator, hooks=KavachHooks(before_sign_in=sloppy))
+    with started(app) as client:
+        assert landing_query(try_sign_in(client, atlassian_emulator)) == {"error": "sign_in_failed"}
+    assert row_counts(db) == NOTHING
+
+
+def test_user_created_runs_once_and_signed_in_at_every_sign_in(
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator
+) -> None:
+    created: list[SignInEvent] = []
+    signed_in: list[SignInEvent] = []
+
+    async def on_created(event: SignInEvent) -> None:
+        created.append(event)
+
+    async def on_signed_in(event: SignInEvent) -> None:
+        signed_in.append(event)
+
+    hooks = KavachHooks(user_created=on_created, signed_in=on_signed_in)
+    app = policy_app(db, atlassian_emulator, hooks=hooks)
+    with started(app) as client:
+        sign_in(client, atlassian_emulator)
+        user_id = client.get("/me").json()["id"]
+        sign_in(client, atlassian_emulator)
+
+    assert [event.user.id for event in created] == [user_id]
+    assert created[0].new_user is True
+    assert created[0].profile.account_id == ADA
+    assert [(event.user.id, event.new_user) for event in signed_in] == [
+        (user_id, True),
+        (user_id, False),
+    ]
+    assert signed_in[0].sites == ()  # no policy and no before_sign_in: the sites were not read
+
+
+def test_a_raising_user_created_undoes_the_new_user_account_and_session(
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(event: SignInEvent) -> None:
+        raise HookError("could not create the billing customer")
+
+    app = policy_app(db, atlassian_emulator, hooks=KavachHooks(user_created=broken))
+    with caplog.at_level(logging.ERROR, logger="kavach_fastapi"), started(app) as client:
+        answer = try_sign_in(client, atlassian_emulator)
+        assert landing_query(answer) == {"error": "sign_in_failed"}
+        assert client.get("/me").status_code == 401
+
+    assert row_counts(db) == NOTHING
+    assert "kavach hook user_created failed: HookError" in caplog.text
+
+
+def test_a_raising_signed_in_keeps_the_existing_user_and_starts_no_session(
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator
+) -> None:
+    fail = False
+
+    async def flaky(event: SignInEvent) -> None:
+        if fail:
+            raise HookError("audit log unavailable")
+
+    app = policy_app(db, atlassian_emulator, hooks=KavachHooks(signed_in=flaky))
+    with started(app) as client:
+        sign_in(client, atlassian_emulator)
+        assert row_counts(db) == SIGNED_IN
+        fail = True
+        with another_browser(client) as other:
+            answer = try_sign_in(other, atlassian_emulator)
+            assert landing_query(answer) == {"error": "sign_in_failed"}
+            assert other.get("/me").status_code == 401
+        # The first browser's session is untouched; the failed sign-in's session is gone.
+        assert client.get("/me").status_code == 200
+    assert row_counts(db) == SIGNED_IN
+
+
+def test_reauth_needed_hears_of_a_revoked_grant(
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator
+) -> None:
+    events: list[ReauthEvent] = []
+
+    async def on_reauth(event: ReauthEvent) -> None:
+        events.append(event)
+
+    app = policy_app(db, atlassian_emulator, hooks=KavachHooks(reauth_needed=on_reauth))
+    with started(app) as client:
+        sign_in(client, atlassian_emulator)
+        user_id = client.get("/me").json()["id"]
+        atlassian_emulator.revoke_grant(ADA)
+        db.execute(
+            "UPDATE kavach_accounts SET access_token_expires_at = :at",
+            at=utcnow() - timedelta(minutes=5),
+        )
+        answer = client.get("/token")
+        assert answer.status_code == 401
+        assert answer.json()["error"]["code"] == "reauth_required"
+        assert client.get("/token").status_code == 401  # marked: the hook is not heard twice
+
+    assert events == [ReauthEvent(user_id, "atlassian", "grant_revoked")]
+
+
+def test_a_raising_reauth_needed_hook_is_logged_and_the_answer_stays_reauth_required(
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(event: ReauthEvent) -> None:
+        raise HookError("mailer down")
+
+    app = policy_app(db, atlassian_emulator, hooks=KavachHooks(reauth_needed=broken))
+    with caplog.at_level(logging.ERROR, logger="kavach_fastapi"), started(app) as client:
+        sign_in(client, atlassian_emulator)
+        atlassian_emulator.revoke_grant(ADA)
+        db.execute(
+            "UPDATE kavach_accounts SET access_token_expires_at = :at",
+            at=utcnow() - timedelta(minutes=5),
+        )
+        answer = client.get("/token")
+
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "reauth_required"
+    assert "kavach hook reauth_needed failed: HookError: mailer down" in caplog.text
+
+
+def test_signed_out_hears_whose_session_ended_and_a_raising_one_does_not_stop_it(
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator
+) -> None:
+    events: list[SignOutEvent] = []
+
+    async def on_sign_out(event: SignOutEvent) -> None:
+        events.append(event)
+        raise HookError("after the fact")
+
+    app = policy_app(db, atlassian_emulator, hooks=KavachHooks(signed_out=on_sign_out))
+    with started(app) as client:
+        sign_in(client, atlassian_emulator)
+        user_id = client.get("/me").json()["id"]
+        answer = client.post(f"{PREFIX}/auth/sign-out")
+        assert answer.status_code == 200
+        assert client.get("/me").status_code == 401
+        # Nobody signed in: nothing ended, nothing to hear.
+        assert client.post(f"{PREFIX}/auth/sign-out").status_code == 200
+
+    assert events == [SignOutEvent(user_id)]
+    assert db.count("kavach_sessions") == 0
+
+
+def test_refuse_takes_only_a_short_code_that_fits_in_a_url() -> None:
+    with pytest.raises(ValueError, match="short lower-case code"):
+        Refuse("Not Allowed!")
+    with pytest.raises(ValueError, match="short lower-case code"):
+        Refuse("x" * 65)
+    assert Refuse("not_staff").reason == "not_staff"
+
+
+def test_hooks_must_be_a_kavach_hooks(atlassian_emulator: AtlassianEmulator) -> None:
+    with pytest.raises(ConfigurationError, match=r"hooks= must be a KavachHooks"):
+        kavach_router(
+            [emulator_provider(atlassian_emulator)],
+            secret="test-secret-0123456789-0123456789-abcdef",
+            hooks={"before_sign_in": None},  # type: ignore[arg-type]
+        )

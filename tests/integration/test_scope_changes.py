@@ -1,0 +1,192 @@
+"""Scope changes are noticed: a grant lacking a scope is asked to consent again, not failed later.
+
+Each grant keeps the scopes the token answers said were granted. When the app's configured
+scopes grow, a grant made before is answered ``reauth_required`` with a ``reauth_url`` for the
+configured scopes; a route that needs more than the configured scopes says so with
+``require_atlassian_scopes``, whose ``reauth_url`` asks for the missing ones. Every test runs
+on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+
+from kavach_fastapi import (
+    KavachHooks,
+    ReauthEvent,
+    atlassian_provider,
+    require_atlassian_scopes,
+)
+from kavach_fastapi.emulator import AtlassianEmulator
+from kavach_fastapi.providers.base import missing_scopes
+from kavach_fastapi.testing import sign_in
+
+from ..databases import TestDatabase
+from .conftest import build_app, finish_sign_in, start_sign_in
+from .fake_atlassian import CLIENT_SECRET, FakeAtlassian
+from .policy_apps import NOTHING, PREFIX, landing_query, policy_app, row_counts, started
+
+AUTHORIZE = f"http://testserver{PREFIX}/auth/oauth/authorize/atlassian"
+
+
+def _scopes_of_consent(location: str) -> list[str]:
+    return parse_qs(urlsplit(location).query)["scope"][0].split()
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+def test_a_grant_made_before_the_app_asked_for_more_scopes_must_consent_again(
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator
+) -> None:
+    events: list[ReauthEvent] = []
+
+    async def on_reauth(event: ReauthEvent) -> None:
+        events.append(event)
+
+    before = policy_app(db, atlassian_emulator, scopes=("read:jira-user",))
+    with started(before) as client:
+        sign_in(client, atlassian_emulator)
+        user_id = client.get("/me").json()["id"]
+        session = client.cookies["kavach_session"]
+
+    wider = ("read:jira-user", "read:jira-work")
+    after = policy_app(
+        db, atlassian_emulator, scopes=wider, hooks=KavachHooks(reauth_needed=on_reauth)
+    )
+    with started(after) as client:
+        client.cookies.set("kavach_session", session)
+        assert client.get("/me").status_code == 200  # still signed in to the app
+        answer = client.get("/token")
+        assert answer.status_code == 401
+        error = answer.json()["error"]
+        assert error["code"] == "reauth_required"
+        assert error["reauth_url"] == AUTHORIZE
+        assert events == [ReauthEvent(user_id, "atlassian", "missing_scopes", ("read:jira-work",))]
+
+        consent = client.get(_path(error["reauth_url"]))
+        assert "read:jira-work" in _scopes_of_consent(consent.headers["location"])
+        sign_in(client, atlassian_emulator)
+        assert client.get("/token").status_code == 200
+
+    granted = db.scalar("SELECT scopes FROM kavach_accounts")
+    assert {"read:jira-user", "read:jira-work"} <= set(granted.split())
+
+
+def test_a_sign_in_whose_grant_lacks_a_configured_scope_is_refused_and_writes_nothing(
+    db: TestDatabase,
+) -> None:
+    fake = FakeAtlassian()  # its token answers grant "read:me offline_access" only
+    provider = atlassian_provider(
+        "test-client-id",
+        CLIENT_SECRET,
+        scopes=["read:jira-work"],
+        auth_url="https://auth.test",
+        api_url="https://api.test",
+    )
+    app = build_app(db, fake, providers=[provider])
+    with TestClient(app, follow_redirects=False) as client:
+        answer = finish_sign_in(client, start_sign_in(client))
+    assert landing_query(answer) == {"error": "invalid_scope"}
+    assert row_counts(db) == NOTHING
+
+
+def _app_with_write_route(db: TestDatabase, emulator: AtlassianEmulator) -> FastAPI:
+    app = policy_app(db, emulator)
+
+    @app.post("/issues", dependencies=[Depends(require_atlassian_scopes("write:jira-work"))])
+    async def create_issue() -> dict[str, bool]:
+        return {"created": True}
+
+    @app.get("/profile", dependencies=[Depends(require_atlassian_scopes("read:jira-user"))])
+    async def profile() -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
+
+
+def test_require_atlassian_scopes_answers_reauth_required_with_a_url_for_the_missing_scopes(
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator
+) -> None:
+    app = _app_with_write_route(db, atlassian_emulator)
+    with started(app) as client:
+        sign_in(client, atlassian_emulator)
+        assert client.get("/profile").json() == {"ok": True}  # a scope the grant has
+
+        answer = client.post("/issues")
+        assert answer.status_code == 401
+        error = answer.json()["error"]
+        assert error["code"] == "reauth_required"
+        assert "write:jira-work" in error["message"]
+        assert error["reauth_url"].startswith(f"{AUTHORIZE}?extra_scopes=")
+
+        consent = client.get(_path(error["reauth_url"]))
+        assert consent.status_code == 302
+        assert _scopes_of_consent(consent.headers["location"]) == [
+            "read:me",
+            "offline_access",
+            "read:jira-user",
+            "write:jira-work",
+        ]
+        callback = asyncio.run(atlassian_emulator.approve(consent.headers["location"]))
+        assert landing_query(client.get(_path(callback))) == {}
+        assert client.post("/issues").json() == {"created": True}
+
+
+def test_an_extra_scopes_value_the_app_did_not_make_is_refused_and_starts_nothing(
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator
+) -> None:
+    app = _app_with_write_route(db, atlassian_emulator)
+    with started(app) as client:
+        answer = client.get(
+            f"{PREFIX}/auth/oauth/authorize/atlassian",
+            params={"extra_scopes": "manage:jira-configuration"},
+        )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_request"
+    assert db.count("kavach_sign_in_attempts") == 0
+
+
+def test_a_sealed_extra_scopes_value_of_another_app_is_refused(
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator
+) -> None:
+    other = _app_with_write_route(db, atlassian_emulator)
+    with started(other) as client:
+        sign_in(client, atlassian_emulator)
+        reauth = client.post("/issues").json()["error"]["reauth_url"]
+    app = policy_app(db, atlassian_emulator, secret="another-secret-0123456789-abcdefghijklmnop")
+    with started(app) as client:
+        answer = client.get(_path(reauth))
+    assert answer.status_code == 400
+
+
+def test_require_atlassian_scopes_answers_not_signed_in_to_nobody(
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator
+) -> None:
+    app = _app_with_write_route(db, atlassian_emulator)
+    with started(app) as client:
+        answer = client.post("/issues")
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "not_signed_in"
+
+
+@pytest.mark.parametrize("scopes", [(), ("read jira",), ("",), ("write:jira-work\n",)])
+def test_require_atlassian_scopes_refuses_what_is_not_a_scope_name(
+    scopes: tuple[str, ...],
+) -> None:
+    with pytest.raises(ValueError, match="scope"):
+        require_atlassian_scopes(*scopes)
+
+
+def test_missing_scopes_ignores_offline_access_and_cannot_judge_an_unknown_grant() -> None:
+    wanted = ("read:me", "offline_access", "read:jira-work")
+    assert missing_scopes(wanted, "read:me read:jira-work") == ()
+    assert missing_scopes(wanted, "read:me") == ("read:jira-work",)
+    assert missing_scopes(wanted, "") == ()
