@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         InvalidStateError,
         KavachError,
         NotSignedInError,
+        NoUsableGrantError,
         ProviderDeniedError,
         ProviderError,
         ProviderUnavailableError,
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
         UnknownSiteError,
     )
     from .models import AtlassianSite, LinkedAccount, ProviderProfile, User
+    from .personal_data import report_personal_data
+    from .privacy import ClosedAccount, PersonalDataReport, ReportProgress
     from .providers import AtlassianProvider, OAuthProvider, atlassian_provider
     from .router import KavachRouter, kavach_router
     from .settings import AtlassianSettings, KavachSettings
@@ -69,6 +72,7 @@ __all__ = [
     "AtlassianSite",
     "AtlassianSites",
     "AtlassianToken",
+    "ClosedAccount",
     "ConfigurationError",
     "CrossSiteRequestError",
     "CurrentUser",
@@ -80,15 +84,18 @@ __all__ = [
     "KavachRouter",
     "KavachSettings",
     "LinkedAccount",
+    "NoUsableGrantError",
     "NotSignedInError",
     "OAuthProvider",
     "OptionalUser",
+    "PersonalDataReport",
     "ProviderDeniedError",
     "ProviderError",
     "ProviderProfile",
     "ProviderUnavailableError",
     "RateLimitedError",
     "ReauthRequiredError",
+    "ReportProgress",
     "RetryLaterError",
     "SignInBusyError",
     "SignInError",
@@ -103,6 +110,7 @@ __all__ = [
     "find_site",
     "kavach_router",
     "optional_user",
+    "report_personal_data",
     "sites_for_product",
     "sites_with_scope",
 ]
@@ -134,6 +142,8 @@ _HOMES: dict[str, str] = {
         ("AtlassianProvider", "OAuthProvider", "atlassian_provider"),
         "providers",
     ),
+    **dict.fromkeys(("ClosedAccount", "PersonalDataReport", "ReportProgress"), "privacy"),
+    "report_personal_data": "personal_data",
     **dict.fromkeys(("KavachRouter", "kavach_router"), "router"),
     **dict.fromkeys(("AtlassianSettings", "KavachSettings"), "settings"),
 }

@@ -15,6 +15,7 @@ that code. The tree:
     │   ├── ProviderError            the token exchange or profile call failed (502, or 503)
     │   └── AccountDisabledError     the provider account is closed or inactive (403)
     ├── ReauthRequiredError          the provider grant is gone; the person must consent again (401)
+    ├── NoUsableGrantError           no stored grant can call Atlassian for the app itself (409)
     ├── RetryLaterError              a failure that passes with time (``Retry-After``)
     │   ├── ProviderUnavailableError the provider is down or rate-limiting (503)
     │   ├── RateLimitedError         too many sign-in requests from one address (429)
@@ -152,6 +153,12 @@ class ReauthRequiredError(KavachError):
     def __init__(self, message: str | None = None, *, reauth_url: str | None = None) -> None:
         super().__init__(message)
         self.reauth_url = reauth_url
+
+
+class NoUsableGrantError(KavachError):
+    """No stored grant can authorise a call the app makes as itself (personal-data reporting)."""
+
+    code = ErrorCode.NO_USABLE_GRANT
 
 
 class RetryLaterError(KavachError):

@@ -30,6 +30,7 @@ from .http.requests import reauth_url
 from .keyfile import resolve_secret_keys
 from .keys import KeyRotation
 from .oauth import OAuthClient, SharedTransport
+from .privacy import PersonalDataReporter
 from .providers.base import OAuthProvider
 from .ratelimit import RateLimiter
 from .sessions import SessionManager
@@ -104,7 +105,22 @@ class Kavach:
             self.store.accounts, self.tokens, self.calls, ttl=settings.sites_cache_ttl
         )
         self.keys = KeyRotation(self.store.accounts, self.keyring)
+        self._clients = clients
         self.started = False
+
+    def personal_data_reporter(self, provider_id: str = "atlassian") -> PersonalDataReporter:
+        """Atlassian's personal-data reporting for this app's database (`kavach_fastapi.privacy`).
+
+        Raises:
+            ConfigurationError: no provider has this id.
+        """
+        client = self._clients.get(provider_id)
+        if client is None:
+            raise ConfigurationError(
+                f"Personal-data reporting needs the {provider_id!r} provider; configure "
+                "atlassian_provider()."
+            )
+        return PersonalDataReporter(self.store.privacy, self.tokens, client)
 
     async def rotate_keys(self) -> int:
         """Re-encrypt every stored token with the newest ``KAVACH_SECRET`` key (see `.keys`)."""

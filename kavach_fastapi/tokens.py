@@ -32,7 +32,7 @@ import time
 from datetime import timedelta
 
 from .crypto import DecryptionError, Keyring, TokenOwner, new_token, open_token, seal_tokens
-from .errors import ProviderUnavailableError, ReauthRequiredError
+from .errors import KavachError, ProviderUnavailableError, ReauthRequiredError
 from .oauth import GrantRevoked, OAuthClient, TokenSet
 from .retry import RetryPolicy, with_retries
 from .store.accounts import AccountStore
@@ -115,9 +115,27 @@ class TokenService:
         """
         row = await self.account(user_id, provider_id)
         token = self._open(row, "access_token")
-        if self._fresh(row):
-            return token
-        return await self._refreshed(row, provider_id)
+        if not self._fresh(row):
+            token = await self._refreshed(row, provider_id)
+        if row.profile_stale:
+            await self._reread_profile(row, provider_id, token)
+        return token
+
+    async def _reread_profile(self, row: AccountRow, provider_id: str, token: str) -> None:
+        """Read the profile again, as Atlassian asked (an ``updated`` answer, `.privacy`).
+
+        A failure leaves it marked for the next chance: the token is still good to use.
+        """
+        client = self._clients[provider_id]
+        try:
+            profile = client.provider.parse_profile(await client.fetch_profile(token))
+        except (KavachError, AttributeError, TypeError, ValueError) as exc:
+            logger.info("profile of account %s not read again yet: %s", row.id, type(exc).__name__)
+            return
+        if profile.account_id != row.provider_account_id:
+            logger.warning("profile of account %s names another account; not stored", row.id)
+            return
+        await self._store.save_profile(row.id, row.user_id, profile, now=utcnow())
 
     async def after_refusal(self, user_id: str, provider_id: str, refused: str) -> str | None:
         """The token to try after the provider refused ``refused`` (401); ``None``: answer it.

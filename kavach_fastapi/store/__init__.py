@@ -14,6 +14,7 @@ from ..settings import DEFAULT_SQLITE_BUSY_TIMEOUT
 from .accounts import AccountStore
 from .attempts import AttemptStore
 from .counters import CounterStore
+from .privacy import PrivacyStore
 from .sessions import SessionStore
 from .signins import SignInStore
 
@@ -35,6 +36,7 @@ class Store:
         self.signins = SignInStore(self.database)
         self.accounts = AccountStore(self.database)
         self.counters = CounterStore(self.database)
+        self.privacy = PrivacyStore(self.database, self.sessions)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

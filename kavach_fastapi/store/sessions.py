@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from ..database import Database
@@ -74,6 +75,20 @@ class SessionStore:
                 delete(SessionRow).where(col(SessionRow.token_hash) == token_hash)
             )
             return rowcount(result) > 0
+
+    async def end_sessions_of(self, user_id: str, *, within: AsyncSession | None = None) -> int:
+        """End every session of a user; returns how many ended.
+
+        Args:
+            user_id: whose sessions end.
+            within: a write transaction already open, to end them as part of it (erasing a
+                person does, `kavach_fastapi.store.privacy`); a transaction of its own if ``None``.
+        """
+        statement = delete(SessionRow).where(col(SessionRow.user_id) == user_id)
+        if within is not None:
+            return rowcount(await within.execute(statement))
+        async with self._db.transaction() as session:
+            return rowcount(await session.execute(statement))
 
     async def purge_sessions(self, *, now: datetime, idle_before: datetime, limit: int) -> int:
         """Delete up to ``limit`` sessions that expired or sat idle; returns how many."""
