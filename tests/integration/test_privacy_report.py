@@ -9,6 +9,8 @@ real sign-in stores); `report_personal_data()` then reports them to the emulator
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +28,7 @@ from kavach_fastapi import (
     kavach_router,
     report_personal_data,
 )
+from kavach_fastapi.cli import main
 from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser, Fault
 from kavach_fastapi.tables import utcnow
 from kavach_fastapi.testing import emulator_provider, emulator_transport, sign_in
@@ -116,7 +119,8 @@ def test_a_report_over_200_accounts_goes_in_calls_of_at_most_90(db: TestDatabase
     assert emu.calls["report_accounts"] == 3
     assert (result.due, result.reported, result.calls) == (200, 200, 3)
     assert [progress.reported for progress in seen] == [90, 180, 200]
-    assert result.complete and result.cycle_period == "P7D"
+    assert result.complete
+    assert result.cycle_period == "P7D"
     assert db.scalar("SELECT COUNT(*) FROM kavach_accounts WHERE privacy_reported_at IS NULL") == 0
 
 
@@ -158,9 +162,10 @@ def test_a_closed_account_is_erased_everywhere_and_the_others_stay(db: TestDatab
     # Gone: her linked account (tokens, cached sites, account id), sessions and profile.
     assert ada_session.status_code == 401
     assert db.scalar("SELECT COUNT(*) FROM kavach_sessions WHERE user_id = :id", id=ada_id) == 0
-    assert db.rows(
-        "SELECT provider_account_id FROM kavach_accounts WHERE user_id = :id", id=ada_id
-    ) == []
+    assert (
+        db.rows("SELECT provider_account_id FROM kavach_accounts WHERE user_id = :id", id=ada_id)
+        == []
+    )
     # Kept: her user row's id and times, so the app's own rows that refer to it stay valid.
     assert db.rows(
         "SELECT email, email_normalized, name, image FROM kavach_users WHERE id = :id", id=ada_id
@@ -170,7 +175,8 @@ def test_a_closed_account_is_erased_everywhere_and_the_others_stay(db: TestDatab
     assert grace_session.json()["user"]["email"] == grace.email
     assert db.scalar("SELECT COUNT(*) FROM kavach_accounts WHERE user_id = :id", id=grace_id) == 1
     at_rest = db.at_rest()
-    assert ada.email is not None and grace.email is not None
+    assert ada.email is not None
+    assert grace.email is not None
     assert ada.email.encode() not in at_rest
     assert ada.name.encode() not in at_rest
     assert ada.account_id.encode() not in at_rest
@@ -193,7 +199,8 @@ def test_on_sqlite_the_erased_bytes_leave_the_database_file_and_its_wal(db: Test
     assert result.closed == (ada.account_id,)
     assert result.erased_from_disk is True
     assert not wal.exists() or wal.stat().st_size == 0
-    assert ada.email is not None and grace.email is not None
+    assert ada.email is not None
+    assert grace.email is not None
     for trace in (ada.email, ada.name, ada.account_id):
         assert trace.encode() not in raw, trace
     assert grace.email.encode() in raw, "the scan reads what is stored"
@@ -311,3 +318,93 @@ def test_the_grant_of_as_user_authorises_the_calls(db: TestDatabase) -> None:
             report(db, emu, as_user="nobody")
 
     assert result.reported == 2
+
+
+@pytest.fixture
+def cli_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[AtlassianEmulator]:
+    """An emulator on a real socket, and the settings ``kavach`` reads pointing at it."""
+    emu = AtlassianEmulator()
+    with emu.serve() as url:
+        client = emu.default_client
+        for name, value in {
+            "ATLASSIAN_CLIENT_ID": client.client_id,
+            "ATLASSIAN_CLIENT_SECRET": client.client_secret,
+            "ATLASSIAN_AUTH_URL": url,
+            "ATLASSIAN_API_URL": url,
+            "KAVACH_SECRET": SECRET,
+        }.items():
+            monkeypatch.setenv(name, value)
+        yield emu
+
+
+def run_cli(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    status = main(list(argv), out=out)
+    return status, out.getvalue()
+
+
+def test_kavach_privacy_report_json_is_one_document_with_progress_on_stderr(
+    db: TestDatabase, cli_environment: AtlassianEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emu = cli_environment
+    ada = emu.users[0]
+    emu.privacy.close(ada.account_id)
+    with signed_in(db, emu):
+        status, out = run_cli("privacy", "report", "--json", "--database-url", db.url)
+
+    result = json.loads(out)
+    assert status == 0
+    assert result["reported"] == 2
+    assert result["closed"] == [ada.account_id]
+    assert result["complete"] is True
+    assert result["cycle_period"] == "P7D"
+    assert "reported 2/2 accounts (1 closed, 0 updated)" in capsys.readouterr().err
+
+
+def test_kavach_privacy_report_says_what_it_did(
+    db: TestDatabase, cli_environment: AtlassianEmulator
+) -> None:
+    emu = cli_environment
+    with signed_in(db, emu):
+        first_status, first = run_cli("privacy", "report", "--database-url", db.url)
+        second_status, second = run_cli("privacy", "report", "--database-url", db.url)
+
+    assert first_status == second_status == 0
+    assert "Reported 2 of 2 accounts in 1 calls" in first
+    assert "Nothing to report" in second
+
+
+def test_kavach_privacy_report_without_a_grant_is_one_line_and_exit_2(
+    db: TestDatabase, cli_environment: AtlassianEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with signed_in(db, cli_environment):
+        db.execute("UPDATE kavach_accounts SET needs_reauth = :yes", yes=True)
+        capsys.readouterr()
+        status, out = run_cli("privacy", "report", "--json", "--database-url", db.url)
+
+    err = capsys.readouterr().err
+    assert status == 2
+    assert out == ""
+    assert err.startswith("kavach: No stored Atlassian grant can call")
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_a_sign_in_reads_a_marked_profile_again(db: TestDatabase) -> None:
+    emu = AtlassianEmulator()
+    grace = emu.users[1]
+    with signed_in(db, emu) as browsers:
+        emu.privacy.mark_updated(grace.account_id, at=utcnow())
+        report(db, emu, reread_now=False)
+        marked = db.scalar(
+            "SELECT profile_stale FROM kavach_accounts WHERE provider_account_id = :id",
+            id=grace.account_id,
+        )
+        sign_in(browsers[grace.account_id], emu, user=grace)
+        after = db.scalar(
+            "SELECT profile_stale FROM kavach_accounts WHERE provider_account_id = :id",
+            id=grace.account_id,
+        )
+
+    assert bool(marked) is True
+    assert bool(after) is False
