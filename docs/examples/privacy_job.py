@@ -21,7 +21,8 @@ async def forget(closed: ClosedAccount) -> None:
     Called before kavach erases its own rows of them; if it raises, nothing is erased and the
     next run asks again, so it must be safe to run twice.
     """
-    FORGOTTEN.append(closed.user_id)  # e.g. DELETE FROM notes WHERE owner_id = closed.user_id
+    # e.g. DELETE FROM notes WHERE owner_id = :user_id
+    FORGOTTEN.append(closed.user_id)
 
 
 async def main(**options: Any) -> int:
