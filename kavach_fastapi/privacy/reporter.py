@@ -212,10 +212,10 @@ class PersonalDataReporter:
             if account.account_id not in wanted:
                 continue
             try:
-                await self._tokens.access_token(account.user_id, self._provider)
+                if await self._tokens.reread_profile(account.user_id, self._provider):
+                    count += 1
             except KavachError:
                 continue  # read at the next token use or sign-in instead
-            count += 1
         return count
 
     async def _send(self, batch: list[DueAccount], as_user: str | None) -> httpx2.Response:
@@ -233,7 +233,10 @@ class PersonalDataReporter:
             if response.status_code not in (401, 403):
                 self._bearer_user = user_id
                 return response
-            replacement = await self._tokens.after_refusal(user_id, self._provider, token)
+            try:
+                replacement = await self._tokens.after_refusal(user_id, self._provider, token)
+            except ReauthRequiredError:
+                replacement = None
             if replacement is not None:
                 response = await self._post(replacement, body)
                 if response.status_code not in (401, 403):
