@@ -408,3 +408,24 @@ def test_a_sign_in_reads_a_marked_profile_again(db: TestDatabase) -> None:
 
     assert bool(marked) is True
     assert bool(after) is False
+
+
+def test_a_dead_grant_is_passed_over_for_another(db: TestDatabase) -> None:
+    emu = AtlassianEmulator()
+    ada, grace = emu.users
+    with signed_in(db, emu):
+        for person in (ada, grace):
+            emu.revoke_grant(person.account_id)
+        with pytest.raises(NoUsableGrantError):
+            report(db, emu)
+        dead = db.scalar("SELECT COUNT(*) FROM kavach_accounts WHERE needs_reauth = :yes", yes=True)
+    with signed_in(db, emu):  # both sign in again: new grants; Grace's, the newest, is tried first
+        emu.revoke_grant(grace.account_id)
+        result = report(db, emu)
+        marked = db.rows(
+            "SELECT provider_account_id FROM kavach_accounts WHERE needs_reauth = :y", y=True
+        )
+
+    assert dead == 2, "each refused grant was refreshed once, then marked for consent"
+    assert result.reported == 2
+    assert marked == [(grace.account_id,)]
