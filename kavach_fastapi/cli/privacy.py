@@ -1,7 +1,8 @@
 """``kavach privacy report``: Atlassian's personal-data reporting, for cron.
 
 Progress goes to the output as the run goes (to stderr with ``--json``, whose stdout is the one
-JSON document of the result). Exit status: ``0`` when every due account was reported, ``1``
+JSON document of the result, with counts rather than account ids, so that an erased person's id
+does not end up in a cron log). Exit status: ``0`` when every due account was reported, ``1``
 when a long ``429`` (or a failing ``on_account_closed``) left some for the next run, ``2`` for
 an error, said in one line.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from ..personal_data import report_personal_data
 from ..privacy import PersonalDataReport, ReportProgress
@@ -37,10 +38,18 @@ async def run_report(args: argparse.Namespace, out: TextIO) -> int:
         **options,
     )
     if args.json:
-        print(json.dumps(report.as_dict(), sort_keys=True), file=out)
+        print(json.dumps(_counted(report), sort_keys=True), file=out)
     else:
         print(_summary(report), file=out)
     return 0 if report.complete and not report.hook_failures else 1
+
+
+def _counted(report: PersonalDataReport) -> dict[str, Any]:
+    """The result with counts for its lists: an erased person's account id stays out of logs."""
+    values = report.as_dict()
+    for name in ("closed", "updated", "hook_failures"):
+        values[name] = len(values[name])
+    return values
 
 
 def _summary(report: PersonalDataReport) -> str:
