@@ -29,6 +29,7 @@ from .results import (
     HOOK_RETRY,
     MAX_ACCOUNTS_PER_CALL,
     MAX_WAIT,
+    MAX_WAITS_PER_CALL,
     REPORT_PATH,
     REPORT_SCOPE,
     AccountClosedHook,
@@ -118,15 +119,17 @@ class PersonalDataReporter:
         run = _Run(due=await self._privacy.count_due(self._provider, now=started))
         erased_any = False
         retry_after: float | None = None
+        limited_in_a_row = 0
         while batch := await self._privacy.due_accounts(
             self._provider, now=started, limit=MAX_ACCOUNTS_PER_CALL
         ):
             response = await self._send(batch, as_user)
             if response.status_code == 429:
                 run.rate_limited += 1
+                limited_in_a_row += 1
                 wait = retry_after_seconds(response)
                 wait = 1.0 if wait is None else wait
-                if wait > max_wait:
+                if wait > max_wait or limited_in_a_row > MAX_WAITS_PER_CALL:
                     retry_after = wait
                     break
                 if on_progress is not None:
@@ -134,6 +137,7 @@ class PersonalDataReporter:
                 await asyncio.sleep(wait)
                 continue
             run.calls += 1
+            limited_in_a_row = 0
             run.cycle_period = response.headers.get("cycle-period", run.cycle_period)
             kept, erased = await self._act(batch, _answer(response), run, on_account_closed)
             erased_any = erased_any or erased
@@ -187,7 +191,7 @@ class PersonalDataReporter:
                 closed = ClosedAccount(account.user_id, account.account_id, self._provider)
                 if not await _call_hook(on_account_closed, closed):
                     run.hook_failures.append(account.account_id)
-                    continue  # not erased, not recorded: asked about again next run
+                    continue  # not erased; due again at the next run
                 if await self._privacy.erase(self._provider, account.account_id, now=utcnow()):
                     erased = True
                     run.closed.append(account.account_id)

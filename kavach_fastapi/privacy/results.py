@@ -26,6 +26,9 @@ REPORT_PATH = "/app/report-accounts/"
 MAX_WAIT = 900.0
 """Longest ``Retry-After`` (seconds) a run waits out; a longer one ends it, to resume later."""
 
+MAX_WAITS_PER_CALL = 10
+"""``429`` answers waited out in a row for one call before the run ends, to resume later."""
+
 HOOK_RETRY = timedelta(seconds=1)
 """A closed account whose ``on_account_closed`` failed is due again this long after (next run)."""
 

@@ -431,3 +431,15 @@ def test_a_dead_grant_is_passed_over_for_another(db: TestDatabase) -> None:
     assert dead == 2, "each refused grant was refreshed once, then marked for consent"
     assert result.reported == 2
     assert marked == [(grace.account_id,)]
+
+
+def test_endless_429s_end_the_run_instead_of_waiting_forever(db: TestDatabase) -> None:
+    emu = AtlassianEmulator()
+    with signed_in(db, emu):
+        emu.faults.add("report_accounts", Fault("rate_limit", retry_after=0))
+        stopped = report(db, emu)
+        emu.faults.clear()
+        resumed = report(db, emu)
+
+    assert (stopped.reported, stopped.complete, stopped.rate_limited) == (0, False, 11)
+    assert (resumed.reported, resumed.complete) == (2, True)
