@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         InvalidStateError,
         KavachError,
         NotSignedInError,
+        NoUsableGrantError,
         ProviderDeniedError,
         ProviderError,
         ProviderUnavailableError,
@@ -70,6 +71,8 @@ if TYPE_CHECKING:
         SignOutEvent,
     )
     from .models import AtlassianSite, LinkedAccount, ProviderProfile, User
+    from .personal_data import report_personal_data
+    from .privacy import ClosedAccount, PersonalDataReport, ReportProgress
     from .providers import AtlassianProvider, OAuthProvider, atlassian_provider
     from .router import KavachRouter, kavach_router
     from .settings import AtlassianSettings, KavachSettings
@@ -83,6 +86,7 @@ __all__ = [
     "AtlassianSite",
     "AtlassianSites",
     "AtlassianToken",
+    "ClosedAccount",
     "ConfigurationError",
     "CrossSiteRequestError",
     "CurrentUser",
@@ -95,9 +99,11 @@ __all__ = [
     "KavachRouter",
     "KavachSettings",
     "LinkedAccount",
+    "NoUsableGrantError",
     "NotSignedInError",
     "OAuthProvider",
     "OptionalUser",
+    "PersonalDataReport",
     "ProviderDeniedError",
     "ProviderError",
     "ProviderProfile",
@@ -107,6 +113,7 @@ __all__ = [
     "ReauthEvent",
     "ReauthRequiredError",
     "Refuse",
+    "ReportProgress",
     "RetryLaterError",
     "SignInBusyError",
     "SignInCandidate",
@@ -128,6 +135,7 @@ __all__ = [
     "find_site",
     "kavach_router",
     "optional_user",
+    "report_personal_data",
     "require_atlassian_scopes",
     "sites_for_product",
     "sites_with_scope",
@@ -172,6 +180,8 @@ _HOMES: dict[str, str] = {
         ("AtlassianProvider", "OAuthProvider", "atlassian_provider"),
         "providers",
     ),
+    **dict.fromkeys(("ClosedAccount", "PersonalDataReport", "ReportProgress"), "privacy"),
+    "report_personal_data": "personal_data",
     **dict.fromkeys(("KavachRouter", "kavach_router"), "router"),
     **dict.fromkeys(("AtlassianSettings", "KavachSettings"), "settings"),
 }

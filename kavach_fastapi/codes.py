@@ -246,6 +246,18 @@ class ErrorCode(str, Enum):
         "token was reused too late). Retrying never helps: send the browser to `reauth_url` so "
         "the person consents again (see [Tokens and refresh](tokens.md#reauth_required)).",
     )
+    NO_USABLE_GRANT = _Row(
+        "no_usable_grant",
+        409,
+        "No stored Atlassian grant can authorise a call the app makes as itself (personal-data "
+        "reporting).",
+        "No stored Atlassian grant can call Atlassian for the app right now.",
+        "Atlassian's personal-data reporting is called with a bearer token, and the package uses "
+        "one of the stored grants (see [Atlassian's rules](atlassian-rules.md#personal-data)). "
+        "None was usable: nobody signed in yet, every grant needs consent again, or the grant of "
+        "`--as-user` is gone. Sign in once (with `offline_access`, so the grant lasts), or name "
+        "a user whose grant is alive.",
+    )
     UNKNOWN_SITE = _Row(
         "unknown_site",
         404,

@@ -96,6 +96,9 @@ def _sqlite_connect(dbapi_connection: Any, busy_timeout: float) -> None:
     cursor.execute(f"PRAGMA busy_timeout={round(busy_timeout * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted and overwritten content is zeroed, not left in free space: erasing a person
+    # (`kavach_fastapi.privacy`) must leave no copy of an old row, even one an update left.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -18,6 +18,7 @@ that code. The tree:
     │   ├── SignInRefusedError       the app's ``before_sign_in`` hook refused (403)
     │   └── SignInHookError          one of the app's sign-in hooks raised (503)
     ├── ReauthRequiredError          the provider grant is gone; the person must consent again (401)
+    ├── NoUsableGrantError           no stored grant can call Atlassian for the app itself (409)
     ├── RetryLaterError              a failure that passes with time (``Retry-After``)
     │   ├── ProviderUnavailableError the provider is down or rate-limiting (503)
     │   │   └── QuotaExhaustedError  Atlassian's quota for a site is used up for a while (503)
@@ -184,6 +185,12 @@ class ReauthRequiredError(KavachError):
     def __init__(self, message: str | None = None, *, reauth_url: str | None = None) -> None:
         super().__init__(message)
         self.reauth_url = reauth_url
+
+
+class NoUsableGrantError(KavachError):
+    """No stored grant can authorise a call the app makes as itself (personal-data reporting)."""
+
+    code = ErrorCode.NO_USABLE_GRANT
 
 
 class RetryLaterError(KavachError):

@@ -34,6 +34,7 @@ from .keys import KeyRotation
 from .models import AtlassianSite
 from .oauth import OAuthClient, SharedTransport
 from .options import KavachOptions, Unpack, hooks_of, load_options
+from .privacy import PersonalDataReporter
 from .providers.atlassian import AtlassianProvider
 from .providers.base import OAuthProvider
 from .quota import QuotaGuard
@@ -120,6 +121,7 @@ class Kavach:
             self.store.accounts, self.tokens, self.calls, ttl=settings.sites_cache_ttl
         )
         self.keys = KeyRotation(self.store.accounts, self.keyring)
+        self._clients = clients
         self.started = False
 
     @classmethod
@@ -145,6 +147,20 @@ class Kavach:
             http_transport=http_transport,
             hooks=hooks_of(**options),
         )
+
+    def personal_data_reporter(self, provider_id: str = "atlassian") -> PersonalDataReporter:
+        """Atlassian's personal-data reporting for this app's database (`kavach_fastapi.privacy`).
+
+        Raises:
+            ConfigurationError: no provider has this id.
+        """
+        client = self._clients.get(provider_id)
+        if client is None:
+            raise ConfigurationError(
+                f"Personal-data reporting needs the {provider_id!r} provider; configure "
+                "atlassian_provider()."
+            )
+        return PersonalDataReporter(self.store.privacy, self.tokens, client)
 
     async def rotate_keys(self) -> int:
         """Re-encrypt every stored token with the newest ``KAVACH_SECRET`` key (see `.keys`)."""

@@ -111,6 +111,14 @@ class AccountRow(_Table, table=True):
     refresh_lease_until: datetime | None = _timestamp(default=None, nullable=True)
     sites_json: str | None = Field(default=None, max_length=200000)
     sites_fetched_at: datetime | None = _timestamp(default=None, nullable=True)
+    profile_fetched_at: datetime | None = _timestamp(default=None, nullable=True)
+    """When the person's profile (name, email, picture) was last read from the provider."""
+    profile_stale: bool = False
+    """Atlassian said the profile changed: read it again at the next chance (`kavach_fastapi.privacy`)."""
+    privacy_reported_at: datetime | None = _timestamp(default=None, nullable=True)
+    """When the account was last reported to Atlassian's personal-data reporting."""
+    privacy_next_report_at: datetime | None = _timestamp(default=None, nullable=True, index=True)
+    """When the account is next due (the last report plus Atlassian's ``Cycle-Period``)."""
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 

@@ -35,7 +35,7 @@ from datetime import timedelta
 
 from . import metrics
 from .crypto import DecryptionError, Keyring, TokenOwner, new_token, open_token, seal_tokens
-from .errors import ProviderUnavailableError, ReauthRequiredError
+from .errors import KavachError, ProviderUnavailableError, ReauthRequiredError
 from .hooks import NO_HOOKS, KavachHooks, ReauthEvent, notify
 from .oauth import GrantRevoked, OAuthClient, TokenSet
 from .providers.base import missing_scopes
@@ -50,6 +50,9 @@ LEASE_DURATION = timedelta(seconds=30)
 
 REFUSAL_GRACE = timedelta(minutes=1)
 """After a refusal (401) refreshed an account's tokens, further refusals are answered this long."""
+
+REREAD_INTERVAL = 60.0
+"""Seconds between two tries of this process to read one stale profile again."""
 
 MAX_REMEMBERED_REFUSALS = 10_000
 """Accounts whose last refusal a process remembers before it forgets the expired ones."""
@@ -94,6 +97,8 @@ class TokenService:
         self.retry = retry or RetryPolicy()
         self._owner = _owner_id()
         self._inflight: dict[str, asyncio.Future[str]] = {}
+        self._rereads: dict[str, float] = {}
+        """When (monotonic) this process last tried to read each stale profile again."""
         self._refused_at: dict[str, float] = {}
         """When (monotonic) a refusal last refreshed each account's tokens in this process."""
 
@@ -137,10 +142,54 @@ class TokenService:
             ProviderUnavailableError: the provider failed even after retries (503).
         """
         row = await self.account(user_id, provider_id)
+        token = await self._valid_token(row, provider_id)
+        if row.profile_stale:
+            await self._reread_profile(row, provider_id, token)
+        return token
+
+    async def reread_profile(self, user_id: str, provider_id: str) -> bool:
+        """Read the user's profile again now if it is marked stale; ``True`` once it is fresh.
+
+        Raises:
+            ReauthRequiredError: the grant cannot be used (the sign-in will read it instead).
+        """
+        row = await self.account(user_id, provider_id)
+        if not row.profile_stale:
+            return True
+        token = await self._valid_token(row, provider_id)
+        return await self._reread_profile(row, provider_id, token)
+
+    async def _valid_token(self, row: AccountRow, provider_id: str) -> str:
         token = self._open(row, "access_token")
-        if self._fresh(row):
-            return token
-        return await self._refreshed(row, provider_id)
+        return token if self._fresh(row) else await self._refreshed(row, provider_id)
+
+    async def _reread_profile(self, row: AccountRow, provider_id: str, token: str) -> bool:
+        """Read the profile again, as Atlassian asked (an ``updated`` answer, `.privacy`).
+
+        A failure leaves it marked for the next chance (``False``): the token is still good.
+        """
+        # One try per account and minute in this process: concurrent requests, or a /me that
+        # keeps failing, must not turn every token use into a profile call.
+        now = time.monotonic()
+        last = self._rereads.get(row.id)
+        if last is not None and now - last < REREAD_INTERVAL:
+            return False
+        if len(self._rereads) >= MAX_REMEMBERED_REFUSALS:
+            self._rereads = {
+                key: at for key, at in self._rereads.items() if now - at < REREAD_INTERVAL
+            }
+        self._rereads[row.id] = now
+        client = self._clients[provider_id]
+        try:
+            profile = client.provider.parse_profile(await client.fetch_profile(token))
+        except (KavachError, AttributeError, TypeError, ValueError) as exc:
+            logger.info("profile of account %s not read again yet: %s", row.id, type(exc).__name__)
+            return False
+        if profile.account_id != row.provider_account_id:
+            logger.warning("profile of account %s names another account; not stored", row.id)
+            return False
+        await self._store.save_profile(row.id, row.user_id, profile, now=utcnow())
+        return True
 
     async def after_refusal(self, user_id: str, provider_id: str, refused: str) -> str | None:
         """The token to try after the provider refused ``refused`` (401); ``None``: answer it.

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, bindparam, create_engine, select, text
+from sqlalchemy import Engine, bindparam, create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from kavach_fastapi.migrate import upgrade
@@ -81,10 +81,12 @@ class TestDatabase:
         so rows read before and after a request compare equal exactly when nothing changed.
         """
         columns = metadata.tables[table]
-        statement = select(columns)
-        if order_by is not None:
-            statement = statement.order_by(columns.c[order_by])
         with self.engine.connect() as connection:
+            # Only the columns the schema has yet: a database at an older revision lacks some.
+            present = {column["name"] for column in inspect(connection).get_columns(table)}
+            statement = select(*(column for column in columns.c if column.name in present))
+            if order_by is not None:
+                statement = statement.order_by(columns.c[order_by])
             return [dict(row._mapping) for row in connection.execute(statement)]
 
     def at_rest(self) -> bytes:

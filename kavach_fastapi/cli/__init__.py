@@ -8,6 +8,7 @@ so run it where the app runs:
     kavach db upgrade           # bring the database schema up to date
     kavach sessions purge       # delete expired sessions and sign-in attempts
     kavach keys rotate          # re-encrypt stored tokens with the newest KAVACH_SECRET key
+    kavach privacy report       # Atlassian's personal-data reporting (daily, from cron)
     kavach emulator --port 9000 # the Atlassian emulator, for development
 """
 
@@ -84,6 +85,30 @@ def build_parser() -> argparse.ArgumentParser:
         "keys:run_rotate",
         "re-encrypt stored tokens with the newest key",
         "Put the new key first in KAVACH_SECRET (NEW,OLD), run this, then drop OLD.",
+    )
+    report = action(
+        group("privacy", "Atlassian's personal-data reporting"),
+        "report",
+        "privacy:run_report",
+        "report stored Atlassian accounts; erase the closed, re-read the updated",
+        "Report every stored Atlassian account due (once per Atlassian's Cycle-Period) to "
+        "/app/report-accounts/, 90 per call; erase the people Atlassian answers closed and "
+        "read again the profiles it answers updated. Run it daily from cron.",
+    )
+    report.add_argument(
+        "--as-user",
+        metavar="USER_ID",
+        help="the kavach user id whose Atlassian grant authorises the calls (default: any)",
+    )
+    report.add_argument(
+        "--max-wait",
+        type=float,
+        default=900.0,
+        metavar="SECONDS",
+        help="longest Retry-After to wait out; a longer one stops the run (default 900)",
+    )
+    report.add_argument(
+        "--json", action="store_true", help="print the result as JSON (progress on stderr)"
     )
     check = action(
         commands,

@@ -14,6 +14,7 @@ from ..settings import DEFAULT_SQLITE_BUSY_TIMEOUT
 from .accounts import AccountStore
 from .attempts import AttemptStore
 from .counters import CounterStore
+from .privacy import PrivacyStore
 from .quota import QuotaStore
 from .sessions import SessionStore
 from .signins import SignInStore
@@ -37,6 +38,7 @@ class Store:
         self.accounts = AccountStore(self.database)
         self.counters = CounterStore(self.database)
         self.quota = QuotaStore(self.database)
+        self.privacy = PrivacyStore(self.database, self.sessions)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

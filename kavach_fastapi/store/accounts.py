@@ -15,8 +15,10 @@ from sqlmodel import col
 
 from ..crypto import SealedTokens
 from ..database import Database
-from ..tables import AccountRow
+from ..models import ProviderProfile
+from ..tables import AccountRow, UserRow
 from ._rows import rowcount
+from .signins import apply_profile
 
 
 class AccountStore:
@@ -128,6 +130,21 @@ class AccountStore:
             sites_json=None,
             sites_fetched_at=None,
         )
+
+    async def save_profile(
+        self, row_id: str, user_id: str, profile: ProviderProfile, *, now: datetime
+    ) -> None:
+        """Store a profile read again, and that it is fresh, in one transaction."""
+        async with self._db.transaction() as session:
+            user = await session.get(UserRow, user_id)
+            if user is None:
+                return
+            apply_profile(user, profile, now=now)
+            await session.execute(
+                update(AccountRow)
+                .where(col(AccountRow.id) == row_id)
+                .values(profile_fetched_at=now, profile_stale=False)
+            )
 
     async def account_ids(self) -> Sequence[str]:
         """Every account id, for maintenance such as key rotation."""

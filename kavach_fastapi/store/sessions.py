@@ -155,14 +155,25 @@ class SessionStore:
             ended = await _end_sessions(session, mine)
         return ended[0] if ended else None
 
-    async def end_sessions_of(self, user_id: str, *, keep: str | None = None) -> list[str]:
+    async def end_sessions_of(
+        self, user_id: str, *, keep: str | None = None, within: AsyncSession | None = None
+    ) -> list[str]:
         """End every session of a user but the one whose token hash is ``keep``.
 
-        Returns the ended sessions' token hashes (for the process cache to forget them).
+        Args:
+            user_id: whose sessions end.
+            keep: the token hash of a session to leave alone (signing out other devices).
+            within: a write transaction already open, to end them as part of it (erasing a
+                person does, `kavach_fastapi.store.privacy`); a transaction of its own if ``None``.
+
+        Returns:
+            The ended sessions' token hashes (for the process cache to forget them).
         """
         theirs: ColumnElement[bool] = col(SessionRow.user_id) == user_id
         if keep is not None:
             theirs = theirs & (col(SessionRow.token_hash) != keep)
+        if within is not None:
+            return await _end_sessions(within, theirs)
         async with self._db.transaction() as session:
             return await _end_sessions(session, theirs)
 

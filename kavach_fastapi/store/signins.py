@@ -37,6 +37,20 @@ def normalize_email(email: str | None) -> str | None:
     return email.strip().casefold() if email else None
 
 
+def apply_profile(user: UserRow, profile: ProviderProfile, *, now: datetime) -> None:
+    """Copy what the provider says about the person onto their user row.
+
+    An email the profile leaves out (hidden by the person's privacy settings) keeps the stored one.
+    """
+    user.name = profile.name
+    user.image = profile.image
+    if profile.email:
+        user.email = profile.email
+        user.email_normalized = normalize_email(profile.email)
+        user.email_verified = profile.email_verified
+    user.updated_at = now
+
+
 @dataclass(frozen=True)
 class NewSession:
     """The session a sign-in starts, before its user is known: only its token's hash is kept,
@@ -148,13 +162,7 @@ class SignInStore:
         if user is None:
             user = UserRow(id=new_id(), created_at=now, updated_at=now)
             session.add(user)
-        user.name = profile.name
-        user.image = profile.image
-        if profile.email:
-            user.email = profile.email
-            user.email_normalized = normalize_email(profile.email)
-            user.email_verified = profile.email_verified
-        user.updated_at = now
+        apply_profile(user, profile, now=now)
         # No ORM relationships tie these rows together, so flush in foreign-key order by hand.
         await session.flush()
         if account is None:
@@ -176,6 +184,9 @@ class SignInStore:
         # A new consent may grant other sites: the cached list describes the old grant.
         account.sites_json = sites_json
         account.sites_fetched_at = now if sites_json is not None else None
+        # The profile was just read: what personal-data reporting tells Atlassian (`updatedAt`).
+        account.profile_fetched_at = now
+        account.profile_stale = False
         account.updated_at = now
         await session.flush()
         session.add(
