@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         UnknownSiteError,
     )
     from .models import AtlassianSite, LinkedAccount, ProviderProfile, User
+    from .offline import OfflineKavach, open_kavach
     from .providers import AtlassianProvider, OAuthProvider, atlassian_provider
     from .router import KavachRouter, kavach_router
     from .settings import AtlassianSettings, KavachSettings
@@ -82,6 +83,7 @@ __all__ = [
     "LinkedAccount",
     "NotSignedInError",
     "OAuthProvider",
+    "OfflineKavach",
     "OptionalUser",
     "ProviderDeniedError",
     "ProviderError",
@@ -102,6 +104,7 @@ __all__ = [
     "current_user",
     "find_site",
     "kavach_router",
+    "open_kavach",
     "optional_user",
     "sites_for_product",
     "sites_with_scope",
@@ -134,6 +137,7 @@ _HOMES: dict[str, str] = {
         ("AtlassianProvider", "OAuthProvider", "atlassian_provider"),
         "providers",
     ),
+    **dict.fromkeys(("OfflineKavach", "open_kavach"), "offline"),
     **dict.fromkeys(("KavachRouter", "kavach_router"), "router"),
     **dict.fromkeys(("AtlassianSettings", "KavachSettings"), "settings"),
 }

@@ -24,12 +24,14 @@ from .codes import ErrorCode
 from .crypto import Keyring
 from .database import is_sqlite
 from .errors import ConfigurationError, KavachError
+from .grants import IdleGrants
 from .housekeeping import Housekeeper
 from .http.errors import error_response
 from .http.requests import reauth_url
 from .keyfile import resolve_secret_keys
 from .keys import KeyRotation
 from .oauth import OAuthClient, SharedTransport
+from .options import KavachOptions, Unpack, load_options
 from .providers.base import OAuthProvider
 from .ratelimit import RateLimiter
 from .sessions import SessionManager
@@ -104,7 +106,27 @@ class Kavach:
             self.store.accounts, self.tokens, self.calls, ttl=settings.sites_cache_ttl
         )
         self.keys = KeyRotation(self.store.accounts, self.keyring)
+        self.idle_grants = IdleGrants(self.store.accounts, self.tokens, self.providers)
         self.started = False
+
+    @classmethod
+    def from_options(
+        cls,
+        providers: Sequence[OAuthProvider],
+        *,
+        http_transport: httpx2.AsyncBaseTransport | None = None,
+        **options: Unpack[KavachOptions],
+    ) -> Kavach:
+        """The runtime for these options, the ``KAVACH_*`` environment filling in the rest.
+
+        The one construction that both [`kavach_router()`][kavach_fastapi.kavach_router] and
+        [`open_kavach()`][kavach_fastapi.open_kavach] use, so that a background job reads
+        exactly the settings (database, keys, lifetimes) of the web app beside it.
+
+        Raises:
+            ConfigurationError: a setting is missing or invalid; the message names it and the fix.
+        """
+        return cls(providers, load_options(**options), http_transport=http_transport)
 
     async def rotate_keys(self) -> int:
         """Re-encrypt every stored token with the newest ``KAVACH_SECRET`` key (see `.keys`)."""

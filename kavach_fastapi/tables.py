@@ -102,8 +102,11 @@ class AccountRow(_Table, table=True):
     refresh_lease_until: datetime | None = _timestamp(default=None, nullable=True)
     sites_json: str | None = Field(default=None, max_length=200000)
     sites_fetched_at: datetime | None = _timestamp(default=None, nullable=True)
+    granted_at: datetime = _timestamp()
+    """The first consent of the grant the tokens belong to (Atlassian ends it a year later)."""
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
+    """When the tokens were last issued (sign-in or refresh), or the row last changed."""
 
 
 class SessionRow(_Table, table=True):

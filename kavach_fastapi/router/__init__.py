@@ -20,7 +20,7 @@ from ..codes import ErrorCode
 from ..dependencies import get_kavach
 from ..errors import KavachError
 from ..http.errors import PRIVATE_HEADERS, error_response, error_responses
-from ..options import KavachOptions, Unpack, load_options
+from ..options import KavachOptions, Unpack
 from ..providers.base import OAuthProvider
 from ..runtime import STATE_KEY, Kavach
 from .account_routes import add_account_routes
@@ -95,7 +95,7 @@ def kavach_router(
     Raises:
         ConfigurationError: a setting is missing or invalid; the message names it and the fix.
     """
-    kavach = Kavach(providers, load_options(**options), http_transport=http_transport)
+    kavach = Kavach.from_options(providers, http_transport=http_transport, **options)
     router = KavachRouter(
         lifespan=kavach.lifespan,
         route_class=KavachRoute,

@@ -17,6 +17,7 @@ from sqlmodel import col
 
 from ..crypto import SealedTokens
 from ..database import Database
+from ..grant_health import grant_start_after_consent
 from ..models import ProviderProfile
 from ..tables import AccountRow, SessionRow, UserRow, new_id
 
@@ -118,6 +119,12 @@ class SignInStore:
                 created_at=now,
             )
             session.add(account)
+        account.granted_at = grant_start_after_consent(
+            granted_at=account.granted_at,
+            tokens_issued_at=account.updated_at,
+            found_dead=account.needs_reauth and account.refresh_token is not None,
+            now=now,
+        )
         account.access_token = sealed.access_token
         account.refresh_token = sealed.refresh_token or account.refresh_token
         account.access_token_expires_at = sealed.expires_at

@@ -32,6 +32,7 @@ PUBLIC_NAMES = [
     "LinkedAccount",
     "NotSignedInError",
     "OAuthProvider",
+    "OfflineKavach",
     "OptionalUser",
     "ProviderDeniedError",
     "ProviderError",
@@ -52,6 +53,7 @@ PUBLIC_NAMES = [
     "current_user",
     "find_site",
     "kavach_router",
+    "open_kavach",
     "optional_user",
     "sites_for_product",
     "sites_with_scope",
@@ -94,6 +96,7 @@ def test_contract_names_are_public() -> None:
         "User",
         "AtlassianSite",
         "KavachError",
+        "open_kavach",
     )
     for name in contract:
         assert name in kavach_fastapi.__all__
@@ -103,6 +106,7 @@ def test_contract_names_are_public() -> None:
     assert callable(kavach_fastapi.optional_user)
     assert callable(kavach_fastapi.atlassian_sites)
     assert callable(kavach_fastapi.atlassian_token)
+    assert callable(kavach_fastapi.open_kavach)
 
 
 def test_dependency_aliases_are_annotated_types() -> None:
