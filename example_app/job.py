@@ -26,6 +26,7 @@ from kavach_fastapi import (
     ReauthRequiredError,
     atlassian_provider,
     open_kavach,
+    sites_for_product,
 )
 from kavach_fastapi.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
@@ -53,8 +54,10 @@ async def read_jira_myself(user_id: str, demo_url: str) -> int:
     async with open_kavach(providers=[demo_provider(demo_url)]) as kavach:
         atlassian = kavach.atlassian_client(user_id)
         try:
-            sites = await atlassian.sites()
+            sites = sites_for_product(await atlassian.sites(), "jira")
             status = 0
+            if not sites:
+                print("The person granted this app no Jira site.")
             for site in sites:
                 response = await atlassian.get("jira", site.id, MYSELF)
                 if response.status_code == 200:
