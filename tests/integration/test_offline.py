@@ -208,3 +208,28 @@ async def test_open_kavach_with_an_invalid_option_names_it(db: TestDatabase) -> 
     with pytest.raises(ConfigurationError, match="rate_limit"):
         async with job_of(harness, rate_limit=-1):
             pass
+
+
+async def test_reauth_required_offline_carries_the_sign_in_url_when_the_base_url_is_set(
+    db: TestDatabase,
+) -> None:
+    harness = build_harness(db)
+    async with running(harness.app) as client:
+        await sign_in(client, harness.emu)
+        user_id = await user_id_of(client)
+    harness.emu.revoke_grant(harness.emu.users[0].account_id)
+    expire_access_token(db)
+    base_url = "https://jira-tools.example.com/api/kavach"
+
+    async with job_of(harness, base_url=base_url) as kavach:
+        with pytest.raises(ReauthRequiredError) as from_token:
+            await kavach.atlassian_token(user_id)
+        with pytest.raises(ReauthRequiredError) as from_client:
+            await kavach.atlassian_client(user_id).get("jira", "any", "/rest/api/3/myself")
+    async with job_of(harness) as kavach:
+        with pytest.raises(ReauthRequiredError) as without_base_url:
+            await kavach.atlassian_sites(user_id)
+
+    expected = f"{base_url}/auth/oauth/authorize/atlassian"
+    assert from_token.value.reauth_url == from_client.value.reauth_url == expected
+    assert without_base_url.value.reauth_url is None
