@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST = 127.0.0.1
 PORT = 8000
 
-.PHONY: install demo test lint typecheck pytest docs docs-build dist format clean
+.PHONY: install demo job test lint typecheck pytest docs docs-build dist format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	@echo "kavach-fastapi demo: open http://$(HOST):$(PORT)"
 	$(BIN)/python -m uvicorn example_app.main:app --host $(HOST) --port $(PORT)
+
+# The demo's background job, beside a running `make demo`: `make job USER_ID=<the id of /api/me>`.
+job: $(STAMP)
+	$(BIN)/python -m example_app.job $(USER_ID) --demo-url http://$(HOST):$(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

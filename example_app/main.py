@@ -33,14 +33,11 @@ from kavach_fastapi import (
 )
 from kavach_fastapi.emulator import AtlassianEmulator
 
+from .demo import DEMO_URL, EMULATOR_PATH
 from .served_origin import ServedOrigin, ServedOriginTransport
 
 logger = logging.getLogger("example_app")
 
-DEMO_URL = "http://127.0.0.1:8000"
-"""Where ``make demo`` serves the demo by default; each request's own origin takes its place."""
-
-EMULATOR_PATH = "/_emulator"
 PAGE = Path(__file__).with_name("page.html")
 
 app = FastAPI(title="kavach-fastapi demo")

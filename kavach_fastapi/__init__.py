@@ -71,6 +71,7 @@ if TYPE_CHECKING:
         SignOutEvent,
     )
     from .models import AtlassianSite, LinkedAccount, ProviderProfile, User
+    from .offline import OfflineKavach, open_kavach
     from .personal_data import report_personal_data
     from .privacy import ClosedAccount, PersonalDataReport, ReportProgress
     from .providers import AtlassianProvider, OAuthProvider, atlassian_provider
@@ -102,6 +103,7 @@ __all__ = [
     "NoUsableGrantError",
     "NotSignedInError",
     "OAuthProvider",
+    "OfflineKavach",
     "OptionalUser",
     "PersonalDataReport",
     "ProviderDeniedError",
@@ -134,6 +136,7 @@ __all__ = [
     "current_user",
     "find_site",
     "kavach_router",
+    "open_kavach",
     "optional_user",
     "report_personal_data",
     "require_atlassian_scopes",
@@ -180,6 +183,7 @@ _HOMES: dict[str, str] = {
         ("AtlassianProvider", "OAuthProvider", "atlassian_provider"),
         "providers",
     ),
+    **dict.fromkeys(("OfflineKavach", "open_kavach"), "offline"),
     **dict.fromkeys(("ClosedAccount", "PersonalDataReport", "ReportProgress"), "privacy"),
     "report_personal_data": "personal_data",
     **dict.fromkeys(("KavachRouter", "kavach_router"), "router"),

@@ -25,6 +25,7 @@ from .codes import ErrorCode
 from .crypto import Keyring
 from .database import is_sqlite
 from .errors import ConfigurationError, KavachError
+from .grants import IdleGrants
 from .hooks import NO_HOOKS, KavachHooks
 from .housekeeping import Housekeeper
 from .http.errors import error_response
@@ -122,6 +123,7 @@ class Kavach:
         )
         self.keys = KeyRotation(self.store.accounts, self.keyring)
         self._clients = clients
+        self.idle_grants = IdleGrants(self.store.accounts, self.tokens, self.providers)
         self.started = False
 
     @classmethod

@@ -119,8 +119,11 @@ class AccountRow(_Table, table=True):
     """When the account was last reported to Atlassian's personal-data reporting."""
     privacy_next_report_at: datetime | None = _timestamp(default=None, nullable=True, index=True)
     """When the account is next due (the last report plus Atlassian's ``Cycle-Period``)."""
+    granted_at: datetime = _timestamp()
+    """The first consent of the grant the tokens belong to (Atlassian ends it a year later)."""
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
+    """When the tokens were last issued (sign-in or refresh), or the row last changed."""
 
 
 class SessionRow(_Table, table=True):

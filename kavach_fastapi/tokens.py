@@ -31,7 +31,8 @@ import logging
 import os
 import socket
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from . import metrics
 from .crypto import DecryptionError, Keyring, TokenOwner, new_token, open_token, seal_tokens
@@ -60,6 +61,13 @@ MAX_REMEMBERED_REFUSALS = 10_000
 
 def _owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{new_token(6)}"
+
+
+class Refreshed(NamedTuple):
+    """How a refresh in flight ended: the access token, and whether this process got it."""
+
+    access_token: str
+    by_us: bool
 
 
 def owner_of(row: AccountRow) -> TokenOwner:
@@ -96,7 +104,7 @@ class TokenService:
         self._leeway = leeway
         self.retry = retry or RetryPolicy()
         self._owner = _owner_id()
-        self._inflight: dict[str, asyncio.Future[str]] = {}
+        self._inflight: dict[str, asyncio.Future[Refreshed]] = {}
         self._rereads: dict[str, float] = {}
         """When (monotonic) this process last tried to read each stale profile again."""
         self._refused_at: dict[str, float] = {}
@@ -220,8 +228,36 @@ class TokenService:
             self._refused_at = {key: at for key, at in self._refused_at.items() if at > horizon}
         self._refused_at[account_id] = now
 
+    async def refresh_if_idle(
+        self, account_id: str, provider_id: str, *, idle_before: datetime
+    ) -> bool:
+        """Refresh an account's tokens if they were last issued before ``idle_before``.
+
+        Keeps an unused grant alive (Atlassian ends refresh tokens unused for 90 days) through
+        the same single flight and lease as every other refresh, so a web app or another
+        maintenance run refreshing the same grant at the same moment makes it one refresh.
+
+        Returns:
+            Whether this call refreshed; ``False`` when the tokens were issued since
+            ``idle_before``, by anyone, or another process refreshed them meanwhile.
+
+        Raises:
+            ReauthRequiredError: the grant is gone (now marked as needing consent).
+            ProviderUnavailableError: the provider failed even after retries.
+        """
+        row = await self._store.get_account(account_id)
+        if row is None or row.needs_reauth or row.access_token is None:
+            raise ReauthRequiredError
+        if row.updated_at >= idle_before:
+            return False
+        return (await self._flight(row, provider_id)).by_us
+
     async def _refreshed(self, row: AccountRow, provider_id: str) -> str:
         """The token after the refresh of ``row``'s tokens, joining one already in flight."""
+        return (await self._flight(row, provider_id)).access_token
+
+    async def _flight(self, row: AccountRow, provider_id: str) -> Refreshed:
+        """The refresh of ``row``'s tokens in this process, started or joined."""
         flight = self._inflight.get(row.id)
         if flight is None:
             flight = asyncio.ensure_future(self._refresh(row.id, provider_id, row.token_version))
@@ -230,7 +266,7 @@ class TokenService:
         # Shielded: a caller that goes away does not cancel the refresh others wait for.
         return await asyncio.shield(flight)
 
-    def _landed(self, account_id: str, flight: asyncio.Future[str]) -> None:
+    def _landed(self, account_id: str, flight: asyncio.Future[Refreshed]) -> None:
         if self._inflight.get(account_id) is flight:
             del self._inflight[account_id]
         if not flight.cancelled():
@@ -270,7 +306,7 @@ class TokenService:
             )
             raise ReauthRequiredError from None
 
-    async def _refresh(self, account_id: str, provider_id: str, version: int) -> str:
+    async def _refresh(self, account_id: str, provider_id: str, version: int) -> Refreshed:
         """Refresh once for everyone: take the lease, or wait for whoever holds it."""
         deadline = time.monotonic() + LEASE_DURATION.total_seconds() + 5
         pause = 0.02
@@ -287,7 +323,7 @@ class TokenService:
                 # Someone else refreshed: their token serves unless it has really expired
                 # (refreshing it again because it is "inside the leeway" starts a storm).
                 if _unexpired(row):
-                    return self._open(row, "access_token")
+                    return Refreshed(self._open(row, "access_token"), by_us=False)
                 version = row.token_version
                 continue
             if time.monotonic() > deadline:
@@ -295,7 +331,7 @@ class TokenService:
             await asyncio.sleep(pause)
             pause = min(pause * 1.5, 0.25)
 
-    async def _refresh_with_lease(self, account_id: str, provider_id: str) -> str:
+    async def _refresh_with_lease(self, account_id: str, provider_id: str) -> Refreshed:
         """Refresh while holding the lease; the lease is always settled before returning.
 
         Settled means: new tokens saved, the grant marked dead, or (on any other way out,
@@ -318,7 +354,7 @@ class TokenService:
                 logger.warning(
                     "refresh of account %s outlived its lease; another took over", account_id
                 )
-            return tokens.access_token
+            return Refreshed(tokens.access_token, by_us=stored)
         except ReauthRequiredError:
             settled = True  # _give_up marked the grant dead and dropped the lease
             raise

@@ -94,9 +94,9 @@ def main() -> None:
             os.chdir(scratch)
             os.environ.clear()
             os.environ.update(command["env"], HOME=scratch)
-            if command["args"][:1] == ["check"]:
-                # The scratch database is brought up to date first, so that `check` reports on
-                # the settings shown and not on a database nobody created.
+            if command["args"][:1] in (["check"], ["grants"]):
+                # The scratch database is brought up to date first, so that `check` and `grants`
+                # report on the settings shown and not on a database nobody created.
                 kavach(["db", "upgrade"], out=io.StringIO())
             output = io.StringIO()
             with (

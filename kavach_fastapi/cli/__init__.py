@@ -8,6 +8,8 @@ so run it where the app runs:
     kavach db upgrade           # bring the database schema up to date
     kavach sessions purge       # delete expired sessions and sign-in attempts
     kavach keys rotate          # re-encrypt stored tokens with the newest KAVACH_SECRET key
+    kavach grants status        # how many grants are healthy, idle, expiring or need consent
+    kavach grants refresh-idle  # refresh idle grants before Atlassian's 90-day expiry (cron)
     kavach privacy report       # Atlassian's personal-data reporting (daily, from cron)
     kavach emulator --port 9000 # the Atlassian emulator, for development
 """
@@ -22,6 +24,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TextIO
 
 from ..errors import KavachError
+from ._durations import duration
 
 PURGE_BATCH = 1000
 
@@ -86,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         "re-encrypt stored tokens with the newest key",
         "Put the new key first in KAVACH_SECRET (NEW,OLD), run this, then drop OLD.",
     )
+    _add_grant_commands(group("grants", "provider grants: health and keeping them alive"), action)
+
     report = action(
         group("privacy", "Atlassian's personal-data reporting"),
         "report",
@@ -125,6 +130,51 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     return parser
+
+
+def _add_grant_commands(
+    grants: argparse._SubParsersAction[argparse.ArgumentParser],
+    action: Callable[..., argparse.ArgumentParser],
+) -> None:
+    status = action(
+        grants,
+        "status",
+        "grants:run_status",
+        "count grants by health",
+        "Count the linked accounts' grants: healthy, needing consent (the person must sign in "
+        "again), idle (not refreshed for --older-than), and expiring (reaching Atlassian's "
+        "365-day limit within --expiring-within). Needs only the database.",
+    )
+    status.add_argument(
+        "--older-than",
+        type=duration,
+        default="30d",
+        help="a grant not refreshed for this long is idle (default 30d)",
+    )
+    status.add_argument(
+        "--expiring-within",
+        type=duration,
+        default="30d",
+        help="warn about grants reaching the 365-day limit within this (default 30d)",
+    )
+    status.add_argument("--json", action="store_true", help="print the counts as JSON")
+    refresh = action(
+        grants,
+        "refresh-idle",
+        "grants:run_refresh_idle",
+        "refresh idle grants before Atlassian's 90-day expiry",
+        "Refresh every grant not refreshed for --older-than, one at a time, so that people who "
+        "have not used the app keep their grant (Atlassian ends refresh tokens unused for 90 "
+        "days). Refreshes exactly once with the running app and with another run: safe from "
+        "cron. Needs the app's settings: KAVACH_SECRET and ATLASSIAN_CLIENT_ID/SECRET.",
+    )
+    refresh.add_argument(
+        "--older-than",
+        type=duration,
+        default="30d",
+        help="refresh grants not refreshed for this long (default 30d; 12h, 2w also work)",
+    )
+    refresh.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:

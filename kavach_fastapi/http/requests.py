@@ -29,13 +29,18 @@ def mount_url(request: Request, route_suffix: str, base_url: str | None) -> str:
     return f"{origin.scheme}://{origin.netloc}{prefix.rstrip('/')}"
 
 
+def authorize_url(base_url: str, provider: str) -> str:
+    """The authorize endpoint of a router mounted at ``base_url`` (``KAVACH_BASE_URL``)."""
+    return f"{base_url}/auth/oauth/authorize/{provider}"
+
+
 def reauth_url(request: Request, base_url: str | None, provider: str) -> str | None:
     """Where to send the browser to consent again: the authorize endpoint.
 
     Built from ``KAVACH_BASE_URL`` when set, so a forged ``Host`` cannot move it.
     """
     if base_url:
-        return f"{base_url}/auth/oauth/authorize/{provider}"
+        return authorize_url(base_url, provider)
     try:
         return str(request.url_for("kavach_authorize", provider=provider))
     except NoMatchFound:

@@ -15,6 +15,7 @@ from sqlmodel import col
 
 from ..crypto import SealedTokens
 from ..database import Database
+from ..grant_health import GrantFacts
 from ..models import ProviderProfile
 from ..tables import AccountRow, UserRow
 from ._rows import rowcount
@@ -145,6 +146,32 @@ class AccountStore:
                 .where(col(AccountRow.id) == row_id)
                 .values(profile_fetched_at=now, profile_stale=False)
             )
+
+    async def grant_facts(self) -> list[GrantFacts]:
+        """What every account says about its grant, without reading a token."""
+        statement = select(
+            col(AccountRow.id),
+            col(AccountRow.provider),
+            col(AccountRow.needs_reauth),
+            col(AccountRow.access_token).is_not(None),
+            col(AccountRow.refresh_token).is_not(None),
+            col(AccountRow.granted_at),
+            col(AccountRow.updated_at),
+        ).order_by(col(AccountRow.updated_at), col(AccountRow.id))
+        async with self._db.reader() as session:
+            rows = (await session.execute(statement)).all()
+        return [
+            GrantFacts(
+                account_id=row[0],
+                provider=row[1],
+                needs_reauth=bool(row[2]),
+                has_access_token=bool(row[3]),
+                has_refresh_token=bool(row[4]),
+                granted_at=row[5],
+                tokens_issued_at=row[6],
+            )
+            for row in rows
+        ]
 
     async def account_ids(self) -> Sequence[str]:
         """Every account id, for maintenance such as key rotation."""

@@ -20,6 +20,7 @@ from sqlmodel import col
 from ..crypto import SealedTokens
 from ..database import Database
 from ..devices import UNKNOWN_DEVICE, Device
+from ..grant_health import grant_start_after_consent
 from ..models import AtlassianSite, ProviderProfile
 from ..tables import (
     MAX_EMAIL_LENGTH,
@@ -174,6 +175,12 @@ class SignInStore:
                 created_at=now,
             )
             session.add(account)
+        account.granted_at = grant_start_after_consent(
+            granted_at=account.granted_at,
+            tokens_issued_at=account.updated_at,
+            found_dead=account.needs_reauth and account.refresh_token is not None,
+            now=now,
+        )
         account.access_token = sealed.access_token
         account.refresh_token = sealed.refresh_token or account.refresh_token
         account.access_token_expires_at = sealed.expires_at

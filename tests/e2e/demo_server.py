@@ -15,6 +15,7 @@ import sys
 import uvicorn
 
 from example_app import main as demo
+from example_app.demo import DEMO_URL
 
 CALLBACK_PATH = "/api/kavach/auth/oauth/callback/atlassian"
 
@@ -27,7 +28,7 @@ def register_callback() -> None:
     """
     if not demo.USES_EMULATOR:
         raise SystemExit("The browser tests need the demo's emulator: unset ATLASSIAN_CLIENT_ID.")
-    callback = f"{demo.DEMO_URL}{CALLBACK_PATH}"
+    callback = f"{DEMO_URL}{CALLBACK_PATH}"
     registered = demo.emulator.default_client.redirect_uris
     if callback not in registered:
         registered.append(callback)

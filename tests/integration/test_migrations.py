@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from kavach_fastapi.migrate import VERSION_TABLE, upgrade
@@ -101,7 +102,10 @@ def seed_version_0001(database: TestDatabase) -> None:
 
 
 def accounts(database: TestDatabase) -> dict[str, dict[str, Any]]:
-    return {row["id"]: row for row in database.records("kavach_accounts")}
+    """The account rows with the columns of whatever revision the database is at."""
+    with database.engine.connect() as connection:
+        rows = connection.execute(text("SELECT * FROM kavach_accounts")).mappings().all()
+    return {row["id"]: dict(row) for row in rows}
 
 
 def users(database: TestDatabase) -> dict[str, dict[str, Any]]:
@@ -159,3 +163,17 @@ async def test_after_the_upgrade_a_user_cannot_hold_two_accounts_of_one_provider
 
     with pytest.raises(IntegrityError):
         add_account(empty_db, "acct-new", ORDINARY, "atlassian", linked=ago(days=1))
+
+
+async def test_upgrading_dates_each_grant_from_when_its_account_was_linked(
+    empty_db: TestDatabase,
+) -> None:
+    await upgrade_to(empty_db, "0001")
+    seed_version_0001(empty_db)
+
+    await upgrade_to(empty_db, "head")
+
+    rows = empty_db.records("kavach_accounts")
+    assert len(rows) == 5
+    for row in rows:
+        assert row["granted_at"] == row["created_at"]

@@ -82,7 +82,7 @@ def uvicorn_workers(
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             command,
             cwd=ROOT,
-            env={**_inherited_environment(), **env},
+            env={**inherited_environment(), **env},
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -94,7 +94,7 @@ def uvicorn_workers(
             _stop(process)
 
 
-def _inherited_environment() -> dict[str, str]:
+def inherited_environment() -> dict[str, str]:
     return {
         name: value
         for name, value in os.environ.items()

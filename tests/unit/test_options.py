@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typing
 
-from kavach_fastapi import KavachSettings, kavach_router
+from kavach_fastapi import KavachSettings, kavach_router, open_kavach
 from kavach_fastapi.options import CODE_OPTIONS, KavachOptions, option_type
 
 
@@ -26,4 +26,10 @@ def test_every_option_is_optional() -> None:
 def test_the_router_takes_the_options_as_keywords() -> None:
     parameters = typing.get_type_hints(kavach_router, include_extras=True)
     assert "options" in parameters
+    assert typing.get_args(parameters["options"]) == (KavachOptions,)
+
+
+def test_open_kavach_takes_the_same_options_as_the_router() -> None:
+    # open_kavach is wrapped by asynccontextmanager; its own signature is the wrapped one.
+    parameters = typing.get_type_hints(open_kavach.__wrapped__, include_extras=True)  # type: ignore[attr-defined]
     assert typing.get_args(parameters["options"]) == (KavachOptions,)

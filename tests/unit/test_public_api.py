@@ -35,6 +35,7 @@ PUBLIC_NAMES = [
     "NoUsableGrantError",
     "NotSignedInError",
     "OAuthProvider",
+    "OfflineKavach",
     "OptionalUser",
     "PersonalDataReport",
     "ProviderDeniedError",
@@ -67,6 +68,7 @@ PUBLIC_NAMES = [
     "current_user",
     "find_site",
     "kavach_router",
+    "open_kavach",
     "optional_user",
     "report_personal_data",
     "require_atlassian_scopes",
@@ -111,6 +113,7 @@ def test_contract_names_are_public() -> None:
         "User",
         "AtlassianSite",
         "KavachError",
+        "open_kavach",
     )
     for name in contract:
         assert name in kavach_fastapi.__all__
@@ -120,6 +123,7 @@ def test_contract_names_are_public() -> None:
     assert callable(kavach_fastapi.optional_user)
     assert callable(kavach_fastapi.atlassian_sites)
     assert callable(kavach_fastapi.atlassian_token)
+    assert callable(kavach_fastapi.open_kavach)
 
 
 def test_dependency_aliases_are_annotated_types() -> None:

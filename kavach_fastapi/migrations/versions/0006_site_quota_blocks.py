@@ -1,7 +1,7 @@
 """Sites blocked by the provider's quota
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 
 ``kavach_quota_blocks`` holds, per provider and site (``"*"`` for every site), the time until
 which the provider asked not to be called (a ``429`` with a long ``Retry-After``), so that every
@@ -19,7 +19,7 @@ from alembic import op
 import kavach_fastapi.tables
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,177 @@
+"""Keeping idle grants alive: ``refresh_idle_grants`` alone, two runs at once, and a run after.
+
+N people sign in through an app against the Atlassian emulator (in-process, over ASGI, with a
+latency on each refresh as the real token endpoint has); their grants are then aged 40 days in
+the database. Three rounds follow, each starting from the same aged grants where it says so:
+
+* **alone**: one run (as ``kavach grants refresh-idle --older-than 30d``);
+* **two at once**: two runs with runtimes of their own, as two overlapping cron jobs;
+* **again**: a run right after, which must find nothing idle.
+
+It prints the refreshes Atlassian saw per grant (the target: exactly 1, then 0), the time per
+grant, and the two-run time as a ratio of the single run, measured in the same run, with the
+load average. It asserts nothing; the checks print PASS/FAIL::
+
+    python -m bench.refresh_idle            # N in (50, 200), SQLite and PostgreSQL (~1 min)
+    python -m bench.refresh_idle --quick    # N = 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx2
+from fastapi import FastAPI
+from sqlalchemy import update
+
+from kavach_fastapi import AtlassianProvider, atlassian_provider, kavach_router, open_kavach
+from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser, Fault
+from kavach_fastapi.grants import IdleRefresh
+from kavach_fastapi.store import Store
+from kavach_fastapi.tables import AccountRow, utcnow
+
+from ._common import (
+    mark,
+    postgres_databases,
+    postgres_unavailable,
+    scratch_dir,
+    sqlite_url,
+    table,
+    upgrade_schema,
+)
+
+SECRET = "bench-secret-0123456789-0123456789-abcdef"  # noqa: S105 - a scratch key
+PREFIX = "/api/kavach"
+APP = "http://bench"
+REFRESH_LATENCY = 0.02
+"""Seconds the emulator's token endpoint takes to answer a refresh."""
+
+
+def emulator_of(people: int) -> AtlassianEmulator:
+    users = [
+        EmulatedUser(account_id=f"712020:p{n}", name=f"Person {n}", email=f"p{n}@example.com")
+        for n in range(people)
+    ]
+    return AtlassianEmulator(users=users)
+
+
+def provider_of(emu: AtlassianEmulator) -> AtlassianProvider:
+    client = emu.default_client
+    return atlassian_provider(
+        client.client_id,
+        client.client_secret,
+        auth_url="http://emulator",
+        api_url="http://emulator",
+    )
+
+
+async def seed(database_url: str, emu: AtlassianEmulator) -> None:
+    """Sign every emulated person in through the app's real endpoints."""
+    app = FastAPI()
+    transport = httpx2.ASGITransport(app=emu.app)
+    app.include_router(
+        kavach_router(
+            [provider_of(emu)],
+            database_url=database_url,
+            secret=SECRET,
+            rate_limit=0,
+            http_transport=transport,
+        ),
+        prefix=PREFIX,
+    )
+    emu.default_client.redirect_uris.append(f"{APP}{PREFIX}/auth/oauth/callback/atlassian")
+    async with app.router.lifespan_context(app):
+        for user in emu.users:
+            async with httpx2.AsyncClient(
+                transport=httpx2.ASGITransport(app=app), base_url=APP
+            ) as browser:
+                started = await browser.get(f"{PREFIX}/auth/oauth/authorize/atlassian")
+                callback = await emu.approve(started.headers["location"], user=user)
+                finished = await browser.get(callback)
+                assert finished.status_code == 303, finished.text
+
+
+async def age_all(database_url: str, days: int) -> None:
+    store = Store(database_url)
+    try:
+        async with store.database.transaction() as session:
+            await session.execute(
+                update(AccountRow).values(updated_at=utcnow() - timedelta(days=days))
+            )
+    finally:
+        await store.dispose()
+
+
+async def one_run(database_url: str, emu: AtlassianEmulator) -> IdleRefresh:
+    async with open_kavach(
+        providers=[provider_of(emu)],
+        http_transport=httpx2.ASGITransport(app=emu.app),
+        database_url=database_url,
+        secret=SECRET,
+    ) as kavach:
+        return await kavach.refresh_idle_grants(older_than=timedelta(days=30))
+
+
+async def measure(database: str, database_url: str, people: int) -> list[list[object]]:
+    emu = emulator_of(people)
+    await seed(database_url, emu)
+    emu.faults.add("refresh", Fault("latency", seconds=REFRESH_LATENCY))
+    rows: list[list[object]] = []
+
+    async def round_of(name: str, runs: int) -> float:
+        before = emu.calls["refresh"]
+        started = time.perf_counter()
+        outcomes = await asyncio.gather(*(one_run(database_url, emu) for _ in range(runs)))
+        seconds = time.perf_counter() - started
+        refreshes = emu.calls["refresh"] - before
+        by_runs = "+".join(str(outcome.refreshed) for outcome in outcomes)
+        target = 0 if name == "again" else people
+        rows.append([
+            database, people, name, refreshes, f"{refreshes / people:.2f}", by_runs,
+            f"{seconds * 1000 / people:.1f} ms", mark(refreshes == target),
+        ])  # fmt: skip
+        return seconds
+
+    await age_all(database_url, 40)
+    alone = await round_of("alone", 1)
+    await age_all(database_url, 40)
+    both = await round_of("two at once", 2)
+    await round_of("again", 1)
+    rows.append([database, people, "two at once / alone", "", "", "", f"{both / alone:.2f}x", ""])
+    return rows
+
+
+async def main(quick: bool) -> None:
+    sizes = (50,) if quick else (50, 200)
+    print(f"load average before: {os.getloadavg()}")
+    rows: list[list[object]] = []
+    with scratch_dir("kavach-bench-idle-") as folder:
+        for people in sizes:
+            rows += await measure("sqlite", sqlite_url(Path(folder) / f"idle{people}.db"), people)
+    problem = await postgres_unavailable()
+    if problem is None:
+        for people in sizes:
+            async with postgres_databases(1) as (url,):
+                await upgrade_schema(url)
+                rows += await measure("postgresql", url, people)
+    print(
+        table(
+            ["database", "grants", "round", "refreshes", "per grant", "by run", "time/grant",
+             "check"],
+            rows,
+        )
+    )  # fmt: skip
+    if problem is not None:
+        print(f"PostgreSQL skipped: {problem}")
+    print(f"load average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="N = 50 only")
+    asyncio.run(main(parser.parse_args().quick))
