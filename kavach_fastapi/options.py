@@ -39,6 +39,7 @@ class KavachOptions(TypedDict, total=False):
     base_url: str
     trusted_origins: Sequence[str]
     csrf_trusted_origins: Sequence[str]
+    landing_url: str
     rate_limit: int
     max_pending_sign_ins: int
     session_lifetime: timedelta
@@ -48,6 +49,7 @@ class KavachOptions(TypedDict, total=False):
     auto_migrate: bool
     token_refresh_leeway: timedelta
     sites_cache_ttl: timedelta
+    database_connect_timeout: float
     sqlite_busy_timeout: float
 
 

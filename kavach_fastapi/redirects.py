@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from .tables import MAX_URL_LENGTH
-
-MAX_REDIRECT_LENGTH = MAX_URL_LENGTH
-"""A longer ``redirect_to`` falls back to ``/``: the attempt could not keep it."""
+MAX_REDIRECT_LENGTH = 2048
+"""A longer ``redirect_to`` falls back to the landing place: a sign-in attempt keeps no longer
+URL (``tables.MAX_URL_LENGTH`` is this)."""
 FALLBACK = "/"
+"""Where people land when the app sets no ``KAVACH_LANDING_URL``."""
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

@@ -22,7 +22,7 @@ from .atlassian.client import ProviderCalls
 from .atlassian.sites import SitesCache
 from .codes import ErrorCode
 from .crypto import Keyring
-from .database import is_sqlite
+from .database_urls import is_sqlite
 from .errors import ConfigurationError, KavachError
 from .housekeeping import Housekeeper
 from .http.errors import error_response
@@ -71,7 +71,11 @@ class Kavach:
         self.settings = settings
         self.providers = {provider.id: provider for provider in providers}
         self.keyring = Keyring(resolve_secret_keys(settings))
-        self.store = Store(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
+        self.store = Store(
+            settings.database_url,
+            busy_timeout=settings.sqlite_busy_timeout,
+            connect_timeout=settings.database_connect_timeout,
+        )
         self.sessions = SessionManager(
             self.store.sessions,
             lifetime=settings.session_lifetime,
@@ -121,10 +125,10 @@ class Kavach:
 
     async def _ensure_schema(self) -> None:
         # Alembic is imported here, when an app starts, not when the package is imported.
-        from .migrate import current_revision, head_revision, upgrade  # noqa: PLC0415
+        from .migrate import head_revision, reaching, schema_revision, upgrade  # noqa: PLC0415
 
         head = head_revision()
-        current = await current_revision(self.store.database.engine)
+        current = await schema_revision(self.store.database)
         if current == head:
             return
         auto = self.settings.auto_migrate
@@ -136,7 +140,8 @@ class Kavach:
                 f"version of kavach-fastapi needs {head}. Run `kavach db upgrade` with the same "
                 "KAVACH_DATABASE_URL, then start the app again."
             )
-        before, after = await upgrade(self.store.database.writer)
+        async with reaching(self.store.database):
+            before, after = await upgrade(self.store.database.writer)
         if before != after:
             logger.info("kavach schema upgraded from %s to %s", before or "(empty)", after)
 

@@ -9,6 +9,7 @@ so run it where the app runs:
     kavach sessions purge       # delete expired sessions and sign-in attempts
     kavach keys rotate          # re-encrypt stored tokens with the newest KAVACH_SECRET key
     kavach emulator --port 9000 # the Atlassian emulator, for development
+    kavach --version            # the installed kavach-fastapi version
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TextIO
 
+from .._version import __version__
 from ..errors import KavachError
 
 PURGE_BATCH = 1000
@@ -34,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Manage kavach-fastapi: database, sessions, keys, settings and the emulator.",
         epilog="Settings come from the environment (and .env), as for the app.",
     )
+    parser.add_argument("--version", action="version", version=f"kavach-fastapi {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def group(name: str, help_text: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
