@@ -1,7 +1,7 @@
 """Where a person may be sent after signing in: this site, or an origin the app trusts.
 
 ``redirect_to`` comes from a URL anyone can craft, so it is checked strictly and anything
-doubtful falls back to ``/``: only a plain path on this site (``/dashboard?tab=2``) or an absolute
+doubtful falls back to the app's landing place (``KAVACH_LANDING_URL``, ``/`` by default): only a plain path on this site (``/dashboard?tab=2``) or an absolute
 http(s) URL whose origin is this site's or one in ``KAVACH_TRUSTED_ORIGINS``. Protocol-relative
 paths, backslashes, control characters, white space, non-ASCII look-alikes, user-info and
 encoded slashes that decode into any of these are all refused.
@@ -58,25 +58,32 @@ def _is_local_path(value: str) -> bool:
     return True
 
 
-def safe_redirect(value: str | None, *, own_origin: str | None, trusted: Iterable[str]) -> str:
-    """Return ``value`` if it is a safe place to land, else ``/``.
+def safe_redirect(
+    value: str | None,
+    *,
+    own_origin: str | None,
+    trusted: Iterable[str],
+    fallback: str = FALLBACK,
+) -> str:
+    """Return ``value`` if it is a safe place to land, else ``fallback``.
 
     Args:
         value: the requested ``redirect_to``.
         own_origin: this site's origin, allowed in absolute form too.
         trusted: further allowed origins, normalised.
+        fallback: where to land instead (``KAVACH_LANDING_URL``, itself checked by this rule).
     """
     if not value or len(value) > MAX_REDIRECT_LENGTH or not _is_plain(value) or "\\" in value:
-        return FALLBACK
+        return fallback
     if value.startswith("/"):
-        return value if _is_local_path(value) else FALLBACK
+        return value if _is_local_path(value) else fallback
     parts = urlsplit(value)
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        return FALLBACK
+        return fallback
     origin = origin_of(value)
     allowed = {origin_of(o) for o in trusted} | ({origin_of(own_origin)} if own_origin else set())
     if origin is None or origin not in allowed:
-        return FALLBACK
+        return fallback
     return value
 
 

@@ -14,7 +14,7 @@ from ..errors import SignInError
 from ..http.cookies import BINDING_COOKIE, SESSION_COOKIE
 from ..http.errors import error_response, error_responses
 from ..http.requests import client_address, mount_url, wants_json
-from ..redirects import FALLBACK, safe_redirect, with_error
+from ..redirects import safe_redirect, with_error
 from ..runtime import Kavach
 from ..signin import ATTEMPT_LIFETIME, check_storable
 from .common import MaybeSession, cookies_of
@@ -75,7 +75,10 @@ def add_signin_routes(router: APIRouter, kavach: Kavach) -> None:
         provider: str,
         redirect_to: Annotated[
             str | None,
-            Query(description="Where to land afterwards: a path here or a trusted origin."),
+            Query(
+                description="Where to land afterwards: a path here or a trusted origin. "
+                "Without it (or when refused), `KAVACH_LANDING_URL` (`/` unless set)."
+            ),
         ] = None,
     ) -> Response:
         """Send the browser to the provider's consent page (302).
@@ -85,7 +88,12 @@ def add_signin_routes(router: APIRouter, kavach: Kavach) -> None:
         client = kavach.sign_in.client(provider)  # an unknown provider is refused uncounted
         base = mount_url(request, AUTHORIZE_PATH.format(provider=provider), settings.base_url)
         redirect_uri = f"{base}{CALLBACK_PATH.format(provider=provider)}"
-        target = safe_redirect(redirect_to, own_origin=base, trusted=settings.trusted_origins)
+        target = safe_redirect(
+            redirect_to,
+            own_origin=base,
+            trusted=settings.trusted_origins,
+            fallback=settings.landing_url,
+        )
         # Before the rate limiter counts it: a refused request writes nothing.
         check_storable(redirect_uri=redirect_uri, redirect_to=target)
         await kavach.rate_limiter.hit(client_address(request))
@@ -140,7 +148,7 @@ def add_signin_routes(router: APIRouter, kavach: Kavach) -> None:
                 provider, state=answer.state, browser_binding=binding
             )
         except SignInError as exc:
-            return _failed(request, exc, FALLBACK)
+            return _failed(request, exc, settings.landing_url)
         try:
             result = await kavach.sign_in.complete(
                 pending, code=answer.code, error=answer.error, issuer=answer.iss
