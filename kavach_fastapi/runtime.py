@@ -27,6 +27,7 @@ from .errors import ConfigurationError, KavachError
 from .housekeeping import Housekeeper
 from .http.errors import error_response
 from .http.requests import reauth_url
+from .http.security import declare_answers
 from .keyfile import resolve_secret_keys
 from .keys import KeyRotation
 from .oauth import OAuthClient, SharedTransport
@@ -176,6 +177,7 @@ class Kavach:
             )
         setattr(app.state, STATE_KEY, self)
         _answer_errors(app, self.answer)
+        declare_answers(app)
 
     def detach(self, app: ASGIApp) -> None:
         """Undo `attach` at shutdown."""

@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 
 from ..dependencies import current_user, get_kavach
 from ..errors import ConfigurationError
+from ..http.security import GrantRequired
 from ..models import AtlassianSite
 from ..providers.atlassian import AtlassianProvider
 from ..runtime import Kavach
@@ -37,7 +38,7 @@ def atlassian_of(kavach: Kavach) -> AtlassianProvider:
     return provider
 
 
-async def atlassian_token(request: Request) -> str:
+async def atlassian_token(request: Request, _required: GrantRequired = None) -> str:
     """A valid Atlassian access token for the signed-in person, refreshed when needed.
 
     Raises:
@@ -50,7 +51,7 @@ async def atlassian_token(request: Request) -> str:
     return await kavach.tokens.access_token(user.id, atlassian_of(kavach).id)
 
 
-async def atlassian_sites(request: Request) -> list[AtlassianSite]:
+async def atlassian_sites(request: Request, _required: GrantRequired = None) -> list[AtlassianSite]:
     """The signed-in person's Atlassian sites (cached per account, see ``KAVACH_SITES_CACHE_TTL``).
 
     Raises:
@@ -62,7 +63,7 @@ async def atlassian_sites(request: Request) -> list[AtlassianSite]:
     return await kavach.sites.sites(user.id, atlassian_of(kavach))
 
 
-async def atlassian_client(request: Request) -> AtlassianClient:
+async def atlassian_client(request: Request, _required: GrantRequired = None) -> AtlassianClient:
     """An [`AtlassianClient`][kavach_fastapi.AtlassianClient] for the signed-in person.
 
     Raises:
