@@ -30,7 +30,7 @@ from kavach_fastapi.testing import sign_in
 from ..databases import TestDatabase
 from .conftest import PREFIX, SECRET, another_browser, database_url
 
-SCHEMES = [{"KavachSessionCookie": []}, {"KavachSessionToken": []}]
+SCHEMES: list[dict[str, list[str]]] = [{"KavachSessionCookie": []}, {"KavachSessionToken": []}]
 
 
 @pytest.fixture
