@@ -24,9 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .database import Database, describe_failure, is_unavailable
 from .database_urls import describe_database, sqlite_file
-from .errors import DatabaseUnavailableError
+from .errors import ConfigurationError, DatabaseUnavailableError
 
 VERSION_TABLE = "kavach_alembic_version"
+
+# A server that answers but will not let this URL in: a wrong user or password (class 28), a
+# database that does not exist (3D000). A mistake in KAVACH_DATABASE_URL, not an outage.
+_REFUSED_SQLSTATES = ("28", "3D000")
 _SCRIPTS = Path(__file__).with_name("migrations")
 
 
@@ -80,16 +84,25 @@ async def reaching(database: Database) -> AsyncIterator[None]:
     """Run schema work; a database out of reach leaves it as one sentence naming the fix.
 
     Raises:
+        ConfigurationError: the server refused the URL's user, password or database name.
         DatabaseUnavailableError: the database cannot be reached (or its file opened), with
             a message that names it, why, and what to check.
     """
     try:
         yield
     except Exception as exc:
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        sqlstate = str(getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None) or "")
+        if sqlstate.startswith(_REFUSED_SQLSTATES):
+            said = (str(cause).strip().splitlines() or [sqlstate])[0]
+            raise ConfigurationError(
+                f"The server refused {describe_database(database.url)}: {said}. Check the user "
+                "name, password and database name in KAVACH_DATABASE_URL (the database must "
+                "exist: create it, then run `kavach db upgrade`)."
+            ) from None
         if not is_unavailable(exc):
             raise
         timeout = database.connect_timeout
-        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
         why = (
             f"no answer within {timeout:g} s (KAVACH_DATABASE_CONNECT_TIMEOUT)"
             if isinstance(cause, asyncio.TimeoutError)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 import kavach_fastapi
 
@@ -161,3 +162,19 @@ def test_a_relative_sqlite_path_is_shown_as_the_absolute_file_it_means(folder: P
         assert ran.status == 0, ran.err
         assert f"sqlite:///data/kavach.db (the file {meant})" in ran.out
     assert meant.exists()
+
+
+@pytest.mark.postgres
+def test_a_database_that_does_not_exist_is_one_line_naming_the_fix(
+    folder: Path, postgres_url: str
+) -> None:
+    missing = make_url(postgres_url).set(database="kavach_no_such_database").render_as_string()
+
+    ran = run_kavach("sessions", "purge", "--database-url", missing, cwd=folder)
+
+    assert ran.status == 2
+    assert one_line(ran) == (
+        f'kavach: The server refused {missing}: database "kavach_no_such_database" does not '
+        "exist. Check the user name, password and database name in KAVACH_DATABASE_URL (the "
+        "database must exist: create it, then run `kavach db upgrade`)."
+    )
