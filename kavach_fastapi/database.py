@@ -34,58 +34,14 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from .errors import ConfigurationError, DatabaseUnavailableError
-from .settings import DEFAULT_SQLITE_BUSY_TIMEOUT
+from .database_urls import async_database_url, missing_driver, sqlite_file
+from .errors import DatabaseUnavailableError
+from .settings import DEFAULT_DATABASE_CONNECT_TIMEOUT, DEFAULT_SQLITE_BUSY_TIMEOUT
 
 logger = logging.getLogger("kavach_fastapi")
 
 
-def sqlite_file(database_url: str) -> Path | None:
-    """The file of a SQLite database URL; ``None`` for other databases or in-memory SQLite."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite":
-        return None
-    if not url.database or url.database == ":memory:" or url.database.startswith("file::memory:"):
-        return None
-    return Path(url.database)
-
-
-def is_sqlite(database_url: str) -> bool:
-    """Whether the URL names a SQLite database (file or in memory)."""
-    return make_url(database_url).get_backend_name() == "sqlite"
-
-
-_ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 _WRITE = "kavach_write"
-
-
-def async_database_url(database_url: str) -> str:
-    """Give a plain SQLAlchemy URL its async driver (``sqlite://`` -> ``sqlite+aiosqlite://``).
-
-    Raises:
-        ConfigurationError: the URL is malformed or names a synchronous driver.
-    """
-    try:
-        url = make_url(database_url)
-    except Exception:
-        raise ConfigurationError(
-            "KAVACH_DATABASE_URL is not a valid database URL, e.g. sqlite:///kavach.db or "
-            "postgresql://user@host/dbname."
-        ) from None
-    backend, driver = url.get_backend_name(), url.get_driver_name()
-    if backend not in _ASYNC_DRIVERS:
-        raise ConfigurationError(
-            f"KAVACH_DATABASE_URL: the {backend!r} database is not supported; "
-            "use sqlite:/// or postgresql://."
-        )
-    if "+" not in url.drivername:
-        url = url.set(drivername=f"{backend}+{_ASYNC_DRIVERS[backend]}")
-    elif driver in ("pysqlite", "psycopg2", "pg8000"):
-        raise ConfigurationError(
-            f"KAVACH_DATABASE_URL: the {driver} driver is synchronous; "
-            f"use {backend}+{_ASYNC_DRIVERS[backend]}:// or plain {backend}://."
-        )
-    return url.render_as_string(hide_password=False)
 
 
 def _sqlite_connect(dbapi_connection: Any, busy_timeout: float) -> None:
@@ -124,25 +80,57 @@ def _create_owner_only(path: Path) -> None:
 
 
 def create_engine(
-    database_url: str, *, busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT
+    database_url: str,
+    *,
+    busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT,
+    connect_timeout: float = DEFAULT_DATABASE_CONNECT_TIMEOUT,
 ) -> AsyncEngine:
     """An async engine for the URL, with SQLite tuned for concurrent web workers.
+
+    Nothing is connected or created yet: a SQLite file and its folder appear at the first
+    connection.
 
     Args:
         database_url: a SQLAlchemy URL; the async driver is added when it is missing.
         busy_timeout: seconds a SQLite write waits for another writer's lock.
+        connect_timeout: seconds to wait for PostgreSQL to accept a connection.
+
+    Raises:
+        ConfigurationError: the URL is invalid, or its driver is not installed.
     """
     url = async_database_url(database_url)
+    try:
+        return _create_engine(url, database_url, busy_timeout, connect_timeout)
+    except ImportError as exc:
+        raise missing_driver(database_url, exc) from None
+
+
+def _connect_timeout(url: str, seconds: float) -> dict[str, Any]:
+    # asyncpg's own default is 60 s, libpq's none: an unreachable server would hang start-up.
+    driver = make_url(url).get_driver_name()
+    if driver == "asyncpg":
+        return {"timeout": seconds}
+    if driver == "psycopg":
+        return {"connect_timeout": max(1, round(seconds))}
+    return {}
+
+
+def _create_engine(
+    url: str, database_url: str, busy_timeout: float, connect_timeout: float
+) -> AsyncEngine:
     if not url.startswith("sqlite"):
         # No pre-ping (it costs three round trips per checkout): connections are recycled,
         # and one the server closed (a restart) is replaced at checkout for free.
-        engine = create_async_engine(url, pool_recycle=1800, hide_parameters=True)
+        engine = create_async_engine(
+            url,
+            pool_recycle=1800,
+            hide_parameters=True,
+            connect_args=_connect_timeout(url, connect_timeout),
+        )
         replace_connections_closed_while_idle(engine)
         return engine
     path = sqlite_file(database_url)
     in_memory = path is None
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
         url,
         connect_args={"check_same_thread": False},
@@ -152,11 +140,13 @@ def create_engine(
         pool_reset_on_return=None,
         **({"poolclass": StaticPool} if in_memory else {}),
     )
-    if path is not None and not make_url(database_url).query.get("uri"):
-        file = path
+    if path is not None:
+        file, plain = path, not make_url(database_url).query.get("uri")
 
         def before_connect(*_args: Any) -> None:
-            _create_owner_only(file)
+            file.parent.mkdir(parents=True, exist_ok=True)
+            if plain:
+                _create_owner_only(file)
 
         # Before every new connection, not only the first: a file deleted while the app runs
         # would otherwise come back with SQLite's default mode.
@@ -212,7 +202,7 @@ def is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError)
 
 
-def _describe(exc: BaseException) -> str:
+def describe_failure(exc: BaseException) -> str:
     """The failure in a few words for the log: the driver's exception and its first line."""
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     first_line = str(cause).strip().splitlines()[0][:200] if str(cause).strip() else ""
@@ -255,7 +245,7 @@ class OutageWatch:
             logger.warning(
                 "The database cannot be reached (%s): answering 503 database_unavailable "
                 "until it is back.",
-                _describe(exc),
+                describe_failure(exc),
             )
 
     def _succeeded(self) -> None:
@@ -293,12 +283,21 @@ class Database:
         database_url: a SQLAlchemy URL; the async driver is added when it is missing.
         busy_timeout: seconds a SQLite write waits for another writer's lock before the
             request is answered 503 ``database_unavailable``.
+        connect_timeout: seconds to wait for PostgreSQL to accept a connection.
     """
 
     def __init__(
-        self, database_url: str, *, busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT
+        self,
+        database_url: str,
+        *,
+        busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT,
+        connect_timeout: float = DEFAULT_DATABASE_CONNECT_TIMEOUT,
     ) -> None:
-        self.engine = create_engine(database_url, busy_timeout=busy_timeout)
+        self.url = database_url
+        self.connect_timeout = connect_timeout
+        self.engine = create_engine(
+            database_url, busy_timeout=busy_timeout, connect_timeout=connect_timeout
+        )
         self.writer = self.engine.execution_options(**{_WRITE: True})
         """The engine for write transactions (``BEGIN IMMEDIATE`` on SQLite)."""
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")

@@ -6,7 +6,9 @@ Use the ``Annotated`` aliases in signatures:
     async def me(user: CurrentUser) -> User: ...
 
 ``current_user`` answers 401 with the package's JSON error when nobody is signed in;
-``optional_user`` gives ``None`` instead. The dependencies that call a provider as that person
+``optional_user`` gives ``None`` instead. Both declare the session cookie and the bearer token
+as OpenAPI security schemes (`kavach_fastapi.http.security`), so "Authorize" in ``/docs``
+works, and a route behind ``current_user`` lists its 401 answer. The dependencies that call a provider as that person
 live beside the provider (`kavach_fastapi.atlassian.dependencies`).
 """
 
@@ -18,6 +20,7 @@ from fastapi import Depends, Request
 
 from .errors import ConfigurationError, NotSignedInError
 from .http.cookies import cookie_policy, session_token
+from .http.security import SessionCredentials, SignInRequired
 from .models import User
 from .runtime import STATE_KEY, Kavach
 from .sessions import ActiveSession
@@ -42,7 +45,9 @@ def get_kavach(request: Request) -> Kavach:
     return kavach
 
 
-async def active_session(request: Request) -> ActiveSession | None:
+async def active_session(
+    request: Request, _credentials: SessionCredentials = None
+) -> ActiveSession | None:
     """The request's valid session, looked up once per request.
 
     The one session dependency: the router's endpoints and the app's routes both use it.
@@ -57,13 +62,13 @@ async def active_session(request: Request) -> ActiveSession | None:
     return found
 
 
-async def optional_user(request: Request) -> User | None:
+async def optional_user(request: Request, _credentials: SessionCredentials = None) -> User | None:
     """The signed-in user, or ``None`` when nobody is signed in."""
     found = await active_session(request)
     return None if found is None else found.user
 
 
-async def current_user(request: Request) -> User:
+async def current_user(request: Request, _required: SignInRequired = None) -> User:
     """The signed-in user.
 
     Raises:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from .crypto import new_token
-from .database import is_sqlite, sqlite_file
+from .database_urls import is_sqlite, sqlite_file
 from .errors import ConfigurationError
 from .settings import KavachSettings
 

@@ -9,6 +9,9 @@ refuses to start until it is.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
@@ -16,9 +19,18 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .database import Database, describe_failure, is_unavailable
+from .database_urls import describe_database, sqlite_file
+from .errors import ConfigurationError, DatabaseUnavailableError
+
 VERSION_TABLE = "kavach_alembic_version"
+
+# A server that answers but will not let this URL in: a wrong user or password (class 28), a
+# database that does not exist (3D000). A mistake in KAVACH_DATABASE_URL, not an outage.
+_REFUSED_SQLSTATES = ("28", "3D000")
 _SCRIPTS = Path(__file__).with_name("migrations")
 
 
@@ -65,3 +77,52 @@ async def upgrade(engine: AsyncEngine, target: str = "head") -> tuple[str | None
         await connection.run_sync(_upgrade, target)
         after = await connection.run_sync(_current)
     return before, after or ""
+
+
+@asynccontextmanager
+async def reaching(database: Database) -> AsyncIterator[None]:
+    """Run schema work; a database out of reach leaves it as one sentence naming the fix.
+
+    Raises:
+        ConfigurationError: the server refused the URL's user, password or database name.
+        DatabaseUnavailableError: the database cannot be reached (or its file opened), with
+            a message that names it, why, and what to check.
+    """
+    try:
+        yield
+    except Exception as exc:
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        sqlstate = str(getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None) or "")
+        if sqlstate.startswith(_REFUSED_SQLSTATES):
+            said = (str(cause).strip().splitlines() or [sqlstate])[0]
+            raise ConfigurationError(
+                f"The server refused {describe_database(database.url)}: {said}. Check the user "
+                "name, password and database name in KAVACH_DATABASE_URL (the database must "
+                "exist: create it, then run `kavach db upgrade`)."
+            ) from None
+        if not is_unavailable(exc):
+            raise
+        timeout = database.connect_timeout
+        why = (
+            f"no answer within {timeout:g} s (KAVACH_DATABASE_CONNECT_TIMEOUT)"
+            if isinstance(cause, asyncio.TimeoutError)
+            else describe_failure(exc)
+        )
+        raise DatabaseUnavailableError(
+            f"Cannot reach {describe_database(database.url)}: {why}. Check KAVACH_DATABASE_URL "
+            "and that the database server is running and accepts connections from here."
+        ) from None
+
+
+async def schema_revision(database: Database) -> str | None:
+    """The schema revision, without creating anything: a SQLite file that does not exist yet
+    has none (``None``).
+
+    Raises:
+        DatabaseUnavailableError: the database cannot be reached, in one sentence.
+    """
+    path = sqlite_file(database.url)
+    if path is not None and not path.exists():
+        return None
+    async with reaching(database):
+        return await current_revision(database.engine)

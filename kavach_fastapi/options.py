@@ -50,6 +50,7 @@ class KavachOptions(TypedDict, total=False):
     trusted_origins: Sequence[str]
     csrf_trusted_origins: Sequence[str]
     allowed_sites: Sequence[str]
+    landing_url: str
     rate_limit: int
     max_pending_sign_ins: int
     session_lifetime: timedelta
@@ -60,6 +61,7 @@ class KavachOptions(TypedDict, total=False):
     token_refresh_leeway: timedelta
     sites_cache_ttl: timedelta
     quota_check_interval: float
+    database_connect_timeout: float
     sqlite_busy_timeout: float
 
 

@@ -1,7 +1,7 @@
 """Where a person may be sent after signing in: this site, or an origin the app trusts.
 
 ``redirect_to`` comes from a URL anyone can craft, so it is checked strictly and anything
-doubtful falls back to ``/``: only a plain path on this site (``/dashboard?tab=2``) or an absolute
+doubtful falls back to the app's landing place (``KAVACH_LANDING_URL``, ``/`` by default): only a plain path on this site (``/dashboard?tab=2``) or an absolute
 http(s) URL whose origin is this site's or one in ``KAVACH_TRUSTED_ORIGINS``. Protocol-relative
 paths, backslashes, control characters, white space, non-ASCII look-alikes, user-info and
 encoded slashes that decode into any of these are all refused.
@@ -14,11 +14,12 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from .codes import ErrorCode
 from .errors import KavachError
-from .tables import MAX_URL_LENGTH
 
-MAX_REDIRECT_LENGTH = MAX_URL_LENGTH
-"""A longer ``redirect_to`` falls back to ``/``: the attempt could not keep it."""
+MAX_REDIRECT_LENGTH = 2048
+"""A longer ``redirect_to`` falls back to the landing place: a sign-in attempt keeps no longer
+URL (``tables.MAX_URL_LENGTH`` is this)."""
 FALLBACK = "/"
+"""Where people land when the app sets no ``KAVACH_LANDING_URL``."""
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -60,25 +61,32 @@ def _is_local_path(value: str) -> bool:
     return True
 
 
-def safe_redirect(value: str | None, *, own_origin: str | None, trusted: Iterable[str]) -> str:
-    """Return ``value`` if it is a safe place to land, else ``/``.
+def safe_redirect(
+    value: str | None,
+    *,
+    own_origin: str | None,
+    trusted: Iterable[str],
+    fallback: str = FALLBACK,
+) -> str:
+    """Return ``value`` if it is a safe place to land, else ``fallback``.
 
     Args:
         value: the requested ``redirect_to``.
         own_origin: this site's origin, allowed in absolute form too.
         trusted: further allowed origins, normalised.
+        fallback: where to land instead (``KAVACH_LANDING_URL``, itself checked by this rule).
     """
     if not value or len(value) > MAX_REDIRECT_LENGTH or not _is_plain(value) or "\\" in value:
-        return FALLBACK
+        return fallback
     if value.startswith("/"):
-        return value if _is_local_path(value) else FALLBACK
+        return value if _is_local_path(value) else fallback
     parts = urlsplit(value)
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        return FALLBACK
+        return fallback
     origin = origin_of(value)
     allowed = {origin_of(o) for o in trusted} | ({origin_of(own_origin)} if own_origin else set())
     if origin is None or origin not in allowed:
-        return FALLBACK
+        return fallback
     return value
 
 
@@ -105,14 +113,14 @@ def check_storable(*, redirect_uri: str, redirect_to: str) -> None:
     Raises:
         KavachError: ``invalid_request`` (400), naming what is too long.
     """
-    if len(redirect_uri) > MAX_URL_LENGTH:
+    if len(redirect_uri) > MAX_REDIRECT_LENGTH:
         raise KavachError(
             f"This request's address is too long to sign in from: the callback URL would exceed "
-            f"{MAX_URL_LENGTH} characters. Use the app's usual address, or set KAVACH_BASE_URL.",
+            f"{MAX_REDIRECT_LENGTH} characters. Use the app's usual address, or set KAVACH_BASE_URL.",
             code=ErrorCode.INVALID_REQUEST,
         )
-    if len(redirect_to) > MAX_URL_LENGTH:
+    if len(redirect_to) > MAX_REDIRECT_LENGTH:
         raise KavachError(
-            f"redirect_to is longer than {MAX_URL_LENGTH} characters.",
+            f"redirect_to is longer than {MAX_REDIRECT_LENGTH} characters.",
             code=ErrorCode.INVALID_REQUEST,
         )

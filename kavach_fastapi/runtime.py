@@ -23,13 +23,14 @@ from .atlassian.client import ProviderCalls
 from .atlassian.sites import SitesCache, sites_of_token
 from .codes import ErrorCode
 from .crypto import Keyring
-from .database import is_sqlite
+from .database_urls import is_sqlite
 from .errors import ConfigurationError, KavachError
 from .grants import IdleGrants
 from .hooks import NO_HOOKS, KavachHooks
 from .housekeeping import Housekeeper
 from .http.errors import error_response
 from .http.requests import reauth_url
+from .http.security import declare_answers
 from .keyfile import resolve_secret_keys
 from .keys import KeyRotation
 from .models import AtlassianSite
@@ -82,7 +83,11 @@ class Kavach:
         self.hooks = hooks
         self.providers = {provider.id: provider for provider in providers}
         self.keyring = Keyring(resolve_secret_keys(settings))
-        self.store = Store(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
+        self.store = Store(
+            settings.database_url,
+            busy_timeout=settings.sqlite_busy_timeout,
+            connect_timeout=settings.database_connect_timeout,
+        )
         self.sessions = SessionManager(
             self.store.sessions,
             lifetime=settings.session_lifetime,
@@ -187,10 +192,10 @@ class Kavach:
 
     async def _ensure_schema(self) -> None:
         # Alembic is imported here, when an app starts, not when the package is imported.
-        from .migrate import current_revision, head_revision, upgrade  # noqa: PLC0415
+        from .migrate import head_revision, reaching, schema_revision, upgrade  # noqa: PLC0415
 
         head = head_revision()
-        current = await current_revision(self.store.database.engine)
+        current = await schema_revision(self.store.database)
         if current == head:
             return
         auto = self.settings.auto_migrate
@@ -202,7 +207,8 @@ class Kavach:
                 f"version of kavach-fastapi needs {head}. Run `kavach db upgrade` with the same "
                 "KAVACH_DATABASE_URL, then start the app again."
             )
-        before, after = await upgrade(self.store.database.writer)
+        async with reaching(self.store.database):
+            before, after = await upgrade(self.store.database.writer)
         if before != after:
             logger.info("kavach schema upgraded from %s to %s", before or "(empty)", after)
 
@@ -237,6 +243,7 @@ class Kavach:
             )
         setattr(app.state, STATE_KEY, self)
         _answer_errors(app, self.answer)
+        declare_answers(app)
 
     def detach(self, app: ASGIApp) -> None:
         """Undo `attach` at shutdown."""

@@ -17,10 +17,11 @@ from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .errors import ConfigurationError
+from .redirects import FALLBACK, safe_redirect
 
 DEFAULT_ATLASSIAN_SCOPES: tuple[str, ...] = ("read:me", "offline_access")
 """Scopes every Atlassian sign-in requests: the profile and refresh tokens."""
@@ -29,6 +30,9 @@ DEFAULT_DATABASE_URL = "sqlite:///kavach.db"
 
 DEFAULT_SQLITE_BUSY_TIMEOUT = 10.0
 """Seconds a SQLite write waits for another writer's lock, unless configured."""
+
+DEFAULT_DATABASE_CONNECT_TIMEOUT = 5.0
+"""Seconds to wait for PostgreSQL to accept a connection, unless configured."""
 
 GENERATE_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 """The command that makes a good ``KAVACH_SECRET`` key."""
@@ -133,6 +137,8 @@ class KavachSettings(_FromEnvironment):
 
     allowed_sites: Annotated[tuple[str, ...], NoDecode] = ()
     """Comma-separated Atlassian sites, as cloud ids or site URLs (`https://acme.atlassian.net`): when set, only people whose grant reaches one of them may sign in; anyone else is refused with `site_not_allowed` and nothing is stored. Checked at each sign-in, from Atlassian's `accessible-resources`."""
+    landing_url: str = FALLBACK
+    """Where people land after signing in or out when no `redirect_to` is given (or it is refused), e.g. `/dashboard`: a path on this site, or a URL on an origin of `KAVACH_TRUSTED_ORIGINS` (or of `KAVACH_BASE_URL`). A failed sign-in lands there too, with `?error=CODE`."""
 
     rate_limit: int = Field(default=30, ge=0)
     """Sign-in starts and callbacks allowed per minute per client address (an IPv6 address counts for its /64); `0` turns the limit off. A callback finishing a sign-in that the same browser started is never refused, and a request that the server reports no address for is not counted."""
@@ -163,6 +169,8 @@ class KavachSettings(_FromEnvironment):
 
     quota_check_interval: float = Field(default=1.0, ge=0)
     """How long a process trusts what it last read of the quota blocks (sites Atlassian refused with a long `429`) before reading them again; bounds how late another worker's block stops this one. `0` reads them before every product-API call."""
+    database_connect_timeout: float = Field(default=DEFAULT_DATABASE_CONNECT_TIMEOUT, gt=0)
+    """Seconds to wait for PostgreSQL to accept a connection; an unreachable server then fails start-up and `kavach` commands with one message (and requests with 503 `database_unavailable`). No effect on SQLite."""
 
     sqlite_busy_timeout: float = Field(default=DEFAULT_SQLITE_BUSY_TIMEOUT, gt=0)
     """Seconds a write to a SQLite database waits for another process's write lock; after that the request is answered 503 `database_unavailable`. No effect on PostgreSQL."""
@@ -200,6 +208,18 @@ class KavachSettings(_FromEnvironment):
     @classmethod
     def _check_sites(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_site(site) for site in value)
+
+    @field_validator("landing_url")
+    @classmethod
+    def _check_landing_url(cls, value: str, info: ValidationInfo) -> str:
+        # The same rule as redirect_to: what a visitor could not be sent to, nobody lands on.
+        base_url, trusted = info.data.get("base_url"), info.data.get("trusted_origins", ())
+        if safe_redirect(value, own_origin=base_url, trusted=trusted) != value:
+            raise ValueError(
+                f"{value!r} is not a place redirect_to may point at: give a path on this site "
+                "such as /dashboard, or a URL on an origin of KAVACH_TRUSTED_ORIGINS"
+            )
+        return value
 
     @field_validator("base_url")
     @classmethod

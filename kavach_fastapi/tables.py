@@ -15,11 +15,14 @@ from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, UniqueConstra
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from .redirects import MAX_REDIRECT_LENGTH
+
 metadata = MetaData()
 """The metadata of every kavach table, separate from ``SQLModel.metadata``."""
 
-MAX_URL_LENGTH = 2048
-"""The longest URL a table keeps (a sign-in's ``redirect_uri`` and ``redirect_to``, a picture)."""
+# The longest URL a table keeps (a sign-in's ``redirect_uri`` and ``redirect_to``, a picture):
+# the longest ``redirect_to`` that redirects.py lets through.
+MAX_URL_LENGTH = MAX_REDIRECT_LENGTH
 
 MAX_EMAIL_LENGTH = 320
 """The longest email a user row keeps (RFC 5321's limit); a longer one is not kept."""

@@ -85,7 +85,7 @@ def sign_in(
     *,
     user: EmulatedUser | None = None,
     site_ids: list[str] | None = None,
-    redirect_to: str = "/",
+    redirect_to: str | None = "/",
     provider: str = "atlassian",
 ) -> httpx2.Response:
     """Sign a person in through the app's real endpoints and the emulator's consent.
@@ -95,7 +95,8 @@ def sign_in(
         emulator: the emulator the app signs in against.
         user: who signs in; the emulator's first user by default.
         site_ids: the sites to grant; all by default.
-        redirect_to: where the app should land afterwards.
+        redirect_to: where the app should land afterwards; ``None`` sends none, so the
+            app's ``landing_url`` applies.
         provider: the provider id.
 
     Returns:
@@ -106,7 +107,8 @@ def sign_in(
     """
     app: Any = client.app
     authorize = app.url_path_for("kavach_authorize", provider=provider)
-    started = client.get(authorize, params={"redirect_to": redirect_to}, follow_redirects=False)
+    params = {} if redirect_to is None else {"redirect_to": redirect_to}
+    started = client.get(authorize, params=params, follow_redirects=False)
     if started.status_code != 302:
         raise AssertionError(f"authorize answered {started.status_code}: {started.text}")
     consent_url = started.headers["location"]

@@ -21,6 +21,7 @@ from ..dependencies import current_user, get_kavach
 from ..errors import ConfigurationError, ReauthRequiredError
 from ..extra_scopes import EXTRA_SCOPES_PARAM, check_scope_names, seal_extra_scopes
 from ..http.requests import reauth_url
+from ..http.security import GrantRequired
 from ..models import AtlassianSite
 from ..providers.atlassian import AtlassianProvider
 from ..providers.base import missing_scopes
@@ -42,7 +43,7 @@ def atlassian_of(kavach: Kavach) -> AtlassianProvider:
     return provider
 
 
-async def atlassian_token(request: Request) -> str:
+async def atlassian_token(request: Request, _required: GrantRequired = None) -> str:
     """A valid Atlassian access token for the signed-in person, refreshed when needed.
 
     Raises:
@@ -55,7 +56,7 @@ async def atlassian_token(request: Request) -> str:
     return await kavach.tokens.access_token(user.id, atlassian_of(kavach).id)
 
 
-async def atlassian_sites(request: Request) -> list[AtlassianSite]:
+async def atlassian_sites(request: Request, _required: GrantRequired = None) -> list[AtlassianSite]:
     """The signed-in person's Atlassian sites (cached per account, see ``KAVACH_SITES_CACHE_TTL``).
 
     Raises:
@@ -67,7 +68,7 @@ async def atlassian_sites(request: Request) -> list[AtlassianSite]:
     return await kavach.sites.sites(user.id, atlassian_of(kavach))
 
 
-async def atlassian_client(request: Request) -> AtlassianClient:
+async def atlassian_client(request: Request, _required: GrantRequired = None) -> AtlassianClient:
     """An [`AtlassianClient`][kavach_fastapi.AtlassianClient] for the signed-in person.
 
     Raises:

@@ -12,6 +12,7 @@ so run it where the app runs:
     kavach grants refresh-idle  # refresh idle grants before Atlassian's 90-day expiry (cron)
     kavach privacy report       # Atlassian's personal-data reporting (daily, from cron)
     kavach emulator --port 9000 # the Atlassian emulator, for development
+    kavach --version            # the installed kavach-fastapi version
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TextIO
 
+from .._version import __version__
 from ..errors import KavachError
 from ._durations import duration
 
@@ -38,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Manage kavach-fastapi: database, sessions, keys, settings and the emulator.",
         epilog="Settings come from the environment (and .env), as for the app.",
     )
+    parser.add_argument("--version", action="version", version=f"kavach-fastapi {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def group(name: str, help_text: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:

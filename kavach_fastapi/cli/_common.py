@@ -1,12 +1,16 @@
-"""What the ``kavach`` commands share: the settings they read and how a database URL is shown."""
+"""What the ``kavach`` commands share: the settings they read, the database they open, and
+the schema check that lets a command change nothing when the database is not ready for it."""
 
 from __future__ import annotations
 
 import argparse
 
-from sqlalchemy.engine import make_url
-
+from ..database import Database
+from ..database_urls import describe_database
+from ..errors import ConfigurationError
+from ..migrate import head_revision, schema_revision
 from ..settings import KavachSettings, load_settings
+from ..store import Store
 
 
 def settings_of(args: argparse.Namespace) -> KavachSettings:
@@ -14,6 +18,46 @@ def settings_of(args: argparse.Namespace) -> KavachSettings:
     return load_settings(KavachSettings, database_url=getattr(args, "database_url", None))
 
 
-def safe_url(database_url: str) -> str:
-    """The URL without its password, to print."""
-    return make_url(database_url).render_as_string(hide_password=True)
+def database_of(settings: KavachSettings) -> Database:
+    """The settings' database, opened as the app opens it (nothing is connected yet).
+
+    Raises:
+        ConfigurationError: the URL is invalid, or its driver is not installed.
+    """
+    return Database(
+        settings.database_url,
+        busy_timeout=settings.sqlite_busy_timeout,
+        connect_timeout=settings.database_connect_timeout,
+    )
+
+
+def store_of(settings: KavachSettings) -> Store:
+    """The settings' store, opened as the app opens it (nothing is connected yet).
+
+    Raises:
+        ConfigurationError: the URL is invalid, or its driver is not installed.
+    """
+    return Store(
+        settings.database_url,
+        busy_timeout=settings.sqlite_busy_timeout,
+        connect_timeout=settings.database_connect_timeout,
+    )
+
+
+async def require_schema(database: Database) -> None:
+    """Go on only if the database has the newest kavach schema; creates nothing.
+
+    Raises:
+        ConfigurationError: it has no kavach tables, or older ones: run ``kavach db upgrade``.
+        DatabaseUnavailableError: it cannot be reached.
+    """
+    current = await schema_revision(database)
+    head = head_revision()
+    if current == head:
+        return
+    state = "has no kavach tables" if current is None else f"is at schema revision {current}"
+    raise ConfigurationError(
+        f"The database {describe_database(database.url)} {state}, and this version needs "
+        f"{head}: run `kavach db upgrade` with the same KAVACH_DATABASE_URL first. "
+        "Nothing was changed."
+    )

@@ -13,13 +13,12 @@ from typing import TextIO
 from urllib.parse import urlencode
 
 from ..atlassian.scopes import scope_warnings
-from ..database import Database, is_sqlite
-from ..errors import ConfigurationError
-from ..migrate import current_revision, head_revision
+from ..database_urls import describe_database, is_sqlite
+from ..errors import ConfigurationError, KavachError
 from ..providers.atlassian import ATLASSIAN_AUDIENCE
 from ..providers.base import merge_scopes
 from ..settings import DEFAULT_ATLASSIAN_SCOPES, AtlassianSettings, KavachSettings, load_settings
-from ._common import safe_url, settings_of
+from ._common import database_of, require_schema, settings_of
 
 CALLBACK_SUFFIX = "/auth/oauth/callback/atlassian"
 DEFAULT_MOUNT_URL = "http://127.0.0.1:8000/api/kavach"
@@ -74,18 +73,17 @@ def _atlassian_settings() -> tuple[AtlassianSettings | None, list[str]]:
 
 
 async def _database_problems(settings: KavachSettings) -> list[str]:
-    database = Database(settings.database_url)
     try:
-        current = await current_revision(database.engine)
-    except Exception as exc:  # any failure to connect is reported the same way
-        return [f"Cannot reach {safe_url(settings.database_url)}: {type(exc).__name__}."]
+        database = database_of(settings)
+    except ConfigurationError as exc:
+        return [exc.message]
+    try:
+        # Reads only: checking never creates the SQLite file or its key file.
+        await require_schema(database)
+    except KavachError as exc:
+        return [exc.message]
     finally:
         await database.dispose()
-    if current != head_revision():
-        return [
-            f"The database schema is at {current or '(none)'}, not {head_revision()}: "
-            "run `kavach db upgrade`."
-        ]
     return []
 
 
@@ -108,6 +106,7 @@ async def run_check(args: argparse.Namespace, out: TextIO) -> int:
             file=out,
         )
     if settings is not None:
+        print(f"Database: {describe_database(settings.database_url)}", file=out)
         if not settings.secret_keys and is_sqlite(settings.database_url):
             print("KAVACH_SECRET is not set: a key file is kept beside the SQLite file.", file=out)
         elif not settings.secret_keys:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from ..database import Database
-from ..migrate import current_revision, head_revision, upgrade
-from ._common import safe_url, settings_of
+from ..database_urls import describe_database
+from ..migrate import head_revision, reaching, schema_revision, upgrade
+from ._common import database_of, settings_of
 
 
 async def run_upgrade(args: argparse.Namespace, out: TextIO) -> int:
     settings = settings_of(args)
-    database = Database(settings.database_url)
+    database = database_of(settings)
     try:
-        print(f"Upgrading {safe_url(settings.database_url)} ...", file=out)
-        before, after = await upgrade(database.writer)
+        print(f"Upgrading {describe_database(settings.database_url)} ...", file=out)
+        async with reaching(database):
+            before, after = await upgrade(database.writer)
     finally:
         await database.dispose()
     if before == after:
@@ -27,12 +28,13 @@ async def run_upgrade(args: argparse.Namespace, out: TextIO) -> int:
 
 async def run_current(args: argparse.Namespace, out: TextIO) -> int:
     settings = settings_of(args)
-    database = Database(settings.database_url)
+    database = database_of(settings)
     try:
-        current = await current_revision(database.engine)
+        current = await schema_revision(database)
     finally:
         await database.dispose()
     head = head_revision()
     state = "up to date" if current == head else "behind: run `kavach db upgrade`"
-    print(f"Database revision {current or '(none)'}, newest {head}: {state}.", file=out)
+    print(f"Database {describe_database(settings.database_url)}:", file=out)
+    print(f"  revision {current or '(none)'}, newest {head}: {state}.", file=out)
     return 0 if current == head else 1

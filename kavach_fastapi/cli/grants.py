@@ -15,34 +15,13 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import TextIO
 
-from ..database import Database
-from ..errors import ConfigurationError
+from ..database_urls import describe_database
 from ..grants import GrantCounts, IdleRefresh, grant_status
-from ..migrate import current_revision, head_revision
 from ..offline import open_kavach
-from ..store import Store
 from ..tables import utcnow
-from ._common import safe_url, settings_of
+from ._common import require_schema, settings_of, store_of
 from ._durations import days
 from ._progress import ProgressReport
-
-
-async def _check_schema(database_url: str) -> None:
-    database = Database(database_url)
-    try:
-        current = await current_revision(database.engine)
-    except Exception as exc:  # any failure to connect is reported the same way
-        raise ConfigurationError(
-            f"Cannot reach {safe_url(database_url)} ({type(exc).__name__}): check "
-            "KAVACH_DATABASE_URL (or --database-url)."
-        ) from None
-    finally:
-        await database.dispose()
-    if current != head_revision():
-        raise ConfigurationError(
-            f"The database schema is at {current or '(none)'}, not {head_revision()}: run "
-            "`kavach db upgrade` with the same KAVACH_DATABASE_URL first."
-        )
 
 
 def status_json(counts: GrantCounts) -> dict[str, object]:
@@ -60,9 +39,9 @@ def status_json(counts: GrantCounts) -> dict[str, object]:
 
 async def run_status(args: argparse.Namespace, out: TextIO) -> int:
     settings = settings_of(args)
-    await _check_schema(settings.database_url)
-    store = Store(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
+    store = store_of(settings)
     try:
+        await require_schema(store.database)
         counts = await grant_status(
             store.accounts,
             now=utcnow(),
@@ -75,7 +54,7 @@ async def run_status(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps(status_json(counts)), file=out)
         return 0
     idle, expiring = days(counts.idle_after), days(counts.expiring_within)
-    print(f"Grants in {safe_url(settings.database_url)}: {counts.total}", file=out)
+    print(f"Grants in {describe_database(settings.database_url)}: {counts.total}", file=out)
     print(f"  healthy:        {counts.healthy}", file=out)
     print(f"  need consent:   {counts.needs_consent}  (the person must sign in again)", file=out)
     print(f"  idle:           {counts.idle}  (not refreshed for {idle} days)", file=out)

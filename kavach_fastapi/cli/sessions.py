@@ -5,18 +5,20 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
+from ..database_urls import describe_database
 from ..ratelimit import WINDOW_SECONDS
-from ..store import Store
 from ..tables import utcnow
-from ._common import settings_of
+from ._common import require_schema, settings_of, store_of
 
 
 async def run_purge(args: argparse.Namespace, out: TextIO) -> int:
     settings = settings_of(args)
-    store = Store(settings.database_url)
+    store = store_of(settings)
     now = utcnow()
     total = 0
     try:
+        await require_schema(store.database)
+        print(f"Purging {describe_database(settings.database_url)} ...", file=out)
         while True:
             removed = await store.sessions.purge_sessions(
                 now=now, idle_before=now - settings.session_idle_timeout, limit=args.batch

@@ -67,6 +67,18 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
+def is_navigation(request: Request) -> bool:
+    """Whether a browser navigated here (a link or a form), rather than a script's fetch.
+
+    ``Sec-Fetch-Mode: navigate`` says so in every current browser; without it, a page is
+    what the browser asked for (``Accept: text/html``), which ``fetch()`` never sends unasked.
+    """
+    mode = request.headers.get("sec-fetch-mode")
+    if mode is not None:
+        return mode == "navigate"
+    return "text/html" in request.headers.get("accept", "")
+
+
 def is_cross_site(request: Request, own_origin: str | None, csrf_trusted: Iterable[str]) -> bool:
     """Whether a state-changing request comes from another site.
 

@@ -11,7 +11,7 @@ from ..codes import ErrorCode
 from ..hooks import SignOutEvent, notify
 from ..http.cookies import SESSION_COOKIE
 from ..http.errors import error_responses
-from ..http.requests import mount_url
+from ..http.requests import is_navigation, mount_url
 from ..models import SessionInfo, SessionView, SignedOut
 from ..redirects import safe_redirect
 from ..runtime import Kavach
@@ -39,7 +39,10 @@ def add_session_routes(router: APIRouter, kavach: Kavach) -> None:
         response_model=SignedOut,
         summary="Sign out",
         responses={
-            303: {"description": "Signed out; sent on to `redirect_to` when it was given."},
+            303: {
+                "description": "Signed out; sent on to `redirect_to` when it was given, or to "
+                "`KAVACH_LANDING_URL` when a browser page (a form) sent the request without it."
+            },
             **error_responses(ErrorCode.CROSS_SITE_REQUEST),
         },
     )
@@ -52,15 +55,22 @@ def add_session_routes(router: APIRouter, kavach: Kavach) -> None:
     ) -> Response:
         """End the session on the server and clear the cookie.
 
-        Refused (403) when a browser sends it from another site.
+        Answers JSON to a script or API client; a browser that navigated here (an HTML form)
+        is sent on to ``redirect_to``, else to ``KAVACH_LANDING_URL``. Refused (403) when a
+        browser sends it from another site.
         """
         refuse_cross_site(request, kavach, SIGN_OUT_PATH, "Sign-out")
         if found is not None and await kavach.sessions.revoke(found.token_hash):
             await notify(kavach.hooks.signed_out, SignOutEvent(found.user.id), "signed_out")
         response: Response
-        if redirect_to is not None:
+        if redirect_to is not None or is_navigation(request):
             base = mount_url(request, SIGN_OUT_PATH, settings.base_url)
-            target = safe_redirect(redirect_to, own_origin=base, trusted=settings.trusted_origins)
+            target = safe_redirect(
+                redirect_to,
+                own_origin=base,
+                trusted=settings.trusted_origins,
+                fallback=settings.landing_url,
+            )
             response = RedirectResponse(target, status_code=303)
         else:
             response = JSONResponse(SignedOut(signed_out=True).model_dump())

@@ -15,7 +15,7 @@ from ..extra_scopes import open_extra_scopes
 from ..http.cookies import BINDING_COOKIE, SESSION_COOKIE
 from ..http.errors import error_response, error_responses
 from ..http.requests import client_address, client_device, mount_url, wants_json
-from ..redirects import FALLBACK, check_storable, safe_redirect, with_error
+from ..redirects import check_storable, safe_redirect, with_error
 from ..runtime import Kavach
 from ..signin import ATTEMPT_LIFETIME
 from .common import MaybeSession, cookies_of
@@ -79,7 +79,10 @@ def add_signin_routes(router: APIRouter, kavach: Kavach) -> None:
         provider: str,
         redirect_to: Annotated[
             str | None,
-            Query(description="Where to land afterwards: a path here or a trusted origin."),
+            Query(
+                description="Where to land afterwards: a path here or a trusted origin. "
+                "Without it (or when refused), `KAVACH_LANDING_URL` (`/` unless set)."
+            ),
         ] = None,
         extra_scopes: Annotated[
             str | None,
@@ -102,7 +105,12 @@ def add_signin_routes(router: APIRouter, kavach: Kavach) -> None:
         )
         base = mount_url(request, AUTHORIZE_PATH.format(provider=provider), settings.base_url)
         redirect_uri = f"{base}{CALLBACK_PATH.format(provider=provider)}"
-        target = safe_redirect(redirect_to, own_origin=base, trusted=settings.trusted_origins)
+        target = safe_redirect(
+            redirect_to,
+            own_origin=base,
+            trusted=settings.trusted_origins,
+            fallback=settings.landing_url,
+        )
         # Before the rate limiter counts it: a refused request writes nothing.
         check_storable(redirect_uri=redirect_uri, redirect_to=target)
         await kavach.rate_limiter.hit(client_address(request))
@@ -158,7 +166,7 @@ def add_signin_routes(router: APIRouter, kavach: Kavach) -> None:
                 provider, state=answer.state, browser_binding=binding
             )
         except SignInError as exc:
-            return _failed(request, exc, FALLBACK)
+            return _failed(request, exc, settings.landing_url)
         try:
             result = await kavach.sign_in.complete(
                 pending,

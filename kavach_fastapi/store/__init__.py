@@ -10,7 +10,7 @@ in (sealed tokens, the session's hash) before the transaction.
 from __future__ import annotations
 
 from ..database import Database
-from ..settings import DEFAULT_SQLITE_BUSY_TIMEOUT
+from ..settings import DEFAULT_DATABASE_CONNECT_TIMEOUT, DEFAULT_SQLITE_BUSY_TIMEOUT
 from .accounts import AccountStore
 from .attempts import AttemptStore
 from .counters import CounterStore
@@ -26,12 +26,19 @@ class Store:
     Args:
         database_url: a SQLAlchemy URL; the async driver is added when it is missing.
         busy_timeout: seconds a SQLite write waits for another writer's lock.
+        connect_timeout: seconds to wait for PostgreSQL to accept a connection.
     """
 
     def __init__(
-        self, database_url: str, *, busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT
+        self,
+        database_url: str,
+        *,
+        busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT,
+        connect_timeout: float = DEFAULT_DATABASE_CONNECT_TIMEOUT,
     ) -> None:
-        self.database = Database(database_url, busy_timeout=busy_timeout)
+        self.database = Database(
+            database_url, busy_timeout=busy_timeout, connect_timeout=connect_timeout
+        )
         self.attempts = AttemptStore(self.database)
         self.sessions = SessionStore(self.database)
         self.signins = SignInStore(self.database)

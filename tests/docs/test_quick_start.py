@@ -45,6 +45,21 @@ def test_quick_start_app_signs_in_and_answers_me(
 
 
 @pytest.mark.usefixtures("quickstart_environment")
+def test_quick_start_app_lands_on_a_page_it_has_when_no_redirect_to_is_given(
+    atlassian_emulator: AtlassianEmulator,
+) -> None:
+    app = load_example("quickstart_app").app
+
+    with TestClient(app, follow_redirects=False) as client:
+        landed = sign_in(client, atlassian_emulator, redirect_to=None)
+        page = client.get(landed.headers["location"])
+
+    assert landed.headers["location"] == "/me"
+    assert page.status_code == 200
+    assert page.json()["name"] == "Ada Lovelace"
+
+
+@pytest.mark.usefixtures("quickstart_environment")
 def test_quick_start_authorize_url_leads_to_the_emulator(atlassian_emulator_url: str) -> None:
     app = load_example("quickstart_app").app
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kavach_fastapi.database import is_sqlite, sqlite_file
+from kavach_fastapi.database_urls import is_sqlite, sqlite_file
 from kavach_fastapi.errors import ConfigurationError
 from kavach_fastapi.keyfile import resolve_secret_keys
 from kavach_fastapi.settings import KavachSettings, load_settings

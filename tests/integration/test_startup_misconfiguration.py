@@ -1,0 +1,79 @@
+"""The app's start-up answers a mistake with one message naming the fix.
+
+PostgreSQL without its driver installed stops ``kavach_router()`` with the install line, and a
+database server that never answers stops the lifespan after ``KAVACH_DATABASE_CONNECT_TIMEOUT``
+instead of asyncpg's 60 seconds, in a sentence naming the database.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from kavach_fastapi import ConfigurationError, DatabaseUnavailableError, kavach_router
+
+from .conftest import PREFIX, SECRET, fake_provider
+
+POSTGRES = "postgresql://kavach@127.0.0.1/kavach"
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A PostgreSQL URL whose server accepts the connection and never answers."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        yield f"postgresql://kavach@127.0.0.1:{listener.getsockname()[1]}/kavach"
+    finally:
+        listener.close()
+
+
+def test_postgresql_without_asyncpg_stops_the_router_with_the_install_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "asyncpg", None)
+
+    with pytest.raises(ConfigurationError) as raised:
+        kavach_router([fake_provider()], database_url=POSTGRES, secret=SECRET)
+
+    assert raised.value.message == (
+        "KAVACH_DATABASE_URL names a PostgreSQL database, and its driver asyncpg is not "
+        'installed: pip install "kavach-fastapi[postgres]"'
+    )
+    assert raised.value.__cause__ is None
+    assert raised.value.__suppress_context__
+
+
+def test_a_database_that_never_answers_stops_start_up_after_the_connect_timeout(
+    silent_server: str,
+) -> None:
+    app = FastAPI()
+    router = kavach_router(
+        [fake_provider()],
+        database_url=silent_server,
+        secret=SECRET,
+        database_connect_timeout=0.5,
+    )
+    app.include_router(router, prefix=PREFIX)
+
+    with pytest.raises(DatabaseUnavailableError) as raised, TestClient(app):
+        pass
+
+    assert raised.value.message == (
+        f"Cannot reach {silent_server}: no answer within 0.5 s "
+        "(KAVACH_DATABASE_CONNECT_TIMEOUT). Check KAVACH_DATABASE_URL and that the database "
+        "server is running and accepts connections from here."
+    )
+
+
+def test_the_connect_timeout_is_five_seconds_unless_set() -> None:
+    router = kavach_router([fake_provider()], database_url="sqlite://", secret=SECRET)
+
+    assert router.kavach.settings.database_connect_timeout == 5.0
+    assert router.kavach.store.database.connect_timeout == 5.0
