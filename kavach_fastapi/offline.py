@@ -15,7 +15,7 @@ at the same moment still make one refresh (the database lease decides across pro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from .grants import IdleRefresh, Progress
 from .http.requests import authorize_url
 from .models import AtlassianSite
 from .options import KavachOptions, Unpack
+from .privacy import MAX_WAIT, AccountClosedHook, PersonalDataReport, ReportProgress
 from .providers.atlassian import atlassian_provider
 from .providers.base import OAuthProvider
 from .runtime import Kavach
@@ -154,6 +155,34 @@ class OfflineKavach:
         """
         return await self.runtime.idle_grants.refresh(
             now=utcnow(), older_than=older_than, progress=progress
+        )
+
+    async def end_user_sessions(self, user_id: str) -> int:
+        """Sign a person out everywhere (an admin's call); how many sessions ended.
+
+        Every app process refuses those sessions within the sign-out bound.
+        """
+        return await self.runtime.end_user_sessions(user_id)
+
+    async def report_personal_data(
+        self,
+        *,
+        as_user: str | None = None,
+        on_account_closed: AccountClosedHook | None = None,
+        on_progress: Callable[[ReportProgress], None] | None = None,
+        max_wait: float = MAX_WAIT,
+        reread_now: bool = True,
+    ) -> PersonalDataReport:
+        """Atlassian's personal-data reporting, as
+        [`report_personal_data()`][kavach_fastapi.report_personal_data] runs it, with this
+        runtime's database and grants.
+        """
+        return await self.runtime.personal_data_reporter().report(
+            as_user=as_user,
+            on_account_closed=on_account_closed,
+            on_progress=on_progress,
+            max_wait=max_wait,
+            reread_now=reread_now,
         )
 
 

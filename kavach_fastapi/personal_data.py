@@ -12,11 +12,10 @@ from collections.abc import Callable, Sequence
 
 import httpx2
 
-from .options import KavachOptions, Unpack, load_options
+from .offline import open_kavach
+from .options import KavachOptions, Unpack
 from .privacy import MAX_WAIT, AccountClosedHook, PersonalDataReport, ReportProgress
-from .providers.atlassian import atlassian_provider
 from .providers.base import OAuthProvider
-from .runtime import Kavach
 
 __all__ = ["report_personal_data"]
 
@@ -65,16 +64,11 @@ async def report_personal_data(
         ConfigurationError: settings missing, or the schema needs ``kavach db upgrade``.
         ProviderUnavailableError: Atlassian cannot be reached even after retries.
     """
-    chosen = list(providers) if providers is not None else [atlassian_provider()]
-    kavach = Kavach(chosen, load_options(**options), http_transport=http_transport)
-    try:
-        await kavach.start()
-        return await kavach.personal_data_reporter().report(
+    async with open_kavach(providers=providers, http_transport=http_transport, **options) as kavach:
+        return await kavach.report_personal_data(
             as_user=as_user,
             on_account_closed=on_account_closed,
             on_progress=on_progress,
             max_wait=max_wait,
             reread_now=reread_now,
         )
-    finally:
-        await kavach.close()

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx2
 
+from .. import metrics
 from ..codes import ErrorCode
 from ..errors import ConfigurationError, KavachError, NoUsableGrantError, ReauthRequiredError
 from ..oauth import OAuthClient
@@ -158,6 +159,12 @@ class PersonalDataReporter:
                 "personal-data erasure: the SQLite write-ahead log is still in use; the erased "
                 "data leaves the -wal file at the next checkpoint"
             )
+        metrics.record_privacy_report(
+            reported=run.reported,
+            closed=len(run.closed),
+            updated=len(run.updated),
+            failed=retry_after is not None,
+        )
         return PersonalDataReport(
             due=run.due,
             reported=run.reported,

@@ -196,3 +196,21 @@ def test_a_privacy_report_is_counted_by_status_and_outcome(reader: InMemoryMetri
     runs = "kavach.privacy_report.runs"
     assert value_of(found, runs, **{"kavach.outcome": "success"}) == 1
     assert value_of(found, runs, **{"kavach.outcome": "failure"}) == 1
+
+
+async def test_a_personal_data_report_run_is_counted(
+    db: TestDatabase, reader: InMemoryMetricReader
+) -> None:
+    harness = build_harness(db)
+    async with running(harness.app) as client:
+        await sign_in(client, harness.emu)
+        kavach = harness.router.kavach
+        harness.emu.privacy.close(harness.emu.users[0].account_id)
+        report = await kavach.personal_data_reporter().report()
+
+    assert (report.reported, len(report.closed)) == (1, 1)
+    found = points(reader)
+    accounts = "kavach.privacy_report.accounts"
+    assert value_of(found, accounts, **{"kavach.privacy_status": "reported"}) == 1
+    assert value_of(found, accounts, **{"kavach.privacy_status": "closed"}) == 1
+    assert value_of(found, "kavach.privacy_report.runs", **{"kavach.outcome": "success"}) == 1

@@ -233,3 +233,39 @@ async def test_reauth_required_offline_carries_the_sign_in_url_when_the_base_url
     expected = f"{base_url}/auth/oauth/authorize/atlassian"
     assert from_token.value.reauth_url == from_client.value.reauth_url == expected
     assert without_base_url.value.reauth_url is None
+
+
+async def test_a_job_signs_a_person_out_everywhere_and_the_app_refuses_their_session_at_once(
+    db: TestDatabase,
+) -> None:
+    harness = build_harness(db)
+    async with running(harness.app) as client:
+        await sign_in(client, harness.emu)
+        user_id = await user_id_of(client)
+        assert (await client.get(SESSION)).status_code == 200
+
+        async with job_of(harness) as kavach:
+            ended = await kavach.end_user_sessions(user_id)
+
+        assert ended == 1
+        assert db.count("kavach_sessions") == 0
+        # The app's process never saw the job's delete; the sign-out bound still holds.
+        await asyncio.sleep(harness.router.kavach.settings.session_cache_seconds + 0.2)
+        assert (await client.get(SESSION)).status_code == 401
+
+
+async def test_a_job_reports_personal_data_and_erases_a_closed_account(db: TestDatabase) -> None:
+    harness = build_harness(db)
+    async with running(harness.app) as client:
+        await sign_in(client, harness.emu)
+        user_id = await user_id_of(client)
+        account_id = str(the_account(db)["provider_account_id"])
+        harness.emu.privacy.close(account_id)
+
+        async with job_of(harness) as kavach:
+            report = await kavach.report_personal_data()
+
+    assert (report.reported, report.closed) == (1, (account_id,))
+    assert harness.emu.calls["report_accounts"] == 1
+    assert db.count("kavach_accounts") == 0
+    assert db.scalar("SELECT email FROM kavach_users WHERE id = :id", id=user_id) is None
