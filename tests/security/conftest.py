@@ -11,7 +11,6 @@ can say "nothing changed" and mean every row.
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -352,15 +351,6 @@ def _origin(scheme: str, host: str | None, port: int | None) -> tuple[str, str |
 
 
 # Fixtures
-
-
-@pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No ``ATLASSIAN_*``/``KAVACH_*`` variable or stray ``.env`` file changes a default."""
-    for name in list(os.environ):
-        if name.upper().startswith(("ATLASSIAN_", "KAVACH_")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture
