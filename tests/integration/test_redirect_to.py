@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 
 from ..databases import TestDatabase
+from ..support.redirects import hostile_redirects
 from .conftest import build_app, finish_sign_in, sign_in, start_sign_in
 from .fake_atlassian import FakeAtlassian
 
-HOSTILE = [
-    "https://evil.example/",
-    "//evil.example",
-    "/\\evil.example",
-    "/%2F%2Fevil.example",
-    "javascript:alert(1)",
-    "data:text/html,<script>alert(1)</script>",
-    "https://app.example.com@evil.example/",
-    "dashboard",
-    "/\t/evil.example",
-    "/" + "a" * 5000,
-]
 
+def test_hostile_redirect_to_lands_on_the_site_root(db: TestDatabase, fake: FakeAtlassian) -> None:
+    landed = {}
+    with TestClient(build_app(db, fake, rate_limit=0), follow_redirects=False) as client:
+        for name, target in hostile_redirects().items():
+            landed[name] = sign_in(client, redirect_to=target).headers["location"]
 
-@pytest.mark.parametrize("target", HOSTILE)
-def test_hostile_redirect_to_lands_on_the_site_root(client: TestClient, target: str) -> None:
-    response = sign_in(client, redirect_to=target)
-
-    assert response.headers["location"] == "/"
+    assert {name: location for name, location in landed.items() if location != "/"} == {}
 
 
 def test_missing_redirect_to_lands_on_the_site_root(client: TestClient) -> None:
