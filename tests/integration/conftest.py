@@ -21,20 +21,19 @@ from httpx2 import Response
 
 from kavach_fastapi import (
     AtlassianProvider,
-    CurrentUser,
     OAuthProvider,
-    OptionalUser,
-    User,
     atlassian_provider,
     kavach_router,
 )
 
 from ..databases import TestDatabase
+from ..support.apps import app_with
+from ..support.browser import AUTHORIZE, CALLBACK, PREFIX
 from .fake_atlassian import CLIENT_SECRET, FakeAtlassian
 
-PREFIX = "/api/kavach"
-AUTHORIZE = f"{PREFIX}/auth/oauth/authorize/atlassian"
-CALLBACK = f"{PREFIX}/auth/oauth/callback/atlassian"
+# PREFIX, AUTHORIZE and CALLBACK live in tests.support.browser; the tests import them from here.
+__all__ = ["AUTHORIZE", "CALLBACK", "PREFIX"]
+
 SECRET = "test-secret-0123456789-0123456789-abcdef"
 
 
@@ -57,31 +56,19 @@ def build_app(
     providers: Sequence[OAuthProvider] | None = None,
     **options: Any,
 ) -> FastAPI:
-    """An app like a user's: the router, plus routes that use the dependencies.
+    """An app like a user's (``tests.support.apps``): the router, plus the user routes.
 
     ``providers`` defaults to :func:`fake_provider` alone.
     """
     options.setdefault("secret", SECRET)
-    app = FastAPI()
-    app.include_router(
+    return app_with(
         kavach_router(
             providers or [fake_provider()],
             database_url=database_url(database),
             http_transport=fake.transport(),
             **options,
-        ),
-        prefix=PREFIX,
+        )
     )
-
-    @app.get("/me")
-    async def me(user: CurrentUser) -> User:
-        return user
-
-    @app.get("/maybe")
-    async def maybe(user: OptionalUser) -> dict[str, str | None]:
-        return {"user_id": user.id if user else None}
-
-    return app
 
 
 def start_sign_in(client: TestClient, redirect_to: str | None = None) -> str:

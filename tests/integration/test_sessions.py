@@ -5,7 +5,7 @@ Every test runs on SQLite and on PostgreSQL (the ``db`` fixture behind ``app`` a
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -93,18 +93,26 @@ def test_stored_session_hash_is_not_usable_as_a_cookie(client: TestClient) -> No
     assert client.get("/me", headers={"authorization": f"Bearer {stolen}"}).status_code == 401
 
 
-def test_session_ends_at_its_absolute_expiry(client: TestClient, db: TestDatabase) -> None:
-    sign_in(client)
-    db.execute("UPDATE kavach_sessions SET expires_at = :at", at=ago(seconds=1))
+@pytest.mark.parametrize(
+    ("column", "aged"),
+    [
+        pytest.param("expires_at", ago(seconds=1), id="absolute-expiry"),
+        pytest.param("last_active_at", ago(hours=25), id="idle-timeout"),
+    ],
+)
+def test_a_session_that_worked_ends_once_its_row_is_past_expiry_or_idle_timeout(
+    db: TestDatabase, fake: FakeAtlassian, column: str, aged: datetime
+) -> None:
+    # No per-process cache: the request after the ageing must be decided by the row.
+    app = build_app(db, fake, session_cache_seconds=0)
+    with TestClient(app, follow_redirects=False) as client:
+        sign_in(client)
+        worked = client.get("/me")
+        db.execute(f"UPDATE kavach_sessions SET {column} = :at", at=aged)  # noqa: S608
+        ended = client.get("/me")
 
-    assert client.get("/me").status_code == 401
-
-
-def test_session_ends_after_the_idle_timeout(client: TestClient, db: TestDatabase) -> None:
-    sign_in(client)
-    db.execute("UPDATE kavach_sessions SET last_active_at = :at", at=ago(hours=25))
-
-    assert client.get("/me").status_code == 401
+    assert worked.status_code == 200
+    assert ended.status_code == 401
 
 
 def test_activity_keeps_a_session_within_the_idle_timeout(

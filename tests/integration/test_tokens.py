@@ -25,14 +25,16 @@ from .token_harness import (
     SESSION,
     accepted_by_atlassian,
     accounts,
-    another_client,
+    ada_and_grace_signed_in,
     build_harness,
     emulator_tokens,
     expire_access_token,
     from_now,
+    leave_a_dead_workers_lease,
     live_refresh_tokens,
     running,
     sign_in,
+    signed_in,
     the_account,
     token_of,
     update_account,
@@ -57,9 +59,7 @@ def assert_reauth_required(response: httpx2.Response) -> None:
 
 
 async def test_a_fresh_token_is_served_without_calling_atlassian(db: TestDatabase) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         before = the_account(db)
 
         first = await token_of(client)
@@ -74,9 +74,7 @@ async def test_a_fresh_token_is_served_without_calling_atlassian(db: TestDatabas
 async def test_fifty_concurrent_requests_with_an_expired_token_refresh_exactly_once(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         old = await token_of(client)
         expire_access_token(db)
         version = the_account(db)["token_version"]
@@ -125,9 +123,7 @@ async def test_two_app_instances_on_one_database_refresh_once_and_share_the_resu
 async def test_a_token_within_the_refresh_leeway_is_refreshed_before_it_expires(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         old = await token_of(client)
         # An hour-long token issued 59.5 minutes ago: 30 seconds left, inside the leeway.
         update_account(
@@ -146,10 +142,8 @@ async def test_a_token_within_the_refresh_leeway_is_refreshed_before_it_expires(
 async def test_a_rotated_answer_without_refresh_token_keeps_the_old_refresh_token(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
         (original,) = live_refresh_tokens(emu)
         before = the_account(db)
         emu.faults.add("refresh", Fault("no_refresh_token", times=1))
@@ -177,10 +171,8 @@ async def test_a_rotated_answer_without_refresh_token_keeps_the_old_refresh_toke
 async def test_reusing_a_retired_refresh_token_after_the_interval_requires_consent_again(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
         (retired,) = live_refresh_tokens(emu)
         stale_column = the_account(db)["refresh_token"]
         expire_access_token(db)
@@ -214,10 +206,9 @@ async def test_reusing_a_retired_refresh_token_after_the_interval_requires_conse
 async def test_a_grant_revoked_at_atlassian_requires_consent_and_signing_in_again_heals_it(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
+        await token_of(client)  # a working token first (token_of checks the 200)
         emu.revoke_grant(emu.users[0].account_id)
         expire_access_token(db)
 
@@ -239,9 +230,7 @@ async def test_a_grant_revoked_at_atlassian_requires_consent_and_signing_in_agai
 async def test_a_rate_limited_refresh_is_retried_after_retry_after_then_succeeds(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         harness.emu.faults.add("refresh", Fault("rate_limit", retry_after=1, times=1))
         expire_access_token(db)
 
@@ -255,9 +244,7 @@ async def test_a_rate_limited_refresh_is_retried_after_retry_after_then_succeeds
 
 
 async def test_refresh_5xx_answers_are_retried_with_backoff_then_succeed(db: TestDatabase) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         harness.emu.faults.add("refresh", Fault("status", status=502, times=2))
         expire_access_token(db)
 
@@ -276,9 +263,7 @@ async def test_refresh_5xx_answers_are_retried_with_backoff_then_succeed(db: Tes
 async def test_a_malformed_refresh_answer_is_retried_and_nothing_half_written(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         harness.emu.faults.add("refresh", Fault("malformed_json", times=1))
         expire_access_token(db)
         version = the_account(db)["token_version"]
@@ -302,10 +287,8 @@ async def test_a_malformed_refresh_answer_is_retried_and_nothing_half_written(
 async def test_persistent_refresh_failure_answers_503_with_retry_after_and_keeps_the_tokens(
     db: TestDatabase, fault: Fault
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
         (kept,) = live_refresh_tokens(emu)
         emu.faults.add("refresh", fault)
         expire_access_token(db)
@@ -330,9 +313,7 @@ async def test_persistent_refresh_failure_answers_503_with_retry_after_and_keeps
 async def test_a_retry_after_beyond_the_budget_is_passed_to_the_client_at_once(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         harness.emu.faults.add("refresh", Fault("rate_limit", retry_after=120))
         expire_access_token(db)
 
@@ -346,9 +327,7 @@ async def test_a_retry_after_beyond_the_budget_is_passed_to_the_client_at_once(
 async def test_concurrent_requests_share_one_retry_budget_when_atlassian_stays_down(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         harness.emu.faults.add("refresh", Fault("status", status=503, retry_after=0))
         expire_access_token(db)
 
@@ -362,10 +341,9 @@ async def test_concurrent_requests_share_one_retry_budget_when_atlassian_stays_d
 async def test_concurrent_requests_meeting_a_dead_grant_ask_atlassian_once(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
+        await token_of(client)  # a working token first (token_of checks the 200)
         emu.revoke_grant(emu.users[0].account_id)
         expire_access_token(db)
 
@@ -379,9 +357,8 @@ async def test_concurrent_requests_meeting_a_dead_grant_ask_atlassian_once(
 async def test_an_account_without_refresh_token_requires_consent_without_asking_atlassian(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
+        await token_of(client)  # a working token first (token_of checks the 200)
         update_account(db, refresh_token=None)
         expire_access_token(db)
 
@@ -421,15 +398,8 @@ async def test_a_refresh_that_times_out_is_retried_and_the_lost_rotation_does_no
 
 
 async def test_an_expired_lease_left_by_a_dead_worker_is_taken_over(db: TestDatabase) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
-        update_account(
-            db,
-            refresh_lease_owner="dead-host:4242:gone",
-            refresh_lease_until=from_now(seconds=-1),
-        )
-        expire_access_token(db)
+    async with signed_in(db) as (harness, client):
+        leave_a_dead_workers_lease(db)
 
         token = await token_of(client)
 
@@ -443,10 +413,8 @@ async def test_an_expired_lease_left_by_a_dead_worker_is_taken_over(db: TestData
 async def test_a_worker_killed_after_atlassian_rotated_is_recovered_within_the_reuse_interval(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
         (stored,) = live_refresh_tokens(emu)
         # The dead worker's refresh reached Atlassian (which rotated the token), but it died
         # before writing the answer, and its lease has run out.
@@ -463,12 +431,7 @@ async def test_a_worker_killed_after_atlassian_rotated_is_recovered_within_the_r
                 },
             )
         assert lost.status_code == 200
-        update_account(
-            db,
-            refresh_lease_owner="dead-host:4242:gone",
-            refresh_lease_until=from_now(seconds=-1),
-        )
-        expire_access_token(db)
+        leave_a_dead_workers_lease(db)
 
         token = await token_of(client)
 
@@ -481,9 +444,7 @@ async def test_a_worker_killed_after_atlassian_rotated_is_recovered_within_the_r
 async def test_a_live_lease_makes_requests_wait_then_take_over_when_it_expires(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         update_account(
             db,
             refresh_lease_owner="stuck-host:4242:alive",
@@ -574,11 +535,8 @@ async def test_rotating_keys_reencrypts_every_token_and_the_old_key_can_then_go(
 async def test_an_access_token_copied_into_another_account_row_does_not_decrypt(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as ada, another_client(harness.app) as grace:
-        await sign_in(ada, emu, user=emu.users[0])
-        await sign_in(grace, emu, user=emu.users[1])
+    async with ada_and_grace_signed_in(db) as (harness, ada, grace):
+        emu = harness.emu
         ada_token = await token_of(ada)
         ada_row, grace_row = accounts(db)
         update_account(db, grace_row["id"], access_token=ada_row["access_token"])
@@ -595,11 +553,9 @@ async def test_an_access_token_copied_into_another_account_row_does_not_decrypt(
 async def test_a_refresh_token_copied_into_another_row_is_refused_and_blocks_nobody(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as ada, another_client(harness.app) as grace:
-        await sign_in(ada, emu, user=emu.users[0])
-        await sign_in(grace, emu, user=emu.users[1])
+    async with ada_and_grace_signed_in(db) as (harness, ada, grace):
+        emu = harness.emu
+        await token_of(grace)  # a working token first (token_of checks the 200)
         ada_row, grace_row = accounts(db)
         update_account(db, grace_row["id"], refresh_token=ada_row["refresh_token"])
         expire_access_token(db, grace_row["id"])
