@@ -32,11 +32,13 @@ from .token_harness import (
     from_now,
     leave_a_dead_workers_lease,
     live_refresh_tokens,
+    revoke_the_grant_that_worked,
     running,
     sign_in,
     signed_in,
     the_account,
     token_of,
+    two_instances_ask_at_once,
     update_account,
 )
 
@@ -103,17 +105,7 @@ async def test_two_app_instances_on_one_database_refresh_once_and_share_the_resu
     db: TestDatabase,
 ) -> None:
     emu = AtlassianEmulator()
-    first, second = build_harness(db, emu), build_harness(db, emu)
-    async with running(first.app) as one, running(second.app) as two:
-        session = await sign_in(one, emu)
-        two.headers["Authorization"] = f"Bearer {session}"
-        expire_access_token(db)
-        # A slow Atlassian keeps the first refresh in flight while the other instance asks.
-        emu.faults.add("refresh", Fault("latency", seconds=0.5, times=1))
-
-        answers = await asyncio.gather(
-            *(one.get("/token") for _ in range(10)), *(two.get("/token") for _ in range(10))
-        )
+    answers = await two_instances_ask_at_once(db, emu, requests_each=10)
 
     assert [answer.status_code for answer in answers] == [200] * 20
     assert len({answer.json()["token"] for answer in answers}) == 1
@@ -208,9 +200,7 @@ async def test_a_grant_revoked_at_atlassian_requires_consent_and_signing_in_agai
 ) -> None:
     async with signed_in(db) as (harness, client):
         emu = harness.emu
-        await token_of(client)  # a working token first (token_of checks the 200)
-        emu.revoke_grant(emu.users[0].account_id)
-        expire_access_token(db)
+        await revoke_the_grant_that_worked(harness, client)
 
         refused = await client.get("/token")
         assert_reauth_required(refused)
@@ -343,9 +333,7 @@ async def test_concurrent_requests_meeting_a_dead_grant_ask_atlassian_once(
 ) -> None:
     async with signed_in(db) as (harness, client):
         emu = harness.emu
-        await token_of(client)  # a working token first (token_of checks the 200)
-        emu.revoke_grant(emu.users[0].account_id)
-        expire_access_token(db)
+        await revoke_the_grant_that_worked(harness, client)
 
         answers = await asyncio.gather(*(client.get("/token") for _ in range(20)))
 

@@ -9,6 +9,7 @@ through :class:`~tests.databases.TestDatabase`, on SQLite and on PostgreSQL alik
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +25,7 @@ from kavach_fastapi import (
     atlassian_provider,
     kavach_router,
 )
-from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser
+from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser, Fault
 from kavach_fastapi.tables import utcnow
 
 from ..databases import TestDatabase
@@ -184,11 +185,39 @@ async def ada_and_grace_signed_in(
         yield harness, ada, grace
 
 
+async def two_instances_ask_at_once(
+    database: TestDatabase, emu: AtlassianEmulator, *, requests_each: int
+) -> list[httpx2.Response]:
+    """Two instances on one database ask for a token at once, just after it expired.
+
+    A person signs in on the first; the second carries the same session as a bearer token. The
+    refresh is slowed down, so the requests of both meet while it is in flight.
+    """
+    first, second = build_harness(database, emu), build_harness(database, emu)
+    async with running(first.app) as one, running(second.app) as two:
+        two.headers["Authorization"] = f"Bearer {await sign_in(one, emu)}"
+        expire_access_token(database)
+        emu.faults.add("refresh", Fault("latency", seconds=0.5, times=1))
+        return list(
+            await asyncio.gather(
+                *(one.get("/token") for _ in range(requests_each)),
+                *(two.get("/token") for _ in range(requests_each)),
+            )
+        )
+
+
 async def token_of(client: httpx2.AsyncClient) -> str:
     """The access token the app hands its routes right now (asserting it could)."""
     response = await client.get("/token")
     assert response.status_code == 200, response.text
     return str(response.json()["token"])
+
+
+async def revoke_the_grant_that_worked(harness: Harness, client: httpx2.AsyncClient) -> None:
+    """See the token work (a 200), then revoke the grant at Atlassian and age the token."""
+    await token_of(client)
+    harness.emu.revoke_grant(harness.emu.users[0].account_id)
+    expire_access_token(harness.database)
 
 
 # The database, behind the app's back

@@ -127,6 +127,17 @@ async def browser(
         yield client
 
 
+@asynccontextmanager
+async def served_over_https(
+    database: Path, emulator: AtlassianEmulator, **options: Any
+) -> AsyncIterator[tuple[FastAPI, httpx2.AsyncClient]]:
+    """The app with ``KAVACH_BASE_URL`` at `HTTPS_BASE_URL`, running, and a browser there."""
+    register_callback(emulator, HTTPS_BASE_URL)
+    app = build_app(database, emulator, base_url=HTTPS_BASE_URL, **options)
+    async with running(app), browser(app, base_url=HTTPS_SITE) as client:
+        yield app, client
+
+
 def behind_proxy(app: FastAPI, proxy: str) -> ASGIApp:
     """The app as uvicorn serves it with ``--forwarded-allow-ips=proxy``: ``X-Forwarded-Proto``
     and ``X-Forwarded-For`` are believed from that address only."""

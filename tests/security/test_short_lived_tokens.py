@@ -19,12 +19,12 @@ from kavach_fastapi.tables import utcnow
 from tests.databases import TestDatabase
 from tests.integration.token_harness import (
     build_harness,
-    expire_access_token,
     from_now,
     running,
     sign_in,
     the_account,
     token_of,
+    two_instances_ask_at_once,
     update_account,
 )
 from tests.integration.worker_server import served_workers, sign_in_over_http, storm
@@ -64,16 +64,8 @@ async def test_waiters_in_another_instance_use_the_new_short_lived_token_without
     db: TestDatabase,
 ) -> None:
     emu = short_lived()
-    first, second = build_harness(db, emu), build_harness(db, emu)
-    async with running(first.app) as one, running(second.app) as two:
-        two.headers["Authorization"] = f"Bearer {await sign_in(one, emu)}"
-        expire_access_token(db)
-        # A slow refresh: the other instance's requests wait on the database for it.
-        emu.faults.add("refresh", Fault("latency", seconds=0.5, times=1))
-
-        answers = await asyncio.gather(
-            *(one.get("/token") for _ in range(15)), *(two.get("/token") for _ in range(15))
-        )
+    # A slow refresh: the other instance's requests wait on the database for it.
+    answers = await two_instances_ask_at_once(db, emu, requests_each=15)
 
     assert [answer.status_code for answer in answers] == [200] * 30
     assert len({answer.json()["token"] for answer in answers}) == 1
