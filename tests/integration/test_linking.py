@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -113,56 +114,37 @@ def test_a_user_with_an_account_of_each_provider_is_not_joined_again(
     assert db.count("kavach_users") == 2, "two users may share an email"
 
 
-def test_unverified_atlassian_email_makes_a_separate_user(
-    client: TestClient, db: TestDatabase, fake: FakeAtlassian
+SEPARATE_PEOPLE = {
+    "second-email-unverified": ({}, {"email_verified": False}),
+    "second-email-verified-flag-missing": ({}, {"email_verified": None}),
+    "first-email-unverified": ({"email_verified": False}, {"email_verified": True}),
+    "second-without-email": ({}, {"email": None, "email_verified": None}),
+}
+"""Two Atlassian accounts with the same email that must still be two people, and why."""
+
+
+@pytest.mark.parametrize(("first", "second"), SEPARATE_PEOPLE.values(), ids=SEPARATE_PEOPLE)
+def test_an_unverified_or_missing_email_never_joins_two_accounts_into_one_person(
+    client: TestClient,
+    db: TestDatabase,
+    fake: FakeAtlassian,
+    first: dict[str, Any],
+    second: dict[str, Any],
 ) -> None:
+    fake.set_profile(**first)
     sign_in(client)
-    first = signed_in_user_id(client)
+    first_user = signed_in_user_id(client)
 
-    fake.set_profile(account_id=OTHER_ACCOUNT, email_verified=False)
-    sign_in(client)
-
-    assert signed_in_user_id(client) != first
-    assert db.count("kavach_users") == 2
-
-
-def test_missing_email_verified_flag_counts_as_unverified(
-    client: TestClient, db: TestDatabase, fake: FakeAtlassian
-) -> None:
-    sign_in(client)
-
-    fake.set_profile(account_id=OTHER_ACCOUNT, email_verified=None)
-    sign_in(client)
-
-    assert db.count("kavach_users") == 2
-
-
-def test_existing_user_with_unverified_email_is_not_joined(
-    client: TestClient, db: TestDatabase, fake: FakeAtlassian
-) -> None:
-    fake.set_profile(email_verified=False)
-    sign_in(client)
-    first = signed_in_user_id(client)
-
-    fake.set_profile(account_id=OTHER_ACCOUNT, email_verified=True)
-    sign_in(client)
-
-    assert signed_in_user_id(client) != first
-    assert db.count("kavach_users") == 2
-
-
-def test_account_without_email_makes_a_separate_user(
-    client: TestClient, db: TestDatabase, fake: FakeAtlassian
-) -> None:
-    sign_in(client)
-
-    fake.set_profile(account_id=OTHER_ACCOUNT, email=None, email_verified=None)
+    fake.set_profile(account_id=OTHER_ACCOUNT, **second)
     sign_in(client)
     me = client.get("/me").json()
 
-    assert me["email"] is None
-    assert me["email_verified"] is False
+    assert me["id"] != first_user
     assert db.count("kavach_users") == 2
+    if "email" in second:
+        assert me["email"] is None
+    if second.get("email_verified") is not True:
+        assert me["email_verified"] is False
 
 
 def test_emails_compare_case_insensitively(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import httpx2
 import pytest
@@ -18,6 +19,7 @@ from kavach_fastapi.crypto import Keyring
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
 
 from ..databases import TestDatabase
+from ..emulator.flow import flow_for
 from .conftest import SECRET
 from .token_harness import (
     OTHER_SECRET,
@@ -406,18 +408,8 @@ async def test_a_worker_killed_after_atlassian_rotated_is_recovered_within_the_r
         (stored,) = live_refresh_tokens(emu)
         # The dead worker's refresh reached Atlassian (which rotated the token), but it died
         # before writing the answer, and its lease has run out.
-        async with httpx2.AsyncClient(
-            transport=httpx2.ASGITransport(app=emu.app), base_url="http://emulator"
-        ) as atlassian:
-            lost = await atlassian.post(
-                TOKEN_PATH,
-                json={
-                    "grant_type": "refresh_token",
-                    "client_id": emu.default_client.client_id,
-                    "client_secret": emu.default_client.client_secret,
-                    "refresh_token": stored,
-                },
-            )
+        async with flow_for(emu) as atlassian:
+            lost = await atlassian.refresh(stored)
         assert lost.status_code == 200
         leave_a_dead_workers_lease(db)
 
@@ -520,14 +512,23 @@ async def test_rotating_keys_reencrypts_every_token_and_the_old_key_can_then_go(
     assert emu.calls["refresh"] == 1
 
 
+def copy_adas_column_into_graces_row(
+    db: TestDatabase, column: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Copy one sealed token of Ada's row into Grace's, as an attacker with the database would;
+    the two rows as they were before."""
+    ada_row, grace_row = accounts(db)
+    update_account(db, grace_row["id"], **{column: ada_row[column]})
+    return ada_row, grace_row
+
+
 async def test_an_access_token_copied_into_another_account_row_does_not_decrypt(
     db: TestDatabase,
 ) -> None:
     async with ada_and_grace_signed_in(db) as (harness, ada, grace):
         emu = harness.emu
         ada_token = await token_of(ada)
-        ada_row, grace_row = accounts(db)
-        update_account(db, grace_row["id"], access_token=ada_row["access_token"])
+        _ada_row, _grace_row = copy_adas_column_into_graces_row(db, "access_token")
 
         stolen = await grace.get("/token")
         still_ada = await token_of(ada)
@@ -544,8 +545,7 @@ async def test_a_refresh_token_copied_into_another_row_is_refused_and_blocks_nob
     async with ada_and_grace_signed_in(db) as (harness, ada, grace):
         emu = harness.emu
         await token_of(grace)  # a working token first (token_of checks the 200)
-        ada_row, grace_row = accounts(db)
-        update_account(db, grace_row["id"], refresh_token=ada_row["refresh_token"])
+        ada_row, grace_row = copy_adas_column_into_graces_row(db, "refresh_token")
         expire_access_token(db, grace_row["id"])
 
         stolen = await grace.get("/token")
