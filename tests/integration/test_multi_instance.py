@@ -21,7 +21,7 @@ import pytest
 
 from kavach_fastapi.emulator import AtlassianEmulator
 
-from ..databases import TestDatabase, postgres_database
+from ..databases import TestDatabase
 from ..support import apps
 from .conftest import PREFIX, SECRET
 from .worker_app import PID_HEADER
@@ -34,7 +34,8 @@ from .worker_server import (
     wait_for_workers,
 )
 
-pytestmark = pytest.mark.postgres
+# The run's PostgreSQL database, emptied for each test (the ``db`` fixture, PostgreSQL only).
+pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("db", ["postgresql"], indirect=True)]
 
 FACTORY = "tests.support.apps:create_app"
 WORKERS = 4
@@ -107,16 +108,6 @@ def two_instances(
         yield a, b
 
 
-@pytest.fixture
-def pg(postgres_url: str) -> Iterator[TestDatabase]:
-    """The run's PostgreSQL database, emptied for the test."""
-    database = postgres_database(postgres_url)
-    try:
-        yield database
-    finally:
-        database.engine.dispose()
-
-
 async def served_by(browser: httpx2.AsyncClient) -> int:
     """The pid of the process at the other end of the browser's connection."""
     answer = await browser.get("/pid")
@@ -159,7 +150,7 @@ def pid_of(answer: httpx2.Response) -> int:
 
 
 async def test_a_sign_in_started_on_one_worker_finishes_on_another(
-    four_workers: Workers, pg: TestDatabase
+    four_workers: Workers, db: TestDatabase
 ) -> None:
     # The workers share a listening socket, so which one serves a request is not ours to pick:
     # keep one connection per browser, on two workers, and try again until the two steps of a
@@ -178,12 +169,12 @@ async def test_a_sign_in_started_on_one_worker_finishes_on_another(
     assert on_first.json()["id"] == on_second.json()["id"]
     assert {pid_of(started), pid_of(finished)} == {pid_of(on_first), pid_of(on_second)}
     assert finished.cookies.get("kavach_session")
-    assert pg.count("kavach_users") == 1
-    assert pg.count("kavach_sign_in_attempts") == 0
+    assert db.count("kavach_users") == 1
+    assert db.count("kavach_sign_in_attempts") == 0
 
 
 async def test_a_sign_in_started_on_one_instance_finishes_on_another_and_counts_on_both(
-    two_instances: tuple[str, str], pg: TestDatabase
+    two_instances: tuple[str, str], db: TestDatabase
 ) -> None:
     a, b = two_instances
     async with app_client(a) as on_a, app_client(b) as on_b:
@@ -195,13 +186,13 @@ async def test_a_sign_in_started_on_one_instance_finishes_on_another_and_counts_
     assert me_a.json()["id"] == me_b.json()["id"]
     assert pid_of(me_a) == pid_of(started)
     assert pid_of(me_b) == pid_of(finished)
-    assert pg.count("kavach_users") == 1
-    assert pg.count("kavach_sessions") == 1
-    assert pg.count("kavach_sign_in_attempts") == 0
+    assert db.count("kavach_users") == 1
+    assert db.count("kavach_sessions") == 1
+    assert db.count("kavach_sign_in_attempts") == 0
 
 
 async def test_a_sign_out_on_one_instance_is_honoured_by_the_other_within_two_seconds(
-    two_instances: tuple[str, str], pg: TestDatabase
+    two_instances: tuple[str, str], db: TestDatabase
 ) -> None:
     a, b = two_instances
     session = await sign_in_over_http(a)
@@ -226,7 +217,7 @@ async def test_a_sign_out_on_one_instance_is_honoured_by_the_other_within_two_se
     assert signed_out.status_code == 200, signed_out.text
     assert signed_out.json() == {"signed_out": True}
     assert on_a_after.status_code == 401  # at once in the process that signed out
-    assert pg.count("kavach_sessions") == 0
+    assert db.count("kavach_sessions") == 0
     assert seen_on_b[-1] == 401, f"B answered {seen_on_b} in the {delay:.2f} s after sign-out"
     assert delay < SIGN_OUT_BOUND, (
         f"B refused the session {delay:.2f} s after the sign-out on A began; "
