@@ -25,6 +25,9 @@ from kavach_fastapi import (
     atlassian_provider,
     kavach_router,
 )
+from kavach_fastapi.emulator import AtlassianEmulator
+from kavach_fastapi.testing import emulator_provider, emulator_transport
+from kavach_fastapi.testing import sign_in as emulator_sign_in
 
 from ..databases import TestDatabase
 from ..support.apps import app_with
@@ -69,6 +72,32 @@ def build_app(
             **options,
         )
     )
+
+
+def emulated_app(
+    database: Path | TestDatabase, emulator: AtlassianEmulator, **options: Any
+) -> FastAPI:
+    """The same app, signing in against ``emulator`` in-process instead of `FakeAtlassian`.
+
+    The emulator is kept on ``app.state.emulator`` for :func:`sign_in_at_emulator`.
+    """
+    options.setdefault("secret", SECRET)
+    app = app_with(
+        kavach_router(
+            [emulator_provider(emulator)],
+            database_url=database_url(database),
+            http_transport=emulator_transport(emulator),
+            **options,
+        )
+    )
+    app.state.emulator = emulator
+    return app
+
+
+def sign_in_at_emulator(client: TestClient, redirect_to: str = "/") -> Response:
+    """A whole sign-in through the emulator of an :func:`emulated_app`; the callback's answer."""
+    emulator: AtlassianEmulator = client.app.state.emulator  # type: ignore[attr-defined]
+    return emulator_sign_in(client, emulator, redirect_to=redirect_to)
 
 
 def start_sign_in(client: TestClient, redirect_to: str | None = None) -> str:
