@@ -175,6 +175,12 @@ def fake() -> FakeAtlassian:
 
 
 @pytest.fixture
+def emu() -> AtlassianEmulator:
+    """The emulator an :func:`emulated_app` signs in against."""
+    return AtlassianEmulator()
+
+
+@pytest.fixture
 def app(db: TestDatabase, fake: FakeAtlassian) -> FastAPI:
     return build_app(db, fake)
 

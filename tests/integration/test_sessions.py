@@ -23,11 +23,6 @@ SESSION = f"{PREFIX}/auth/session"
 
 
 @pytest.fixture
-def emu() -> AtlassianEmulator:
-    return AtlassianEmulator()
-
-
-@pytest.fixture
 def app(db: TestDatabase, emu: AtlassianEmulator) -> FastAPI:
     """The app of every test here signs in through the emulator (overrides conftest's)."""
     return emulated_app(db, emu)
