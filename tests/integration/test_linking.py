@@ -6,7 +6,7 @@ the user already has is always a new user, whatever its email says.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -71,14 +71,22 @@ def test_the_same_account_is_the_same_user_even_when_its_email_changes(
     assert client.get("/me").json()["email"] == "ada@newmail.example"
 
 
+def then_another_account_with_adas_email(
+    client: TestClient, fake: FakeAtlassian, second_sign_in: Callable[[TestClient], object]
+) -> str:
+    """Ada signs in; then an account of someone else with her email, verified, through
+    ``second_sign_in``. Returns Ada's user id."""
+    sign_in(client)
+    first = signed_in_user_id(client)
+    fake.set_profile(account_id=OTHER_ACCOUNT, email="ADA@Example.com", email_verified=True)
+    second_sign_in(client)
+    return first
+
+
 def test_a_second_account_of_the_same_provider_never_joins_a_user_by_email(
     client: TestClient, db: TestDatabase, fake: FakeAtlassian
 ) -> None:
-    sign_in(client)
-    first = signed_in_user_id(client)
-
-    fake.set_profile(account_id=OTHER_ACCOUNT, email="ADA@Example.com", email_verified=True)
-    sign_in(client)
+    first = then_another_account_with_adas_email(client, fake, sign_in)
 
     assert signed_in_user_id(client) != first
     assert db.count("kavach_users") == 2
@@ -88,11 +96,9 @@ def test_a_second_account_of_the_same_provider_never_joins_a_user_by_email(
 def test_verified_emails_on_both_sides_join_accounts_of_different_providers(
     two_providers: TestClient, db: TestDatabase, fake: FakeAtlassian
 ) -> None:
-    sign_in(two_providers)
-    first = signed_in_user_id(two_providers)
-
-    fake.set_profile(account_id=OTHER_ACCOUNT, email="ADA@Example.com", email_verified=True)
-    sign_in_with(two_providers, SECOND_PROVIDER)
+    first = then_another_account_with_adas_email(
+        two_providers, fake, lambda browser: sign_in_with(browser, SECOND_PROVIDER)
+    )
 
     assert signed_in_user_id(two_providers) == first
     assert db.count("kavach_users") == 1

@@ -24,7 +24,6 @@ from tests.integration.token_harness import (
     sign_in,
     the_account,
     token_of,
-    two_instances_ask_at_once,
     update_account,
 )
 from tests.integration.worker_server import served_workers, sign_in_over_http, storm
@@ -60,16 +59,9 @@ async def test_a_short_lived_token_is_used_until_half_its_life_then_refreshed(
     assert harness.emu.calls["refresh"] == 1
 
 
-async def test_waiters_in_another_instance_use_the_new_short_lived_token_without_refreshing(
-    db: TestDatabase,
-) -> None:
-    emu = short_lived()
-    # A slow refresh: the other instance's requests wait on the database for it.
-    answers = await two_instances_ask_at_once(db, emu, requests_each=15)
-
-    assert [answer.status_code for answer in answers] == [200] * 30
-    assert len({answer.json()["token"] for answer in answers}) == 1
-    assert emu.calls["refresh"] == 1
+# Waiters in another instance using the new short-lived token without refreshing: see
+# test_two_app_instances_on_one_database_refresh_once_and_share_the_result in
+# tests/integration/test_tokens.py (parametrized with a three-second token).
 
 
 WORKERS = 3
