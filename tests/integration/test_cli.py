@@ -67,14 +67,18 @@ def test_db_current_exits_1_until_the_schema_is_upgraded(empty_db: TestDatabase)
     assert current == 0
 
 
+def sign_in_several_times(db: TestDatabase, emu: AtlassianEmulator, times: int) -> None:
+    """Leave ``times`` sessions in ``db``: sign in through the emulator, forget the cookie, again."""
+    with TestClient(emulated_app(db, emu), follow_redirects=False) as client:
+        for _ in range(times):
+            sign_in(client)
+            client.cookies.clear()
+
+
 def test_sessions_purge_deletes_only_expired_and_idle_sessions(
     db: TestDatabase, emu: AtlassianEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = emulated_app(db, emu)
-    with TestClient(app, follow_redirects=False) as client:
-        for _ in range(3):
-            sign_in(client)
-            client.cookies.clear()
+    sign_in_several_times(db, emu, 3)
     assert db.count("kavach_sessions") == 3
     hashes = [row[0] for row in db.rows("SELECT token_hash FROM kavach_sessions")]
     db.execute(
@@ -99,11 +103,7 @@ def test_sessions_purge_deletes_only_expired_and_idle_sessions(
 def test_sessions_purge_reports_progress_in_batches(
     db: TestDatabase, emu: AtlassianEmulator
 ) -> None:
-    app = emulated_app(db, emu)
-    with TestClient(app, follow_redirects=False) as client:
-        for _ in range(5):
-            sign_in(client)
-            client.cookies.clear()
+    sign_in_several_times(db, emu, 5)
     db.execute("UPDATE kavach_sessions SET expires_at = :at", at=ago(minutes=1))
 
     status, text = run("sessions", "purge", "--database-url", db.url, "--batch", "2")
