@@ -1,5 +1,8 @@
 """Shared pieces of the benchmarks: the app under uvicorn, scratch databases, load and statistics.
 
+The uvicorn runner is the tests' own (``tests/support/servers.py``), so the benchmarks and the
+multi-worker tests start, wait for and stop servers the same way.
+
 Nothing here asserts a time. Every number a benchmark prints is measured in that same run, and
 the interesting ones are ratios of two numbers measured side by side.
 """
@@ -13,11 +16,8 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 from kavach_fastapi.migrate import upgrade
 from kavach_fastapi.store import Store
 from kavach_fastapi.tables import AccountRow, SessionRow, SignInAttemptRow, UserRow
+from tests.support.servers import uvicorn_server, wait_for_workers
 
 ROOT = Path(__file__).resolve().parents[1]
 """The repository; uvicorn runs there."""
@@ -50,35 +51,6 @@ POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 # Processes
-
-
-def free_port() -> int:
-    """A loopback TCP port that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def uvicorn_command(port: int, workers: int) -> list[str]:
-    """The command line that serves the benchmark app."""
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        APP_FACTORY,
-        "--factory",
-        "--app-dir",
-        str(APP_DIR),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
 
 
 def uvicorn_flavour() -> str:
@@ -137,64 +109,32 @@ def uvicorn_app(
 ) -> Iterator[Server]:
     """Serve the benchmark app with ``workers`` uvicorn processes for the ``with`` block.
 
-    The server runs in a process group of its own and is always stopped (SIGTERM, then SIGKILL
-    of that group). ``log`` receives everything it prints.
+    The tests' runner (``tests.support.servers``) runs it: in a process group of its own,
+    always stopped (SIGTERM, then SIGKILL of that group), configured by ``env`` alone (no
+    ``KAVACH_*``/``ATLASSIAN_*`` of this shell). ``log`` receives everything it prints.
 
     Yields:
         The server, once every worker answers ``GET /bare``.
 
     Raises:
-        RuntimeError: the server exited or did not answer within ``startup_timeout``.
+        RuntimeError: the server exited or not every worker answered within ``startup_timeout``.
     """
-    port = port or free_port()
-    url = f"http://127.0.0.1:{port}"
-    with log.open("ab") as output:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            uvicorn_command(port, workers),
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            _wait_for_workers(url, workers, process, log, startup_timeout)
-            yield Server(url=url, pid=process.pid)
-        finally:
-            stop_process(process)
-
-
-def _wait_for_workers(
-    url: str, workers: int, process: subprocess.Popen[bytes], log: Path, timeout: float
-) -> None:
-    deadline = time.monotonic() + timeout
-    seen: set[str] = set()
-    with httpx2.Client(base_url=url, timeout=2.0, trust_env=False) as client:
-        while len(seen) < workers:
-            if process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {process.returncode}:\n{log.read_text()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn did not answer in {timeout} s:\n{log.read_text()}")
-            try:
-                answer = client.get("/bare", headers={"Connection": "close"})
-                if answer.status_code == 200:
-                    seen.add(str(answer.json()["pid"]))
-                    continue
-            except httpx2.TransportError:
-                pass
-            time.sleep(0.1)
-
-
-def stop_process(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
-    """Stop a server started in its own session: SIGTERM, then SIGKILL of its group."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=timeout)
+    with uvicorn_server(
+        APP_FACTORY,
+        workers=workers,
+        env=env,
+        log=log,
+        port=port,
+        options=["--app-dir", str(APP_DIR)],
+        ready_path="/bare",
+        startup_timeout=startup_timeout,
+    ) as served:
+        answering = wait_for_workers(served.url, workers, path="/bare", timeout=startup_timeout)
+        if len(answering) < workers:
+            raise RuntimeError(
+                f"only {len(answering)} of {workers} workers answered:\n{served.log()}"
+            )
+        yield Server(url=served.url, pid=served.pid)
 
 
 @contextmanager

@@ -6,8 +6,9 @@ latency the requests that wait for that refresh add, compared with a baseline ru
 requests with a fresh token, measured in the same run. It prints ratios; it asserts nothing.
 
 The Atlassian emulator is served on a loopback socket in this process (with a latency on the
-refresh, as the real token endpoint has), and the app runs as
-``uvicorn bench.refresh_storm:create_app --factory --workers W`` in a subprocess::
+refresh, as the real token endpoint has), and the app, the tests' served app, runs as
+``uvicorn tests.support.apps:create_app --factory --workers W`` in a subprocess, started,
+waited for and stopped by the tests' runner (``tests/support/servers.py``)::
 
     python -m bench.refresh_storm            # the whole table (about two minutes)
     python -m bench.refresh_storm --quick    # N in (10, 100), one expiry each
@@ -22,11 +23,7 @@ import json
 import math
 import os
 import secrets
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -38,135 +35,41 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-from fastapi import FastAPI
 
-from kavach_fastapi import AtlassianToken, atlassian_provider, kavach_router
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
+from tests.support.apps import app_environment, register_callback
+from tests.support.browser import session_cookie, sign_in
+from tests.support.servers import uvicorn_workers, wait_for_workers
 
-PREFIX = "/api/kavach"
-ROOT = Path(__file__).resolve().parents[1]
+FACTORY = "tests.support.apps:create_app"
 REQUESTS = (10, 100, 1000)
 WORKERS = (1, 4)
-
-
-def create_app() -> FastAPI:
-    """The benchmarked app (one per worker): the router and a route that needs a token."""
-    app = FastAPI()
-    provider = atlassian_provider(scopes=["read:jira-user"])
-    app.include_router(kavach_router([provider]), prefix=PREFIX)
-
-    @app.get("/token")
-    async def token(access_token: AtlassianToken) -> dict[str, str | int]:
-        return {"token": access_token, "pid": os.getpid()}
-
-    @app.get("/pid")
-    async def pid() -> dict[str, int]:
-        return {"pid": os.getpid()}
-
-    return app
-
-
-# The server
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
 def serve_app(workers: int, env: Mapping[str, str], log: Path) -> Iterator[str]:
     """Run the app under uvicorn with ``workers`` processes; always stopped afterwards."""
-    port = _free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.refresh_storm:create_app",
-        "--factory",
-        "--workers",
-        str(workers),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--backlog",
-        "4096",
+    with uvicorn_workers(
+        FACTORY,
+        workers=workers,
+        env=env,
+        log=log,
         # Longer than any run, so no keep-alive connection is closed under a request.
-        "--timeout-keep-alive",
-        "300",
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    url = f"http://127.0.0.1:{port}"
-    with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            command,
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            _wait_until_ready(url, process, log)
-            yield url
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)  # not reaped: the group is ours
-                    process.wait(timeout=15)
-
-
-def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    with httpx2.Client(base_url=url, timeout=2.0, trust_env=False) as client:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited:\n{log.read_text()}")
-            try:
-                if client.get("/pid").status_code == 200:
-                    return
-            except httpx2.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-
-
-async def _wait_for_workers(url: str, workers: int) -> int:
-    seen: set[int] = set()
-    deadline = time.monotonic() + 30
-    async with httpx2.AsyncClient(base_url=url, timeout=5.0, trust_env=False) as client:
-        while len(seen) < workers and time.monotonic() < deadline:
-            answers = await asyncio.gather(
-                *(client.get("/pid", headers={"Connection": "close"}) for _ in range(4 * workers)),
-                return_exceptions=True,
-            )
-            seen.update(
-                int(answer.json()["pid"])
-                for answer in answers
-                if isinstance(answer, httpx2.Response) and answer.status_code == 200
-            )
-    return len(seen)
+        options=["--backlog", "4096", "--timeout-keep-alive", "300"],
+    ) as url:
+        yield url
 
 
 # The person and their token
 
 
 async def _sign_in(app_url: str) -> str:
-    async with httpx2.AsyncClient(timeout=10.0, trust_env=False) as browser:
-        started = await browser.get(f"{app_url}{PREFIX}/auth/oauth/authorize/atlassian")
-        consent = await browser.get(started.headers["location"])
-        finished = await browser.get(consent.headers["location"])
-        if finished.status_code != 303 or "kavach_session" not in finished.cookies:
-            raise RuntimeError(f"sign-in failed: {finished.status_code} {finished.text}")
-        return str(finished.cookies["kavach_session"])
+    async with httpx2.AsyncClient(base_url=app_url, timeout=10.0, trust_env=False) as browser:
+        await sign_in(browser)  # the emulator is served with auto_consent
+        session = session_cookie(browser)
+    if session is None:
+        raise RuntimeError("sign-in failed: no session cookie")
+    return session
 
 
 def _expire_token(database: Path) -> None:
@@ -318,18 +221,12 @@ async def _bench_workers(
     folder: Path,
 ) -> list[Row]:
     database = folder / f"kavach-{workers}.db"
-    env = {
-        "KAVACH_DATABASE_URL": f"sqlite:///{database}",
-        "KAVACH_SECRET": secrets.token_urlsafe(32),
-        "KAVACH_RATE_LIMIT": "0",
-        "ATLASSIAN_CLIENT_ID": emu.default_client.client_id,
-        "ATLASSIAN_CLIENT_SECRET": emu.default_client.client_secret,
-        "ATLASSIAN_AUTH_URL": emulator_url,
-        "ATLASSIAN_API_URL": emulator_url,
-    }
+    env = app_environment(
+        f"sqlite:///{database}", emu, emulator_url, secret=secrets.token_urlsafe(32)
+    )
     with serve_app(workers, env, folder / f"uvicorn-{workers}.log") as app_url:
-        emu.default_client.redirect_uris.append(f"{app_url}{PREFIX}/auth/oauth/callback/atlassian")
-        answering = await _wait_for_workers(app_url, workers)
+        register_callback(emu, app_url)
+        answering = len(await asyncio.to_thread(wait_for_workers, app_url, workers))
         if answering < workers:
             print(f"note: only {answering} of {workers} workers answered before the runs")
         session = await _sign_in(app_url)
@@ -419,11 +316,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     requests = REQUESTS[:2] if options.quick else REQUESTS
     expiries = 1 if options.quick else options.expiries
     started = time.monotonic()
+    load = os.getloadavg()
     rows = asyncio.run(
         run(requests, WORKERS, expiries=expiries, refresh_latency=options.refresh_latency)
     )
     print_table(rows, options.refresh_latency)
     print(f"\n{time.monotonic() - started:.0f} s in all; target: refresh/expiry = 1.00")
+    print(
+        f"load average (1, 5, 15 min) before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; after: "
+        + " ".join(f"{value:.2f}" for value in os.getloadavg())
+    )
 
 
 if __name__ == "__main__":

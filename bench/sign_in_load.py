@@ -55,7 +55,6 @@ from bench._common import (
     BENCH_SECRET,
     Server,
     TableCounts,
-    free_port,
     mark,
     percentile,
     postgres_databases,
@@ -69,6 +68,7 @@ from bench._common import (
     uvicorn_flavour,
 )
 from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser, Fault, FaultEndpoint
+from tests.support.servers import free_port
 
 PREFIX = "/api/kavach"
 AUTHORIZE = f"{PREFIX}/auth/oauth/authorize/atlassian"

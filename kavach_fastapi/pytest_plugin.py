@@ -12,23 +12,10 @@ Fixtures (each function-scoped):
 
 ``kavach_client`` and ``kavach_signed_in_client``
     A started ``TestClient`` of your app, before and after a person signed in through the
-    emulator's consent. They need one fixture of yours, ``kavach_app``:
-
-        @pytest.fixture
-        def kavach_app(kavach_emulator_provider, atlassian_emulator_transport, tmp_path):
-            app = FastAPI()
-            app.include_router(
-                kavach_router(
-                    [kavach_emulator_provider],
-                    database_url=f"sqlite:///{tmp_path}/kavach.db",
-                    http_transport=atlassian_emulator_transport,
-                ),
-                prefix="/api/kavach",
-            )
-            return app
-
-        def test_profile(kavach_signed_in_client):
-            assert kavach_signed_in_client.get("/api/kavach/auth/session").status_code == 200
+    emulator's consent. They need one fixture of yours, ``kavach_app``: your app, with
+    ``kavach_router([kavach_emulator_provider], http_transport=atlassian_emulator_transport,
+    database_url=...)`` included. The documentation's example, which its tests run, shows a
+    whole one: ``docs/examples/test_my_app.py``.
 """
 
 from __future__ import annotations

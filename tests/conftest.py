@@ -1,4 +1,4 @@
-"""Shared by every test folder: pytester, and the databases tests run on."""
+"""Shared by every test folder: a clean environment, pytester, and the databases tests run on."""
 
 from __future__ import annotations
 
@@ -14,8 +14,19 @@ from .databases import (
     postgres_server,
     sqlite_database,
 )
+from .support.environment import isolate
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No ``ATLASSIAN_*``/``KAVACH_*`` variable or stray ``.env`` file changes a default.
+
+    Every test runs in its own empty working directory, so a ``.env`` where pytest was started
+    is never read; a test that wants settings passes them to the app, or sets them itself.
+    """
+    isolate(monkeypatch, tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -31,26 +31,12 @@ def build_app(context: EmulatorContext) -> Starlette:
         return HTMLResponse(render_index_page(base_url(request), names, endpoints))
 
     async def user_avatar(request: Request) -> Response:
-        account_id = request.path_params["account_id"]
-        user = context.user(account_id)
-        if user is None:
-            return api_error(404, "Not Found")
-        return Response(
-            render_avatar_svg(user.name, user.account_id),
-            media_type="image/svg+xml",
-            headers=_AVATAR_HEADERS,
-        )
+        user = context.user(request.path_params["account_id"])
+        return _avatar(None if user is None else (user.name, user.account_id), square=False)
 
     async def site_avatar(request: Request) -> Response:
-        cloud_id = request.path_params["cloud_id"]
-        site = context.site(cloud_id)
-        if site is None:
-            return api_error(404, "Not Found")
-        return Response(
-            render_avatar_svg(site.name, site.id, square=True),
-            media_type="image/svg+xml",
-            headers=_AVATAR_HEADERS,
-        )
+        site = context.site(request.path_params["cloud_id"])
+        return _avatar(None if site is None else (site.name, site.id), square=True)
 
     routes = [
         Route("/", index, methods=["GET"], name="index"),
@@ -61,3 +47,15 @@ def build_app(context: EmulatorContext) -> Starlette:
         Route("/avatars/{account_id}.svg", user_avatar, methods=["GET"], name="user_avatar"),
     ]
     return Starlette(routes=routes)
+
+
+def _avatar(found: tuple[str, str] | None, *, square: bool) -> Response:
+    """The initials picture of a person or site (its name and id), or a 404 like Atlassian's."""
+    if found is None:
+        return api_error(404, "Not Found")
+    name, seed = found
+    return Response(
+        render_avatar_svg(name, seed, square=square),
+        media_type="image/svg+xml",
+        headers=_AVATAR_HEADERS,
+    )

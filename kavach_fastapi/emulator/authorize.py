@@ -216,22 +216,11 @@ def authorize_routes(context: EmulatorContext) -> list[Route]:
             app_name=client.name,
             scopes=pending.scopes,
             accounts=[
-                ConsentAccount(
-                    account_id=user.account_id,
-                    name=user.name,
-                    email=user.email,
-                    avatar_url=user_avatar_url(user, base),
-                )
-                for user in context.users
+                ConsentAccount(u.account_id, u.name, u.email, user_avatar_url(u, base))
+                for u in context.users
             ],
             sites=[
-                ConsentSite(
-                    id=site.id,
-                    name=site.name,
-                    url=site.url,
-                    avatar_url=site_avatar_url(site, base),
-                )
-                for site in context.sites
+                ConsentSite(s.id, s.name, s.url, site_avatar_url(s, base)) for s in context.sites
             ],
             consent_id=pending.id,
             action_url=f"{base}/authorize/decision",

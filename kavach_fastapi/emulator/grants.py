@@ -25,23 +25,29 @@ The rules, as Atlassian documents them:
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from kavach_fastapi.emulator.clock import EmulatorClock
 from kavach_fastapi.emulator.config import Lifetimes
+from kavach_fastapi.emulator.issuance import (
+    IssuedTokens,
+    OAuthError,
+    invalid_grant,
+    issue_tokens,
+    pkce_challenge,
+    revoke_family,
+    revoke_grant,
+    union,
+)
 from kavach_fastapi.emulator.state import (
     AccessToken,
     AuthorizationCode,
     EmulatorState,
     Grant,
     PendingConsent,
-    RefreshToken,
 )
 
 __all__ = ["GrantService", "IssuedTokens", "OAuthError", "pkce_challenge"]
@@ -49,54 +55,6 @@ __all__ = ["GrantService", "IssuedTokens", "OAuthError", "pkce_challenge"]
 logger = logging.getLogger("kavach_fastapi.emulator")
 
 _DEAD_REFRESH_MESSAGE = "Unknown or invalid refresh token"
-
-
-class OAuthError(Exception):
-    """A token-endpoint failure, answered as ``{"error": ..., "error_description": ...}``.
-
-    Attributes:
-        status: The HTTP status.
-        error: The OAuth error code.
-        description: The human description.
-    """
-
-    def __init__(self, status: int, error: str, description: str) -> None:
-        super().__init__(f"{status} {error}: {description}")
-        self.status = status
-        self.error = error
-        self.description = description
-
-
-def _invalid_grant(description: str) -> OAuthError:
-    return OAuthError(403, "invalid_grant", description)
-
-
-@dataclass(frozen=True)
-class IssuedTokens:
-    """A token answer before it is serialised."""
-
-    access_token: str
-    expires_in: int
-    scopes: tuple[str, ...]
-    refresh_token: str | None
-
-    def as_json(self) -> dict[str, object]:
-        """Return the body of the token endpoint's answer."""
-        body: dict[str, object] = {
-            "access_token": self.access_token,
-            "expires_in": self.expires_in,
-            "scope": " ".join(self.scopes),
-            "token_type": "Bearer",
-        }
-        if self.refresh_token is not None:
-            body["refresh_token"] = self.refresh_token
-        return body
-
-
-def pkce_challenge(verifier: str) -> str:
-    """Return the S256 code challenge for a PKCE code verifier (RFC 7636)."""
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 class GrantService:
@@ -146,8 +104,8 @@ class GrantService:
                 )
                 self.state.grants[grant.id] = grant
             else:
-                grant.scopes = _union(grant.scopes, pending.scopes)
-                grant.site_ids = list(_union(tuple(grant.site_ids), tuple(site_ids)))
+                grant.scopes = union(grant.scopes, pending.scopes)
+                grant.site_ids = list(union(tuple(grant.site_ids), tuple(site_ids)))
             code = AuthorizationCode(
                 code=secrets.token_urlsafe(24),
                 grant_id=grant.id,
@@ -202,37 +160,37 @@ class GrantService:
         with self.state.lock:
             record = self.state.codes.get(code)
             if record is None:
-                raise _invalid_grant("Invalid authorization code")
+                raise invalid_grant("Invalid authorization code")
             if record.used:
-                revoked = self._revoke_family(record.code)
+                revoked = revoke_family(self.state, record.code)
                 logger.warning(
                     "authorization code reused: revoked %d token(s) issued from it", revoked
                 )
-                raise _invalid_grant("Authorization code has already been used")
+                raise invalid_grant("Authorization code has already been used")
             if now >= record.created_at + self.lifetimes.authorization_code:
-                raise _invalid_grant("Authorization code has expired")
+                raise invalid_grant("Authorization code has expired")
             if record.client_id != client_id:
-                raise _invalid_grant("Authorization code was issued to another client")
+                raise invalid_grant("Authorization code was issued to another client")
             if redirect_uri != record.redirect_uri:
-                raise _invalid_grant("redirect_uri does not match the authorization request")
+                raise invalid_grant("redirect_uri does not match the authorization request")
             if record.code_challenge is None:
                 # RFC 9700, 2.1.1: a verifier for a code issued without a challenge means the
                 # challenge was lost or stripped on the way (a PKCE downgrade).
                 if code_verifier:
-                    raise _invalid_grant(
+                    raise invalid_grant(
                         "code_verifier sent for a code issued without a code_challenge"
                     )
             else:
                 if not code_verifier:
-                    raise _invalid_grant("code_verifier is required")
+                    raise invalid_grant("code_verifier is required")
                 if not hmac.compare_digest(pkce_challenge(code_verifier), record.code_challenge):
-                    raise _invalid_grant("code_verifier does not match the code_challenge")
+                    raise invalid_grant("code_verifier does not match the code_challenge")
             grant = self.state.grants[record.grant_id]
             if not self._grant_alive(grant):
-                raise _invalid_grant("The grant has been revoked")
+                raise invalid_grant("The grant has been revoked")
             record.used = True
             with_refresh = "offline_access" in grant.scopes and not omit_refresh_token()
-            issued = self._issue(grant, record.code, grant.scopes, with_refresh=with_refresh)
+            issued = self._issue(grant, record.code, with_refresh=with_refresh)
         logger.info("code exchanged: grant %s", grant.id)
         return issued
 
@@ -260,34 +218,34 @@ class GrantService:
         with self.state.lock:
             record = self.state.refresh_tokens.get(refresh_token)
             if record is None or record.revoked:
-                raise _invalid_grant(_DEAD_REFRESH_MESSAGE)
+                raise invalid_grant(_DEAD_REFRESH_MESSAGE)
             grant = self.state.grants[record.grant_id]
             if grant.client_id != client_id or not self._grant_alive(grant):
-                raise _invalid_grant(_DEAD_REFRESH_MESSAGE)
+                raise invalid_grant(_DEAD_REFRESH_MESSAGE)
             if record.retired_at is not None:
                 if now > record.retired_at + self.lifetimes.refresh_reuse_interval:
-                    self._revoke_grant(grant)
+                    revoke_grant(self.state, grant)
                     logger.warning(
                         "retired refresh token replayed after the reuse interval: grant %s revoked",
                         grant.id,
                     )
-                    raise _invalid_grant(_DEAD_REFRESH_MESSAGE)
+                    raise invalid_grant(_DEAD_REFRESH_MESSAGE)
             elif now >= (record.last_used_at or record.issued_at) + (
                 self.lifetimes.refresh_token_inactivity
             ):
                 record.revoked = True
-                raise _invalid_grant(_DEAD_REFRESH_MESSAGE)
+                raise invalid_grant(_DEAD_REFRESH_MESSAGE)
             if self.revoke_old_access_token_on_refresh:
                 self._start_grace(record.access_token)
             if omit_refresh_token():
-                issued = self._issue(grant, record.family, grant.scopes, with_refresh=False)
+                issued = self._issue(grant, record.family, with_refresh=False)
                 if record.retired_at is None:
                     record.access_token = issued.access_token
                     record.last_used_at = now
             else:
                 if record.retired_at is None:
                     record.retired_at = now
-                issued = self._issue(grant, record.family, grant.scopes, with_refresh=True)
+                issued = self._issue(grant, record.family, with_refresh=True)
         logger.info("refresh token rotated: grant %s", grant.id)
         return issued
 
@@ -322,63 +280,17 @@ class GrantService:
                 if grant.account_id == account_id and not grant.revoked
             ]
             for grant in grants:
-                self._revoke_grant(grant)
+                revoke_grant(self.state, grant)
         logger.info("revoked %d grant(s) of account %s", len(grants), account_id)
         return len(grants)
 
-    def _revoke_grant(self, grant: Grant) -> None:
-        grant.revoked = True
-        for access in self.state.access_tokens.values():
-            if access.grant_id == grant.id:
-                access.revoked = True
-        for refresh in self.state.refresh_tokens.values():
-            if refresh.grant_id == grant.id:
-                refresh.revoked = True
-
-    def _revoke_family(self, family: str) -> int:
-        revoked = 0
-        for access in self.state.access_tokens.values():
-            if access.family == family and not access.revoked:
-                access.revoked = True
-                revoked += 1
-        for refresh in self.state.refresh_tokens.values():
-            if refresh.family == family and not refresh.revoked:
-                refresh.revoked = True
-                revoked += 1
-        return revoked
-
-    def _issue(
-        self, grant: Grant, family: str, scopes: tuple[str, ...], *, with_refresh: bool
-    ) -> IssuedTokens:
-        now = self.clock.now()
-        lifetime = self.lifetimes.access_token
-        access = AccessToken(
-            token=secrets.token_urlsafe(32),
-            grant_id=grant.id,
-            family=family,
-            scopes=scopes,
-            expires_at=now + lifetime,
+    def _issue(self, grant: Grant, family: str, *, with_refresh: bool) -> IssuedTokens:
+        return issue_tokens(
+            self.state,
+            grant,
+            family,
+            grant.scopes,
+            now=self.clock.now(),
+            lifetime=self.lifetimes.access_token,
+            with_refresh=with_refresh,
         )
-        self.state.access_tokens[access.token] = access
-        refresh_value: str | None = None
-        if with_refresh:
-            refresh = RefreshToken(
-                token=secrets.token_urlsafe(48),
-                grant_id=grant.id,
-                family=family,
-                scopes=scopes,
-                issued_at=now,
-                access_token=access.token,
-            )
-            self.state.refresh_tokens[refresh.token] = refresh
-            refresh_value = refresh.token
-        return IssuedTokens(
-            access_token=access.token,
-            expires_in=int(lifetime.total_seconds()),
-            scopes=scopes,
-            refresh_token=refresh_value,
-        )
-
-
-def _union(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys((*first, *second)))

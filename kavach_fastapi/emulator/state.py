@@ -11,6 +11,9 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import get_args
+
+from kavach_fastapi.emulator.faults import FaultEndpoint
 
 __all__ = [
     "ENDPOINTS",
@@ -24,19 +27,7 @@ __all__ = [
     "RefreshToken",
 ]
 
-ENDPOINTS = (
-    "authorize",
-    "decision",
-    "token",
-    "authorization_code",
-    "refresh",
-    "me",
-    "accessible_resources",
-    "jira_myself",
-    "confluence_current_user",
-    "confluence_spaces",
-    "report_accounts",
-)
+ENDPOINTS = ("authorize", "decision", *get_args(FaultEndpoint))
 """The names calls are counted and recorded under."""
 
 

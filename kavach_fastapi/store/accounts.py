@@ -21,6 +21,15 @@ from ..tables import AccountRow, UserRow
 from ._rows import rowcount
 from .signins import apply_profile
 
+_FORGOTTEN_ON_DISCONNECT = (
+    "access_token",
+    "refresh_token",
+    "access_token_expires_at",
+    "sites_json",
+    "sites_fetched_at",
+)
+"""The columns a disconnect empties; the identity link (user, account id) stays."""
+
 
 class AccountStore:
     """The ``kavach_accounts`` table, outside sign-in."""
@@ -122,15 +131,7 @@ class AccountStore:
 
     async def forget_tokens(self, account_id: str, *, now: datetime) -> None:
         """Disconnect: drop the tokens and cached sites, keep the identity link."""
-        await self._retire_grant(
-            account_id,
-            now=now,
-            access_token=None,
-            refresh_token=None,
-            access_token_expires_at=None,
-            sites_json=None,
-            sites_fetched_at=None,
-        )
+        await self._retire_grant(account_id, now=now, **dict.fromkeys(_FORGOTTEN_ON_DISCONNECT))
 
     async def save_profile(
         self, row_id: str, user_id: str, profile: ProviderProfile, *, now: datetime

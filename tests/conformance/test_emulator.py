@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx2
 import pytest
 
 from kavach_fastapi.emulator import AtlassianEmulator, EmulatedSite, EmulatedUser, Fault
@@ -15,7 +13,7 @@ from kavach_fastapi.emulator.endpoints import endpoint
 from kavach_fastapi.emulator.faults import RATE_LIMIT_REASONS
 from kavach_fastapi.emulator.products import product_of_scope
 
-from ..emulator.flow import Flow
+from ..emulator.flow import Flow, flow_for
 from .recorded import recorded, shape_errors
 
 ALL_SCOPES = (
@@ -24,17 +22,9 @@ ALL_SCOPES = (
 )
 
 
-@asynccontextmanager
-async def flow_of(emulator: AtlassianEmulator) -> AsyncIterator[Flow]:
-    async with httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(app=emulator.app), base_url="http://emulator"
-    ) as client:
-        yield Flow(emulator, client)
-
-
 @pytest.fixture
 async def flow(atlassian_emulator: AtlassianEmulator) -> AsyncIterator[Flow]:
-    async with flow_of(atlassian_emulator) as driver:
+    async with flow_for(atlassian_emulator) as driver:
         yield driver
 
 
@@ -56,7 +46,7 @@ async def test_me_has_the_recorded_shape(flow: Flow) -> None:
 @pytest.mark.parametrize("account_id", recorded("me")["account_id_formats"]["examples"])
 async def test_people_with_each_recorded_account_id_format_sign_in(account_id: str) -> None:
     hidden = EmulatedUser(account_id=account_id, name="Someone", email=None, email_verified=None)
-    async with flow_of(AtlassianEmulator(users=[hidden])) as flow:
+    async with flow_for(AtlassianEmulator(users=[hidden])) as flow:
         answer = (await flow.me(await signed_in(flow))).json()
 
     assert answer["account_id"] == account_id
@@ -84,7 +74,7 @@ async def test_a_site_with_two_products_is_listed_as_recorded() -> None:
         id=first["id"], name=first["name"], url=first["url"], products=("jira", "jira-servicedesk")
     )
     scope = " ".join(["read:me", *first["scopes"], *second["scopes"]])
-    async with flow_of(AtlassianEmulator(sites=[site])) as flow:
+    async with flow_for(AtlassianEmulator(sites=[site])) as flow:
         answer = (
             await flow.get("/oauth/token/accessible-resources", await signed_in(flow, scope))
         ).json()

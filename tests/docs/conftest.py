@@ -7,7 +7,6 @@ The examples live in ``docs/examples`` and the build hook in ``docs/hooks``; bot
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,7 +14,6 @@ from types import ModuleType
 from typing import Any
 
 import httpx2
-import pytest
 from fastapi import APIRouter, FastAPI
 
 from kavach_fastapi import kavach_router
@@ -73,12 +71,3 @@ def app_with(
     for router in routers:
         app.include_router(router)
     return app
-
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No ``ATLASSIAN_*``/``KAVACH_*`` variable or ``.env`` of the developer reaches an example."""
-    for name in list(os.environ):
-        if name.startswith(("ATLASSIAN_", "KAVACH_")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)

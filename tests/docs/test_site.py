@@ -21,22 +21,10 @@ from playwright.sync_api import sync_playwright
 
 from kavach_fastapi import ErrorCode
 
+from ..support.chromium import CHROMIUM_ARGS, require_chromium
 from .conftest import REPO
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = REPO / "artifacts"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 @pytest.fixture(scope="module")
@@ -93,37 +81,13 @@ def test_the_reference_has_no_leftover_restructuredtext(site: Path) -> None:
 
 
 def test_quick_start_renders_offline_and_cleanly(served: str) -> None:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: install Debian's chromium package"
-        if in_ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
     ARTIFACTS.mkdir(exist_ok=True)
-    requested: list[str] = []
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("request", lambda request: requested.append(request.url))
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            page.on(
-                "console",
-                lambda message: problems.append(message.text) if message.type == "error" else None,
-            )
-            answer = page.goto(f"{served}/quick-start/", wait_until="networkidle")
-            assert answer is not None
-            assert answer.status == 200
-            heading = page.locator("article h1").inner_text()
-            code = page.locator("article pre code").first.inner_text()
-            page.screenshot(path=str(ARTIFACTS / "docs-quick-start.png"), full_page=True)
-        finally:
-            browser.close()
+    seen = _visit(served, "/quick-start/", "true")
 
-    assert heading.strip().rstrip("¶") == "Quick start"
-    assert "make demo" in code
-    assert problems == []
-    assert [url for url in requested if not url.startswith(served)] == []
+    assert seen["heading"].strip().rstrip("¶") == "Quick start"
+    assert "make demo" in seen["code"][0]
+    assert seen["problems"] == []
+    assert seen["outside"] == []
 
 
 REPOSITORY = "https://github.com/kavach-fastapi/kavach-fastapi"
@@ -132,15 +96,11 @@ REFERENCE_AREAS = ("routers", "dependencies", "errors", "client", "testing")
 
 def _visit(served: str, path: str, ready: str) -> dict[str, Any]:
     """Open ``path`` in Chromium, wait until ``ready`` (JavaScript) is true, report what it saw."""
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: install Debian's chromium package"
-        if in_ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
+    chromium = require_chromium()
     requested: list[str] = []
     problems: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("request", lambda request: requested.append(request.url))
@@ -160,6 +120,7 @@ def _visit(served: str, path: str, ready: str) -> dict[str, Any]:
                 "images": page.eval_on_selector_all(
                     "article img", "imgs => imgs.map(i => [i.src, i.naturalWidth])"
                 ),
+                "heading": page.locator("article h1").first.inner_text(),
                 "code": page.locator("article pre code").all_inner_texts(),
                 "repository": page.locator("a.md-source").first.get_attribute("href"),
             }

@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import httpx2
 import pytest
 from playwright.sync_api import (
     Browser,
@@ -34,23 +29,15 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from ..support.chromium import CHROMIUM_ARGS, require_chromium
+from ..support.environment import clean_environment
+from ..support.servers import ServedApp, free_listener, run_server
+
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    # No calls home: the machine may have no network at all.
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 ARTIFACTS = REPO / "artifacts"
 """Where screenshots go (git-ignored); those of failed tests go to ``e2e-failures/``."""
 
 STARTUP_TIMEOUT = 30.0
-SHUTDOWN_TIMEOUT = 15.0
 # Generous: a busy CI machine is slow, and a passing test never waits this long.
 BROWSER_TIMEOUT_MS = 15_000
 expect.set_options(timeout=10_000)
@@ -58,68 +45,8 @@ expect.set_options(timeout=10_000)
 CALL_FAILED = pytest.StashKey[bool]()
 
 
-def in_ci() -> bool:
-    """Whether this run is CI, where every test must run."""
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-@dataclass
-class DemoServer:
-    """The example app running in its own process.
-
-    Attributes:
-        url: Its base URL, such as ``http://127.0.0.1:41234``.
-        log_path: The file its stdout and stderr go to.
-    """
-
-    url: str
-    log_path: Path
-
-    def log(self) -> str:
-        """Everything the server has logged so far."""
-        return self.log_path.read_text(errors="replace")
-
-
-def _demo_environment(url: str, workdir: Path) -> dict[str, str]:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("ATLASSIAN_", "KAVACH_"))
-    }
-    env.update(
-        KAVACH_DEMO_URL=url,
-        KAVACH_DATABASE_URL=f"sqlite:///{workdir / 'demo.db'}",
-        # A run signs in more than 30 times a minute from one address.
-        KAVACH_RATE_LIMIT="0",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
-    )
-    return env
-
-
-def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    with httpx2.Client(trust_env=False, timeout=2.0) as client:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the demo server exited:\n{log_path.read_text()}")
-            try:
-                if client.get(f"{url}/").status_code == 200:
-                    return
-            except httpx2.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the demo server did not start:\n{log_path.read_text()}")
-            time.sleep(0.05)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=SHUTDOWN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+DemoServer = ServedApp
+"""The example app running in its own process (``url``, ``log()``)."""
 
 
 @contextmanager
@@ -129,32 +56,33 @@ def serve_demo(workdir: Path) -> Iterator[DemoServer]:
     The socket is bound here and inherited by the server, so the port is known at once and
     no other process can take it in between.
     """
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    with listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(128)
-        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-        log_path = workdir / "server.log"
-        # -W error: a warning inside the app fails its request, as a warning fails a test here.
-        command = [sys.executable, "-W", "error", "-m", "tests.e2e.demo_server"]
-        with log_path.open("wb") as output:
-            process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [*command, str(listener.fileno())],
-                cwd=workdir,
-                env=_demo_environment(url, workdir),
-                pass_fds=[listener.fileno()],
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-    try:
-        _wait_until_serving(url, process, log_path)
-        yield DemoServer(url=url, log_path=log_path)
-    finally:
-        _stop(process)
+    listener = free_listener(avoid=())
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    # -W error: a warning inside the app fails its request, as a warning fails a test here.
+    command = [sys.executable, "-W", "error", "-m", "tests.e2e.demo_server"]
+    env = clean_environment(
+        KAVACH_DEMO_URL=url,
+        KAVACH_DATABASE_URL=f"sqlite:///{workdir / 'demo.db'}",
+        # A run signs in more than 30 times a minute from one address.
+        KAVACH_RATE_LIMIT="0",
+    )
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    with run_server(
+        [*command, str(listener.fileno())],
+        url=url,
+        log_path=workdir / "server.log",
+        env=env,
+        cwd=workdir,
+        ready_path="/",
+        listener=listener,
+        startup_timeout=STARTUP_TIMEOUT,
+    ) as server:
+        yield server
     # uvicorn re-raises the SIGTERM it handled once it has shut down, so -SIGTERM is normal.
-    log = log_path.read_text(errors="replace")
-    if process.returncode not in (0, -signal.SIGTERM) or "Application shutdown complete" not in log:
-        pytest.fail(f"the demo server did not shut down cleanly ({process.returncode}):\n{log}")
+    log = server.log()
+    returncode = server.process.returncode
+    if returncode not in (0, -signal.SIGTERM) or "Application shutdown complete" not in log:
+        pytest.fail(f"the demo server did not shut down cleanly ({returncode}):\n{log}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -171,12 +99,7 @@ def pytest_runtest_makereport(
 @pytest.fixture(scope="session")
 def chromium() -> Path:
     """Debian's Chromium; skips the browser tests without it, or fails them in CI."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    reason = f"{CHROMIUM} is missing: install Debian's chromium package to run the browser tests"
-    if in_ci():
-        pytest.fail(f"{reason} (CI is set, so a missing browser fails the run)")
-    pytest.skip(reason)
+    return require_chromium()
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -127,3 +129,12 @@ class Flow:
 
     def jira_myself_path(self, cloud_id: str) -> str:
         return f"/ex/jira/{cloud_id}/rest/api/3/myself"
+
+
+@asynccontextmanager
+async def flow_for(emulator: AtlassianEmulator) -> AsyncIterator[Flow]:
+    """A `Flow` against ``emulator``, over its ASGI app, for the block."""
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=emulator.app), base_url="http://emulator"
+    ) as client:
+        yield Flow(emulator, client)

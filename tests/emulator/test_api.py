@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import httpx2
 import pytest
 
 from kavach_fastapi.emulator import AtlassianEmulator, EmulatedSite, EmulatedUser
 
-from .flow import Flow
+from .flow import Flow, flow_for
 
 
 async def test_me_returns_the_atlassian_profile(flow: Flow) -> None:
@@ -51,10 +50,7 @@ async def test_me_requires_read_me_scope(flow: Flow) -> None:
 async def test_me_omits_hidden_email() -> None:
     hidden = EmulatedUser(account_id="557058:hidden", name="Private Person", email=None)
     emu = AtlassianEmulator(users=[hidden])
-    async with httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(app=emu.app), base_url="http://emulator"
-    ) as client:
-        flow = Flow(emu, client)
+    async with flow_for(emu) as flow:
         tokens = await flow.sign_in()
         profile = (await flow.me(tokens["access_token"])).json()
         myself = await flow.get(flow.jira_myself_path(emu.sites[0].id), tokens["access_token"])
@@ -225,10 +221,7 @@ async def test_configured_pictures_are_used_as_given() -> None:
         id="c1", name="S", url="https://s.atlassian.net", avatar_url="https://img.example/s.png"
     )
     emu = AtlassianEmulator(users=[user], sites=[site])
-    async with httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(app=emu.app), base_url="http://emulator"
-    ) as client:
-        flow = Flow(emu, client)
+    async with flow_for(emu) as flow:
         tokens = await flow.sign_in()
         profile = (await flow.me(tokens["access_token"])).json()
         sites = (await flow.get("/oauth/token/accessible-resources", tokens["access_token"])).json()

@@ -6,13 +6,12 @@ import re
 import time
 from datetime import datetime, timezone
 
-import httpx2
 import pytest
 
 from kavach_fastapi.emulator import AtlassianEmulator, EmulatorClock, Fault, Faults
 from kavach_fastapi.emulator.faults import RATE_LIMIT_REASONS
 
-from .flow import Flow
+from .flow import Flow, flow_for
 
 
 async def test_status_fault_answers_the_status_with_retry_after(flow: Flow) -> None:
@@ -41,10 +40,7 @@ async def test_rate_limit_fault_sends_atlassians_header_set() -> None:
     emu = AtlassianEmulator(
         clock=EmulatorClock(datetime(2030, 5, 17, 9, 41, 30, tzinfo=timezone.utc))
     )
-    async with httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(app=emu.app), base_url="http://emulator"
-    ) as client:
-        flow = Flow(emu, client)
+    async with flow_for(emu) as flow:
         tokens = await flow.sign_in()
         emu.faults.add("jira_myself", Fault("rate_limit", retry_after=45))
 

@@ -10,7 +10,7 @@ import pytest
 
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
 
-from .flow import Flow
+from .flow import Flow, flow_for
 
 REPORT = "/app/report-accounts/"
 ACTIVE = "5be24ad8b1653240376955d2"
@@ -147,10 +147,7 @@ async def test_a_429_carries_retry_after_through_the_faults(flow: Flow) -> None:
 
 async def test_the_cycle_period_is_configurable() -> None:
     emu = AtlassianEmulator(personal_data_cycle_period="P1D")
-    async with httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(app=emu.app), base_url="http://emulator"
-    ) as client:
-        flow = Flow(emu, client)
+    async with flow_for(emu) as flow:
         token = (await flow.sign_in())["access_token"]
         first = await report(flow, [account(ACTIVE)], token)
         emu.privacy.cycle_period = "PT12H"

@@ -7,27 +7,15 @@ import pytest
 import kavach_fastapi.emulator as emulator_package
 from kavach_fastapi.emulator import AtlassianEmulator
 
+PUBLIC_NAMES = """
+    DEFAULT_CLIENT_ID DEFAULT_CLIENT_SECRET AtlassianEmulator AuthorizeError CallCounter
+    EmulatedClient EmulatedSite EmulatedSpace EmulatedUser EmulatorClock Fault FaultEndpoint
+    FaultKind Faults Lifetimes RecordedRequest pkce_challenge
+"""
+
 
 def test_public_names() -> None:
-    assert emulator_package.__all__ == [
-        "DEFAULT_CLIENT_ID",
-        "DEFAULT_CLIENT_SECRET",
-        "AtlassianEmulator",
-        "AuthorizeError",
-        "CallCounter",
-        "EmulatedClient",
-        "EmulatedSite",
-        "EmulatedSpace",
-        "EmulatedUser",
-        "EmulatorClock",
-        "Fault",
-        "FaultEndpoint",
-        "FaultKind",
-        "Faults",
-        "Lifetimes",
-        "RecordedRequest",
-        "pkce_challenge",
-    ]
+    assert emulator_package.__all__ == PUBLIC_NAMES.split()
     for name in emulator_package.__all__:
         assert getattr(emulator_package, name) is not None
 

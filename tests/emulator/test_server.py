@@ -13,7 +13,7 @@ import pytest
 
 from kavach_fastapi.emulator import AtlassianEmulator, EmulatorClock
 
-from .flow import Flow, query_of
+from .flow import Flow, flow_for, query_of
 
 
 def test_serve_runs_on_a_real_loopback_socket() -> None:
@@ -144,10 +144,7 @@ def test_clock_never_runs_backwards() -> None:
 async def test_emulator_uses_the_given_clock() -> None:
     clock = EmulatorClock(datetime(2030, 1, 1, tzinfo=timezone.utc))
     emu = AtlassianEmulator(clock=clock, access_token_lifetime=timedelta(minutes=5))
-    async with httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(app=emu.app), base_url="http://emulator"
-    ) as client:
-        flow = Flow(emu, client)
+    async with flow_for(emu) as flow:
         tokens = await flow.sign_in()
         clock.advance(timedelta(minutes=5))
         response = await flow.me(tokens["access_token"])

@@ -21,20 +21,22 @@ from httpx2 import Response
 
 from kavach_fastapi import (
     AtlassianProvider,
-    CurrentUser,
     OAuthProvider,
-    OptionalUser,
-    User,
     atlassian_provider,
     kavach_router,
 )
+from kavach_fastapi.emulator import AtlassianEmulator
+from kavach_fastapi.testing import emulator_provider, emulator_transport
+from kavach_fastapi.testing import sign_in as emulator_sign_in
 
 from ..databases import TestDatabase
+from ..support.apps import app_with
+from ..support.browser import AUTHORIZE, CALLBACK, PREFIX
 from .fake_atlassian import CLIENT_SECRET, FakeAtlassian
 
-PREFIX = "/api/kavach"
-AUTHORIZE = f"{PREFIX}/auth/oauth/authorize/atlassian"
-CALLBACK = f"{PREFIX}/auth/oauth/callback/atlassian"
+# PREFIX, AUTHORIZE and CALLBACK live in tests.support.browser; the tests import them from here.
+__all__ = ["AUTHORIZE", "CALLBACK", "PREFIX"]
+
 SECRET = "test-secret-0123456789-0123456789-abcdef"
 
 
@@ -57,31 +59,45 @@ def build_app(
     providers: Sequence[OAuthProvider] | None = None,
     **options: Any,
 ) -> FastAPI:
-    """An app like a user's: the router, plus routes that use the dependencies.
+    """An app like a user's (``tests.support.apps``): the router, plus the user routes.
 
     ``providers`` defaults to :func:`fake_provider` alone.
     """
     options.setdefault("secret", SECRET)
-    app = FastAPI()
-    app.include_router(
+    return app_with(
         kavach_router(
             providers or [fake_provider()],
             database_url=database_url(database),
             http_transport=fake.transport(),
             **options,
-        ),
-        prefix=PREFIX,
+        )
     )
 
-    @app.get("/me")
-    async def me(user: CurrentUser) -> User:
-        return user
 
-    @app.get("/maybe")
-    async def maybe(user: OptionalUser) -> dict[str, str | None]:
-        return {"user_id": user.id if user else None}
+def emulated_app(
+    database: Path | TestDatabase, emulator: AtlassianEmulator, **options: Any
+) -> FastAPI:
+    """The same app, signing in against ``emulator`` in-process instead of `FakeAtlassian`.
 
+    The emulator is kept on ``app.state.emulator`` for :func:`sign_in_at_emulator`.
+    """
+    options.setdefault("secret", SECRET)
+    app = app_with(
+        kavach_router(
+            [emulator_provider(emulator)],
+            database_url=database_url(database),
+            http_transport=emulator_transport(emulator),
+            **options,
+        )
+    )
+    app.state.emulator = emulator
     return app
+
+
+def sign_in_at_emulator(client: TestClient, redirect_to: str = "/") -> Response:
+    """A whole sign-in through the emulator of an :func:`emulated_app`; the callback's answer."""
+    emulator: AtlassianEmulator = client.app.state.emulator  # type: ignore[attr-defined]
+    return emulator_sign_in(client, emulator, redirect_to=redirect_to)
 
 
 def start_sign_in(client: TestClient, redirect_to: str | None = None) -> str:
@@ -156,6 +172,12 @@ def execute(database: Path | TestDatabase, sql: str, *args: Any, **params: Any) 
 @pytest.fixture
 def fake() -> FakeAtlassian:
     return FakeAtlassian()
+
+
+@pytest.fixture
+def emu() -> AtlassianEmulator:
+    """The emulator an :func:`emulated_app` signs in against."""
+    return AtlassianEmulator()
 
 
 @pytest.fixture

@@ -8,62 +8,33 @@ by hand, submits the emulator's consent form as it is filled in by default, and 
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import httpx2
 
-REPO = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT = 60.0
+from ..support.environment import clean_environment
+from ..support.servers import ROOT, ServedApp, free_listener, run_server
+
+__all__ = [
+    "REPO",
+    "ServedApp",
+    "accept_consent",
+    "clean_environment",
+    "free_listener",
+    "run_emulator",
+    "serve_with_uvicorn",
+    "sign_in_over_http",
+]
+
+REPO = ROOT
 SHUTDOWN_TIMEOUT = 15.0
-
-
-@dataclass
-class ServedApp:
-    """An app served by a process of its own.
-
-    Attributes:
-        url: Its base URL, such as ``http://127.0.0.1:41234``.
-        log_path: The file its output goes to.
-    """
-
-    url: str
-    log_path: Path
-
-    def log(self) -> str:
-        """Everything the process has printed so far."""
-        return self.log_path.read_text(errors="replace")
-
-
-def clean_environment(**settings: str) -> dict[str, str]:
-    """This process's environment without any ``ATLASSIAN_*`` or ``KAVACH_*``, plus ``settings``."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("ATLASSIAN_", "KAVACH_"))
-    }
-    env.update(settings)
-    return env
-
-
-def free_listener(avoid: Sequence[int] = (8000,)) -> socket.socket:
-    """A listening loopback socket on a free port, never one of ``avoid``."""
-    while True:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.bind(("127.0.0.1", 0))
-        if listener.getsockname()[1] not in avoid:
-            listener.listen(128)
-            return listener
-        listener.close()
 
 
 @contextmanager
@@ -88,23 +59,17 @@ def serve_with_uvicorn(
     Yields:
         The served app.
     """
-    log_path = cwd / "uvicorn.log"
-    with listener or free_listener() as bound, log_path.open("wb") as output:
-        url = f"http://127.0.0.1:{bound.getsockname()[1]}"
-        process = subprocess.Popen(  # noqa: S603 - the test's own command line
-            [*command, "--fd", str(bound.fileno())],
-            cwd=cwd,
-            env=dict(env),
-            pass_fds=[bound.fileno()],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        served = ServedApp(url=url, log_path=log_path)
-        _wait_until_serving(f"{url}{ready_path}", process, served)
+    bound = listener or free_listener()
+    with run_server(
+        [*command, "--fd", str(bound.fileno())],
+        url=f"http://127.0.0.1:{bound.getsockname()[1]}",
+        log_path=cwd / "uvicorn.log",
+        env=env,
+        cwd=cwd,
+        ready_path=ready_path,
+        listener=bound,
+    ) as served:
         yield served
-    finally:
-        _stop(process)
 
 
 @contextmanager
@@ -136,32 +101,6 @@ def run_emulator(command: Sequence[str], *, env: Mapping[str, str]) -> Iterator[
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
-
-
-def _wait_until_serving(url: str, process: subprocess.Popen[bytes], served: ServedApp) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    with httpx2.Client(trust_env=False, timeout=2.0) as client:
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"the server exited:\n{served.log()}")
-            try:
-                if client.get(url).status_code == 200:
-                    return
-            except httpx2.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the server did not start:\n{served.log()}")
-            time.sleep(0.05)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=SHUTDOWN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 class ConsentForm(HTMLParser):

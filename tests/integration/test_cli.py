@@ -13,11 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kavach_fastapi.cli import main
+from kavach_fastapi.emulator import AtlassianEmulator
 from kavach_fastapi.migrate import head_revision
 
 from ..databases import TestDatabase, ago
-from .conftest import build_app, sign_in
-from .fake_atlassian import FakeAtlassian
+from .conftest import emulated_app
+from .conftest import sign_in_at_emulator as sign_in
 
 KEY_A = "key-a-0123456789-0123456789-0123456789"
 KEY_B = "key-b-0123456789-0123456789-0123456789"
@@ -66,14 +67,18 @@ def test_db_current_exits_1_until_the_schema_is_upgraded(empty_db: TestDatabase)
     assert current == 0
 
 
-def test_sessions_purge_deletes_only_expired_and_idle_sessions(
-    db: TestDatabase, fake: FakeAtlassian, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    app = build_app(db, fake)
-    with TestClient(app, follow_redirects=False) as client:
-        for _ in range(3):
+def sign_in_several_times(db: TestDatabase, emu: AtlassianEmulator, times: int) -> None:
+    """Leave ``times`` sessions in ``db``: sign in through the emulator, forget the cookie, again."""
+    with TestClient(emulated_app(db, emu), follow_redirects=False) as client:
+        for _ in range(times):
             sign_in(client)
             client.cookies.clear()
+
+
+def test_sessions_purge_deletes_only_expired_and_idle_sessions(
+    db: TestDatabase, emu: AtlassianEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sign_in_several_times(db, emu, 3)
     assert db.count("kavach_sessions") == 3
     hashes = [row[0] for row in db.rows("SELECT token_hash FROM kavach_sessions")]
     db.execute(
@@ -95,12 +100,10 @@ def test_sessions_purge_deletes_only_expired_and_idle_sessions(
     assert [row[0] for row in db.rows("SELECT token_hash FROM kavach_sessions")] == [hashes[2]]
 
 
-def test_sessions_purge_reports_progress_in_batches(db: TestDatabase, fake: FakeAtlassian) -> None:
-    app = build_app(db, fake)
-    with TestClient(app, follow_redirects=False) as client:
-        for _ in range(5):
-            sign_in(client)
-            client.cookies.clear()
+def test_sessions_purge_reports_progress_in_batches(
+    db: TestDatabase, emu: AtlassianEmulator
+) -> None:
+    sign_in_several_times(db, emu, 5)
     db.execute("UPDATE kavach_sessions SET expires_at = :at", at=ago(minutes=1))
 
     status, text = run("sessions", "purge", "--database-url", db.url, "--batch", "2")
@@ -111,9 +114,9 @@ def test_sessions_purge_reports_progress_in_batches(db: TestDatabase, fake: Fake
 
 
 def test_keys_rotate_reencrypts_tokens_with_the_newest_key(
-    db: TestDatabase, fake: FakeAtlassian, monkeypatch: pytest.MonkeyPatch
+    db: TestDatabase, emu: AtlassianEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with TestClient(build_app(db, fake, secret=KEY_A), follow_redirects=False) as client:
+    with TestClient(emulated_app(db, emu, secret=KEY_A), follow_redirects=False) as client:
         sign_in(client)
     before = db.scalar("SELECT access_token FROM kavach_accounts")
     monkeypatch.setenv("KAVACH_SECRET", f"{KEY_B},{KEY_A}")

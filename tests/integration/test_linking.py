@@ -6,8 +6,9 @@ the user already has is always a new user, whatever its email says.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -70,14 +71,22 @@ def test_the_same_account_is_the_same_user_even_when_its_email_changes(
     assert client.get("/me").json()["email"] == "ada@newmail.example"
 
 
+def then_another_account_with_adas_email(
+    client: TestClient, fake: FakeAtlassian, second_sign_in: Callable[[TestClient], object]
+) -> str:
+    """Ada signs in; then an account of someone else with her email, verified, through
+    ``second_sign_in``. Returns Ada's user id."""
+    sign_in(client)
+    first = signed_in_user_id(client)
+    fake.set_profile(account_id=OTHER_ACCOUNT, email="ADA@Example.com", email_verified=True)
+    second_sign_in(client)
+    return first
+
+
 def test_a_second_account_of_the_same_provider_never_joins_a_user_by_email(
     client: TestClient, db: TestDatabase, fake: FakeAtlassian
 ) -> None:
-    sign_in(client)
-    first = signed_in_user_id(client)
-
-    fake.set_profile(account_id=OTHER_ACCOUNT, email="ADA@Example.com", email_verified=True)
-    sign_in(client)
+    first = then_another_account_with_adas_email(client, fake, sign_in)
 
     assert signed_in_user_id(client) != first
     assert db.count("kavach_users") == 2
@@ -87,11 +96,9 @@ def test_a_second_account_of_the_same_provider_never_joins_a_user_by_email(
 def test_verified_emails_on_both_sides_join_accounts_of_different_providers(
     two_providers: TestClient, db: TestDatabase, fake: FakeAtlassian
 ) -> None:
-    sign_in(two_providers)
-    first = signed_in_user_id(two_providers)
-
-    fake.set_profile(account_id=OTHER_ACCOUNT, email="ADA@Example.com", email_verified=True)
-    sign_in_with(two_providers, SECOND_PROVIDER)
+    first = then_another_account_with_adas_email(
+        two_providers, fake, lambda browser: sign_in_with(browser, SECOND_PROVIDER)
+    )
 
     assert signed_in_user_id(two_providers) == first
     assert db.count("kavach_users") == 1
@@ -113,56 +120,37 @@ def test_a_user_with_an_account_of_each_provider_is_not_joined_again(
     assert db.count("kavach_users") == 2, "two users may share an email"
 
 
-def test_unverified_atlassian_email_makes_a_separate_user(
-    client: TestClient, db: TestDatabase, fake: FakeAtlassian
+SEPARATE_PEOPLE = {
+    "second-email-unverified": ({}, {"email_verified": False}),
+    "second-email-verified-flag-missing": ({}, {"email_verified": None}),
+    "first-email-unverified": ({"email_verified": False}, {"email_verified": True}),
+    "second-without-email": ({}, {"email": None, "email_verified": None}),
+}
+"""Two Atlassian accounts with the same email that must still be two people, and why."""
+
+
+@pytest.mark.parametrize(("first", "second"), SEPARATE_PEOPLE.values(), ids=SEPARATE_PEOPLE)
+def test_an_unverified_or_missing_email_never_joins_two_accounts_into_one_person(
+    client: TestClient,
+    db: TestDatabase,
+    fake: FakeAtlassian,
+    first: dict[str, Any],
+    second: dict[str, Any],
 ) -> None:
+    fake.set_profile(**first)
     sign_in(client)
-    first = signed_in_user_id(client)
+    first_user = signed_in_user_id(client)
 
-    fake.set_profile(account_id=OTHER_ACCOUNT, email_verified=False)
-    sign_in(client)
-
-    assert signed_in_user_id(client) != first
-    assert db.count("kavach_users") == 2
-
-
-def test_missing_email_verified_flag_counts_as_unverified(
-    client: TestClient, db: TestDatabase, fake: FakeAtlassian
-) -> None:
-    sign_in(client)
-
-    fake.set_profile(account_id=OTHER_ACCOUNT, email_verified=None)
-    sign_in(client)
-
-    assert db.count("kavach_users") == 2
-
-
-def test_existing_user_with_unverified_email_is_not_joined(
-    client: TestClient, db: TestDatabase, fake: FakeAtlassian
-) -> None:
-    fake.set_profile(email_verified=False)
-    sign_in(client)
-    first = signed_in_user_id(client)
-
-    fake.set_profile(account_id=OTHER_ACCOUNT, email_verified=True)
-    sign_in(client)
-
-    assert signed_in_user_id(client) != first
-    assert db.count("kavach_users") == 2
-
-
-def test_account_without_email_makes_a_separate_user(
-    client: TestClient, db: TestDatabase, fake: FakeAtlassian
-) -> None:
-    sign_in(client)
-
-    fake.set_profile(account_id=OTHER_ACCOUNT, email=None, email_verified=None)
+    fake.set_profile(account_id=OTHER_ACCOUNT, **second)
     sign_in(client)
     me = client.get("/me").json()
 
-    assert me["email"] is None
-    assert me["email_verified"] is False
+    assert me["id"] != first_user
     assert db.count("kavach_users") == 2
+    if "email" in second:
+        assert me["email"] is None
+    if second.get("email_verified") is not True:
+        assert me["email_verified"] is False
 
 
 def test_emails_compare_case_insensitively(

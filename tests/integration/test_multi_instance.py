@@ -4,7 +4,8 @@ Three servers run for the whole module, all on the run's PostgreSQL database and
 against one emulator served on a loopback socket in the test process (with ``auto_consent``):
 ``uvicorn --workers 4``, and two single-process instances A and B on ports of their own, as two
 machines behind a load balancer would be. Each test empties the database first. The app is
-``tests.integration.worker_app``; every answer names the process that served it.
+``tests.support.apps:create_app``; every answer names the process that served it. The refresh
+across four workers is in ``test_refresh_across_workers.py``, on both databases.
 """
 
 from __future__ import annotations
@@ -13,31 +14,30 @@ import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, ExitStack
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import httpx2
 import pytest
 
-from kavach_fastapi.emulator import AtlassianEmulator, Fault
+from kavach_fastapi.emulator import AtlassianEmulator
 
-from ..databases import TestDatabase, postgres_database
+from ..databases import TestDatabase
+from ..support import apps
 from .conftest import PREFIX, SECRET
-from .token_harness import expire_access_token, the_account
 from .worker_app import PID_HEADER
 from .worker_server import (
-    CALLBACK,
     app_client,
     finish_sign_in_over_http,
     sign_in_over_http,
     start_sign_in_over_http,
-    storm,
     uvicorn_workers,
     wait_for_workers,
 )
 
-pytestmark = pytest.mark.postgres
+# The run's PostgreSQL database, emptied for each test (the ``db`` fixture, PostgreSQL only).
+pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("db", ["postgresql"], indirect=True)]
 
-FACTORY = "tests.integration.worker_app:create_app"
+FACTORY = "tests.support.apps:create_app"
 WORKERS = 4
 REQUESTS = 50
 SIGN_OUT = f"{PREFIX}/auth/sign-out"
@@ -47,16 +47,14 @@ SIGN_OUT_PATIENCE = 5.0
 """How long to keep asking before concluding that a sign-out is not honoured at all."""
 
 
-@dataclass(frozen=True)
-class Emulated:
+class Emulated(NamedTuple):
     """The emulator, and where it is served."""
 
     emu: AtlassianEmulator
     url: str
 
 
-@dataclass(frozen=True)
-class Workers:
+class Workers(NamedTuple):
     """A ``uvicorn --workers N`` server, and the pids of its worker processes."""
 
     url: str
@@ -71,22 +69,13 @@ def atlassian() -> Iterator[Emulated]:
 
 
 def app_environment(database_url: str, atlassian: Emulated) -> dict[str, str]:
-    """What configures ``worker_app`` in every process: the same database, key and Atlassian."""
-    client = atlassian.emu.default_client
-    return {
-        "KAVACH_DATABASE_URL": database_url,
-        "KAVACH_SECRET": SECRET,
-        "KAVACH_RATE_LIMIT": "0",
-        "ATLASSIAN_CLIENT_ID": client.client_id,
-        "ATLASSIAN_CLIENT_SECRET": client.client_secret,
-        "ATLASSIAN_AUTH_URL": atlassian.url,
-        "ATLASSIAN_API_URL": atlassian.url,
-    }
+    """What configures the app in every process: the same database, key and Atlassian."""
+    return apps.app_environment(database_url, atlassian.emu, atlassian.url, secret=SECRET)
 
 
 def register_callback(atlassian: Emulated, app_url: str) -> None:
     """Register the app's callback URL, as its developer would in Atlassian's console."""
-    atlassian.emu.default_client.redirect_uris.append(f"{app_url}{CALLBACK}")
+    apps.register_callback(atlassian.emu, app_url)
 
 
 @pytest.fixture(scope="module")
@@ -119,16 +108,6 @@ def two_instances(
         yield a, b
 
 
-@pytest.fixture
-def pg(postgres_url: str) -> Iterator[TestDatabase]:
-    """The run's PostgreSQL database, emptied for the test."""
-    database = postgres_database(postgres_url)
-    try:
-        yield database
-    finally:
-        database.engine.dispose()
-
-
 async def served_by(browser: httpx2.AsyncClient) -> int:
     """The pid of the process at the other end of the browser's connection."""
     answer = await browser.get("/pid")
@@ -151,12 +130,27 @@ async def connections_to_two_workers(
     pytest.fail(f"50 new connections were all accepted by worker {first_pid}")
 
 
+async def sign_in_across(
+    first: httpx2.AsyncClient, second: httpx2.AsyncClient
+) -> tuple[httpx2.Response, httpx2.Response, httpx2.Response, httpx2.Response]:
+    """One browser on two connections: authorize on ``first``, the callback on ``second``.
+
+    Returns:
+        The authorize answer, the callback's, and ``GET /me`` on each connection afterwards.
+    """
+    started, callback = await start_sign_in_over_http(first)
+    second.cookies = first.cookies  # one browser: the binding cookie goes along
+    finished, _ = await finish_sign_in_over_http(second, callback)
+    first.cookies = second.cookies
+    return started, finished, await first.get("/me"), await second.get("/me")
+
+
 def pid_of(answer: httpx2.Response) -> int:
     return int(answer.headers[PID_HEADER])
 
 
 async def test_a_sign_in_started_on_one_worker_finishes_on_another(
-    four_workers: Workers, pg: TestDatabase
+    four_workers: Workers, db: TestDatabase
 ) -> None:
     # The workers share a listening socket, so which one serves a request is not ours to pick:
     # keep one connection per browser, on two workers, and try again until the two steps of a
@@ -164,11 +158,7 @@ async def test_a_sign_in_started_on_one_worker_finishes_on_another(
     for _ in range(5):
         async with AsyncExitStack() as stack:
             first, second = await connections_to_two_workers(four_workers.url, stack)
-            started, callback = await start_sign_in_over_http(first)
-            second.cookies = first.cookies  # one browser, two connections: the binding goes too
-            finished, session = await finish_sign_in_over_http(second, callback)
-            first.cookies = second.cookies
-            on_first, on_second = await first.get("/me"), await second.get("/me")
+            started, finished, on_first, on_second = await sign_in_across(first, second)
         if pid_of(started) != pid_of(finished):
             break
     else:
@@ -178,65 +168,31 @@ async def test_a_sign_in_started_on_one_worker_finishes_on_another(
     assert on_first.status_code == on_second.status_code == 200, (on_first.text, on_second.text)
     assert on_first.json()["id"] == on_second.json()["id"]
     assert {pid_of(started), pid_of(finished)} == {pid_of(on_first), pid_of(on_second)}
-    assert session
-    assert pg.count("kavach_users") == 1
-    assert pg.count("kavach_sign_in_attempts") == 0
+    assert finished.cookies.get("kavach_session")
+    assert db.count("kavach_users") == 1
+    assert db.count("kavach_sign_in_attempts") == 0
 
 
 async def test_a_sign_in_started_on_one_instance_finishes_on_another_and_counts_on_both(
-    two_instances: tuple[str, str], pg: TestDatabase
+    two_instances: tuple[str, str], db: TestDatabase
 ) -> None:
     a, b = two_instances
     async with app_client(a) as on_a, app_client(b) as on_b:
-        started, callback = await start_sign_in_over_http(on_a)
-        on_b.cookies = on_a.cookies  # the load balancer sent the browser's next request to B
-        finished, _ = await finish_sign_in_over_http(on_b, callback)
-        on_a.cookies = on_b.cookies
-        me_a, me_b = await on_a.get("/me"), await on_b.get("/me")
+        # The load balancer sends the browser's callback to B.
+        started, finished, me_a, me_b = await sign_in_across(on_a, on_b)
 
     assert pid_of(started) != pid_of(finished)
     assert me_a.status_code == me_b.status_code == 200, (me_a.text, me_b.text)
     assert me_a.json()["id"] == me_b.json()["id"]
     assert pid_of(me_a) == pid_of(started)
     assert pid_of(me_b) == pid_of(finished)
-    assert pg.count("kavach_users") == 1
-    assert pg.count("kavach_sessions") == 1
-    assert pg.count("kavach_sign_in_attempts") == 0
-
-
-async def test_fifty_concurrent_requests_across_four_workers_refresh_exactly_once(
-    four_workers: Workers, atlassian: Emulated, pg: TestDatabase
-) -> None:
-    emu = atlassian.emu
-    session = await sign_in_over_http(four_workers.url)
-
-    rounds = []
-    for _ in range(2):
-        expire_access_token(pg)
-        version = the_account(pg)["token_version"]
-        refreshes = emu.calls["refresh"]
-        # A slow answer keeps the refresh in flight while the other workers ask.
-        emu.faults.add("refresh", Fault("latency", seconds=0.3, times=1))
-        answers = await storm(four_workers.url, session, REQUESTS)
-        rounds.append((version, answers, emu.calls["refresh"] - refreshes))
-
-    for _version, answers, refreshes in rounds:
-        assert [answer.status_code for answer in answers] == [200] * REQUESTS
-        assert len({answer.json()["token"] for answer in answers}) == 1
-        assert refreshes == 1  # exactly one refresh per expiry
-        # The requests reached several processes, so the database lease did the deciding.
-        assert len({answer.json()["pid"] for answer in answers}) >= 2
-        assert {answer.json()["pid"] for answer in answers} <= four_workers.pids
-    (first, _, _), (second, _, _) = rounds
-    assert second == first + 1  # one write of new tokens per expiry
-    row = the_account(pg)
-    assert row["token_version"] == first + 2
-    assert row["refresh_lease_owner"] is None
-    assert not row["needs_reauth"]
+    assert db.count("kavach_users") == 1
+    assert db.count("kavach_sessions") == 1
+    assert db.count("kavach_sign_in_attempts") == 0
 
 
 async def test_a_sign_out_on_one_instance_is_honoured_by_the_other_within_two_seconds(
-    two_instances: tuple[str, str], pg: TestDatabase
+    two_instances: tuple[str, str], db: TestDatabase
 ) -> None:
     a, b = two_instances
     session = await sign_in_over_http(a)
@@ -261,7 +217,7 @@ async def test_a_sign_out_on_one_instance_is_honoured_by_the_other_within_two_se
     assert signed_out.status_code == 200, signed_out.text
     assert signed_out.json() == {"signed_out": True}
     assert on_a_after.status_code == 401  # at once in the process that signed out
-    assert pg.count("kavach_sessions") == 0
+    assert db.count("kavach_sessions") == 0
     assert seen_on_b[-1] == 401, f"B answered {seen_on_b} in the {delay:.2f} s after sign-out"
     assert delay < SIGN_OUT_BOUND, (
         f"B refused the session {delay:.2f} s after the sign-out on A began; "

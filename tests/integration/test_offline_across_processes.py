@@ -22,9 +22,10 @@ import httpx2
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
 
 from ..databases import TestDatabase, ago
+from ..support.environment import clean_environment
 from .conftest import PREFIX, SECRET
 from .token_harness import expire_access_token, the_account, update_account
-from .worker_server import ROOT, inherited_environment, sign_in_over_http, storm, uvicorn_workers
+from .worker_server import ROOT, sign_in_over_http, storm, uvicorn_workers
 
 WORKERS = 2
 REQUESTS = 20
@@ -82,7 +83,7 @@ async def start(env: Mapping[str, str], *arguments: str) -> asyncio.subprocess.P
         sys.executable,
         *arguments,
         cwd=ROOT,
-        env={**inherited_environment(), **env},
+        env=clean_environment(**env),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

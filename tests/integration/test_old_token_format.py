@@ -23,11 +23,11 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from kavach_fastapi import AtlassianToken, kavach_router
 from kavach_fastapi.cli import main
 from kavach_fastapi.emulator import AtlassianEmulator
 from kavach_fastapi.tables import utcnow
 from kavach_fastapi.testing import emulator_provider, emulator_transport, sign_in
+from tests.support.apps import build_app
 
 SECRET = "old-format-secret-0123456789-abcdefghijklmnop"
 COLUMNS = ("access_token", "refresh_token")
@@ -48,23 +48,13 @@ def seal_v1(plaintext: str, row_id: str, column: str) -> str:
 
 
 def build(database: Path, emulator: AtlassianEmulator) -> FastAPI:
-    app = FastAPI()
-    app.include_router(
-        kavach_router(
-            [emulator_provider(emulator)],
-            database_url=f"sqlite:///{database}",
-            secret=SECRET,
-            http_transport=emulator_transport(emulator),
-            rate_limit=0,
-        ),
-        prefix="/api/kavach",
+    return build_app(
+        [emulator_provider(emulator)],
+        database_url=f"sqlite:///{database}",
+        secret=SECRET,
+        http_transport=emulator_transport(emulator),
+        rate_limit=0,
     )
-
-    @app.get("/token")
-    async def token(access_token: AtlassianToken) -> dict[str, str]:
-        return {"token": access_token}
-
-    return app
 
 
 def stored(database: Path) -> dict[str, str]:
@@ -133,7 +123,7 @@ def old(tmp_path: Path) -> OldDatabase:
 def test_tokens_stored_by_an_earlier_version_still_decrypt_and_refresh(old: OldDatabase) -> None:
     assert stored(old.path)["access_token"].startswith("v1.")
     with old.app() as client:
-        assert client.get("/token").json() == {"token": old.access_token}
+        assert client.get("/token").json()["token"] == old.access_token
         old.expire_access_token()
         refreshed = client.get("/token").json()["token"]
     assert refreshed != old.access_token
@@ -153,7 +143,7 @@ def test_keys_rotate_rewrites_old_tokens_in_the_current_format_and_they_keep_wor
     assert "Re-encrypted the tokens of 1 accounts" in out.getvalue()
     assert all(stored(old.path)[column].startswith("v2.") for column in COLUMNS)
     with old.app() as client:
-        assert client.get("/token").json() == {"token": old.access_token}
+        assert client.get("/token").json()["token"] == old.access_token
         old.expire_access_token()
         assert client.get("/token").json()["token"] != old.access_token
     assert main(["keys", "rotate", "--database-url", url], out=out) == 0

@@ -14,9 +14,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kavach_fastapi import CurrentUser, ReauthRequiredError, User, kavach_router
+from kavach_fastapi import CurrentUser, ReauthRequiredError
 from kavach_fastapi.emulator import AtlassianEmulator
 from kavach_fastapi.testing import emulator_provider, emulator_transport, sign_in
+from tests.support.apps import build_app
 
 PREFIX = "/api/kavach"
 SECRET = "edge-test-secret-0123456789-abcdefghijklmnop"
@@ -49,23 +50,15 @@ RAISED: list[ReauthRequiredError] = []
 
 
 def build(tmp_path: Path, emulator: AtlassianEmulator, *middleware: Any) -> FastAPI:
-    app = FastAPI()
+    app = build_app(
+        [emulator_provider(emulator)],
+        database_url=f"sqlite:///{tmp_path}/kavach.db",
+        secret=SECRET,
+        http_transport=emulator_transport(emulator),
+        rate_limit=0,
+    )
     for cls in middleware:
         app.add_middleware(cls)
-    app.include_router(
-        kavach_router(
-            [emulator_provider(emulator)],
-            database_url=f"sqlite:///{tmp_path}/kavach.db",
-            secret=SECRET,
-            http_transport=emulator_transport(emulator),
-            rate_limit=0,
-        ),
-        prefix=PREFIX,
-    )
-
-    @app.get("/me")
-    async def me(user: CurrentUser) -> User:
-        return user
 
     @app.get("/gone")
     async def gone(user: CurrentUser) -> None:

@@ -18,17 +18,18 @@ from fastapi.testclient import TestClient
 
 from kavach_fastapi import ConfigurationError, CurrentUser, User, atlassian_provider, kavach_router
 from kavach_fastapi.cli import main
+from kavach_fastapi.emulator import AtlassianEmulator
 
 from ..databases import TestDatabase
-from .conftest import AUTHORIZE, build_app, consent_params, sign_in
-from .fake_atlassian import FakeAtlassian
+from .conftest import AUTHORIZE, consent_params, emulated_app
+from .conftest import sign_in_at_emulator as sign_in
 
 SITE = "http://testserver"
 
 
 def test_two_apps_in_one_process_do_not_see_each_other(tmp_path: Path) -> None:
-    first_app = build_app(tmp_path / "first.db", FakeAtlassian())
-    second_app = build_app(tmp_path / "second.db", FakeAtlassian())
+    first_app = emulated_app(tmp_path / "first.db", AtlassianEmulator())
+    second_app = emulated_app(tmp_path / "second.db", AtlassianEmulator())
 
     with (
         TestClient(first_app, follow_redirects=False) as first,
@@ -93,7 +94,7 @@ def test_local_sqlite_without_secret_generates_an_owner_only_key_file(
     monkeypatch.delenv("KAVACH_SECRET", raising=False)
     database = tmp_path / "kavach.db"
 
-    app = build_app(database, FakeAtlassian(), secret=None)
+    app = emulated_app(database, AtlassianEmulator(), secret=None)
     with TestClient(app, follow_redirects=False) as client:
         sign_in(client)
         assert client.get("/me").status_code == 200
@@ -120,14 +121,12 @@ def test_provider_reads_its_credentials_from_the_environment(
     monkeypatch.setenv("ATLASSIAN_CLIENT_SECRET", "env-secret")
     monkeypatch.setenv("ATLASSIAN_SCOPES", "read:jira-user read:me")
 
-    fake = FakeAtlassian()
     app = FastAPI()
     app.include_router(
         kavach_router(
             [atlassian_provider()],
             database_url=f"sqlite:///{tmp_path}/k.db",
             secret="gu8ObbkkGhFl3m9CNHmpsSYWIz5lFqpGGUu5eryE98Q",
-            http_transport=fake.transport(),
         ),
         prefix="/auth-here",
     )
@@ -141,14 +140,12 @@ def test_provider_reads_its_credentials_from_the_environment(
 
 
 def test_router_endpoints_work_without_a_prefix(tmp_path: Path) -> None:
-    fake = FakeAtlassian()
     app = FastAPI()
     app.include_router(
         kavach_router(
             [atlassian_provider("id", "secret", auth_url="https://auth.test")],
             database_url=f"sqlite:///{tmp_path}/k.db",
             secret="gu8ObbkkGhFl3m9CNHmpsSYWIz5lFqpGGUu5eryE98Q",
-            http_transport=fake.transport(),
         )
     )
     with TestClient(app, follow_redirects=False) as client:
@@ -159,8 +156,8 @@ def test_router_endpoints_work_without_a_prefix(tmp_path: Path) -> None:
     )
 
 
-def test_app_can_restart_with_the_same_router(db: TestDatabase, fake: FakeAtlassian) -> None:
-    app = build_app(db, fake)
+def test_app_can_restart_with_the_same_router(db: TestDatabase, emu: AtlassianEmulator) -> None:
+    app = emulated_app(db, emu)
     with TestClient(app, follow_redirects=False) as client:
         sign_in(client)
         token = client.cookies["kavach_session"]
@@ -173,9 +170,9 @@ def test_app_can_restart_with_the_same_router(db: TestDatabase, fake: FakeAtlass
 
 @pytest.mark.parametrize("empty_db", ["sqlite"], indirect=True)
 def test_a_local_sqlite_database_gets_its_schema_at_start_up(
-    empty_db: TestDatabase, fake: FakeAtlassian
+    empty_db: TestDatabase, emu: AtlassianEmulator
 ) -> None:
-    with TestClient(build_app(empty_db, fake), follow_redirects=False) as client:
+    with TestClient(emulated_app(empty_db, emu), follow_redirects=False) as client:
         sign_in(client)
 
     assert empty_db.count("kavach_sessions") == 1
@@ -204,9 +201,9 @@ def backends_of(database: TestDatabase) -> int:
 
 @ON_POSTGRESQL
 async def test_a_shared_database_behind_the_schema_is_refused_until_kavach_db_upgrade(
-    empty_db: TestDatabase, fake: FakeAtlassian
+    empty_db: TestDatabase, emu: AtlassianEmulator
 ) -> None:
-    app = build_app(empty_db, fake)
+    app = emulated_app(empty_db, emu)
     with pytest.raises(ConfigurationError, match="Run `kavach db upgrade`") as refused:
         async with app.router.lifespan_context(app):
             pass
@@ -229,9 +226,9 @@ async def test_a_shared_database_behind_the_schema_is_refused_until_kavach_db_up
 
 @ON_POSTGRESQL
 async def test_a_refused_start_up_leaves_no_database_connection_open(
-    empty_db: TestDatabase, fake: FakeAtlassian
+    empty_db: TestDatabase, emu: AtlassianEmulator
 ) -> None:
-    app = build_app(empty_db, fake)
+    app = emulated_app(empty_db, emu)
     try:
         with pytest.raises(ConfigurationError, match="Run `kavach db upgrade`"):
             async with app.router.lifespan_context(app):

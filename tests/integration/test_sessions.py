@@ -1,22 +1,33 @@
 """Sessions: cookie attributes, bearer use, expiry, sign-out and the session endpoints.
 
-Every test runs on SQLite and on PostgreSQL (the ``db`` fixture behind ``app`` and ``client``).
+Every test runs on SQLite and on PostgreSQL (the ``db`` fixture behind ``app`` and ``client``),
+and signs in through the emulator's consent.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from kavach_fastapi.crypto import hash_token
+from kavach_fastapi.emulator import AtlassianEmulator
 
 from ..databases import TestDatabase, ago
-from .conftest import PREFIX, build_app, sign_in
-from .fake_atlassian import ACCESS_TOKEN, REFRESH_TOKEN, FakeAtlassian
+from .conftest import PREFIX, emulated_app
+from .conftest import sign_in_at_emulator as sign_in
 
 SESSION = f"{PREFIX}/auth/session"
+
+
+@pytest.fixture
+def app(db: TestDatabase, emu: AtlassianEmulator) -> FastAPI:
+    """The app of every test here signs in through the emulator (overrides conftest's)."""
+    return emulated_app(db, emu)
+
+
 SIGN_OUT = f"{PREFIX}/auth/sign-out"
 
 
@@ -93,25 +104,33 @@ def test_stored_session_hash_is_not_usable_as_a_cookie(client: TestClient) -> No
     assert client.get("/me", headers={"authorization": f"Bearer {stolen}"}).status_code == 401
 
 
-def test_session_ends_at_its_absolute_expiry(client: TestClient, db: TestDatabase) -> None:
-    sign_in(client)
-    db.execute("UPDATE kavach_sessions SET expires_at = :at", at=ago(seconds=1))
+@pytest.mark.parametrize(
+    ("column", "aged"),
+    [
+        pytest.param("expires_at", ago(seconds=1), id="absolute-expiry"),
+        pytest.param("last_active_at", ago(hours=25), id="idle-timeout"),
+    ],
+)
+def test_a_session_that_worked_ends_once_its_row_is_past_expiry_or_idle_timeout(
+    db: TestDatabase, emu: AtlassianEmulator, column: str, aged: datetime
+) -> None:
+    # No per-process cache: the request after the ageing must be decided by the row.
+    app = emulated_app(db, emu, session_cache_seconds=0)
+    with TestClient(app, follow_redirects=False) as client:
+        sign_in(client)
+        worked = client.get("/me")
+        db.execute(f"UPDATE kavach_sessions SET {column} = :at", at=aged)  # noqa: S608
+        ended = client.get("/me")
 
-    assert client.get("/me").status_code == 401
-
-
-def test_session_ends_after_the_idle_timeout(client: TestClient, db: TestDatabase) -> None:
-    sign_in(client)
-    db.execute("UPDATE kavach_sessions SET last_active_at = :at", at=ago(hours=25))
-
-    assert client.get("/me").status_code == 401
+    assert worked.status_code == 200
+    assert ended.status_code == 401
 
 
 def test_activity_keeps_a_session_within_the_idle_timeout(
-    db: TestDatabase, fake: FakeAtlassian
+    db: TestDatabase, emu: AtlassianEmulator
 ) -> None:
     # No per-process cache: each request below must be decided by the row in the database.
-    app = build_app(db, fake, session_idle_timeout=timedelta(hours=1), session_cache_seconds=0)
+    app = emulated_app(db, emu, session_idle_timeout=timedelta(hours=1), session_cache_seconds=0)
     with TestClient(app, follow_redirects=False) as client:
         sign_in(client)
         db.execute("UPDATE kavach_sessions SET last_active_at = :at", at=ago(minutes=50))
@@ -126,8 +145,8 @@ def test_activity_keeps_a_session_within_the_idle_timeout(
         assert client.get("/me").status_code == 200
 
 
-def test_session_lifetime_is_configurable(db: TestDatabase, fake: FakeAtlassian) -> None:
-    app = build_app(db, fake, session_lifetime=timedelta(hours=2))
+def test_session_lifetime_is_configurable(db: TestDatabase, emu: AtlassianEmulator) -> None:
+    app = emulated_app(db, emu, session_lifetime=timedelta(hours=2))
     with TestClient(app, follow_redirects=False) as client:
         response = sign_in(client)
 
@@ -197,9 +216,9 @@ def test_sign_out_without_a_session_still_clears_the_cookie(client: TestClient) 
 
 
 def test_https_base_url_makes_secure_host_prefixed_cookies(
-    db: TestDatabase, fake: FakeAtlassian
+    db: TestDatabase, emu: AtlassianEmulator
 ) -> None:
-    app = build_app(db, fake, base_url="https://app.example.com/api/kavach")
+    app = emulated_app(db, emu, base_url="https://app.example.com/api/kavach")
     with TestClient(app, follow_redirects=False, base_url="https://app.example.com") as client:
         authorize = client.get(f"{PREFIX}/auth/oauth/authorize/atlassian")
         response = sign_in(client)
@@ -223,7 +242,9 @@ def test_providers_endpoint_lists_atlassian(client: TestClient) -> None:
     assert response.json() == [{"id": "atlassian", "name": "Atlassian"}]
 
 
-def test_accounts_endpoint_lists_linked_accounts_without_tokens(client: TestClient) -> None:
+def test_accounts_endpoint_lists_linked_accounts_without_tokens(
+    client: TestClient, emu: AtlassianEmulator
+) -> None:
     assert client.get(f"{PREFIX}/auth/oauth/accounts").status_code == 401
     sign_in(client)
 
@@ -232,10 +253,13 @@ def test_accounts_endpoint_lists_linked_accounts_without_tokens(client: TestClie
     assert response.status_code == 200
     (account,) = response.json()
     assert account["provider"] == "atlassian"
-    assert account["account_id"] == "712020:aaaaaaaa-0000-0000-0000-000000000001"
-    assert account["scopes"] == ["read:me", "offline_access"]
-    assert ACCESS_TOKEN not in response.text
-    assert REFRESH_TOKEN not in response.text
+    assert account["account_id"] == emu.users[0].account_id
+    (grant,) = emu.state.grants.values()
+    assert account["scopes"] == list(grant.scopes)  # what Atlassian granted, as it said
+    assert {"read:me", "offline_access"} <= set(account["scopes"])
+    issued = [*emu.state.access_tokens, *emu.state.refresh_tokens]
+    assert issued
+    assert all(token not in response.text for token in issued)
     assert "token" not in response.text
 
 

@@ -274,23 +274,6 @@ TOKEN_FAILURES: dict[str, tuple[Answer, str]] = {
 }
 
 
-@pytest.mark.parametrize("failure", sorted(TOKEN_FAILURES))
-def test_token_exchange_failure_writes_nothing_and_lands_with_error(
-    client: TestClient, db: TestDatabase, fake: FakeAtlassian, failure: str
-) -> None:
-    answer, code = TOKEN_FAILURES[failure]
-    fake.token = answer
-    state = start_sign_in(client, "/app")
-
-    response = finish_sign_in(client, state)
-
-    assert response.status_code == 303
-    assert response.headers["location"] == f"/app?error={code}"
-    assert "set-cookie" not in response.headers
-    assert fake.paths() == ["/oauth/token"]
-    assert_nothing_written(db)
-
-
 PROFILE_FAILURES: dict[str, tuple[Answer, str]] = {
     "timeout": (httpx2.ReadTimeout("slow"), "provider_unavailable"),
     "unauthorized": (httpx2.Response(401, json={"message": "no"}), "profile_fetch_failed"),
@@ -301,18 +284,30 @@ PROFILE_FAILURES: dict[str, tuple[Answer, str]] = {
 }
 
 
-@pytest.mark.parametrize("failure", sorted(PROFILE_FAILURES))
-def test_profile_failure_writes_nothing_and_lands_with_error(
-    client: TestClient, db: TestDatabase, fake: FakeAtlassian, failure: str
+FAILURES = {
+    **{("token", name): failure for name, failure in TOKEN_FAILURES.items()},
+    **{("me", name): failure for name, failure in PROFILE_FAILURES.items()},
+}
+"""What Atlassian's token endpoint, or its profile endpoint after a good exchange, may do."""
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "failure"), sorted(FAILURES), ids=[f"{e}-{n}" for e, n in sorted(FAILURES)]
+)
+def test_a_failed_token_exchange_or_profile_fetch_writes_nothing_and_lands_with_error(
+    client: TestClient, db: TestDatabase, fake: FakeAtlassian, endpoint: str, failure: str
 ) -> None:
-    answer, code = PROFILE_FAILURES[failure]
-    fake.me = answer
+    answer, code = FAILURES[endpoint, failure]
+    setattr(fake, endpoint, answer)
     state = start_sign_in(client, "/app")
 
     response = finish_sign_in(client, state)
 
+    assert response.status_code == 303
     assert response.headers["location"] == f"/app?error={code}"
     assert "set-cookie" not in response.headers
+    if endpoint == "token":
+        assert fake.paths() == ["/oauth/token"]  # no profile fetch after a failed exchange
     assert_nothing_written(db)
 
 

@@ -9,6 +9,7 @@ the emulator cannot make (a redirect from the token endpoint, JSON of the wrong 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
@@ -17,17 +18,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from kavach_fastapi import (
-    AtlassianSite,
-    AtlassianSites,
-    CurrentUser,
-    User,
     atlassian_provider,
-    kavach_router,
 )
 from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser, Fault
 from kavach_fastapi.testing import EMULATOR_URL, emulator_provider, emulator_transport, sign_in
 
 from ..databases import TestDatabase
+from ..support.apps import build_app
 from .conftest import AUTHORIZE, CALLBACK, SECRET
 
 # The plugin's ``kavach_client`` asks for ``kavach_app`` (and so for ``db``) only while it runs,
@@ -36,30 +33,11 @@ pytestmark = pytest.mark.usefixtures("db")
 
 
 def build_emulated_app(
-    database: TestDatabase, emulator: AtlassianEmulator, **options: object
+    database: TestDatabase, emulator: AtlassianEmulator, **options: Any
 ) -> FastAPI:
     provider = options.pop("provider", None) or emulator_provider(emulator)
-    app = FastAPI()
-    app.include_router(
-        kavach_router(
-            [provider],  # type: ignore[list-item]
-            database_url=database.url,
-            secret=SECRET,
-            http_transport=emulator_transport(emulator),
-            **options,  # type: ignore[arg-type]
-        ),
-        prefix="/api/kavach",
-    )
-
-    @app.get("/me")
-    async def me(user: CurrentUser) -> User:
-        return user
-
-    @app.get("/sites")
-    async def sites(sites: AtlassianSites) -> list[AtlassianSite]:
-        return sites
-
-    return app
+    options.setdefault("http_transport", emulator_transport(emulator))
+    return build_app([provider], database_url=database.url, secret=SECRET, **options)
 
 
 @pytest.fixture
@@ -263,15 +241,11 @@ def test_a_slow_token_endpoint_times_out_cleanly(
 ) -> None:
     # Timeouts only exist on a real socket: this app reaches the emulator over loopback.
     atlassian_emulator.faults.add("authorization_code", Fault("latency", seconds=1.0))
-    app = FastAPI()
-    app.include_router(
-        kavach_router(
-            [emulator_provider(atlassian_emulator, base_url=atlassian_emulator_url)],
-            database_url=db.url,
-            secret=SECRET,
-            http_timeout=0.2,
-        ),
-        prefix="/api/kavach",
+    app = build_app(
+        [emulator_provider(atlassian_emulator, base_url=atlassian_emulator_url)],
+        database_url=db.url,
+        secret=SECRET,
+        http_timeout=0.2,
     )
     with (
         TestClient(app, follow_redirects=False) as client,

@@ -36,6 +36,7 @@ from .token_harness import (
     from_now,
     running,
     sign_in,
+    signed_in,
     the_account,
     token_of,
     update_account,
@@ -89,10 +90,7 @@ def client_for(harness: Harness, user: str) -> AtlassianClient:
 async def test_atlassian_sites_are_the_sites_the_person_granted_as_models(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
-
+    async with signed_in(db) as (harness, client):
         response = await client.get("/sites")
 
     assert response.status_code == 200
@@ -102,10 +100,7 @@ async def test_atlassian_sites_are_the_sites_the_person_granted_as_models(
 
 
 async def test_the_router_lists_the_same_sites_at_its_sites_endpoint(db: TestDatabase) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
-
+    async with signed_in(db) as (harness, client):
         response = await client.get(SITES_ENDPOINT)
         again = await client.get(SITES_ENDPOINT)
         async with another_client(harness.app) as stranger:
@@ -174,10 +169,8 @@ async def test_cached_sites_are_fresh_until_the_ttl_then_fetched_again(
 async def test_a_stale_list_is_served_and_logged_when_atlassian_fails(
     db: TestDatabase, caplog: pytest.LogCaptureFixture
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
         cached = (await client.get("/sites")).json()
         update_account(db, sites_fetched_at=from_now(minutes=-10))
         aged = the_account(db)
@@ -212,9 +205,7 @@ async def test_a_stale_list_is_served_and_logged_when_atlassian_fails(
 async def test_with_nothing_cached_and_atlassian_down_sites_answer_503(
     db: TestDatabase, fault: Fault
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         harness.emu.faults.add("accessible_resources", fault)
 
         response = await client.get("/sites")
@@ -229,10 +220,7 @@ async def test_with_nothing_cached_and_atlassian_down_sites_answer_503(
 
 
 async def test_an_empty_list_of_sites_is_a_valid_answer_and_is_cached(db: TestDatabase) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu, site_ids=[])
-
+    async with signed_in(db, site_ids=[]) as (harness, client):
         first = await client.get("/sites")
         second = await client.get("/sites")
 
@@ -273,10 +261,8 @@ async def test_site_helpers_pick_by_cloud_id_or_url_and_filter_by_scope_and_prod
 
 
 async def test_the_api_client_calls_jira_myself_as_the_person(db: TestDatabase) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
         token = await token_of(client)
 
         response = await client.get(f"/jira/{jira(emu)}/myself")
@@ -294,12 +280,9 @@ async def test_the_api_client_calls_jira_myself_as_the_person(db: TestDatabase) 
 async def test_a_cloud_id_that_is_not_one_of_the_persons_sites_is_404_without_calling_it(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        # Grace grants only the wiki: the Jira site exists, but is not hers.
-        await sign_in(client, emu, user=emu.users[1], site_ids=[wiki(emu)])
-
+    emu = AtlassianEmulator()
+    # Grace grants only the wiki: the Jira site exists, but is not hers.
+    async with signed_in(db, emu, user=emu.users[1], site_ids=[wiki(emu)]) as (_, client):
         unknown = await client.get("/jira/no-such-cloud/myself")
         not_hers = await client.get(f"/jira/{jira(emu)}/myself")
 
@@ -311,10 +294,8 @@ async def test_a_cloud_id_that_is_not_one_of_the_persons_sites_is_404_without_ca
 
 
 async def test_a_401_from_the_api_refreshes_once_and_retries_once(db: TestDatabase) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
         old = await token_of(client)
         assert (await client.get("/sites")).status_code == 200
         version = the_account(db)["token_version"]
@@ -335,10 +316,8 @@ async def test_a_401_from_the_api_refreshes_once_and_retries_once(db: TestDataba
 async def test_a_second_401_after_the_refresh_is_returned_and_not_retried_again(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
         assert (await client.get("/sites")).status_code == 200
         emu.faults.add("jira_myself", Fault("status", status=401))
 
@@ -350,10 +329,8 @@ async def test_a_second_401_after_the_refresh_is_returned_and_not_retried_again(
 
 
 async def test_a_429_from_the_api_is_honoured_then_succeeds(db: TestDatabase) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
         emu.faults.add("jira_myself", Fault("rate_limit", retry_after=1, times=1))
 
         response = await client.get(f"/jira/{jira(emu)}/myself")
@@ -368,10 +345,8 @@ async def test_a_429_from_the_api_is_honoured_then_succeeds(db: TestDatabase) ->
 async def test_a_persistent_429_from_the_api_answers_503_with_retry_after(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
         emu.faults.add("jira_myself", Fault("rate_limit", retry_after=0))
 
         response = await client.get(f"/jira/{jira(emu)}/myself")
@@ -396,10 +371,8 @@ async def test_a_persistent_429_from_the_api_answers_503_with_retry_after(
 async def test_a_malformed_product_or_path_raises_value_error_before_any_call(
     db: TestDatabase, product: str, path: str
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
         atlassian = client_for(harness, await user_id(client))
 
         with pytest.raises(ValueError, match="not a"):
@@ -416,10 +389,8 @@ async def test_a_malformed_product_or_path_raises_value_error_before_any_call(
 async def test_disconnecting_forgets_tokens_and_sites_and_keeps_the_person_signed_in(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
         assert (await client.get("/sites")).status_code == 200
         calls_before = dict(emu.calls)
 
@@ -456,9 +427,7 @@ async def test_disconnecting_forgets_tokens_and_sites_and_keeps_the_person_signe
 async def test_disconnecting_from_another_site_is_refused_and_changes_nothing(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (_harness, client):
         before = the_account(db)
 
         response = await client.delete(DISCONNECT, headers={"Origin": "https://evil.example"})
@@ -471,9 +440,7 @@ async def test_disconnecting_from_another_site_is_refused_and_changes_nothing(
 
 
 async def test_disconnecting_needs_a_session(db: TestDatabase) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, _client):
         before = the_account(db)
         async with another_client(harness.app) as stranger:
             response = await stranger.delete(DISCONNECT)

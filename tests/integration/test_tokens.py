@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import httpx2
 import pytest
@@ -18,6 +19,7 @@ from kavach_fastapi.crypto import Keyring
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
 
 from ..databases import TestDatabase
+from ..emulator.flow import flow_for
 from .conftest import SECRET
 from .token_harness import (
     OTHER_SECRET,
@@ -25,16 +27,20 @@ from .token_harness import (
     SESSION,
     accepted_by_atlassian,
     accounts,
-    another_client,
+    ada_and_grace_signed_in,
     build_harness,
     emulator_tokens,
     expire_access_token,
     from_now,
+    leave_a_dead_workers_lease,
     live_refresh_tokens,
+    revoke_the_grant_that_worked,
     running,
     sign_in,
+    signed_in,
     the_account,
     token_of,
+    two_instances_ask_at_once,
     update_account,
 )
 
@@ -57,9 +63,7 @@ def assert_reauth_required(response: httpx2.Response) -> None:
 
 
 async def test_a_fresh_token_is_served_without_calling_atlassian(db: TestDatabase) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         before = the_account(db)
 
         first = await token_of(client)
@@ -74,9 +78,7 @@ async def test_a_fresh_token_is_served_without_calling_atlassian(db: TestDatabas
 async def test_fifty_concurrent_requests_with_an_expired_token_refresh_exactly_once(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         old = await token_of(client)
         expire_access_token(db)
         version = the_account(db)["token_version"]
@@ -101,23 +103,20 @@ async def test_fifty_concurrent_requests_with_an_expired_token_refresh_exactly_o
     assert not row["needs_reauth"]
 
 
+# A token that lives less than the 60 s refresh leeway would otherwise look "about to expire"
+# the moment it is issued, and every waiter would refresh again.
+@pytest.mark.parametrize(
+    "lifetime",
+    [timedelta(hours=1), timedelta(seconds=3)],
+    ids=["an-hour-token", "a-three-second-token"],
+)
 async def test_two_app_instances_on_one_database_refresh_once_and_share_the_result(
-    db: TestDatabase,
+    db: TestDatabase, lifetime: timedelta
 ) -> None:
-    emu = AtlassianEmulator()
-    first, second = build_harness(db, emu), build_harness(db, emu)
-    async with running(first.app) as one, running(second.app) as two:
-        session = await sign_in(one, emu)
-        two.headers["Authorization"] = f"Bearer {session}"
-        expire_access_token(db)
-        # A slow Atlassian keeps the first refresh in flight while the other instance asks.
-        emu.faults.add("refresh", Fault("latency", seconds=0.5, times=1))
+    emu = AtlassianEmulator(access_token_lifetime=lifetime, auto_consent=True)
+    answers = await two_instances_ask_at_once(db, emu, requests_each=15)
 
-        answers = await asyncio.gather(
-            *(one.get("/token") for _ in range(10)), *(two.get("/token") for _ in range(10))
-        )
-
-    assert [answer.status_code for answer in answers] == [200] * 20
+    assert [answer.status_code for answer in answers] == [200] * 30
     assert len({answer.json()["token"] for answer in answers}) == 1
     assert emu.calls["refresh"] == 1
 
@@ -125,9 +124,7 @@ async def test_two_app_instances_on_one_database_refresh_once_and_share_the_resu
 async def test_a_token_within_the_refresh_leeway_is_refreshed_before_it_expires(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         old = await token_of(client)
         # An hour-long token issued 59.5 minutes ago: 30 seconds left, inside the leeway.
         update_account(
@@ -146,10 +143,8 @@ async def test_a_token_within_the_refresh_leeway_is_refreshed_before_it_expires(
 async def test_a_rotated_answer_without_refresh_token_keeps_the_old_refresh_token(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
         (original,) = live_refresh_tokens(emu)
         before = the_account(db)
         emu.faults.add("refresh", Fault("no_refresh_token", times=1))
@@ -177,10 +172,8 @@ async def test_a_rotated_answer_without_refresh_token_keeps_the_old_refresh_toke
 async def test_reusing_a_retired_refresh_token_after_the_interval_requires_consent_again(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
         (retired,) = live_refresh_tokens(emu)
         stale_column = the_account(db)["refresh_token"]
         expire_access_token(db)
@@ -214,12 +207,9 @@ async def test_reusing_a_retired_refresh_token_after_the_interval_requires_conse
 async def test_a_grant_revoked_at_atlassian_requires_consent_and_signing_in_again_heals_it(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
-        emu.revoke_grant(emu.users[0].account_id)
-        expire_access_token(db)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
+        await revoke_the_grant_that_worked(harness, client)
 
         refused = await client.get("/token")
         assert_reauth_required(refused)
@@ -239,9 +229,7 @@ async def test_a_grant_revoked_at_atlassian_requires_consent_and_signing_in_agai
 async def test_a_rate_limited_refresh_is_retried_after_retry_after_then_succeeds(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         harness.emu.faults.add("refresh", Fault("rate_limit", retry_after=1, times=1))
         expire_access_token(db)
 
@@ -255,9 +243,7 @@ async def test_a_rate_limited_refresh_is_retried_after_retry_after_then_succeeds
 
 
 async def test_refresh_5xx_answers_are_retried_with_backoff_then_succeed(db: TestDatabase) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         harness.emu.faults.add("refresh", Fault("status", status=502, times=2))
         expire_access_token(db)
 
@@ -276,9 +262,7 @@ async def test_refresh_5xx_answers_are_retried_with_backoff_then_succeed(db: Tes
 async def test_a_malformed_refresh_answer_is_retried_and_nothing_half_written(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         harness.emu.faults.add("refresh", Fault("malformed_json", times=1))
         expire_access_token(db)
         version = the_account(db)["token_version"]
@@ -302,10 +286,8 @@ async def test_a_malformed_refresh_answer_is_retried_and_nothing_half_written(
 async def test_persistent_refresh_failure_answers_503_with_retry_after_and_keeps_the_tokens(
     db: TestDatabase, fault: Fault
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
         (kept,) = live_refresh_tokens(emu)
         emu.faults.add("refresh", fault)
         expire_access_token(db)
@@ -330,9 +312,7 @@ async def test_persistent_refresh_failure_answers_503_with_retry_after_and_keeps
 async def test_a_retry_after_beyond_the_budget_is_passed_to_the_client_at_once(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         harness.emu.faults.add("refresh", Fault("rate_limit", retry_after=120))
         expire_access_token(db)
 
@@ -346,9 +326,7 @@ async def test_a_retry_after_beyond_the_budget_is_passed_to_the_client_at_once(
 async def test_concurrent_requests_share_one_retry_budget_when_atlassian_stays_down(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         harness.emu.faults.add("refresh", Fault("status", status=503, retry_after=0))
         expire_access_token(db)
 
@@ -362,12 +340,9 @@ async def test_concurrent_requests_share_one_retry_budget_when_atlassian_stays_d
 async def test_concurrent_requests_meeting_a_dead_grant_ask_atlassian_once(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
-        emu.revoke_grant(emu.users[0].account_id)
-        expire_access_token(db)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
+        await revoke_the_grant_that_worked(harness, client)
 
         answers = await asyncio.gather(*(client.get("/token") for _ in range(20)))
 
@@ -379,9 +354,8 @@ async def test_concurrent_requests_meeting_a_dead_grant_ask_atlassian_once(
 async def test_an_account_without_refresh_token_requires_consent_without_asking_atlassian(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
+        await token_of(client)  # a working token first (token_of checks the 200)
         update_account(db, refresh_token=None)
         expire_access_token(db)
 
@@ -421,15 +395,8 @@ async def test_a_refresh_that_times_out_is_retried_and_the_lost_rotation_does_no
 
 
 async def test_an_expired_lease_left_by_a_dead_worker_is_taken_over(db: TestDatabase) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
-        update_account(
-            db,
-            refresh_lease_owner="dead-host:4242:gone",
-            refresh_lease_until=from_now(seconds=-1),
-        )
-        expire_access_token(db)
+    async with signed_in(db) as (harness, client):
+        leave_a_dead_workers_lease(db)
 
         token = await token_of(client)
 
@@ -443,32 +410,15 @@ async def test_an_expired_lease_left_by_a_dead_worker_is_taken_over(db: TestData
 async def test_a_worker_killed_after_atlassian_rotated_is_recovered_within_the_reuse_interval(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
         (stored,) = live_refresh_tokens(emu)
         # The dead worker's refresh reached Atlassian (which rotated the token), but it died
         # before writing the answer, and its lease has run out.
-        async with httpx2.AsyncClient(
-            transport=httpx2.ASGITransport(app=emu.app), base_url="http://emulator"
-        ) as atlassian:
-            lost = await atlassian.post(
-                TOKEN_PATH,
-                json={
-                    "grant_type": "refresh_token",
-                    "client_id": emu.default_client.client_id,
-                    "client_secret": emu.default_client.client_secret,
-                    "refresh_token": stored,
-                },
-            )
+        async with flow_for(emu) as atlassian:
+            lost = await atlassian.refresh(stored)
         assert lost.status_code == 200
-        update_account(
-            db,
-            refresh_lease_owner="dead-host:4242:gone",
-            refresh_lease_until=from_now(seconds=-1),
-        )
-        expire_access_token(db)
+        leave_a_dead_workers_lease(db)
 
         token = await token_of(client)
 
@@ -481,9 +431,7 @@ async def test_a_worker_killed_after_atlassian_rotated_is_recovered_within_the_r
 async def test_a_live_lease_makes_requests_wait_then_take_over_when_it_expires(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         update_account(
             db,
             refresh_lease_owner="stuck-host:4242:alive",
@@ -571,17 +519,23 @@ async def test_rotating_keys_reencrypts_every_token_and_the_old_key_can_then_go(
     assert emu.calls["refresh"] == 1
 
 
+def copy_adas_column_into_graces_row(
+    db: TestDatabase, column: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Copy one sealed token of Ada's row into Grace's, as an attacker with the database would;
+    the two rows as they were before."""
+    ada_row, grace_row = accounts(db)
+    update_account(db, grace_row["id"], **{column: ada_row[column]})
+    return ada_row, grace_row
+
+
 async def test_an_access_token_copied_into_another_account_row_does_not_decrypt(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as ada, another_client(harness.app) as grace:
-        await sign_in(ada, emu, user=emu.users[0])
-        await sign_in(grace, emu, user=emu.users[1])
+    async with ada_and_grace_signed_in(db) as (harness, ada, grace):
+        emu = harness.emu
         ada_token = await token_of(ada)
-        ada_row, grace_row = accounts(db)
-        update_account(db, grace_row["id"], access_token=ada_row["access_token"])
+        _ada_row, _grace_row = copy_adas_column_into_graces_row(db, "access_token")
 
         stolen = await grace.get("/token")
         still_ada = await token_of(ada)
@@ -595,13 +549,10 @@ async def test_an_access_token_copied_into_another_account_row_does_not_decrypt(
 async def test_a_refresh_token_copied_into_another_row_is_refused_and_blocks_nobody(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as ada, another_client(harness.app) as grace:
-        await sign_in(ada, emu, user=emu.users[0])
-        await sign_in(grace, emu, user=emu.users[1])
-        ada_row, grace_row = accounts(db)
-        update_account(db, grace_row["id"], refresh_token=ada_row["refresh_token"])
+    async with ada_and_grace_signed_in(db) as (harness, ada, grace):
+        emu = harness.emu
+        await token_of(grace)  # a working token first (token_of checks the 200)
+        ada_row, grace_row = copy_adas_column_into_graces_row(db, "refresh_token")
         expire_access_token(db, grace_row["id"])
 
         stolen = await grace.get("/token")

@@ -1,7 +1,7 @@
 """An app signed in against the Atlassian emulator, for the tests of provider tokens.
 
-The app is built like a user's: the router at ``/api/kavach`` and routes that use
-``AtlassianToken``, ``AtlassianSites`` and ``AtlassianAPI``. The emulator answers every call to
+The app is built like a user's (``tests.support.apps``): the router at ``/api/kavach`` and the
+user routes, ``/token``, ``/sites``, ``/jira/...`` among them. The emulator answers every call to
 Atlassian in-process (its ASGI app as the transport), so the tests can count the refreshes it saw,
 arm faults and move its clock. Helpers read and change the account rows behind the app's back,
 through :class:`~tests.databases.TestDatabase`, on SQLite and on PostgreSQL alike.
@@ -9,6 +9,7 @@ through :class:`~tests.databases.TestDatabase`, on SQLite and on PostgreSQL alik
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,21 +19,18 @@ from typing import Any
 
 import httpx2
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 
 from kavach_fastapi import (
-    AtlassianAPI,
-    AtlassianSite,
-    AtlassianSites,
-    AtlassianToken,
     KavachRouter,
     atlassian_provider,
     kavach_router,
 )
-from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser
+from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser, Fault
 from kavach_fastapi.tables import utcnow
 
 from ..databases import TestDatabase
+from ..support import browser
+from ..support.apps import app_with
 from .conftest import AUTHORIZE, PREFIX, SECRET
 
 EMULATOR = "http://emulator"
@@ -121,22 +119,7 @@ def build_harness(
         http_transport=transport,
         **options,
     )
-    app = FastAPI()
-    app.include_router(router, prefix=PREFIX)
-
-    @app.get("/token")
-    async def token(access_token: AtlassianToken) -> dict[str, str]:
-        return {"token": access_token}
-
-    @app.get("/sites")
-    async def sites(found: AtlassianSites) -> list[AtlassianSite]:
-        return found
-
-    @app.get("/jira/{cloud_id}/myself")
-    async def jira_myself(cloud_id: str, atlassian: AtlassianAPI) -> JSONResponse:
-        response = await atlassian.get("jira", cloud_id, "/rest/api/3/myself")
-        return JSONResponse(response.json(), status_code=response.status_code)
-
+    app = app_with(router)
     return Harness(emu, app, router, transport, database)
 
 
@@ -169,14 +152,58 @@ async def sign_in(
     site_ids: list[str] | None = None,
 ) -> str:
     """Sign in through the emulator's consent page; return the session token."""
-    started = await client.get(AUTHORIZE)
-    assert started.status_code == 302, started.text
-    callback = await emu.approve(started.headers["location"], user=user, site_ids=site_ids)
-    assert callback.startswith(f"{APP}{PREFIX}/auth/oauth/callback/atlassian?"), callback
-    finished = await client.get(callback)
-    assert finished.status_code == 303, finished.text
-    assert "error=" not in finished.headers["location"], finished.headers["location"]
+    await browser.sign_in(client, emu, user=user, site_ids=site_ids)
     return str(client.cookies["kavach_session"])
+
+
+@asynccontextmanager
+async def signed_in(
+    database: TestDatabase,
+    emu: AtlassianEmulator | None = None,
+    *,
+    user: EmulatedUser | None = None,
+    site_ids: list[str] | None = None,
+    **options: Any,
+) -> AsyncIterator[tuple[Harness, httpx2.AsyncClient]]:
+    """A harness (``build_harness(database, emu, **options)``) running, and a browser signed in
+    as ``user`` (the first person) with ``site_ids`` granted (every site)."""
+    harness = build_harness(database, emu, **options)
+    async with running(harness.app) as client:
+        await sign_in(client, harness.emu, user=user, site_ids=site_ids)
+        yield harness, client
+
+
+@asynccontextmanager
+async def ada_and_grace_signed_in(
+    database: TestDatabase, emu: AtlassianEmulator | None = None, **options: Any
+) -> AsyncIterator[tuple[Harness, httpx2.AsyncClient, httpx2.AsyncClient]]:
+    """A harness running, and two browsers: the emulator's first person and its second."""
+    harness = build_harness(database, emu, **options)
+    async with running(harness.app) as ada, another_client(harness.app) as grace:
+        await sign_in(ada, harness.emu, user=harness.emu.users[0])
+        await sign_in(grace, harness.emu, user=harness.emu.users[1])
+        yield harness, ada, grace
+
+
+async def two_instances_ask_at_once(
+    database: TestDatabase, emu: AtlassianEmulator, *, requests_each: int
+) -> list[httpx2.Response]:
+    """Two instances on one database ask for a token at once, just after it expired.
+
+    A person signs in on the first; the second carries the same session as a bearer token. The
+    refresh is slowed down, so the requests of both meet while it is in flight.
+    """
+    first, second = build_harness(database, emu), build_harness(database, emu)
+    async with running(first.app) as one, running(second.app) as two:
+        two.headers["Authorization"] = f"Bearer {await sign_in(one, emu)}"
+        expire_access_token(database)
+        emu.faults.add("refresh", Fault("latency", seconds=0.5, times=1))
+        return list(
+            await asyncio.gather(
+                *(one.get("/token") for _ in range(requests_each)),
+                *(two.get("/token") for _ in range(requests_each)),
+            )
+        )
 
 
 async def token_of(client: httpx2.AsyncClient) -> str:
@@ -184,6 +211,13 @@ async def token_of(client: httpx2.AsyncClient) -> str:
     response = await client.get("/token")
     assert response.status_code == 200, response.text
     return str(response.json()["token"])
+
+
+async def revoke_the_grant_that_worked(harness: Harness, client: httpx2.AsyncClient) -> None:
+    """See the token work (a 200), then revoke the grant at Atlassian and age the token."""
+    await token_of(client)
+    harness.emu.revoke_grant(harness.emu.users[0].account_id)
+    expire_access_token(harness.database)
 
 
 # The database, behind the app's back
@@ -220,6 +254,16 @@ def update_account(database: TestDatabase, account_id: str | None = None, **valu
 def expire_access_token(database: TestDatabase, account_id: str | None = None) -> None:
     """Make the stored access token look expired an hour ago."""
     update_account(database, account_id, access_token_expires_at=from_now(hours=-1))
+
+
+def leave_a_dead_workers_lease(database: TestDatabase) -> None:
+    """Age the token and leave the lease of a refresher that died, expired a second ago."""
+    update_account(
+        database,
+        refresh_lease_owner="dead-host:4242:gone",
+        refresh_lease_until=from_now(seconds=-1),
+    )
+    expire_access_token(database)
 
 
 def emulator_tokens(emu: AtlassianEmulator) -> list[str]:

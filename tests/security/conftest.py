@@ -11,37 +11,46 @@ can say "nothing changed" and mean every row.
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import parse_qs, unquote, urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx2
 import pytest
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from kavach_fastapi import (
-    AtlassianAPI,
-    AtlassianSite,
-    AtlassianSites,
-    CurrentUser,
-    User,
-    kavach_router,
-)
 from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser
 from kavach_fastapi.testing import emulator_provider, emulator_transport
 from tests.databases import TestDatabase, sqlite_database
+from tests.support import apps
+from tests.support.browser import (
+    AUTHORIZE,
+    CALLBACK,
+    PREFIX,
+    Consent,
+    consent,
+    session_cookie,
+    sign_in,
+    start_sign_in,
+)
 
-PREFIX = "/api/kavach"
-AUTHORIZE = f"{PREFIX}/auth/oauth/authorize/atlassian"
-CALLBACK = f"{PREFIX}/auth/oauth/callback/atlassian"
+# The suite's tests import these from here; they live in tests.support.browser.
+__all__ = [
+    "AUTHORIZE",
+    "CALLBACK",
+    "PREFIX",
+    "Consent",
+    "session_cookie",
+    "sign_in",
+    "start_sign_in",
+]
+
 SESSION = f"{PREFIX}/auth/session"
 SIGN_OUT = f"{PREFIX}/auth/sign-out"
 PROVIDERS = f"{PREFIX}/auth/oauth/providers"
@@ -77,7 +86,7 @@ def build_app(
     atlassian_url: str | None = None,
     **options: Any,
 ) -> FastAPI:
-    """An app like a user's: the router at ``/api/kavach`` and routes using the dependencies.
+    """An app like a user's (``tests.support.apps``), on a SQLite file, signing in at ``emulator``.
 
     Atlassian is the emulator in-process (or whatever ``http_transport`` a test gives), or, with
     ``atlassian_url``, the emulator served on a loopback socket and reached through the
@@ -91,24 +100,7 @@ def build_app(
         options.setdefault("http_transport", emulator_transport(emulator))
     else:
         provider = emulator_provider(emulator, base_url=atlassian_url)
-    router = kavach_router([provider], database_url=f"sqlite:///{database}", **options)
-    app = FastAPI()
-    app.include_router(router, prefix=PREFIX)
-
-    @app.get("/me")
-    async def me(user: CurrentUser) -> User:
-        return user
-
-    @app.get("/sites")
-    async def sites(found: AtlassianSites) -> list[AtlassianSite]:
-        return found
-
-    @app.get("/jira/{cloud_id}/myself")
-    async def jira_myself(cloud_id: str, atlassian: AtlassianAPI) -> JSONResponse:
-        response = await atlassian.get("jira", cloud_id, "/rest/api/3/myself")
-        return JSONResponse(response.json(), status_code=response.status_code)
-
-    return app
+    return apps.build_app([provider], database_url=f"sqlite:///{database}", **options)
 
 
 def register_callback(emulator: AtlassianEmulator, base_url: str) -> None:
@@ -135,6 +127,17 @@ async def browser(
         yield client
 
 
+@asynccontextmanager
+async def served_over_https(
+    database: Path, emulator: AtlassianEmulator, **options: Any
+) -> AsyncIterator[tuple[FastAPI, httpx2.AsyncClient]]:
+    """The app with ``KAVACH_BASE_URL`` at `HTTPS_BASE_URL`, running, and a browser there."""
+    register_callback(emulator, HTTPS_BASE_URL)
+    app = build_app(database, emulator, base_url=HTTPS_BASE_URL, **options)
+    async with running(app), browser(app, base_url=HTTPS_SITE) as client:
+        yield app, client
+
+
 def behind_proxy(app: FastAPI, proxy: str) -> ASGIApp:
     """The app as uvicorn serves it with ``--forwarded-allow-ips=proxy``: ``X-Forwarded-Proto``
     and ``X-Forwarded-For`` are believed from that address only."""
@@ -142,69 +145,14 @@ def behind_proxy(app: FastAPI, proxy: str) -> ASGIApp:
     return cast(ASGIApp, served)
 
 
-# Signing in through the emulator
-
-
-@dataclass(frozen=True)
-class Consent:
-    """A started sign-in: where the app sent the browser, and what it bound to that browser."""
-
-    url: str
-    state: str
-    redirect_uri: str
-    binding: str
-
-
-async def start_sign_in(
-    client: httpx2.AsyncClient,
-    *,
-    redirect_to: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> Consent:
-    """Call the authorize endpoint as a browser would; the binding cookie lands in its jar."""
-    params = {} if redirect_to is None else {"redirect_to": redirect_to}
-    response = await client.get(AUTHORIZE, params=params, headers=headers)
-    assert response.status_code == 302, response.text
-    location = response.headers["location"]
-    query = {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
-    binding = next(
-        value for name, value in response.cookies.items() if name.endswith("kavach_signin")
-    )
-    return Consent(
-        url=location, state=query["state"], redirect_uri=query["redirect_uri"], binding=binding
-    )
+# Signing in through the emulator (``tests.support.browser``: sign_in, start_sign_in, Consent)
 
 
 async def approve(
-    emulator: AtlassianEmulator, consent: Consent, *, user: EmulatedUser | None = None
+    emulator: AtlassianEmulator, started: Consent, *, user: EmulatedUser | None = None
 ) -> str:
     """Press Accept on the emulator's consent page; returns the callback URL with code and state."""
-    return await emulator.approve(consent.url, user=user)
-
-
-async def sign_in(
-    client: httpx2.AsyncClient,
-    emulator: AtlassianEmulator,
-    *,
-    user: EmulatedUser | None = None,
-    redirect_to: str | None = None,
-) -> httpx2.Response:
-    """A whole successful sign-in; returns the callback's answer."""
-    callback = await approve(
-        emulator, await start_sign_in(client, redirect_to=redirect_to), user=user
-    )
-    finished = await client.get(callback)
-    assert finished.status_code == 303, finished.text
-    assert "error=" not in finished.headers["location"], finished.headers["location"]
-    return finished
-
-
-def session_cookie(client: httpx2.AsyncClient) -> str | None:
-    """The session cookie in a browser's jar (plain or ``__Host-`` named)."""
-    for cookie in client.cookies.jar:
-        if cookie.name.endswith("kavach_session") and cookie.value:
-            return cookie.value
-    return None
+    return await consent(started, emulator, user=user)
 
 
 def plant_cookie(client: httpx2.AsyncClient, name: str, value: str) -> None:
@@ -352,15 +300,6 @@ def _origin(scheme: str, host: str | None, port: int | None) -> tuple[str, str |
 
 
 # Fixtures
-
-
-@pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No ``ATLASSIAN_*``/``KAVACH_*`` variable or stray ``.env`` file changes a default."""
-    for name in list(os.environ):
-        if name.upper().startswith(("ATLASSIAN_", "KAVACH_")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture

@@ -177,16 +177,25 @@ def issue_key_sent(request: httpx2.Request, site: str, *, one_segment: bool = Tr
     return unquote(rest)
 
 
+async def send_each_hostile_segment(
+    signed_in: httpx2.AsyncClient, atlassian: RecordingAtlassian, route: str
+) -> list[tuple[str, httpx2.Response, list[httpx2.Request]]]:
+    """Ask ``route`` with each hostile ``value``: the value, the answer, what reached Jira."""
+    results = []
+    for value in HOSTILE_SEGMENTS:
+        before = len(atlassian.product_calls())
+        answer = await signed_in.get(route, params={"value": value})
+        results.append((value, answer, atlassian.product_calls()[before:]))
+    return results
+
+
 async def test_a_hostile_value_pasted_into_a_path_is_refused_or_sent_as_typed_below_its_path(
     signed_in: httpx2.AsyncClient, emulator: AtlassianEmulator, atlassian: RecordingAtlassian
 ) -> None:
     site = jira_site(emulator)
-    for value in HOSTILE_SEGMENTS:
-        before = len(atlassian.product_calls())
-
-        answer = await signed_in.get(f"/raw/{site}", params={"value": value})
-
-        sent = atlassian.product_calls()[before:]
+    for value, answer, sent in await send_each_hostile_segment(
+        signed_in, atlassian, f"/raw/{site}"
+    ):
         if answer.status_code == 400:
             assert_refused(answer)
             assert sent == [], value
@@ -201,12 +210,8 @@ async def test_a_hostile_value_in_path_params_is_sent_as_one_segment_holding_exa
     signed_in: httpx2.AsyncClient, emulator: AtlassianEmulator, atlassian: RecordingAtlassian
 ) -> None:
     site = jira_site(emulator)
-    for value in HOSTILE_SEGMENTS:
-        before = len(atlassian.product_calls())
-
-        answer = await signed_in.get(f"/encoded/{site}", params={"value": value})
-
-        sent = atlassian.product_calls()[before:]
+    sending = send_each_hostile_segment(signed_in, atlassian, f"/encoded/{site}")
+    for value, answer, sent in await sending:
         if value in ("", ".", ".."):
             assert_refused(answer)  # a segment that means "here" or "up" cannot be data
             assert sent == []

@@ -19,15 +19,13 @@ from kavach_fastapi.emulator import AtlassianEmulator
 from .conftest import (
     DISCONNECT,
     EVIL,
-    HTTPS_BASE_URL,
-    HTTPS_SITE,
     SESSION,
     SIGN_OUT,
     browser,
     build_app,
     error_code,
-    register_callback,
     running,
+    served_over_https,
     session_cookie,
     sign_in,
     snapshot,
@@ -108,9 +106,7 @@ async def test_sign_out_by_another_method_is_refused(
 async def test_with_base_url_a_forged_host_does_not_make_a_cross_site_sign_out_same_origin(
     emulator: AtlassianEmulator, database: Path
 ) -> None:
-    register_callback(emulator, HTTPS_BASE_URL)
-    app = build_app(database, emulator, base_url=HTTPS_BASE_URL)
-    async with running(app), browser(app, base_url=HTTPS_SITE) as client:
+    async with served_over_https(database, emulator) as (_app, client):
         await sign_in(client, emulator)
         before = snapshot(database)
 

@@ -21,7 +21,6 @@ from .conftest import (
     ATTACKER_ADDRESS,
     EVIL,
     HTTPS_BASE_URL,
-    HTTPS_SITE,
     PREFIX,
     SITE,
     SITES,
@@ -32,6 +31,7 @@ from .conftest import (
     build_app,
     register_callback,
     running,
+    served_over_https,
     sign_in,
     snapshot,
     start_sign_in,
@@ -72,9 +72,7 @@ def stored_attempt(database: Path, consent: Consent) -> tuple[str, str]:
 async def test_with_base_url_set_forged_host_or_forwarded_headers_cannot_move_the_redirect_uri(
     emulator: AtlassianEmulator, database: Path, forged: dict[str, str]
 ) -> None:
-    register_callback(emulator, HTTPS_BASE_URL)
-    app = build_app(database, emulator, base_url=HTTPS_BASE_URL)
-    async with running(app), browser(app, base_url=HTTPS_SITE) as client:
+    async with served_over_https(database, emulator) as (_app, client):
         consent = await start_sign_in(client, redirect_to=f"https://{EVIL}/", headers=forged)
         stored = stored_attempt(database, consent)
         started = await client.get(f"{PREFIX}/auth/oauth/authorize/atlassian", headers=forged)
@@ -155,9 +153,7 @@ async def test_forwarded_headers_are_trusted_only_from_configured_proxies(
 async def test_with_base_url_set_a_forged_host_cannot_move_the_reauth_url(
     emulator: AtlassianEmulator, database: Path
 ) -> None:
-    register_callback(emulator, HTTPS_BASE_URL)
-    app = build_app(database, emulator, base_url=HTTPS_BASE_URL)
-    async with running(app), browser(app, base_url=HTTPS_SITE) as client:
+    async with served_over_https(database, emulator) as (_app, client):
         await sign_in(client, emulator)
         emulator.revoke_grant(emulator.users[0].account_id)
 

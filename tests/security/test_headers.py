@@ -20,16 +20,11 @@ from .conftest import (
     ACCOUNTS,
     AUTHORIZE,
     DISCONNECT,
-    HTTPS_BASE_URL,
-    HTTPS_SITE,
     SESSION,
     SIGN_OUT,
     SITES,
     approve,
-    browser,
-    build_app,
-    register_callback,
-    running,
+    served_over_https,
     start_sign_in,
 )
 
@@ -148,9 +143,7 @@ async def test_cookies_are_http_only_lax_host_only_and_short_lived(
 async def test_over_https_cookies_are_secure_and_host_prefixed(
     emulator: AtlassianEmulator, database: Path
 ) -> None:
-    register_callback(emulator, HTTPS_BASE_URL)
-    app = build_app(database, emulator, base_url=HTTPS_BASE_URL)
-    async with running(app), browser(app, base_url=HTTPS_SITE) as client:
+    async with served_over_https(database, emulator) as (_app, client):
         started = await client.get(AUTHORIZE)
         finished = await client.get(await emulator.approve(started.headers["location"]))
         signed_out = await client.post(SIGN_OUT)

@@ -18,7 +18,6 @@ import time
 from datetime import timedelta
 from typing import Any
 
-import httpx2
 from sqlalchemy import text
 
 from kavach_fastapi.crypto import Keyring, TokenOwner, open_token, seal_tokens
@@ -27,9 +26,9 @@ from kavach_fastapi.oauth import TokenSet
 from kavach_fastapi.store import Store
 from kavach_fastapi.tables import utcnow
 from tests.databases import TestDatabase
+from tests.emulator.flow import flow_for
 from tests.integration.conftest import SECRET
 from tests.integration.token_harness import (
-    EMULATOR,
     OTHER_SECRET,
     build_harness,
     expire_access_token,
@@ -46,18 +45,8 @@ OLD_KEY, NEW_KEY = SECRET, OTHER_SECRET
 async def refresh_at_atlassian(emu: AtlassianEmulator) -> TokenSet:
     """What another worker's refresh got from Atlassian: the grant's new token pair."""
     (refresh_token,) = live_refresh_tokens(emu)
-    async with httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(app=emu.app), base_url=EMULATOR
-    ) as atlassian:
-        answer = await atlassian.post(
-            "/oauth/token",
-            json={
-                "grant_type": "refresh_token",
-                "client_id": emu.default_client.client_id,
-                "client_secret": emu.default_client.client_secret,
-                "refresh_token": refresh_token,
-            },
-        )
+    async with flow_for(emu) as atlassian:
+        answer = await atlassian.refresh(refresh_token)
     assert answer.status_code == 200, answer.text
     body = answer.json()
     return TokenSet(

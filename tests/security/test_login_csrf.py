@@ -19,7 +19,7 @@ import pytest
 
 from kavach_fastapi.crypto import hash_token
 from kavach_fastapi.emulator import AtlassianEmulator
-from kavach_fastapi.testing import EMULATOR_URL, emulator_transport
+from tests.emulator.flow import flow_for
 from tests.integration.conftest import count_rows, execute
 
 from .conftest import (
@@ -47,6 +47,16 @@ def assert_refused(response: httpx2.Response, code: str, *, landing: str = "/") 
     assert response.status_code == 303, response.text
     assert response.headers["location"] == f"{landing}?error={code}"
     assert not any("kavach_session" in value for value in response.headers.get_list("set-cookie"))
+
+
+async def refused_and_unchanged(
+    browser: httpx2.AsyncClient, callback: str, code: str, database: Path
+) -> None:
+    """Opening ``callback`` is refused with ``code``, and no row changes."""
+    before = snapshot(database)
+    response = await browser.get(callback)
+    assert_refused(response, code)
+    assert snapshot(database) == before
 
 
 def db_time(moment: datetime) -> str:
@@ -194,12 +204,8 @@ async def test_over_https_a_binding_cookie_planted_without_the_host_prefix_is_ig
         consent = await start_sign_in(attacker)
         callback = await approve(emulator, consent, user=emulator.users[1])
         plant_cookie(victim, "kavach_signin", consent.binding)
-        before = snapshot(database)
+        await refused_and_unchanged(victim, callback, "browser_mismatch", database)
 
-        response = await victim.get(callback)
-
-        assert_refused(response, "browser_mismatch")
-        assert snapshot(database) == before
         assert emulator.calls["token"] == 0
 
 
@@ -208,12 +214,8 @@ async def test_a_callback_without_any_binding_cookie_is_refused(
 ) -> None:
     callback = await approve(emulator, await start_sign_in(victim))
     victim.cookies.clear()
-    before = snapshot(database)
+    await refused_and_unchanged(victim, callback, "browser_mismatch", database)
 
-    response = await victim.get(callback)
-
-    assert_refused(response, "browser_mismatch")
-    assert snapshot(database) == before
     assert count_rows(database, "kavach_sessions") == 0
 
 
@@ -223,12 +225,8 @@ async def test_a_forged_state_is_refused(
     consent = await start_sign_in(victim)
     callback = await approve(emulator, consent)
     forged = callback.replace(consent.state, "A" * 43)
-    before = snapshot(database)
+    await refused_and_unchanged(victim, forged, "invalid_state", database)
 
-    response = await victim.get(forged)
-
-    assert_refused(response, "invalid_state")
-    assert snapshot(database) == before
     assert emulator.calls["token"] == 0
 
 
@@ -239,20 +237,10 @@ async def test_a_stolen_code_cannot_be_redeemed_without_the_pkce_verifier(
     consent = await start_sign_in(victim)
     callback = await approve(emulator, consent)
     code = parse_qs(urlsplit(callback).query)["code"][0]
-    app = emulator.default_client
 
-    async with httpx2.AsyncClient(
-        transport=emulator_transport(emulator), base_url=EMULATOR_URL
-    ) as atlassian:
-        stolen = await atlassian.post(
-            "/oauth/token",
-            data={
-                "grant_type": "authorization_code",
-                "client_id": app.client_id,
-                "client_secret": app.client_secret,
-                "code": code,
-                "redirect_uri": consent.redirect_uri,
-            },
+    async with flow_for(emulator) as atlassian:
+        stolen = await atlassian.exchange(
+            code, redirect_uri=consent.redirect_uri, code_verifier=None, as_json=False
         )
 
     assert stolen.status_code in (400, 401, 403), stolen.text

@@ -10,6 +10,7 @@ it cannot use with an error redirect or a 4xx, having made nothing.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -177,19 +178,29 @@ async def callback_next_to_a_valid_state(
     return query, response
 
 
+CallBack = Callable[[bytes], Awaitable[tuple[bytes, RawResponse]]]
+"""Sends a callback query made from a template next to a valid state and code."""
+
+
+@pytest.fixture
+def call_back(
+    live_app: FastAPI, victim: httpx2.AsyncClient, emulator: AtlassianEmulator
+) -> CallBack:
+    async def send(template: bytes) -> tuple[bytes, RawResponse]:
+        return await callback_next_to_a_valid_state(live_app, victim, emulator, template)
+
+    return send
+
+
 @pytest.mark.parametrize(
     "template", NEXT_TO_A_VALID_STATE.values(), ids=NEXT_TO_A_VALID_STATE.keys()
 )
 async def test_malformed_parameters_next_to_a_valid_state_end_in_an_error_redirect(
-    live_app: FastAPI,
-    victim: httpx2.AsyncClient,
-    emulator: AtlassianEmulator,
-    database: Path,
-    template: bytes,
+    call_back: CallBack, database: Path, template: bytes
 ) -> None:
     before = snapshot(database)
 
-    query, response = await callback_next_to_a_valid_state(live_app, victim, emulator, template)
+    query, response = await call_back(template)
 
     assert_harmless(response, query[:80].decode("latin-1"))
     assert response.status_code == 303
@@ -213,16 +224,12 @@ REPEATED_NEXT_TO_A_VALID_STATE = {
     ids=REPEATED_NEXT_TO_A_VALID_STATE.keys(),
 )
 async def test_a_callback_with_a_repeated_parameter_is_refused(
-    live_app: FastAPI,
-    victim: httpx2.AsyncClient,
-    emulator: AtlassianEmulator,
-    database: Path,
-    template: bytes,
+    call_back: CallBack, emulator: AtlassianEmulator, database: Path, template: bytes
 ) -> None:
     """Which ``state`` or ``code`` counts would be the parser's choice: none does."""
     before = snapshot(database)
 
-    _, response = await callback_next_to_a_valid_state(live_app, victim, emulator, template)
+    _, response = await call_back(template)
 
     assert_harmless(response, template.decode())
     location = response.header("location") or ""

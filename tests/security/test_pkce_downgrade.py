@@ -14,11 +14,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi import FastAPI
 
-from kavach_fastapi import atlassian_provider, kavach_router
+from kavach_fastapi import atlassian_provider
 from kavach_fastapi.emulator import AtlassianEmulator
 from kavach_fastapi.testing import EMULATOR_URL, emulator_transport
+from tests.support.apps import build_app
 
-from .conftest import PREFIX, SECRET, approve, browser, running, start_sign_in
+from .conftest import SECRET, approve, browser, running, start_sign_in
 
 
 def app_with_pkce(database: Path, emulator: AtlassianEmulator, *, use_pkce: bool) -> FastAPI:
@@ -30,18 +31,13 @@ def app_with_pkce(database: Path, emulator: AtlassianEmulator, *, use_pkce: bool
         api_url=EMULATOR_URL,
         use_pkce=use_pkce,
     )
-    app = FastAPI()
-    app.include_router(
-        kavach_router(
-            [provider],
-            database_url=f"sqlite:///{database}",
-            secret=SECRET,
-            rate_limit=0,
-            http_transport=emulator_transport(emulator),
-        ),
-        prefix=PREFIX,
+    return build_app(
+        [provider],
+        database_url=f"sqlite:///{database}",
+        secret=SECRET,
+        rate_limit=0,
+        http_transport=emulator_transport(emulator),
     )
-    return app
 
 
 @pytest.mark.parametrize("use_pkce", [True, False], ids=["pkce", "no-pkce"])

@@ -30,12 +30,10 @@ from kavach_fastapi.runtime import Kavach
 from kavach_fastapi.signin import ATTEMPT_LIFETIME
 from kavach_fastapi.tables import utcnow
 from tests.integration.conftest import count_rows
+from tests.support.browser import AUTHORIZE, CALLBACK, PREFIX, session_cookie, start_sign_in
 
 from .conftest import (
-    AUTHORIZE,
     BROWSER_ADDRESS,
-    CALLBACK,
-    PREFIX,
     SESSION,
     TABLES,
     approve,
@@ -43,9 +41,7 @@ from .conftest import (
     build_app,
     error_code,
     running,
-    session_cookie,
     snapshot,
-    start_sign_in,
 )
 from .test_rate_limits import ATTEMPTS, COUNTERS, assert_limited, in_one_window
 

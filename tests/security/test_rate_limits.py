@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx2
@@ -66,6 +67,16 @@ def assert_limited(response: httpx2.Response) -> None:
     retry_after = int(response.headers["retry-after"])
     assert 1 <= retry_after <= WINDOW_SECONDS + 1
     assert response.headers["cache-control"] == "no-store"
+
+
+@asynccontextmanager
+async def attacker_on_a_fresh_app(
+    database: Path, *, rate_limit: int
+) -> AsyncIterator[httpx2.AsyncClient]:
+    """A running app on ``database`` with ``rate_limit``, and the attacker's browser at it."""
+    app = build_app(database, AtlassianEmulator(), rate_limit=rate_limit)
+    async with running(app), browser(app, address=ATTACKER_ADDRESS) as client:
+        yield client
 
 
 async def test_sign_in_starts_over_the_limit_answer_429_with_retry_after(tmp_path: Path) -> None:
@@ -153,9 +164,7 @@ async def test_the_limit_is_per_client_address(tmp_path: Path) -> None:
 
 async def test_x_forwarded_for_cannot_dodge_the_limit(tmp_path: Path) -> None:
     async def scenario(database: Path) -> None:
-        emulator = AtlassianEmulator()
-        app = build_app(database, emulator, rate_limit=2)
-        async with running(app), browser(app, address=ATTACKER_ADDRESS) as client:
+        async with attacker_on_a_fresh_app(database, rate_limit=2) as client:
             statuses = []
             for n in range(4):
                 spoofed = {
@@ -258,9 +267,7 @@ async def test_the_attempts_table_cannot_be_flooded_by_one_browser(
 
 async def test_a_client_dropping_its_cookie_runs_into_the_rate_limit(tmp_path: Path) -> None:
     async def scenario(database: Path) -> None:
-        emulator = AtlassianEmulator()
-        app = build_app(database, emulator, rate_limit=10)
-        async with running(app), browser(app, address=ATTACKER_ADDRESS) as client:
+        async with attacker_on_a_fresh_app(database, rate_limit=10) as client:
             statuses = []
             for _ in range(25):
                 client.cookies.clear()

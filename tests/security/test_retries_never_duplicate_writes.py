@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx2
@@ -120,13 +120,27 @@ async def client(
         yield signed_in
 
 
+CallJira = Callable[..., Awaitable[httpx2.Response]]
+"""``call_jira(method, how, key=None)``: script Jira's next answer, then call the app's route."""
+
+
+@pytest.fixture
+def call_jira(
+    client: httpx2.AsyncClient, emulator: AtlassianEmulator, jira: IssueTracker
+) -> CallJira:
+    async def call(method: str, how: str, key: str | None = None) -> httpx2.Response:
+        jira.script = [how]
+        path = f"/jira/{jira_site(emulator)}/issues" + (f"/{key}" if key else "")
+        return await client.request(method, path)
+
+    return call
+
+
 @pytest.mark.parametrize("how", ["late", "lost"])
 async def test_a_post_that_jira_may_have_applied_is_sent_exactly_once(
-    client: httpx2.AsyncClient, emulator: AtlassianEmulator, jira: IssueTracker, how: str
+    call_jira: CallJira, jira: IssueTracker, how: str
 ) -> None:
-    jira.script = [how]
-
-    answer = await client.post(f"/jira/{jira_site(emulator)}/issues")
+    answer = await call_jira("POST", how)
 
     assert answer.status_code == 503, answer.text
     assert error_code(answer) == "provider_unavailable"
@@ -136,11 +150,9 @@ async def test_a_post_that_jira_may_have_applied_is_sent_exactly_once(
 
 
 async def test_a_patch_that_jira_may_have_applied_is_sent_exactly_once(
-    client: httpx2.AsyncClient, emulator: AtlassianEmulator, jira: IssueTracker
+    call_jira: CallJira, jira: IssueTracker
 ) -> None:
-    jira.script = ["lost"]
-
-    answer = await client.patch(f"/jira/{jira_site(emulator)}/issues/KAV-7")
+    answer = await call_jira("PATCH", "lost", "KAV-7")
 
     assert answer.status_code == 503, answer.text
     assert jira.sent == ["PATCH"]
@@ -148,11 +160,9 @@ async def test_a_patch_that_jira_may_have_applied_is_sent_exactly_once(
 
 @pytest.mark.parametrize("how", ["late", "lost"])
 async def test_a_get_whose_answer_was_late_or_lost_is_retried(
-    client: httpx2.AsyncClient, emulator: AtlassianEmulator, jira: IssueTracker, how: str
+    call_jira: CallJira, jira: IssueTracker, how: str
 ) -> None:
-    jira.script = [how]
-
-    answer = await client.get(f"/jira/{jira_site(emulator)}/issues/KAV-7")
+    answer = await call_jira("GET", how, "KAV-7")
 
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"key": "KAV-7"}
@@ -161,11 +171,9 @@ async def test_a_get_whose_answer_was_late_or_lost_is_retried(
 
 @pytest.mark.parametrize("how", ["unreachable", "limited"])
 async def test_a_post_that_cannot_have_reached_jira_is_retried_and_applied_once(
-    client: httpx2.AsyncClient, emulator: AtlassianEmulator, jira: IssueTracker, how: str
+    call_jira: CallJira, jira: IssueTracker, how: str
 ) -> None:
-    jira.script = [how]
-
-    answer = await client.post(f"/jira/{jira_site(emulator)}/issues")
+    answer = await call_jira("POST", how)
 
     assert answer.status_code == 201, answer.text
     assert jira.sent == ["POST", "POST"]
@@ -173,11 +181,9 @@ async def test_a_post_that_cannot_have_reached_jira_is_retried_and_applied_once(
 
 
 async def test_a_post_answered_with_a_server_error_is_returned_not_repeated(
-    client: httpx2.AsyncClient, emulator: AtlassianEmulator, jira: IssueTracker
+    call_jira: CallJira, jira: IssueTracker
 ) -> None:
-    jira.script = ["failing"]
-
-    answer = await client.post(f"/jira/{jira_site(emulator)}/issues")
+    answer = await call_jira("POST", "failing")
 
     assert answer.status_code == 503
     assert answer.json() == {"message": "try later"}  # Jira's answer, for the app to judge

@@ -189,21 +189,25 @@ def emulated_atlassian(emulator: AtlassianEmulator, over: str) -> Iterator[str |
             yield url
 
 
+@asynccontextmanager
+async def a_full_life(
+    emulator: AtlassianEmulator, database: Path, side_door: TestDatabase, over: str
+) -> AsyncIterator[tuple[FastAPI, Life]]:
+    """An app (Atlassian reached ``over`` one way or the other) that has lived a full life."""
+    life = Life()
+    with emulated_atlassian(emulator, over) as url:
+        app = build_app(database, emulator, atlassian_url=url, sites_cache_ttl=timedelta(0))
+        async with running(app):
+            await live_a_full_life(app, emulator, life, side_door)
+            yield app, life
+
+
 @pytest.mark.parametrize("over", ["in-process", "loopback-socket"])
 async def test_no_secret_reaches_any_response_body_or_the_openapi_schema(
     emulator: AtlassianEmulator, database: Path, side_door: TestDatabase, over: str
 ) -> None:
-    life = Life()
-    with emulated_atlassian(emulator, over) as url:
-        app = build_app(
-            database,
-            emulator,
-            atlassian_url=url,
-            sites_cache_ttl=timedelta(0),
-        )
-        async with running(app):
-            await live_a_full_life(app, emulator, life, side_door)
-            schema = str(app.openapi())
+    async with a_full_life(emulator, database, side_door, over) as (app, life):
+        schema = str(app.openapi())
 
     secrets = {**life.secrets(emulator), **life.one_time(emulator)}
     assert len(life.session_tokens) == 2
@@ -259,16 +263,8 @@ async def test_no_secret_reaches_any_log_line_at_any_level(
     over: str,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    life = Life()
-    with emulated_atlassian(emulator, over) as url:
-        app = build_app(
-            database,
-            emulator,
-            atlassian_url=url,
-            sites_cache_ttl=timedelta(0),
-        )
-        async with running(app):
-            await live_a_full_life(app, emulator, life, side_door)
+    async with a_full_life(emulator, database, side_door, over) as (_, life):
+        pass
 
     records = caplog.records
     assert any(r.levelno == logging.DEBUG for r in records), "DEBUG records were captured"

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from kavach_fastapi.crypto import hash_token
 from kavach_fastapi.emulator import AtlassianEmulator
-from kavach_fastapi.testing import EMULATOR_URL
+from tests.emulator.flow import flow_for
 from tests.integration.conftest import count_rows
 
 from .conftest import (
@@ -212,20 +212,9 @@ async def test_provider_tokens_stolen_from_the_database_are_useless_without_the_
     assert access not in issued
     assert refresh not in issued
 
-    async with httpx2.AsyncClient(
-        transport=httpx2.ASGITransport(app=emulator.app), base_url=EMULATOR_URL
-    ) as atlassian:
-        me = await atlassian.get("/me", headers={"Authorization": f"Bearer {access}"})
-        client = emulator.default_client
-        refreshed = await atlassian.post(
-            "/oauth/token",
-            data={
-                "grant_type": "refresh_token",
-                "client_id": client.client_id,
-                "client_secret": client.client_secret,
-                "refresh_token": refresh,
-            },
-        )
+    async with flow_for(emulator) as atlassian:
+        me = await atlassian.me(access)
+        refreshed = await atlassian.refresh(refresh)
 
     assert me.status_code == 401
     assert refreshed.status_code in (400, 401, 403)

@@ -17,10 +17,8 @@ from pathlib import Path
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
 from kavach_fastapi.tables import utcnow
 from tests.databases import TestDatabase
-from tests.integration.conftest import PREFIX, SECRET
 from tests.integration.token_harness import (
     build_harness,
-    expire_access_token,
     from_now,
     running,
     sign_in,
@@ -28,12 +26,7 @@ from tests.integration.token_harness import (
     token_of,
     update_account,
 )
-from tests.integration.worker_server import (
-    sign_in_over_http,
-    storm,
-    uvicorn_workers,
-    wait_for_workers,
-)
+from tests.integration.worker_server import served_workers, sign_in_over_http, storm
 
 LIFETIME = timedelta(seconds=3)
 
@@ -66,24 +59,9 @@ async def test_a_short_lived_token_is_used_until_half_its_life_then_refreshed(
     assert harness.emu.calls["refresh"] == 1
 
 
-async def test_waiters_in_another_instance_use_the_new_short_lived_token_without_refreshing(
-    db: TestDatabase,
-) -> None:
-    emu = short_lived()
-    first, second = build_harness(db, emu), build_harness(db, emu)
-    async with running(first.app) as one, running(second.app) as two:
-        two.headers["Authorization"] = f"Bearer {await sign_in(one, emu)}"
-        expire_access_token(db)
-        # A slow refresh: the other instance's requests wait on the database for it.
-        emu.faults.add("refresh", Fault("latency", seconds=0.5, times=1))
-
-        answers = await asyncio.gather(
-            *(one.get("/token") for _ in range(15)), *(two.get("/token") for _ in range(15))
-        )
-
-    assert [answer.status_code for answer in answers] == [200] * 30
-    assert len({answer.json()["token"] for answer in answers}) == 1
-    assert emu.calls["refresh"] == 1
+# Waiters in another instance using the new short-lived token without refreshing: see
+# test_two_app_instances_on_one_database_refresh_once_and_share_the_result in
+# tests/integration/test_tokens.py (parametrized with a three-second token).
 
 
 WORKERS = 3
@@ -102,36 +80,16 @@ async def test_sixty_requests_across_three_workers_refresh_a_three_second_token_
     side_door: TestDatabase, tmp_path: Path
 ) -> None:
     emu = short_lived()
-    with emu.serve() as emulator_url:
-        env = {
-            "KAVACH_DATABASE_URL": side_door.url,
-            "KAVACH_SECRET": SECRET,
-            "KAVACH_RATE_LIMIT": "0",
-            "ATLASSIAN_CLIENT_ID": emu.default_client.client_id,
-            "ATLASSIAN_CLIENT_SECRET": emu.default_client.client_secret,
-            "ATLASSIAN_AUTH_URL": emulator_url,
-            "ATLASSIAN_API_URL": emulator_url,
-        }
-        with uvicorn_workers(
-            "tests.integration.worker_app:create_app",
-            workers=WORKERS,
-            env=env,
-            log=tmp_path / "uvicorn.log",
-        ) as app_url:
-            emu.default_client.redirect_uris.append(
-                f"{app_url}{PREFIX}/auth/oauth/callback/atlassian"
-            )
-            workers = await wait_for_workers(app_url, WORKERS)
-            assert len(workers) == WORKERS, f"only {len(workers)} workers answered"
-            session = await sign_in_over_http(app_url)
-
-            rounds = []
-            for _ in range(ROUNDS):
-                await sleep_until_expired(side_door)
-                # A slow answer keeps the refresh in flight while the other workers ask.
-                emu.faults.add("refresh", Fault("latency", seconds=1.0, times=1))
-                answers = await storm(app_url, session, REQUESTS)
-                rounds.append((answers, emu.calls["refresh"]))
+    log = tmp_path / "uvicorn.log"
+    with served_workers(emu, side_door.url, workers=WORKERS, log=log) as (app_url, _):
+        session = await sign_in_over_http(app_url)
+        rounds = []
+        for _ in range(ROUNDS):
+            await sleep_until_expired(side_door)
+            # A slow answer keeps the refresh in flight while the other workers ask.
+            emu.faults.add("refresh", Fault("latency", seconds=1.0, times=1))
+            answers = await storm(app_url, session, REQUESTS)
+            rounds.append((answers, emu.calls["refresh"]))
 
     for number, (answers, refreshes) in enumerate(rounds, start=1):
         assert [answer.status_code for answer in answers] == [200] * REQUESTS

@@ -142,16 +142,16 @@ def test_subclasses_have_their_own_default_messages() -> None:
 
 
 def test_given_message_replaces_the_default() -> None:
-    error = NotSignedInError("Your session ended.")
+    error = errors.NotSignedInError("Your session ended.")
     assert error.message == "Your session ended."
     assert str(error) == "Your session ended."
 
 
 def test_given_code_overrides_the_class_code_for_that_instance_only() -> None:
-    error = ProviderError(code=ErrorCode.PROVIDER_UNAVAILABLE)
+    error = errors.ProviderError(code=ErrorCode.PROVIDER_UNAVAILABLE)
     assert error.code is ErrorCode.PROVIDER_UNAVAILABLE
-    assert ProviderError().code is ErrorCode.TOKEN_EXCHANGE_FAILED
-    assert ProviderError.code is ErrorCode.TOKEN_EXCHANGE_FAILED
+    assert errors.ProviderError().code is ErrorCode.TOKEN_EXCHANGE_FAILED
+    assert errors.ProviderError.code is ErrorCode.TOKEN_EXCHANGE_FAILED
 
 
 def test_kavach_error_defaults_to_a_bad_request() -> None:
@@ -161,15 +161,15 @@ def test_kavach_error_defaults_to_a_bad_request() -> None:
 
 
 def test_reauth_required_error_carries_where_to_consent_again() -> None:
-    assert ReauthRequiredError().reauth_url is None
-    error = ReauthRequiredError(reauth_url="/api/kavach/auth/oauth/authorize/atlassian")
+    assert errors.ReauthRequiredError().reauth_url is None
+    error = errors.ReauthRequiredError(reauth_url="/api/kavach/auth/oauth/authorize/atlassian")
     assert error.reauth_url == "/api/kavach/auth/oauth/authorize/atlassian"
-    assert error.message == ReauthRequiredError.default_message
+    assert error.message == errors.ReauthRequiredError.default_message
 
 
 def test_provider_unavailable_error_carries_when_to_retry() -> None:
-    assert ProviderUnavailableError().retry_after > 0
-    assert ProviderUnavailableError(retry_after=30).retry_after == 30
+    assert errors.ProviderUnavailableError().retry_after > 0
+    assert errors.ProviderUnavailableError(retry_after=30).retry_after == 30
 
 
 def test_catching_kavach_error_catches_every_failure() -> None:
@@ -179,5 +179,5 @@ def test_catching_kavach_error_catches_every_failure() -> None:
 
 
 def test_an_invalid_api_path_is_also_a_value_error() -> None:
-    assert issubclass(InvalidAPIPathError, ValueError)
-    assert isinstance(InvalidAPIPathError("a path segment is '..'"), ValueError)
+    assert issubclass(errors.InvalidAPIPathError, ValueError)
+    assert isinstance(errors.InvalidAPIPathError("a path segment is '..'"), ValueError)

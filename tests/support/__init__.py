@@ -1,0 +1,8 @@
+"""The test harness every test folder (and ``bench/``) shares.
+
+* `environment`: a clean process environment (no ``KAVACH_*``/``ATLASSIAN_*``, no ``.env``).
+* `apps`: the app under test, built like a user's, with the user routes defined once.
+* `browser`: a browser that signs in through the emulator's consent.
+* `servers`: an app served for real by uvicorn, with N workers, in a process group.
+* `redirects`: the corpus of hostile ``redirect_to`` values.
+"""
