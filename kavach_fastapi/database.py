@@ -22,7 +22,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from .direct import AnySelect, DirectReads
 from .errors import ConfigurationError, DatabaseUnavailableError
 from .settings import DEFAULT_SQLITE_BUSY_TIMEOUT
 
@@ -300,10 +301,25 @@ class Database:
         """The engine for write transactions (``BEGIN IMMEDIATE`` on SQLite)."""
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.outages = OutageWatch()
+        file = sqlite_file(database_url)
+        direct_file = None if file is None or make_url(database_url).query.get("uri") else file
+        self._direct = DirectReads(self._autocommit, direct_file)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
+        self._direct.close()
         await self.engine.dispose()
+
+    async def direct_read(
+        self, statement: AnySelect, params: Mapping[str, Any]
+    ) -> Sequence[tuple[Any, ...]]:
+        """The rows of one hot-path read, straight on the driver (see `kavach_fastapi.direct`).
+
+        Raises:
+            DatabaseUnavailableError: the database cannot be reached.
+        """
+        async with self.outages.watch():
+            return await self._direct.rows(statement, params)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -1,6 +1,6 @@
 """Housekeeping as part of normal work: expired rows are deleted without a cron job.
 
-Sign-in attempts, sessions and rate-limit counters stop counting when they expire, but stay in
+Sign-in attempts, sessions, rate-limit counters and session change feed entries stop counting when they expire, but stay in
 their tables until deleted. `Housekeeper` deletes them a small batch at a time, at most
 once per `INTERVAL` in each process, after a sign-in start has been answered (so no request
 waits for it). A backlog (a busy day, a cron job that stopped) is worked off in further small
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from .ratelimit import WINDOW_SECONDS
+from .session_memory import FEED_RETENTION
 from .store import Store
 from .tables import utcnow
 
@@ -33,7 +34,8 @@ BATCH = 500
 
 
 class Housekeeper:
-    """Deletes expired sign-in attempts, expired or idle sessions and old rate-limit counters.
+    """Deletes expired sign-in attempts, expired or idle sessions, old rate-limit counters and
+    feed entries older than `FEED_RETENTION`.
 
     Args:
         store: the database.
@@ -94,5 +96,6 @@ class Housekeeper:
             ),
             # The previous window is kept, as the rate limiter's own clean-up keeps it.
             await self._store.counters.forget_windows_before(current_window - 1, limit=self._batch),
+            await self._store.feed.purge_changes(before=now - FEED_RETENTION, limit=self._batch),
         )
         return max(deleted)

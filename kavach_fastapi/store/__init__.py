@@ -14,8 +14,10 @@ from ..settings import DEFAULT_SQLITE_BUSY_TIMEOUT
 from .accounts import AccountStore
 from .attempts import AttemptStore
 from .counters import CounterStore
+from .feed import FeedStore
 from .sessions import SessionStore
 from .signins import SignInStore
+from .users import UserStore
 
 
 class Store:
@@ -35,6 +37,8 @@ class Store:
         self.signins = SignInStore(self.database)
         self.accounts = AccountStore(self.database)
         self.counters = CounterStore(self.database)
+        self.feed = FeedStore(self.database)
+        self.users = UserStore(self.database)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

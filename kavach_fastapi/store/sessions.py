@@ -1,16 +1,24 @@
-"""Sessions: the hot-path lookup, activity, and their end."""
+"""Sessions: the hot-path lookup, activity, and their end.
+
+Every way a session ends before its time goes through `SessionStore.end_session`,
+`SessionStore.end_user_sessions` or `SessionStore.end_sessions_where`, which append the ended
+sessions to the change feed (`kavach_fastapi.store.feed`) in the same transaction: every
+process that remembers one of them forgets it within a second.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlmodel import col
 
 from ..database import Database
-from ..tables import SessionRow, UserRow
+from ..tables import SessionRow, UserRow, utcnow
 from ._rows import rowcount
+from .feed import append_changes
 
 
 @dataclass(frozen=True)
@@ -45,17 +53,17 @@ class SessionStore:
     async def find_session(self, token_hash: str) -> SessionLookup | None:
         """The session with this token hash and its user, in one indexed lookup.
 
-        This runs on every request that is not answered from the process cache, so it skips
-        the ORM: one Core statement on a connection in autocommit mode.
+        This runs on every request that the process does not answer from memory, so it goes
+        straight to the driver (`Database.direct_read`): one compiled Core statement.
         """
-        async with self._db.autocommit() as connection:
-            row = (await connection.execute(_FIND_SESSION, {"token_hash": token_hash})).first()
-        if row is None:
+        rows = await self._db.direct_read(_FIND_SESSION, {"token_hash": token_hash})
+        if not rows:
             return None
+        expires_at, last_active_at, *user = rows[0]
         return SessionLookup(
-            expires_at=row.expires_at,
-            last_active_at=row.last_active_at,
-            user=UserRow(**{name: getattr(row, name) for name in _USER_FIELDS}),
+            expires_at=expires_at,
+            last_active_at=last_active_at,
+            user=UserRow(**dict(zip(_USER_FIELDS, user, strict=True))),
         )
 
     async def touch_session(self, token_hash: str, at: datetime) -> None:
@@ -67,16 +75,40 @@ class SessionStore:
                 .values(last_active_at=at)
             )
 
-    async def delete_session(self, token_hash: str) -> bool:
-        """End a session; ``True`` if it existed."""
+    async def end_session(self, token_hash: str) -> bool:
+        """End one session (sign-out); ``True`` if it existed."""
+        return bool(await self.end_sessions_where(col(SessionRow.token_hash) == token_hash))
+
+    async def end_user_sessions(self, user_id: str, *, keep: str | None = None) -> int:
+        """End every session of a user, but the one whose hash is ``keep``; returns how many."""
+        conditions: list[Any] = [col(SessionRow.user_id) == user_id]
+        if keep is not None:
+            conditions.append(col(SessionRow.token_hash) != keep)
+        return len(await self.end_sessions_where(*conditions))
+
+    async def end_sessions_where(self, *conditions: Any) -> list[str]:
+        """End the sessions matching ``conditions`` (ANDed), in one transaction.
+
+        The one primitive behind every early end of a session: it deletes the rows and appends
+        their hashes to the change feed together, so no caller can forget the feed.
+
+        Returns:
+            The hashes of the sessions that ended.
+        """
         async with self._db.transaction() as session:
             result = await session.execute(
-                delete(SessionRow).where(col(SessionRow.token_hash) == token_hash)
+                delete(SessionRow).where(*conditions).returning(col(SessionRow.token_hash))
             )
-            return rowcount(result) > 0
+            ended = list(result.scalars().all())
+            await append_changes(session, now=utcnow(), token_hashes=ended)
+        return ended
 
     async def purge_sessions(self, *, now: datetime, idle_before: datetime, limit: int) -> int:
-        """Delete up to ``limit`` sessions that expired or sat idle; returns how many."""
+        """Delete up to ``limit`` sessions that expired or sat idle; returns how many.
+
+        No feed entry: a process that remembers such a session checks its expiry and idle
+        time itself.
+        """
         async with self._db.transaction() as session:
             doomed = (
                 select(col(SessionRow.token_hash))

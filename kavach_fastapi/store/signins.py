@@ -19,6 +19,12 @@ from ..crypto import SealedTokens
 from ..database import Database
 from ..models import ProviderProfile
 from ..tables import AccountRow, SessionRow, UserRow, new_id
+from .feed import append_changes
+
+
+def _profile(user: UserRow) -> tuple[object, ...]:
+    """What a remembered session shows of its user."""
+    return (user.name, user.image, user.email, user.email_verified)
 
 
 def normalize_email(email: str | None) -> str | None:
@@ -97,6 +103,7 @@ class SignInStore:
         user = None if account is None else await session.get(UserRow, account.user_id)
         if user is None and profile.email and profile.email_verified:
             user = await self._user_to_join(session, provider, profile.email)
+        before = None if user is None else _profile(user)
         if user is None:
             user = UserRow(id=new_id(), created_at=now, updated_at=now)
             session.add(user)
@@ -139,6 +146,9 @@ class SignInStore:
                 last_active_at=now,
             )
         )
+        if before is not None and before != _profile(user):
+            # Processes that remember this user's other sessions show the new profile soon.
+            await append_changes(session, now=now, user_ids=[user.id])
         return user
 
     @staticmethod
