@@ -44,6 +44,8 @@ class _Compiled:
     sql: str
     names: tuple[str, ...]
     """The statement's parameters, in the driver's positional order."""
+    defaults: dict[str, Any]
+    """The values bound in the statement itself (literals, ``LIMIT``)."""
     converters: tuple[Callable[[Any], Any] | None, ...]
     """Per column, what turns the driver's value into the column type's (``None``: as is)."""
 
@@ -76,7 +78,9 @@ class DirectReads:
                 column.type.dialect_impl(self._dialect).result_processor(self._dialect, None)
                 for column in statement.selected_columns
             )
-            compiled = _Compiled(str(done), tuple(done.positiontup or ()), converters)
+            compiled = _Compiled(
+                str(done), tuple(done.positiontup or ()), dict(done.params), converters
+            )
             # Statements are module constants, so their ids stay theirs.
             self._compiled[key] = compiled
         return compiled
@@ -86,7 +90,8 @@ class DirectReads:
     ) -> Sequence[tuple[Any, ...]]:
         """Every row the statement reads, as tuples of the columns' values."""
         compiled = self._compile(statement)
-        arguments = [params[name] for name in compiled.names]
+        values = {**compiled.defaults, **params}
+        arguments = [values[name] for name in compiled.names]
         raw: Sequence[tuple[Any, ...]] | None
         if self._sqlite_path is not None:
             raw = self._sqlite_rows(compiled.sql, arguments)

@@ -140,8 +140,12 @@ class SessionMemory:
         self.epoch += 1
         self._entries.clear()
 
-    async def follow_feed(self) -> None:
-        """Read the feed if it is due; wait for it only if memory is otherwise untrusted."""
+    async def follow_feed(self, *, wait: bool = True) -> None:
+        """Read the feed if it is due; wait for it only if memory is otherwise untrusted.
+
+        Args:
+            wait: whether to wait for a read that is overdue (``False``: only start it).
+        """
         if self._feed is None or self.bound <= 0:
             return
         now = self.clock()
@@ -150,7 +154,7 @@ class SessionMemory:
             return
         if self._reading is None and now >= self._next_attempt:
             self._reading = asyncio.ensure_future(self._read(self._feed))
-        if age >= self.bound and self._reading is not None:
+        if wait and age >= self.bound and self._reading is not None:
             await asyncio.shield(self._reading)
 
     async def _read(self, feed: FeedStore) -> None:

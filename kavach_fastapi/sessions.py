@@ -107,6 +107,8 @@ class SessionManager:
                 if now - entry.last_active_at >= self._touch_interval:
                     await self._touch(entry, now)
                 return entry.active
+        else:
+            await memory.follow_feed(wait=False)  # a lookup needs none, but what it finds will
         # Requests that arrive together for one session share one lookup.
         lookup = self._lookups.get(token_hash)
         if lookup is None:

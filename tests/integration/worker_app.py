@@ -39,8 +39,8 @@ def create_app() -> FastAPI:
         return response
 
     @app.get("/me")
-    async def me(user: CurrentUser) -> dict[str, str | int]:
-        return {"id": user.id, "pid": os.getpid()}
+    async def me(user: CurrentUser) -> dict[str, str | int | None]:
+        return {"id": user.id, "name": user.name, "pid": os.getpid()}
 
     @app.get("/token")
     async def token(access_token: AtlassianToken) -> dict[str, str | int]:
