@@ -444,14 +444,19 @@ def wrk_path() -> str | None:
     return shutil.which("wrk")
 
 
-def _bearer_script(tokens: Sequence[str]) -> str:
+BEARER = ("Authorization", "Bearer ")
+"""How a request carries its token, by default: ``Authorization: Bearer <token>``."""
+
+
+def _bearer_script(tokens: Sequence[str], carrier: tuple[str, str] = BEARER) -> str:
+    header, prefix = carrier
     listed = ", ".join(f'"{token}"' for token in tokens)
     return (
         f"local tokens = {{{listed}}}\n"
         "local n = 0\n"
         "request = function()\n"
         "  n = n + 1\n"
-        '  local headers = {["Authorization"] = "Bearer " .. tokens[(n % #tokens) + 1]}\n'
+        f'  local headers = {{["{header}"] = "{prefix}" .. tokens[(n % #tokens) + 1]}}\n'
         "  return wrk.format(nil, nil, headers)\n"
         "end\n"
     )
@@ -473,7 +478,13 @@ def _wrk_count(output: str, pattern: str) -> int:
 
 
 def run_wrk(
-    url: str, *, tokens: Sequence[str], connections: int, seconds: float, script_dir: Path
+    url: str,
+    *,
+    tokens: Sequence[str],
+    connections: int,
+    seconds: float,
+    script_dir: Path,
+    carrier: tuple[str, str] = BEARER,
 ) -> LoadResult:
     """Load ``url`` with wrk (one thread) for ``seconds``, each request with a Bearer token.
 
@@ -484,7 +495,7 @@ def run_wrk(
     if wrk is None:
         raise RuntimeError("wrk is not installed")
     script = script_dir / "bearer.lua"
-    script.write_text(_bearer_script(tokens))
+    script.write_text(_bearer_script(tokens, carrier))
     completed = subprocess.run(  # noqa: S603 - a fixed executable and our own arguments
         [
             wrk,
@@ -520,7 +531,12 @@ def run_wrk(
 
 
 async def run_python_load(
-    url: str, *, tokens: Sequence[str], connections: int, seconds: float
+    url: str,
+    *,
+    tokens: Sequence[str],
+    connections: int,
+    seconds: float,
+    carrier: tuple[str, str] = BEARER,
 ) -> LoadResult:
     """The fallback load generator: keep-alive HTTP/1.1 connections on raw asyncio streams.
 
@@ -544,7 +560,7 @@ async def run_python_load(
                 token = tokens[n % len(tokens)]
                 request = (
                     f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                    f"Authorization: Bearer {token}\r\n\r\n"
+                    f"{carrier[0]}: {carrier[1]}{token}\r\n\r\n"
                 ).encode()
                 began = time.perf_counter()
                 writer.write(request)

@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 
 from .crypto import hash_token, new_token
 from .errors import DatabaseUnavailableError
-from .models import User
 from .session_memory import CACHE_ENTRIES, ActiveSession, Remembered, SessionMemory
 from .store.feed import FeedStore
 from .store.sessions import SessionStore
@@ -163,9 +162,7 @@ class SessionManager:
         ):
             memory.drop(token_hash)
             return None
-        active = ActiveSession(
-            user=User.from_row(found.user), token_hash=token_hash, expires_at=found.expires_at
-        )
+        active = ActiveSession(user=found.user, token_hash=token_hash, expires_at=found.expires_at)
         entry = Remembered(active, checked_at=started, last_active_at=found.last_active_at)
         if now - found.last_active_at >= self._touch_interval:
             await self._touch(entry, now)

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlmodel import col
 
 from ..database import Database
+from ..models import User
 from ..tables import SessionRow, UserRow, utcnow
 from ._rows import rowcount
 from .feed import append_changes
@@ -27,11 +28,11 @@ class SessionLookup:
 
     expires_at: datetime
     last_active_at: datetime
-    user: UserRow
+    user: User
 
 
-_USER_FIELDS = ("id", "email", "email_verified", "name", "image", "created_at", "updated_at")
-"""What a session check needs of its user."""
+_USER_FIELDS = tuple(User.model_fields)
+"""What a session check needs of its user: the public model's fields, and no more."""
 
 _FIND_SESSION = (
     select(
@@ -63,7 +64,7 @@ class SessionStore:
         return SessionLookup(
             expires_at=expires_at,
             last_active_at=last_active_at,
-            user=UserRow(**dict(zip(_USER_FIELDS, user, strict=True))),
+            user=User(**dict(zip(_USER_FIELDS, user, strict=True))),
         )
 
     async def touch_session(self, token_hash: str, at: datetime) -> None:
