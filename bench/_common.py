@@ -451,9 +451,11 @@ BEARER = ("Authorization", "Bearer ")
 def _bearer_script(tokens: Sequence[str], carrier: tuple[str, str] = BEARER) -> str:
     header, prefix = carrier
     listed = ", ".join(f'"{token}"' for token in tokens)
+    # Each run starts at a random token, so that short runs do not all use the first few.
+    start = secrets.randbelow(len(tokens))
     return (
         f"local tokens = {{{listed}}}\n"
-        "local n = 0\n"
+        f"local n = {start}\n"
         "request = function()\n"
         "  n = n + 1\n"
         f'  local headers = {{["{header}"] = "{prefix}" .. tokens[(n % #tokens) + 1]}}\n'

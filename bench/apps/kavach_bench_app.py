@@ -76,6 +76,11 @@ def create_app() -> FastAPI:
     async def me(user: CurrentUser) -> dict[str, str | None]:
         return {"id": user.id, "name": user.name, "email": user.email, "pid": pid}
 
+    @app.get("/stats")
+    async def stats(request: Request) -> dict[str, str | int]:
+        """How many sessions this worker remembers (the benchmark warms up until all)."""
+        return {"pid": pid, "remembered": len(request.app.state.kavach.sessions.memory)}
+
     @app.get("/done")
     async def done() -> dict[str, str]:
         return {"landed": "done", "pid": pid}

@@ -110,6 +110,24 @@ def test_sessions_purge_reports_progress_in_batches(db: TestDatabase, fake: Fake
     assert db.count("kavach_sessions") == 0
 
 
+def test_sessions_purge_deletes_feed_entries_older_than_an_hour_but_never_the_newest(
+    db: TestDatabase, fake: FakeAtlassian, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = build_app(db, fake)
+    with TestClient(app, follow_redirects=False) as client:
+        for _ in range(4):
+            sign_in(client)  # each sign-in in this browser ends its session before
+    assert db.count("kavach_session_changes") == 3
+    db.execute("UPDATE kavach_session_changes SET changed_at = :at", at=ago(hours=2))
+    monkeypatch.setenv("KAVACH_SECRET", "gu8ObbkkGhFl3m9CNHmpsSYWIz5lFqpGGUu5eryE98Q")
+
+    status, text = run("sessions", "purge", "--database-url", db.url)
+
+    assert status == 0
+    assert "2 old session change feed entries" in text
+    assert db.count("kavach_session_changes") == 1  # ids must keep growing after a purge
+
+
 def test_keys_rotate_reencrypts_tokens_with_the_newest_key(
     db: TestDatabase, fake: FakeAtlassian, monkeypatch: pytest.MonkeyPatch
 ) -> None:
