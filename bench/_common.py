@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import random
 import re
 import secrets
 import shutil
@@ -320,12 +321,20 @@ def _sqlite_time(moment: datetime) -> str:
 
 
 async def seed_sessions(
-    database_url: str, sessions: int, *, users: int, keep_tokens: int, batch: int = 50_000
+    database_url: str,
+    sessions: int,
+    *,
+    users: int,
+    keep_tokens: int,
+    batch: int = 50_000,
+    active_within: timedelta = timedelta(0),
 ) -> SeededSessions:
     """Bulk-insert ``users`` users and ``sessions`` live sessions spread evenly over them.
 
     SQLite gets ``executemany`` in large batches inside one transaction; PostgreSQL gets
-    ``COPY``. Tokens are random like real ones; only their hashes are stored.
+    ``COPY``. Tokens are random like real ones; only their hashes are stored. Each session was
+    last active at a random moment of the last ``active_within`` (all now by default), so that
+    the activity writes of a long run come spread out, as in an app, not all at once.
     """
     started = time.perf_counter()
     now = datetime.now(timezone.utc)
@@ -339,7 +348,11 @@ async def seed_sessions(
     ]
     # Inserted in key order: the primary-key index is then built by appends, several times
     # faster than random inserts, and no lookup below depends on the order of the rows.
-    session_rows = sorted((h, user_ids[n % users]) for n, h in enumerate(hashes))
+    spread = active_within.total_seconds()
+    session_rows = sorted(
+        (h, user_ids[n % users], _naive_utc(now - timedelta(seconds=random.uniform(0, spread))))
+        for n, h in enumerate(hashes)
+    )
     backend = make_url(database_url).get_backend_name()
     if backend == "sqlite":
         path = make_url(database_url).database
@@ -355,7 +368,7 @@ async def seed_sessions(
 def _seed_sqlite(
     path: str,
     user_rows: Sequence[tuple[str, str, str, bool, str]],
-    session_rows: Sequence[tuple[str, str]],
+    session_rows: Sequence[tuple[str, str, datetime]],
     created: datetime,
     expires: datetime,
     batch: int,
@@ -374,7 +387,10 @@ def _seed_sqlite(
             connection.executemany(
                 "INSERT INTO kavach_sessions (token_hash, user_id, created_at, expires_at, "
                 "last_active_at) VALUES (?, ?, ?, ?, ?)",
-                [(h, uid, at, until, at) for h, uid in session_rows[start : start + batch]],
+                [
+                    (h, uid, at, until, _sqlite_time(active))
+                    for h, uid, active in session_rows[start : start + batch]
+                ],
             )
         connection.execute("COMMIT")
         connection.execute("ANALYZE")
@@ -385,7 +401,7 @@ def _seed_sqlite(
 async def _seed_postgres(
     database_url: str,
     user_rows: Sequence[tuple[str, str, str, bool, str]],
-    session_rows: Sequence[tuple[str, str]],
+    session_rows: Sequence[tuple[str, str, datetime]],
     created: datetime,
     expires: datetime,
 ) -> None:
@@ -408,7 +424,7 @@ async def _seed_postgres(
         )
         await connection.copy_records_to_table(
             "kavach_sessions",
-            records=[(h, uid, created, expires, created) for h, uid in session_rows],
+            records=[(h, uid, created, expires, active) for h, uid, active in session_rows],
             columns=["token_hash", "user_id", "created_at", "expires_at", "last_active_at"],
         )
         await connection.execute("VACUUM ANALYZE kavach_users")
@@ -448,11 +464,13 @@ BEARER = ("Authorization", "Bearer ")
 """How a request carries its token, by default: ``Authorization: Bearer <token>``."""
 
 
-def _bearer_script(tokens: Sequence[str], carrier: tuple[str, str] = BEARER) -> str:
+def _bearer_script(
+    tokens: Sequence[str], carrier: tuple[str, str] = BEARER, start: int | None = None
+) -> str:
     header, prefix = carrier
     listed = ", ".join(f'"{token}"' for token in tokens)
-    # Each run starts at a random token, so that short runs do not all use the first few.
-    start = secrets.randbelow(len(tokens))
+    # By default each run starts at a random token, so that short runs do not all use the first.
+    start = secrets.randbelow(len(tokens)) if start is None else start % len(tokens)
     return (
         f"local tokens = {{{listed}}}\n"
         f"local n = {start}\n"
@@ -487,6 +505,7 @@ def run_wrk(
     seconds: float,
     script_dir: Path,
     carrier: tuple[str, str] = BEARER,
+    start: int | None = None,
 ) -> LoadResult:
     """Load ``url`` with wrk (one thread) for ``seconds``, each request with a Bearer token.
 
@@ -497,7 +516,7 @@ def run_wrk(
     if wrk is None:
         raise RuntimeError("wrk is not installed")
     script = script_dir / "bearer.lua"
-    script.write_text(_bearer_script(tokens, carrier))
+    script.write_text(_bearer_script(tokens, carrier, start))
     completed = subprocess.run(  # noqa: S603 - a fixed executable and our own arguments
         [
             wrk,

@@ -34,6 +34,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a file: make ``bench`` importable
@@ -69,6 +70,8 @@ COUNTS = (1, 100, 10_000)
 """Distinct sessions taking turns."""
 SERVED = 10_000
 """Sessions stored in the served database (and kavach users: one per 10)."""
+ACTIVE_WITHIN = timedelta(minutes=5)
+"""Stored sessions were last active within this (the activity write's interval), spread out."""
 TARGET_MANY = 0.90
 TARGET_ONE = 0.95
 TARGET_PG_COLD = 3.0
@@ -101,6 +104,7 @@ class Options:
     seconds: float
     rounds: int
     warmup: float
+    warmup_limit: float
     big: int
     lookups: int
     databases: tuple[str, ...]
@@ -152,6 +156,7 @@ async def load(
     options: Options,
     seconds: float,
     work: Path,
+    start: int | None = None,
 ) -> LoadResult:
     """One wrk run of one route, and the server's CPU time per request."""
     cpu_before = server.cpu_seconds()
@@ -163,6 +168,7 @@ async def load(
         seconds=seconds,
         script_dir=work,
         carrier=route.carrier,
+        start=start,
     )
     used = server.cpu_seconds() - cpu_before
     return dataclasses.replace(result, server_cpu_us=used / max(result.requests, 1) * 1e6)
@@ -198,11 +204,13 @@ async def remembered_per_worker(base: str, workers: int) -> dict[str, int]:
 async def warm_up(
     server: Server, workers: int, tokens: Sequence[str], options: Options, work: Path
 ) -> None:
-    """Load /me with every session until each worker remembers them all (or a minute passed)."""
+    """Load /me with every session until each worker remembers them all (or time is up)."""
     began = time.monotonic()
     seen: dict[str, int] = {}
-    while time.monotonic() - began < 60:
-        await load(server, KAVACH, tokens, options, options.warmup, work)
+    start = 0  # each pass goes on where the last stopped
+    while time.monotonic() - began < options.warmup_limit:
+        done = await load(server, KAVACH, tokens, options, options.warmup, work, start)
+        start += done.requests
         seen = await remembered_per_worker(server.url, workers)
         if len(seen) == workers and min(seen.values()) >= len(tokens):
             break
@@ -267,7 +275,9 @@ async def run_backend(
     seeded: dict[int, SeededSessions] = {}
     for n, url in urls.items():
         await upgrade_schema(url)
-        seeded[n] = await seed_sessions(url, n, users=max(1, n // 10), keep_tokens=SERVED)
+        seeded[n] = await seed_sessions(
+            url, n, users=max(1, n // 10), keep_tokens=SERVED, active_within=ACTIVE_WITHIN
+        )
         print(f"  stored {n:,} sessions in {seeded[n].seconds:.1f} s", flush=True)
     tokens = {BARE.key: seeded[SERVED].tokens, KAVACH.key: seeded[SERVED].tokens}
     if options.peers:
@@ -407,6 +417,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         seconds=1.0 if quick else args.seconds,
         rounds=1 if quick else args.rounds,
         warmup=2.0,
+        warmup_limit=60.0 if quick else 180.0,
         big=100_000 if quick else args.sessions,
         lookups=500 if quick else args.lookups,
         databases=tuple(args.database or ("sqlite", "postgresql")),

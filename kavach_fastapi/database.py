@@ -307,7 +307,7 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
-        self._direct.close()
+        await self._direct.aclose()
         await self.engine.dispose()
 
     async def direct_read(

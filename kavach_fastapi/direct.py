@@ -9,8 +9,9 @@ and 5 times the same SQL through asyncpg. `DirectReads` runs such a read:
   by primary key in WAL mode never waits for writers, takes microseconds, and so costs the event
   loop less than handing it to a thread. Its busy timeout is short: should SQLite ever make a
   reader wait (a WAL recovery), the read fails over to the engine, which waits in a thread;
-* on PostgreSQL, on the asyncpg connection under a pooled SQLAlchemy connection (the same pool,
-  no connection of its own), with asyncpg's prepared-statement cache.
+* on PostgreSQL, on the asyncpg connection under one SQLAlchemy connection that stays checked
+  out of the pool for these reads (a read that finds it busy takes another from the pool), with
+  asyncpg's prepared-statement cache.
 
 Values come back through the statement's own column types, so a row reads the same as through
 the engine. Errors are the driver's: `kavach_fastapi.database.Database.direct_read` translates
@@ -19,6 +20,8 @@ an outage into a 503 in the one place that does that.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 if TYPE_CHECKING:
     from sqlalchemy import Select
@@ -68,6 +71,10 @@ class DirectReads:
         self._sqlite: sqlite3.Connection | None = None
         self._sqlite_lock = threading.Lock()
         self._compiled: dict[int, _Compiled] = {}
+        self._held: AsyncConnection | None = None
+        self._held_driver: Any = None
+        self._held_loop: asyncio.AbstractEventLoop | None = None
+        self._held_busy = False
 
     def _compile(self, statement: AnySelect) -> _Compiled:
         key = id(statement)
@@ -121,6 +128,28 @@ class DirectReads:
             self._sqlite_lock.release()
 
     async def _postgres_rows(self, sql: str, arguments: list[Any]) -> Sequence[tuple[Any, ...]]:
+        loop = asyncio.get_running_loop()
+        if not self._held_busy and self._held_loop in (None, loop):
+            # One pooled connection stays checked out for these reads: no checkout per read.
+            self._held_busy = True
+            try:
+                if self._held is None:
+                    held = await self._engine.connect()
+                    raw = await held.get_raw_connection()
+                    self._held, self._held_driver, self._held_loop = (
+                        held,
+                        raw.driver_connection,
+                        loop,
+                    )
+                try:
+                    records = await self._held_driver.fetch(sql, *arguments)
+                except BaseException:
+                    await self._drop_held()  # the pool makes a fresh one next time
+                    raise
+            finally:
+                self._held_busy = False
+            return [tuple(record) for record in records]
+        # Another read holds it (or another event loop runs): a connection from the pool.
         async with self._engine.connect() as connection:
             raw = await connection.get_raw_connection()
             driver = raw.driver_connection
@@ -135,8 +164,19 @@ class DirectReads:
             result = await connection.execute(statement, dict(params))
             return [tuple(row) for row in result.all()]
 
-    def close(self) -> None:
-        """Close the SQLite reader, if one was opened."""
+    async def _drop_held(self) -> None:
+        held, self._held, self._held_driver, self._held_loop = self._held, None, None, None
+        if held is not None:
+            with contextlib.suppress(Exception):
+                await held.invalidate()
+                await held.close()
+
+    async def aclose(self) -> None:
+        """Give back the held PostgreSQL connection and close the SQLite reader."""
+        if self._held is not None:
+            held, self._held, self._held_driver, self._held_loop = self._held, None, None, None
+            with contextlib.suppress(Exception):
+                await held.close()
         with self._sqlite_lock:
             if self._sqlite is not None:
                 self._sqlite.close()
