@@ -13,8 +13,8 @@ the next of N distinct sessions (N = 1, 100 and 10,000):
 
 Routes take turns on the same server; each run is paired with a run of the bare route made just
 before or after it, and the medians of the pairs' ratios are printed, by throughput and by the
-server's CPU time per request (which holds up better when the machine is shared). Then the cost of a cold lookup (`Store.find_session`, what a
-request pays when its session is not remembered) against the same SQL through the bare driver,
+server's CPU time per request (which holds up better when the machine is shared). Then the cost
+of a cold lookup (`Store.find_session`, what a request pays when its session is not remembered) against the same SQL through the bare driver,
 with 10,000 and 1,000,000 sessions stored, and the bytes one remembered session costs.
 
 Nothing is asserted about time. Run from the repository::
