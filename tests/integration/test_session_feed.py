@@ -116,7 +116,10 @@ async def seconds_until_refused(instance: str, session: str, began: float) -> tu
 
 async def me(instance: str, session: str) -> httpx2.Response:
     async with app_client(instance) as browser:
-        return await browser.get("/me", headers={"Authorization": f"Bearer {session}"})
+        answer: httpx2.Response = await browser.get(
+            "/me", headers={"Authorization": f"Bearer {session}"}
+        )
+    return answer
 
 
 async def signed_in_on_both(instances: Instances, *, settled: bool = False) -> str:
