@@ -14,13 +14,14 @@ the next of N distinct sessions (N = 1, 100 and 10,000):
 Routes take turns on the same server; each run is paired with a run of the bare route made just
 before or after it, and the medians of the pairs' ratios are printed, by throughput and by the
 server's CPU time per request (which holds up better when the machine is shared). Then the cost
-of a cold lookup (`Store.find_session`, what a request pays when its session is not remembered) against the same SQL through the bare driver,
-with 10,000 and 1,000,000 sessions stored, and the bytes one remembered session costs.
+of a cold lookup (`Store.find_session`, what a request pays when its session is not remembered)
+against the same SQL through the bare driver, with 10,000 and 1,000,000 sessions stored, and the
+bytes one remembered session costs.
 
 Nothing is asserted about time. Run from the repository::
 
-    .venv/bin/python -m bench.current_user            # about 8 minutes on 2 cores
-    .venv/bin/python -m bench.current_user --quick    # about 2 minutes
+    .venv/bin/python -m bench.current_user            # 10-20 minutes on 2 shared cores
+    .venv/bin/python -m bench.current_user --quick    # about 5 minutes
 """
 
 from __future__ import annotations
