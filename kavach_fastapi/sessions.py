@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from datetime import datetime, timedelta
 
 from .crypto import hash_token, new_token
@@ -29,6 +30,8 @@ from .store.signins import NewSession
 from .tables import utcnow
 
 __all__ = ["CACHE_ENTRIES", "OUTAGE_GRACE", "ActiveSession", "SessionManager"]
+
+logger = logging.getLogger("kavach_fastapi")
 
 MAX_TOKEN_LENGTH = 128
 """Anything longer is not one of our tokens; refused before hashing."""
@@ -77,6 +80,8 @@ class SessionManager:
         self.idle_timeout = idle_timeout
         self.memory = SessionMemory(feed, bound=cache_seconds, capacity=capacity)
         self._lookups: dict[str, asyncio.Future[ActiveSession | None]] = {}
+        self._due_touches: dict[str, datetime] = {}
+        self._touch_writer: asyncio.Future[None] | None = None
         # Recording activity costs a write; doing it at most this often keeps the idle timeout
         # accurate to a few percent without writing on every request.
         self._touch_interval = min(idle_timeout / 20, timedelta(minutes=5))
@@ -123,11 +128,37 @@ class SessionManager:
             return remembered
 
     async def _touch(self, entry: Remembered, now: datetime) -> None:
-        entry.last_active_at = now  # first, so that concurrent requests do not write it again
-        # Recording the activity can wait for the next check when writes fail (a locked
-        # SQLite file still serves reads).
-        with contextlib.suppress(DatabaseUnavailableError):
-            await self._store.touch_session(entry.active.token_hash, now)
+        """Record activity: later, in one write with the others due, when remembering is on.
+
+        A request never waits for it then, and sessions that come due together (a busy
+        minute) cost one transaction, not one each; SQLite serialises writers, and a write per
+        session would queue requests behind the lock. With remembering off it is written at
+        once, as each request is decided by the row.
+        """
+        entry.last_active_at = now  # first, so that concurrent requests do not record it again
+        token_hash = entry.active.token_hash
+        if self.memory.bound <= 0:
+            # The activity can wait for the next check when writes fail (a locked SQLite
+            # file still serves reads).
+            with contextlib.suppress(DatabaseUnavailableError):
+                await self._store.touch_sessions([token_hash], now)
+            return
+        self._due_touches[token_hash] = now
+        if self._touch_writer is None:
+            self._touch_writer = asyncio.ensure_future(self._write_touches())
+
+    async def _write_touches(self) -> None:
+        try:
+            while self._due_touches:
+                due, self._due_touches = self._due_touches, {}
+                try:
+                    await self._store.touch_sessions(list(due), max(due.values()))
+                except DatabaseUnavailableError:
+                    pass  # recorded at a later check of each session
+                except Exception as exc:  # a background write: nobody else would see it
+                    logger.warning("kavach could not record session activity: %s", exc)
+        finally:
+            self._touch_writer = None
 
     def _remembered_during_outage(self, token_hash: str) -> ActiveSession | None:
         """The remembered session, if its last check is recent enough to trust in an outage."""

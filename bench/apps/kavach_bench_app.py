@@ -79,7 +79,13 @@ def create_app() -> FastAPI:
     @app.get("/stats")
     async def stats(request: Request) -> dict[str, str | int]:
         """How many sessions this worker remembers (the benchmark warms up until all)."""
-        return {"pid": pid, "remembered": len(request.app.state.kavach.sessions.memory)}
+        memory = request.app.state.kavach.sessions.memory
+        return {
+            "pid": pid,
+            "remembered": len(memory),
+            "feed_age_ms": round((memory.clock() - memory._known_at) * 1000),
+            "epoch": memory.epoch,
+        }
 
     @app.get("/done")
     async def done() -> dict[str, str]:

@@ -8,6 +8,7 @@ process that remembers one of them forgets it within a second.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,9 @@ class SessionLookup:
     last_active_at: datetime
     user: User
 
+
+TOUCH_CHUNK = 500
+"""Sessions whose activity one statement records (SQLite limits a statement's parameters)."""
 
 _USER_FIELDS = tuple(User.model_fields)
 """What a session check needs of its user: the public model's fields, and no more."""
@@ -67,14 +71,17 @@ class SessionStore:
             user=User(**dict(zip(_USER_FIELDS, user, strict=True))),
         )
 
-    async def touch_session(self, token_hash: str, at: datetime) -> None:
-        """Record activity on a session (for the idle timeout)."""
+    async def touch_sessions(self, token_hashes: Sequence[str], at: datetime) -> None:
+        """Record activity on sessions (for the idle timeout), in one transaction."""
         async with self._db.transaction() as session:
-            await session.execute(
-                update(SessionRow)
-                .where(col(SessionRow.token_hash) == token_hash)
-                .values(last_active_at=at)
-            )
+            for start in range(0, len(token_hashes), TOUCH_CHUNK):
+                await session.execute(
+                    update(SessionRow)
+                    .where(
+                        col(SessionRow.token_hash).in_(token_hashes[start : start + TOUCH_CHUNK])
+                    )
+                    .values(last_active_at=at)
+                )
 
     async def end_session(self, token_hash: str) -> bool:
         """End one session (sign-out); ``True`` if it existed."""
