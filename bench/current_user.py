@@ -195,8 +195,12 @@ async def remembered_per_worker(base: str, workers: int) -> dict[str, int]:
     seen: dict[str, int] = {}
     async with httpx2.AsyncClient(base_url=base, timeout=10, trust_env=False) as client:
         for _ in range(20 * workers):
-            answer = (await client.get("/stats", headers={"Connection": "close"})).json()
-            seen[answer["pid"]] = answer["remembered"]
+            answer = await client.get("/stats", headers={"Connection": "close"})
+            if answer.status_code != 200:
+                print(f"  note: /stats answered {answer.status_code}: {answer.text[:200]}")
+                continue
+            stats = answer.json()
+            seen[stats["pid"]] = stats["remembered"]
             if len(seen) == workers:
                 break
     return seen
@@ -293,6 +297,7 @@ async def run_backend(
             served, workers, tokens, options, work, name.lower()
         )
         print(f"  {workers} worker(s) done; load average {_load_average()}", flush=True)
+    report([result], options, per_session=None)  # so far, in case a later part fails
     return result
 
 
@@ -304,7 +309,7 @@ def _pair(values: tuple[float, float], target: float | None = None) -> str:
     return text if target is None else f"{text} {mark(values[0] >= target)}"
 
 
-def report(results: Sequence[BackendResult], options: Options, per_session: float) -> None:
+def report(results: Sequence[BackendResult], options: Options, per_session: float | None) -> None:
     """The tables: ratios to the bare route, req/s, cold lookups, memory."""
     print(
         f"\n== Ratio to a bare route served the same way: by throughput; by server CPU per "
@@ -371,6 +376,8 @@ def report(results: Sequence[BackendResult], options: Options, per_session: floa
             lookup_rows,
         )
     )
+    if per_session is None:
+        return
     print(
         f"\nMemory: one remembered session costs {per_session:,.0f} bytes (tracemalloc, 10,000 "
         f"sessions of realistic users); the cap of {CACHE_ENTRIES:,} per process is "
