@@ -83,7 +83,10 @@ def create_app() -> FastAPI:
         return {
             "pid": pid,
             "remembered": len(memory),
-            "feed_age_ms": round((memory.clock() - memory._known_at) * 1000),
+            # -1 until the worker has read the feed once
+            "feed_age_ms": -1
+            if memory._known_at == float("-inf")
+            else round((memory.clock() - memory._known_at) * 1000),
             "epoch": memory.epoch,
         }
 
