@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import random
 import re
 import secrets
 import shutil
@@ -261,12 +262,20 @@ def _sqlite_time(moment: datetime) -> str:
 
 
 async def seed_sessions(
-    database_url: str, sessions: int, *, users: int, keep_tokens: int, batch: int = 50_000
+    database_url: str,
+    sessions: int,
+    *,
+    users: int,
+    keep_tokens: int,
+    batch: int = 50_000,
+    active_within: timedelta = timedelta(0),
 ) -> SeededSessions:
     """Bulk-insert ``users`` users and ``sessions`` live sessions spread evenly over them.
 
     SQLite gets ``executemany`` in large batches inside one transaction; PostgreSQL gets
-    ``COPY``. Tokens are random like real ones; only their hashes are stored.
+    ``COPY``. Tokens are random like real ones; only their hashes are stored. Each session was
+    last active at a random moment of the last ``active_within`` (all now by default), so that
+    the activity writes of a long run come spread out, as in an app, not all at once.
     """
     started = time.perf_counter()
     now = datetime.now(timezone.utc)
@@ -280,7 +289,11 @@ async def seed_sessions(
     ]
     # Inserted in key order: the primary-key index is then built by appends, several times
     # faster than random inserts, and no lookup below depends on the order of the rows.
-    session_rows = sorted((h, user_ids[n % users]) for n, h in enumerate(hashes))
+    spread = active_within.total_seconds()
+    session_rows = sorted(
+        (h, user_ids[n % users], _naive_utc(now - timedelta(seconds=random.uniform(0, spread))))
+        for n, h in enumerate(hashes)
+    )
     backend = make_url(database_url).get_backend_name()
     if backend == "sqlite":
         path = make_url(database_url).database
@@ -296,7 +309,7 @@ async def seed_sessions(
 def _seed_sqlite(
     path: str,
     user_rows: Sequence[tuple[str, str, str, bool, str]],
-    session_rows: Sequence[tuple[str, str]],
+    session_rows: Sequence[tuple[str, str, datetime]],
     created: datetime,
     expires: datetime,
     batch: int,
@@ -316,8 +329,8 @@ def _seed_sqlite(
                 "INSERT INTO kavach_sessions (token_hash, public_id, user_id, created_at, "
                 "expires_at, last_active_at) VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (h, uuid.uuid4().hex, uid, at, until, at)
-                    for h, uid in session_rows[start : start + batch]
+                    (h, uuid.uuid4().hex, uid, at, until, _sqlite_time(active))
+                    for h, uid, active in session_rows[start : start + batch]
                 ],
             )
         connection.execute("COMMIT")
@@ -329,7 +342,7 @@ def _seed_sqlite(
 async def _seed_postgres(
     database_url: str,
     user_rows: Sequence[tuple[str, str, str, bool, str]],
-    session_rows: Sequence[tuple[str, str]],
+    session_rows: Sequence[tuple[str, str, datetime]],
     created: datetime,
     expires: datetime,
 ) -> None:
@@ -353,7 +366,8 @@ async def _seed_postgres(
         await connection.copy_records_to_table(
             "kavach_sessions",
             records=[
-                (h, uuid.uuid4().hex, uid, created, expires, created) for h, uid in session_rows
+                (h, uuid.uuid4().hex, uid, created, expires, active)
+                for h, uid, active in session_rows
             ],
             columns=[
                 "token_hash",
@@ -397,14 +411,23 @@ def wrk_path() -> str | None:
     return shutil.which("wrk")
 
 
-def _bearer_script(tokens: Sequence[str]) -> str:
+BEARER = ("Authorization", "Bearer ")
+"""How a request carries its token, by default: ``Authorization: Bearer <token>``."""
+
+
+def _bearer_script(
+    tokens: Sequence[str], carrier: tuple[str, str] = BEARER, start: int | None = None
+) -> str:
+    header, prefix = carrier
     listed = ", ".join(f'"{token}"' for token in tokens)
+    # By default each run starts at a random token, so that short runs do not all use the first.
+    start = secrets.randbelow(len(tokens)) if start is None else start % len(tokens)
     return (
         f"local tokens = {{{listed}}}\n"
-        "local n = 0\n"
+        f"local n = {start}\n"
         "request = function()\n"
         "  n = n + 1\n"
-        '  local headers = {["Authorization"] = "Bearer " .. tokens[(n % #tokens) + 1]}\n'
+        f'  local headers = {{["{header}"] = "{prefix}" .. tokens[(n % #tokens) + 1]}}\n'
         "  return wrk.format(nil, nil, headers)\n"
         "end\n"
     )
@@ -426,7 +449,14 @@ def _wrk_count(output: str, pattern: str) -> int:
 
 
 def run_wrk(
-    url: str, *, tokens: Sequence[str], connections: int, seconds: float, script_dir: Path
+    url: str,
+    *,
+    tokens: Sequence[str],
+    connections: int,
+    seconds: float,
+    script_dir: Path,
+    carrier: tuple[str, str] = BEARER,
+    start: int | None = None,
 ) -> LoadResult:
     """Load ``url`` with wrk (one thread) for ``seconds``, each request with a Bearer token.
 
@@ -437,7 +467,7 @@ def run_wrk(
     if wrk is None:
         raise RuntimeError("wrk is not installed")
     script = script_dir / "bearer.lua"
-    script.write_text(_bearer_script(tokens))
+    script.write_text(_bearer_script(tokens, carrier, start))
     completed = subprocess.run(  # noqa: S603 - a fixed executable and our own arguments
         [
             wrk,
@@ -473,7 +503,12 @@ def run_wrk(
 
 
 async def run_python_load(
-    url: str, *, tokens: Sequence[str], connections: int, seconds: float
+    url: str,
+    *,
+    tokens: Sequence[str],
+    connections: int,
+    seconds: float,
+    carrier: tuple[str, str] = BEARER,
 ) -> LoadResult:
     """The fallback load generator: keep-alive HTTP/1.1 connections on raw asyncio streams.
 
@@ -497,7 +532,7 @@ async def run_python_load(
                 token = tokens[n % len(tokens)]
                 request = (
                     f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                    f"Authorization: Bearer {token}\r\n\r\n"
+                    f"{carrier[0]}: {carrier[1]}{token}\r\n\r\n"
                 ).encode()
                 began = time.perf_counter()
                 writer.write(request)

@@ -22,7 +22,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, c
 from sqlalchemy.pool import StaticPool
 
 from .database_urls import async_database_url, missing_driver, sqlite_file
+from .direct import AnySelect, DirectReads
 from .errors import DatabaseUnavailableError
 from .settings import DEFAULT_DATABASE_CONNECT_TIMEOUT, DEFAULT_SQLITE_BUSY_TIMEOUT
 
@@ -302,10 +303,25 @@ class Database:
         """The engine for write transactions (``BEGIN IMMEDIATE`` on SQLite)."""
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.outages = OutageWatch()
+        file = sqlite_file(database_url)
+        direct_file = None if file is None or make_url(database_url).query.get("uri") else file
+        self._direct = DirectReads(self._autocommit, direct_file)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
+        await self._direct.aclose()
         await self.engine.dispose()
+
+    async def direct_read(
+        self, statement: AnySelect, params: Mapping[str, Any]
+    ) -> Sequence[tuple[Any, ...]]:
+        """The rows of one hot-path read, straight on the driver (see `kavach_fastapi.direct`).
+
+        Raises:
+            DatabaseUnavailableError: the database cannot be reached.
+        """
+        async with self.outages.watch():
+            return await self._direct.rows(statement, params)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

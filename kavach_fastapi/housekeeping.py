@@ -1,6 +1,6 @@
 """Housekeeping as part of normal work: expired rows are deleted without a cron job.
 
-Sign-in attempts, sessions, rate-limit counters and quota blocks stop counting when they expire, but stay in
+Sign-in attempts, sessions, rate-limit counters, quota blocks and session change feed entries stop counting when they expire, but stay in
 their tables until deleted. `Housekeeper` deletes them a small batch at a time, at most
 once per `INTERVAL` in each process, after a sign-in start has been answered (so no request
 waits for it). A backlog (a busy day, a cron job that stopped) is worked off in further small
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from .ratelimit import WINDOW_SECONDS
+from .session_memory import FEED_RETENTION
 from .store import Store
 from .tables import utcnow
 
@@ -34,7 +35,7 @@ BATCH = 500
 
 class Housekeeper:
     """Deletes expired sign-in attempts, expired or idle sessions, old rate-limit counters and
-    quota blocks that have passed.
+    quota blocks that have passed, and feed entries older than `FEED_RETENTION`.
 
     Args:
         store: the database.
@@ -96,5 +97,6 @@ class Housekeeper:
             # The previous window is kept, as the rate limiter's own clean-up keeps it.
             await self._store.counters.forget_windows_before(current_window - 1, limit=self._batch),
             await self._store.quota.purge_blocks(now=now, limit=self._batch),
+            await self._store.feed.purge_changes(before=now - FEED_RETENTION, limit=self._batch),
         )
         return max(deleted)

@@ -93,6 +93,7 @@ class Kavach:
             lifetime=settings.session_lifetime,
             idle_timeout=settings.session_idle_timeout,
             cache_seconds=settings.session_cache_seconds,
+            feed=self.store.feed,
         )
         self._owns_transport = http_transport is None
         self.http = SharedTransport(http_transport or self._new_transport())

@@ -5,6 +5,10 @@ database keeps only its SHA-256, so a stolen copy of the table cannot be replaye
 at its absolute expiry, after an idle period, or when it is revoked; each sign-in makes a new one,
 so a session id planted before sign-in is never adopted.
 
+Each process remembers the sessions it checked (`kavach_fastapi.session_memory`) and learns
+from the change feed which of them ended elsewhere, so a request is answered without the
+database while a session ended anywhere is refused everywhere within a second.
+
 While the database cannot be reached, a session this process checked within
 `OUTAGE_GRACE` (and never past its expiry or idle timeout) keeps working; any other
 request that needs a session answers 503 ``database_unavailable``.
@@ -14,26 +18,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
-import time
-from collections import OrderedDict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from .crypto import hash_token, new_token
 from .devices import UNKNOWN_DEVICE, Device
 from .errors import DatabaseUnavailableError, UnknownSessionError
-from .models import SignedInSession, User
+from .models import SignedInSession
+from .session_memory import CACHE_ENTRIES, ActiveSession, Remembered, SessionMemory
+from .store.feed import FeedStore
 from .store.sessions import SessionRecord, SessionStore
 from .store.signins import NewSession
 from .tables import utcnow
 
+__all__ = ["CACHE_ENTRIES", "OUTAGE_GRACE", "ActiveSession", "SessionManager"]
+
+logger = logging.getLogger("kavach_fastapi")
+
 MAX_TOKEN_LENGTH = 128
 """Anything longer is not one of our tokens; refused before hashing."""
-
-CACHE_ENTRIES = 10_000
-"""Sessions remembered per process (least recently used are dropped first)."""
 
 OUTAGE_GRACE = timedelta(minutes=5)
 """How long after its last check a remembered session keeps working while the database is down.
@@ -43,30 +48,25 @@ the database too, so what it risks is a sign-out made in another process just be
 outage, honoured here only once the database is back (or this grace ends)."""
 
 
-@dataclass(frozen=True)
-class ActiveSession:
-    """A session found valid for the current request."""
-
-    user: User
-    token_hash: str
-    expires_at: datetime
-
-
 class SessionManager:
     """Issues and checks sessions.
 
     Checking a session on every request is the hot path of an app, so each process remembers
-    the sessions it has seen for ``cache_seconds``. Revocation stays correct: signing out here
-    forgets the session here at once, and another process stops accepting it within
-    ``cache_seconds``. While the database is unavailable, a remembered session is trusted for
-    up to `OUTAGE_GRACE` after its last check instead.
+    the sessions it has checked, for as long as their own rules allow (expiry, idle timeout),
+    and reads the change feed to forget those that ended elsewhere. Revocation stays correct:
+    signing out here forgets the session here at once, and another process stops accepting it
+    within ``cache_seconds``. While the database is unavailable, a remembered session is
+    trusted for up to `OUTAGE_GRACE` after its last check instead.
 
     Args:
         store: the sessions table.
         lifetime: absolute lifetime of a session.
         idle_timeout: a session unused for this long ends.
-        cache_seconds: how long a process may trust a session it checked; ``0`` turns the
-            cache off.
+        cache_seconds: the bound within which a session ended in another process is refused
+            here; ``0`` turns remembering off (a lookup per request).
+        feed: the change feed; ``None`` trusts a remembered session only ``cache_seconds``
+            after its lookup.
+        capacity: sessions remembered at most (least recently used are dropped first).
     """
 
     def __init__(
@@ -76,14 +76,16 @@ class SessionManager:
         lifetime: timedelta,
         idle_timeout: timedelta,
         cache_seconds: float = 1.0,
+        feed: FeedStore | None = None,
+        capacity: int = CACHE_ENTRIES,
     ) -> None:
         self._store = store
         self.lifetime = lifetime
         self.idle_timeout = idle_timeout
-        self._cache_seconds = cache_seconds
-        self._cache: OrderedDict[str, tuple[float, ActiveSession]] = OrderedDict()
+        self.memory = SessionMemory(feed, bound=cache_seconds, capacity=capacity)
         self._lookups: dict[str, asyncio.Future[ActiveSession | None]] = {}
-        self._revocations = 0  # a lookup that saw one happen must not fill the cache
+        self._due_touches: dict[str, datetime] = {}
+        self._touch_writer: asyncio.Future[None] | None = None
         # Recording activity costs a write; doing it at most this often keeps the idle timeout
         # accurate to a few percent without writing on every request.
         self._touch_interval = min(idle_timeout / 20, timedelta(minutes=5))
@@ -102,12 +104,22 @@ class SessionManager:
         if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
             return None
         token_hash = hash_token(token)
-        cached = self._cache.get(token_hash)
-        if cached is not None:
-            age = time.monotonic() - cached[0]
-            if age < self._cache_seconds and cached[1].expires_at > utcnow():
-                self._cache.move_to_end(token_hash)
-                return cached[1]
+        memory = self.memory
+        entry = memory.get(token_hash)
+        if entry is not None:
+            await memory.follow_feed()
+            now = utcnow()
+            if (
+                memory.trusted(entry, memory.clock())
+                and memory.get(token_hash) is entry  # the feed did not end it meanwhile
+                and entry.active.expires_at > now
+                and entry.last_active_at + self.idle_timeout > now
+            ):
+                if now - entry.last_active_at >= self._touch_interval:
+                    await self._touch(entry, now)
+                return entry.active
+        else:
+            await memory.follow_feed(wait=False)  # a lookup needs none, but what it finds will
         # Requests that arrive together for one session share one lookup.
         lookup = self._lookups.get(token_hash)
         if lookup is None:
@@ -122,14 +134,52 @@ class SessionManager:
                 raise
             return remembered
 
+    async def _touch(self, entry: Remembered, now: datetime) -> None:
+        """Record activity: later, in one write with the others due, when remembering is on.
+
+        A request never waits for it then, and sessions that come due together (a busy
+        minute) cost one transaction, not one each; SQLite serialises writers, and a write per
+        session would queue requests behind the lock. With remembering off it is written at
+        once, as each request is decided by the row.
+        """
+        entry.last_active_at = now  # first, so that concurrent requests do not record it again
+        token_hash = entry.active.token_hash
+        if self.memory.bound <= 0:
+            # The activity can wait for the next check when writes fail (a locked SQLite
+            # file still serves reads).
+            with contextlib.suppress(DatabaseUnavailableError):
+                await self._store.touch_sessions([token_hash], now)
+            return
+        self._due_touches[token_hash] = now
+        if self._touch_writer is None:
+            self._touch_writer = asyncio.ensure_future(self._write_touches())
+
+    async def _write_touches(self) -> None:
+        try:
+            while self._due_touches:
+                due, self._due_touches = self._due_touches, {}
+                try:
+                    await self._store.touch_sessions(list(due), max(due.values()))
+                except DatabaseUnavailableError:
+                    pass  # recorded at a later check of each session
+                except Exception as exc:  # a background write: nobody else would see it
+                    logger.warning("kavach could not record session activity: %s", exc)
+        finally:
+            self._touch_writer = None
+
     def _remembered_during_outage(self, token_hash: str) -> ActiveSession | None:
         """The remembered session, if its last check is recent enough to trust in an outage."""
-        cached = self._cache.get(token_hash)
-        if cached is None:
+        entry = self.memory.get(token_hash)
+        if entry is None:
             return None
-        checked_at, active = cached
-        if time.monotonic() - checked_at < self._outage_grace and active.expires_at > utcnow():
-            return active
+        age = self.memory.clock() - self.memory.checked_at(entry)
+        now = utcnow()
+        if (
+            age < self._outage_grace
+            and entry.active.expires_at > now
+            and entry.last_active_at + self.idle_timeout > now
+        ):
+            return entry.active
         return None
 
     def _looked_up(self, token_hash: str, lookup: asyncio.Future[ActiveSession | None]) -> None:
@@ -139,7 +189,8 @@ class SessionManager:
             lookup.exception()  # retrieved here, so a failure nobody awaited is not reported
 
     async def _look_up(self, token_hash: str) -> ActiveSession | None:
-        revocations = self._revocations
+        memory = self.memory
+        epoch, started = memory.epoch, memory.clock()
         found = await self._store.find_session(token_hash)
         now = utcnow()
         if (
@@ -147,41 +198,35 @@ class SessionManager:
             or found.expires_at <= now
             or found.last_active_at + self.idle_timeout <= now
         ):
-            self._cache.pop(token_hash, None)
+            memory.drop(token_hash)
             return None
+        active = ActiveSession(user=found.user, token_hash=token_hash, expires_at=found.expires_at)
+        entry = Remembered(active, checked_at=started, last_active_at=found.last_active_at)
         if now - found.last_active_at >= self._touch_interval:
-            # The session was just read and is valid; recording the activity can wait for
-            # the next check when writes fail (a locked SQLite file still serves reads).
-            with contextlib.suppress(DatabaseUnavailableError):
-                await self._store.touch_session(token_hash, now)
-        active = ActiveSession(
-            user=User.from_row(found.user), token_hash=token_hash, expires_at=found.expires_at
-        )
-        if revocations == self._revocations:
-            self._remember(token_hash, active)
+            await self._touch(entry, now)
+        memory.remember(token_hash, entry, epoch=epoch)
         return active
 
-    def _remember(self, token_hash: str, active: ActiveSession) -> None:
-        if self._cache_seconds <= 0:
-            return
-        self._cache[token_hash] = (time.monotonic(), active)
-        if len(self._cache) > CACHE_ENTRIES:
-            self._cache.popitem(last=False)
-
     async def revoke(self, token_hash: str) -> bool:
-        """End a session on the server; ``True`` if it existed."""
-        self._forget([token_hash])
-        return await self._store.delete_session(token_hash)
+        """End a session on the server; ``True`` if it existed.
 
-    def _forget(self, token_hashes: Iterable[str]) -> None:
+        Forgotten here before and after the write, so that a lookup running meanwhile keeps
+        nothing; other processes learn it from the change feed.
+        """
+        self._forget([token_hash])
+        try:
+            return await self._store.end_session(token_hash)
+        finally:
+            self._forget([token_hash])
+
+    def _forget(self, token_hashes: Sequence[str]) -> None:
         """Stop trusting these sessions in this process at once (the revocation bound).
 
         Called before the rows are deleted and again after: a lookup that started in between
-        must not put a session back into the cache.
+        keeps nothing (the memory's epoch moved), and other processes learn it from the feed.
         """
-        self._revocations += 1
+        self.memory.forget(token_hashes)
         for token_hash in token_hashes:
-            self._cache.pop(token_hash, None)
             self._lookups.pop(token_hash, None)
 
     # Session management: a person's own sessions, and an admin's "sign this user out".
@@ -224,15 +269,15 @@ class SessionManager:
         """Sign a user out everywhere: end all their sessions; how many ended.
 
         For admins (a person leaving, a device lost, an account compromised). Like every
-        session end, it is refused at once by this process and by every other within the
-        session cache's lifetime (``KAVACH_SESSION_CACHE_SECONDS``). The user and their linked
+        session end, it is refused at once by this process and, through the change feed, by
+        every other within ``KAVACH_SESSION_CACHE_SECONDS``. The user and their linked
         accounts stay; their next visit needs a new sign-in.
         """
         return await self._end_sessions_of(user_id, keep=None)
 
     async def _end_sessions_of(self, user_id: str, *, keep: str | None) -> int:
         self._forget(())
-        ended = await self._store.end_sessions_of(user_id, keep=keep)
+        ended = await self._store.end_user_sessions(user_id, keep=keep)
         self._forget(ended)
         return len(ended)
 

@@ -153,7 +153,7 @@ class KavachSettings(_FromEnvironment):
     """A session unused for this long ends, in seconds or ISO 8601 (`PT12H`)."""
 
     session_cache_seconds: float = Field(default=1.0, ge=0)
-    """How long a process trusts a session it checked before asking the database again; bounds how late another process notices a sign-out. `0` turns it off."""
+    """How late another process may notice that a session ended (a sign-out, a session ended elsewhere, a user erased). Each process remembers the sessions it checked and reads the session change feed this often; when it cannot, it asks the database for each session this often instead. `0` turns remembering off: a lookup per request."""
 
     http_timeout: float = Field(default=10.0, gt=0)
     """Seconds each call to Atlassian may take in all: connecting, sending and reading the whole answer (a deadline, not a pause between bytes)."""

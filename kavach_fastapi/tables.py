@@ -191,3 +191,22 @@ class QuotaBlockRow(_Table, table=True):
     reason: str = Field(max_length=100)
     """``RateLimit-Reason`` as the provider sent it, or ``"unknown"``."""
     recorded_at: datetime = _timestamp()
+
+
+class SessionChangeRow(_Table, table=True):
+    """One entry of the session change feed: a session ended, or a user changed or was erased.
+
+    Every process remembers the sessions it checked and reads the entries after the last id it
+    saw, about once a second, to forget what ended elsewhere (`kavach_fastapi.session_feed`).
+    Ids only grow (``AUTOINCREMENT`` on SQLite, so a purge never lets one be used again).
+    """
+
+    __tablename__: ClassVar[str] = "kavach_session_changes"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str | None = Field(default=None, max_length=64)
+    """The session that ended; ``None`` when the entry names a user."""
+    user_id: str | None = Field(default=None, max_length=32)
+    """The user whose profile changed or who was erased: all their sessions are re-checked."""
+    changed_at: datetime = _timestamp(index=True)

@@ -1,4 +1,4 @@
-"""``kavach sessions purge``: expired sessions, sign-in attempts and rate-limit counters."""
+"""``kavach sessions purge``: expired sessions, sign-in attempts, rate-limit counters, old feed."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TextIO
 
 from ..database_urls import describe_database
 from ..ratelimit import WINDOW_SECONDS
+from ..session_memory import FEED_RETENTION
 from ..tables import utcnow
 from ._common import require_schema, settings_of, store_of
 
@@ -28,14 +29,19 @@ async def run_purge(args: argparse.Namespace, out: TextIO) -> int:
             total += removed
             print(f"  deleted {total} expired sessions so far ...", file=out, flush=True)
         attempts = await store.attempts.purge_attempts(now=now)
+        changes = 0
+        while removed := await store.feed.purge_changes(
+            before=now - FEED_RETENTION, limit=args.batch
+        ):
+            changes += removed
         windows = await store.counters.forget_windows_before(
             int(now.timestamp() // WINDOW_SECONDS) - 1
         )
     finally:
         await store.dispose()
     print(
-        f"Deleted {total} expired sessions, {attempts} expired sign-in attempts and "
-        f"{windows} old rate-limit counters.",
+        f"Deleted {total} expired sessions, {attempts} expired sign-in attempts, "
+        f"{windows} old rate-limit counters and {changes} old session change feed entries.",
         file=out,
     )
     return 0

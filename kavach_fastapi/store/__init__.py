@@ -14,10 +14,12 @@ from ..settings import DEFAULT_DATABASE_CONNECT_TIMEOUT, DEFAULT_SQLITE_BUSY_TIM
 from .accounts import AccountStore
 from .attempts import AttemptStore
 from .counters import CounterStore
+from .feed import FeedStore
 from .privacy import PrivacyStore
 from .quota import QuotaStore
 from .sessions import SessionStore
 from .signins import SignInStore
+from .users import UserStore
 
 
 class Store:
@@ -46,6 +48,8 @@ class Store:
         self.counters = CounterStore(self.database)
         self.quota = QuotaStore(self.database)
         self.privacy = PrivacyStore(self.database, self.sessions)
+        self.feed = FeedStore(self.database)
+        self.users = UserStore(self.database)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -19,6 +19,7 @@ from ..grant_health import GrantFacts
 from ..models import ProviderProfile
 from ..tables import AccountRow, UserRow
 from ._rows import rowcount
+from .feed import append_changes
 from .signins import apply_profile
 
 _FORGOTTEN_ON_DISCONNECT = (
@@ -147,6 +148,8 @@ class AccountStore:
                 .where(col(AccountRow.id) == row_id)
                 .values(profile_fetched_at=now, profile_stale=False)
             )
+            # Processes that remember this user's sessions show the profile read again.
+            await append_changes(session, now=now, user_ids=[user_id])
 
     async def grant_facts(self) -> list[GrantFacts]:
         """What every account says about its grant, without reading a token."""

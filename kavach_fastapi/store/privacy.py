@@ -1,6 +1,6 @@
 """Personal-data reporting's queries: accounts due, their reports, re-reads and erasure.
 
-Erasing a person is one transaction: their sessions end (through `SessionStore.end_sessions_of`),
+Erasing a person is one transaction: their sessions end (through `SessionStore.end_user_sessions`),
 their linked account goes (tokens, cached sites and the Atlassian account id with it), and
 their user row keeps only its id and times. On SQLite every connection zeroes what it deletes
 (``PRAGMA secure_delete``, set in `kavach_fastapi.database`), and `PrivacyStore.checkpoint`
@@ -152,7 +152,7 @@ class PrivacyStore:
             if account is None:
                 return None
             user_id = account.user_id
-            ended = await self._sessions.end_sessions_of(user_id, within=session)
+            ended = await self._sessions.end_user_sessions(user_id, within=session)
             await session.delete(account)
             await session.execute(
                 update(UserRow)

@@ -1,7 +1,9 @@
 """Sessions: the hot-path lookup, activity, a person's list, and their end.
 
-Every way a session ends is a method here (one, a person's one by public id, a person's all but
-one, the expired and idle): services never delete session rows themselves.
+Every way a session ends before its time goes through `SessionStore.end_session`,
+`SessionStore.end_user_sessions` or `SessionStore.end_sessions_where`, which append the ended
+sessions to the change feed (`kavach_fastapi.store.feed`) in the same transaction: every
+process that remembers one of them forgets it within a second.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from ..database import Database
-from ..tables import SessionRow, UserRow
+from ..models import User
+from ..tables import SessionRow, UserRow, utcnow
 from ._rows import rowcount
+from .feed import append_changes
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,7 @@ class SessionLookup:
 
     expires_at: datetime
     last_active_at: datetime
-    user: UserRow
+    user: User
 
 
 @dataclass(frozen=True)
@@ -42,8 +46,11 @@ class SessionRecord:
     network: str | None
 
 
-_USER_FIELDS = ("id", "email", "email_verified", "name", "image", "created_at", "updated_at")
-"""What a session check needs of its user."""
+TOUCH_CHUNK = 500
+"""Sessions whose activity one statement records (SQLite limits a statement's parameters)."""
+
+_USER_FIELDS = tuple(User.model_fields)
+"""What a session check needs of its user: the public model's fields, and no more."""
 
 _FIND_SESSION = (
     select(
@@ -65,54 +72,83 @@ class SessionStore:
     async def find_session(self, token_hash: str) -> SessionLookup | None:
         """The session with this token hash and its user, in one indexed lookup.
 
-        This runs on every request that is not answered from the process cache, so it skips
-        the ORM: one Core statement on a connection in autocommit mode.
+        This runs on every request that the process does not answer from memory, so it goes
+        straight to the driver (`Database.direct_read`): one compiled Core statement.
         """
-        async with self._db.autocommit() as connection:
-            row = (await connection.execute(_FIND_SESSION, {"token_hash": token_hash})).first()
-        if row is None:
+        rows = await self._db.direct_read(_FIND_SESSION, {"token_hash": token_hash})
+        if not rows:
             return None
+        expires_at, last_active_at, *user = rows[0]
         return SessionLookup(
-            expires_at=row.expires_at,
-            last_active_at=row.last_active_at,
-            user=UserRow(**{name: getattr(row, name) for name in _USER_FIELDS}),
+            expires_at=expires_at,
+            last_active_at=last_active_at,
+            user=User(**dict(zip(_USER_FIELDS, user, strict=True))),
         )
 
-    async def touch_session(self, token_hash: str, at: datetime) -> None:
-        """Record activity on a session (for the idle timeout)."""
+    async def touch_sessions(self, token_hashes: Sequence[str], at: datetime) -> None:
+        """Record activity on sessions (for the idle timeout), in one transaction."""
         async with self._db.transaction() as session:
-            await session.execute(
-                update(SessionRow)
-                .where(col(SessionRow.token_hash) == token_hash)
-                .values(last_active_at=at)
-            )
-
-    async def delete_session(self, token_hash: str) -> bool:
-        """End a session; ``True`` if it existed."""
-        async with self._db.transaction() as session:
-            result = await session.execute(
-                delete(SessionRow).where(col(SessionRow.token_hash) == token_hash)
-            )
-            return rowcount(result) > 0
-
-    async def purge_sessions(self, *, now: datetime, idle_before: datetime, limit: int) -> int:
-        """Delete up to ``limit`` sessions that expired or sat idle; returns how many."""
-        async with self._db.transaction() as session:
-            doomed = (
-                select(col(SessionRow.token_hash))
-                .where(
-                    (col(SessionRow.expires_at) <= now)
-                    | (col(SessionRow.last_active_at) <= idle_before)
+            for start in range(0, len(token_hashes), TOUCH_CHUNK):
+                await session.execute(
+                    update(SessionRow)
+                    .where(
+                        col(SessionRow.token_hash).in_(token_hashes[start : start + TOUCH_CHUNK])
+                    )
+                    .values(last_active_at=at)
                 )
-                .limit(limit)
-            )
-            hashes = (await session.execute(doomed)).scalars().all()
-            if not hashes:
-                return 0
-            result = await session.execute(
-                delete(SessionRow).where(col(SessionRow.token_hash).in_(hashes))
-            )
-            return rowcount(result)
+
+    async def end_session(self, token_hash: str) -> bool:
+        """End one session (sign-out); ``True`` if it existed."""
+        return bool(await self.end_sessions_where(col(SessionRow.token_hash) == token_hash))
+
+    async def end_session_of(self, user_id: str, public_id: str) -> str | None:
+        """End the user's session with this public id; the ended token hash, or ``None``.
+
+        A session of another user is not touched, and answers ``None`` like an unknown id.
+        """
+        ended = await self.end_sessions_where(
+            col(SessionRow.user_id) == user_id, col(SessionRow.public_id) == public_id
+        )
+        return ended[0] if ended else None
+
+    async def end_user_sessions(
+        self, user_id: str, *, keep: str | None = None, within: AsyncSession | None = None
+    ) -> list[str]:
+        """End every session of a user but the one whose token hash is ``keep``.
+
+        Args:
+            user_id: whose sessions end.
+            keep: the token hash of a session to leave alone (signing out other devices).
+            within: a write transaction already open, to end them as part of it (erasing a
+                person does, `kavach_fastapi.store.privacy`); a transaction of its own if ``None``.
+
+        Returns:
+            The ended sessions' token hashes (for the process's memory to forget them).
+        """
+        conditions: list[Any] = [col(SessionRow.user_id) == user_id]
+        if keep is not None:
+            conditions.append(col(SessionRow.token_hash) != keep)
+        return await self.end_sessions_where(*conditions, within=within)
+
+    async def end_sessions_where(
+        self, *conditions: Any, within: AsyncSession | None = None
+    ) -> list[str]:
+        """End the sessions matching ``conditions`` (ANDed), in one transaction.
+
+        The one primitive behind every early end of a session: it deletes the rows and appends
+        their hashes to the change feed together, so no caller can forget the feed.
+
+        Args:
+            conditions: SQL conditions on ``kavach_sessions``.
+            within: a write transaction already open to do it in; its own if ``None``.
+
+        Returns:
+            The hashes of the sessions that ended.
+        """
+        if within is not None:
+            return await _end_sessions(within, conditions)
+        async with self._db.transaction() as session:
+            return await _end_sessions(session, conditions)
 
     async def sessions_of(
         self, user_id: str, *, now: datetime, idle_before: datetime
@@ -145,45 +181,35 @@ class SessionStore:
                 for row in rows
             ]
 
-    async def end_session_of(self, user_id: str, public_id: str) -> str | None:
-        """End the user's session with this public id; the ended token hash, or ``None``.
+    async def purge_sessions(self, *, now: datetime, idle_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` sessions that expired or sat idle; returns how many.
 
-        A session of another user is not touched, and answers ``None`` like an unknown id.
+        No feed entry: a process that remembers such a session checks its expiry and idle
+        time itself.
         """
-        mine = (col(SessionRow.user_id) == user_id) & (col(SessionRow.public_id) == public_id)
         async with self._db.transaction() as session:
-            ended = await _end_sessions(session, mine)
-        return ended[0] if ended else None
-
-    async def end_sessions_of(
-        self, user_id: str, *, keep: str | None = None, within: AsyncSession | None = None
-    ) -> list[str]:
-        """End every session of a user but the one whose token hash is ``keep``.
-
-        Args:
-            user_id: whose sessions end.
-            keep: the token hash of a session to leave alone (signing out other devices).
-            within: a write transaction already open, to end them as part of it (erasing a
-                person does, `kavach_fastapi.store.privacy`); a transaction of its own if ``None``.
-
-        Returns:
-            The ended sessions' token hashes (for the process cache to forget them).
-        """
-        theirs: ColumnElement[bool] = col(SessionRow.user_id) == user_id
-        if keep is not None:
-            theirs = theirs & (col(SessionRow.token_hash) != keep)
-        if within is not None:
-            return await _end_sessions(within, theirs)
-        async with self._db.transaction() as session:
-            return await _end_sessions(session, theirs)
+            doomed = (
+                select(col(SessionRow.token_hash))
+                .where(
+                    (col(SessionRow.expires_at) <= now)
+                    | (col(SessionRow.last_active_at) <= idle_before)
+                )
+                .limit(limit)
+            )
+            hashes = (await session.execute(doomed)).scalars().all()
+            if not hashes:
+                return 0
+            result = await session.execute(
+                delete(SessionRow).where(col(SessionRow.token_hash).in_(hashes))
+            )
+            return rowcount(result)
 
 
-async def _end_sessions(session: AsyncSession, where: ColumnElement[bool]) -> list[str]:
-    """Delete the sessions that match, inside the caller's transaction; their token hashes."""
-    hashes: Sequence[Any] = (
-        (await session.execute(select(col(SessionRow.token_hash)).where(where))).scalars().all()
+async def _end_sessions(session: AsyncSession, conditions: Sequence[Any]) -> list[str]:
+    """Delete the sessions that match and append them to the feed, in ``session``'s transaction."""
+    result = await session.execute(
+        delete(SessionRow).where(*conditions).returning(col(SessionRow.token_hash))
     )
-    if not hashes:
-        return []
-    await session.execute(delete(SessionRow).where(col(SessionRow.token_hash).in_(hashes)))
-    return [str(value) for value in hashes]
+    ended = [str(value) for value in result.scalars().all()]
+    await append_changes(session, now=utcnow(), token_hashes=ended)
+    return ended

@@ -31,6 +31,12 @@ from ..tables import (
     UserRow,
     new_id,
 )
+from .feed import append_changes
+
+
+def _profile(user: UserRow) -> tuple[object, ...]:
+    """What a remembered session shows of its user."""
+    return (user.name, user.image, user.email, user.email_verified)
 
 
 def normalize_email(email: str | None) -> str | None:
@@ -160,6 +166,7 @@ class SignInStore:
         if user is None and profile.email and profile.email_verified:
             user = await self._user_to_join(session, provider, profile.email)
         created = user is None
+        before = None if user is None else _profile(user)
         if user is None:
             user = UserRow(id=new_id(), created_at=now, updated_at=now)
             session.add(user)
@@ -208,6 +215,9 @@ class SignInStore:
                 network=new_session.device.network,
             )
         )
+        if before is not None and before != _profile(user):
+            # Processes that remember this user's other sessions show the new profile soon.
+            await append_changes(session, now=now, user_ids=[user.id])
         return user, created
 
     async def undo_sign_in(self, recorded: RecordedSignIn) -> None:

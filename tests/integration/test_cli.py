@@ -113,6 +113,23 @@ def test_sessions_purge_reports_progress_in_batches(
     assert db.count("kavach_sessions") == 0
 
 
+def test_sessions_purge_deletes_feed_entries_older_than_an_hour_but_never_the_newest(
+    db: TestDatabase, emu: AtlassianEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with TestClient(emulated_app(db, emu), follow_redirects=False) as client:
+        for _ in range(4):
+            sign_in(client)  # each sign-in in this browser ends its session before
+    assert db.count("kavach_session_changes") == 3
+    db.execute("UPDATE kavach_session_changes SET changed_at = :at", at=ago(hours=2))
+    monkeypatch.setenv("KAVACH_SECRET", "gu8ObbkkGhFl3m9CNHmpsSYWIz5lFqpGGUu5eryE98Q")
+
+    status, text = run("sessions", "purge", "--database-url", db.url)
+
+    assert status == 0
+    assert "2 old session change feed entries" in text
+    assert db.count("kavach_session_changes") == 1  # ids must keep growing after a purge
+
+
 def test_keys_rotate_reencrypts_tokens_with_the_newest_key(
     db: TestDatabase, emu: AtlassianEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:

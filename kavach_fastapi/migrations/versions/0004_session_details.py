@@ -1,7 +1,7 @@
 """Session details: a public id, the device's user agent and network
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 
 Sessions gain what a person needs to recognise and end them (``GET /auth/sessions``):
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,173 @@
+"""The cold side of ``CurrentUser``: one lookup against the bare driver, and memory per session.
+
+Part of ``bench/current_user.py``. A cold lookup is `Store.find_session` (what a request pays
+when its session is not remembered), timed one at a time over random stored tokens, beside the
+same SQL through ``sqlite3`` or asyncpg on one connection with a prepared statement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import sqlite3
+import time
+import tracemalloc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy.engine import make_url
+
+from bench._common import SeededSessions, median
+from kavach_fastapi.models import User
+from kavach_fastapi.session_memory import ActiveSession, Remembered, SessionMemory
+from kavach_fastapi.store import Store
+
+LOOKUP_CHUNK = 50
+"""Lookups timed in one go before the other table takes its turn."""
+
+_FIND_SESSION_SQL = (
+    "SELECT s.expires_at, s.last_active_at, u.id, u.email, u.email_verified, u.name, u.image,"
+    " u.created_at, u.updated_at FROM kavach_sessions AS s JOIN kavach_users AS u"
+    " ON u.id = s.user_id WHERE s.token_hash = {param}"
+)
+
+
+@dataclass
+class LookupResult:
+    """Cost of one lookup, in microseconds, per number of stored sessions."""
+
+    wall_us: dict[int, float] = field(default_factory=dict)
+    cpu_us: dict[int, float] = field(default_factory=dict)
+    raw_us: dict[int, float] = field(default_factory=dict)
+    plan: str = ""
+
+    def over_driver(self, n: int) -> float:
+        """How many times the bare driver's time a lookup takes."""
+        return self.wall_us[n] / self.raw_us[n]
+
+
+async def time_lookups(store: Store, hashes: Sequence[str]) -> tuple[float, float]:
+    """Wall and CPU microseconds per ``Store.find_session`` over ``hashes``, one at a time."""
+    began, cpu = time.perf_counter(), time.process_time()
+    for token_hash in hashes:
+        if await store.sessions.find_session(token_hash) is None:
+            raise RuntimeError("a stored session was not found")
+    count = len(hashes)
+    return (
+        (time.perf_counter() - began) / count * 1e6,
+        (time.process_time() - cpu) / count * 1e6,
+    )
+
+
+def _sqlite_raw(path: str, hashes: Sequence[str]) -> tuple[float, str]:
+    connection = sqlite3.connect(path)
+    try:
+        sql = _FIND_SESSION_SQL.format(param="?")
+        explained = connection.execute(f"EXPLAIN QUERY PLAN {sql}", (hashes[0],))
+        plan = " / ".join(str(row[-1]) for row in explained)
+        for token_hash in hashes:  # warm the page cache, as the package's pass did
+            connection.execute(sql, (token_hash,)).fetchone()
+        began = time.perf_counter()
+        for token_hash in hashes:
+            if connection.execute(sql, (token_hash,)).fetchone() is None:
+                raise RuntimeError("a stored session was not found")
+        return (time.perf_counter() - began) / len(hashes) * 1e6, plan
+    finally:
+        connection.close()
+
+
+async def _postgres_raw(url: str, hashes: Sequence[str]) -> tuple[float, str]:
+    import asyncpg  # type: ignore[import-untyped]  # noqa: PLC0415 - optional extra
+
+    connection = await asyncpg.connect(url)
+    try:
+        sql = _FIND_SESSION_SQL.format(param="$1")
+        rows = await connection.fetch(f"EXPLAIN {sql}", hashes[0])
+        plan = " / ".join(str(row[0]).strip() for row in rows)
+        statement = await connection.prepare(sql)
+        for token_hash in hashes:
+            await statement.fetchrow(token_hash)
+        began = time.perf_counter()
+        for token_hash in hashes:
+            if await statement.fetchrow(token_hash) is None:
+                raise RuntimeError("a stored session was not found")
+        return (time.perf_counter() - began) / len(hashes) * 1e6, plan
+    finally:
+        await connection.close()
+
+
+async def measure_lookups(
+    urls: dict[int, str], seeded: dict[int, SeededSessions], *, lookups: int, rounds: int
+) -> LookupResult:
+    """Time find_session on each database, interleaving them round by round."""
+    result = LookupResult()
+    rng = random.Random(7)
+    # Drawn with replacement: the small table has fewer sessions than a round has lookups.
+    samples = {n: rng.choices(s.token_hashes, k=lookups) for n, s in seeded.items()}
+    stores = {n: Store(url) for n, url in urls.items()}
+    try:
+        for n, store in stores.items():
+            await time_lookups(store, samples[n])  # warm-up: pool, compiled SQL, page cache
+        wall: dict[int, list[float]] = {n: [] for n in urls}
+        cpu: dict[int, list[float]] = {n: [] for n in urls}
+        for _ in range(rounds):
+            # Small chunks, taking turns, so that whatever else the machine does falls on both.
+            spent = dict.fromkeys(urls, 0.0)
+            used = dict.fromkeys(urls, 0.0)
+            for number, start in enumerate(range(0, lookups, LOOKUP_CHUNK)):
+                turns = list(stores.items())
+                for n, store in turns if number % 2 == 0 else reversed(turns):
+                    chunk = samples[n][start : start + LOOKUP_CHUNK]
+                    chunk_wall, chunk_cpu = await time_lookups(store, chunk)
+                    spent[n] += chunk_wall * len(chunk)
+                    used[n] += chunk_cpu * len(chunk)
+            for n in urls:
+                wall[n].append(spent[n] / len(samples[n]))
+                cpu[n].append(used[n] / len(samples[n]))
+        result.wall_us = {n: median(values) for n, values in wall.items()}
+        result.cpu_us = {n: median(values) for n, values in cpu.items()}
+    finally:
+        for store in stores.values():
+            await store.dispose()
+    for n, url in urls.items():
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            assert parsed.database is not None
+            raw, plan = await asyncio.to_thread(_sqlite_raw, parsed.database, samples[n])
+        else:
+            raw, plan = await _postgres_raw(url, samples[n])
+        result.raw_us[n] = raw
+        result.plan = plan
+    return result
+
+
+def bytes_per_remembered_session(count: int = 10_000) -> float:
+    """What one remembered session costs in memory (``tracemalloc``), for realistic users."""
+    now = datetime.now(timezone.utc)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        memory = SessionMemory(None, bound=1.0, capacity=count)
+        for n in range(count):
+            user = User(
+                id=secrets.token_hex(16),
+                email=f"person.number{n}@example.com",
+                email_verified=True,
+                name=f"Person Number {n}",
+                image=f"https://avatar-management--avatars.us-west-2.prod.public.atl-paas.net/{secrets.token_hex(12)}/128",
+                created_at=now,
+            )
+            token_hash = secrets.token_hex(32)
+            active = ActiveSession(
+                user=user, token_hash=token_hash, expires_at=now + timedelta(days=7)
+            )
+            memory.remember(
+                token_hash, Remembered(active, time.monotonic(), now), epoch=memory.epoch
+            )
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(memory) == count
+    return used / count
