@@ -7,9 +7,7 @@ instead of asyncpg's 60 seconds, in a sentence naming the database.
 
 from __future__ import annotations
 
-import socket
 import sys
-from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
@@ -20,18 +18,6 @@ from kavach_fastapi import ConfigurationError, DatabaseUnavailableError, kavach_
 from .conftest import PREFIX, SECRET, fake_provider
 
 POSTGRES = "postgresql://kavach@127.0.0.1/kavach"
-
-
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """A PostgreSQL URL whose server accepts the connection and never answers."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    try:
-        yield f"postgresql://kavach@127.0.0.1:{listener.getsockname()[1]}/kavach"
-    finally:
-        listener.close()
 
 
 def test_postgresql_without_asyncpg_stops_the_router_with_the_install_line(

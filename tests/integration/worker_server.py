@@ -120,8 +120,11 @@ async def sign_in_over_http(app_url: str) -> str:
     return session
 
 
-async def storm(app_url: str, session: str, requests: int) -> list[httpx2.Response]:
-    """``requests`` requests for a token at once, each on its own connection."""
+async def storm(
+    app_url: str, session: str, requests: int, path: str = "/token"
+) -> list[httpx2.Response]:
+    """``requests`` requests for ``path`` at once, each on its own connection (so, on several
+    workers), signed in with ``session``."""
     limits = httpx2.Limits(max_connections=requests, max_keepalive_connections=0)
     async with httpx2.AsyncClient(
         base_url=app_url,
@@ -130,4 +133,4 @@ async def storm(app_url: str, session: str, requests: int) -> list[httpx2.Respon
         timeout=30.0,
         trust_env=False,
     ) as client:
-        return list(await asyncio.gather(*(client.get("/token") for _ in range(requests))))
+        return list(await asyncio.gather(*(client.get(path) for _ in range(requests))))
