@@ -7,7 +7,9 @@ instead of asyncpg's 60 seconds, in a sentence naming the database.
 
 from __future__ import annotations
 
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -15,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from kavach_fastapi import ConfigurationError, DatabaseUnavailableError, kavach_router
 
+from ..support.environment import clean_environment
 from .conftest import PREFIX, SECRET, fake_provider
 
 POSTGRES = "postgresql://kavach@127.0.0.1/kavach"
@@ -63,3 +66,50 @@ def test_the_connect_timeout_is_five_seconds_unless_set() -> None:
 
     assert router.kavach.settings.database_connect_timeout == 5.0
     assert router.kavach.store.database.connect_timeout == 5.0
+
+
+APP_WITHOUT_CREDENTIALS = """
+from fastapi import FastAPI
+from kavach_fastapi import atlassian_provider, kavach_router
+
+app = FastAPI()
+app.include_router(kavach_router([atlassian_provider()]), prefix="/api/kavach")
+"""
+
+
+@pytest.mark.parametrize(
+    ("settings", "said"),
+    [
+        ({}, "kavach: ATLASSIAN_CLIENT_ID and ATLASSIAN_CLIENT_SECRET not set."),
+        (
+            {
+                "ATLASSIAN_CLIENT_ID": "id",
+                "ATLASSIAN_CLIENT_SECRET": "secret",
+                "KAVACH_RATE_LIMIT": "many",
+            },
+            "kavach: ",
+        ),
+    ],
+    ids=["no credentials", "an invalid setting"],
+)
+def test_uvicorn_serving_a_misconfigured_app_prints_one_line_naming_the_fix(
+    tmp_path: Path, settings: dict[str, str], said: str
+) -> None:
+    (tmp_path / "main.py").write_text(APP_WITHOUT_CREDENTIALS)
+
+    ran = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "main:app", "--port", "0"],
+        cwd=tmp_path,
+        env=clean_environment(**settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert ran.returncode != 0
+    assert "Traceback" not in ran.stderr, ran.stderr
+    lines = ran.stderr.strip().splitlines()
+    assert len(lines) == 1, ran.stderr
+    assert lines[0].startswith(said)
+    assert not (tmp_path / "kavach.db").exists()
