@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from kavach_fastapi.database import is_unavailable
+from kavach_fastapi.outages import is_unavailable
 
 
 class DriverError(Exception):
