@@ -59,10 +59,23 @@ def is_unavailable(exc: BaseException) -> bool:
         return isinstance(cause, sqlite3.OperationalError) and any(
             known in message for known in _UNAVAILABLE_SQLITE
         )
+    if _closed_driver_connection(cause):
+        return True
     sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
     if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
         return True
     return isinstance(exc, OperationalError)
+
+
+def _closed_driver_connection(cause: BaseException) -> bool:
+    """asyncpg's own "connection is closed", met by reads straight on the driver
+    (`kavach_fastapi.direct`) when the server went away: it carries no SQLSTATE."""
+    kind = type(cause)
+    return (
+        kind.__module__.startswith("asyncpg")
+        and kind.__name__ == "InterfaceError"
+        and "closed" in str(cause).lower()
+    )
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -21,7 +21,7 @@ import httpx2
 from kavach_fastapi.emulator import AtlassianEmulator
 
 from ..support import servers
-from ..support.apps import app_environment, register_callback
+from ..support.apps import PID_HEADER, app_environment, register_callback
 from ..support.browser import AUTHORIZE, CALLBACK, consent, finish_sign_in, start_sign_in
 from ..support.servers import ROOT, free_port, uvicorn_workers
 
@@ -39,6 +39,7 @@ __all__ = [
     "sign_in_over_http",
     "start_sign_in_over_http",
     "storm",
+    "storm_across_workers",
     "uvicorn_workers",
     "wait_for_workers",
 ]
@@ -134,3 +135,19 @@ async def storm(
         trust_env=False,
     ) as client:
         return list(await asyncio.gather(*(client.get(path) for _ in range(requests))))
+
+
+async def storm_across_workers(
+    app_url: str, session: str, requests: int, path: str, *, tries: int = 3
+) -> list[httpx2.Response]:
+    """:func:`storm` again (up to ``tries`` times) until two or more workers have answered.
+
+    Which worker accepts a connection is the kernel's choice; on a loaded machine one worker
+    can take a whole storm. Every answer of every try is returned, so a test checks them all.
+    """
+    answers: list[httpx2.Response] = []
+    for _ in range(tries):
+        answers += await storm(app_url, session, requests, path)
+        if len({answer.headers.get(PID_HEADER) for answer in answers}) >= 2:
+            break
+    return answers
