@@ -22,9 +22,10 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .database import Database, describe_failure, is_unavailable
+from .database import Database
 from .database_urls import describe_database, sqlite_file
 from .errors import ConfigurationError, DatabaseUnavailableError
+from .outages import describe_failure, is_unavailable
 
 VERSION_TABLE = "kavach_alembic_version"
 

@@ -36,13 +36,15 @@ from typing import NamedTuple
 
 from . import metrics
 from .crypto import DecryptionError, Keyring, TokenOwner, new_token, open_token, seal_tokens
-from .errors import KavachError, ProviderUnavailableError, ReauthRequiredError
+from .errors import ProviderUnavailableError, ReauthRequiredError
 from .hooks import NO_HOOKS, KavachHooks, ReauthEvent, notify
 from .oauth import GrantRevoked, OAuthClient, TokenSet
+from .profiles import ProfileRereads
 from .providers.base import missing_scopes
 from .retry import RetryPolicy, with_retries
 from .store.accounts import AccountStore
 from .tables import AccountRow, utcnow
+from .throttle import OncePer
 
 logger = logging.getLogger("kavach_fastapi")
 
@@ -51,9 +53,6 @@ LEASE_DURATION = timedelta(seconds=30)
 
 REFUSAL_GRACE = timedelta(minutes=1)
 """After a refusal (401) refreshed an account's tokens, further refusals are answered this long."""
-
-REREAD_INTERVAL = 60.0
-"""Seconds between two tries of this process to read one stale profile again."""
 
 MAX_REMEMBERED_REFUSALS = 10_000
 """Accounts whose last refusal a process remembers before it forgets the expired ones."""
@@ -105,10 +104,9 @@ class TokenService:
         self.retry = retry or RetryPolicy()
         self._owner = _owner_id()
         self._inflight: dict[str, asyncio.Future[Refreshed]] = {}
-        self._rereads: dict[str, float] = {}
-        """When (monotonic) this process last tried to read each stale profile again."""
-        self._refused_at: dict[str, float] = {}
-        """When (monotonic) a refusal last refreshed each account's tokens in this process."""
+        self._profiles = ProfileRereads(accounts)
+        self._refusals = OncePer(REFUSAL_GRACE.total_seconds(), capacity=MAX_REMEMBERED_REFUSALS)
+        """Accounts whose tokens a refusal refreshed in this process, for `REFUSAL_GRACE`."""
 
     # Access tokens
 
@@ -152,7 +150,7 @@ class TokenService:
         row = await self.account(user_id, provider_id)
         token = await self._valid_token(row, provider_id)
         if row.profile_stale:
-            await self._reread_profile(row, provider_id, token)
+            await self._profiles.reread(row, self._clients[provider_id], token)
         return token
 
     async def reread_profile(self, user_id: str, provider_id: str) -> bool:
@@ -165,39 +163,11 @@ class TokenService:
         if not row.profile_stale:
             return True
         token = await self._valid_token(row, provider_id)
-        return await self._reread_profile(row, provider_id, token)
+        return await self._profiles.reread(row, self._clients[provider_id], token)
 
     async def _valid_token(self, row: AccountRow, provider_id: str) -> str:
         token = self._open(row, "access_token")
         return token if self._fresh(row) else await self._refreshed(row, provider_id)
-
-    async def _reread_profile(self, row: AccountRow, provider_id: str, token: str) -> bool:
-        """Read the profile again, as Atlassian asked (an ``updated`` answer, `.privacy`).
-
-        A failure leaves it marked for the next chance (``False``): the token is still good.
-        """
-        # One try per account and minute in this process: concurrent requests, or a /me that
-        # keeps failing, must not turn every token use into a profile call.
-        now = time.monotonic()
-        last = self._rereads.get(row.id)
-        if last is not None and now - last < REREAD_INTERVAL:
-            return False
-        if len(self._rereads) >= MAX_REMEMBERED_REFUSALS:
-            self._rereads = {
-                key: at for key, at in self._rereads.items() if now - at < REREAD_INTERVAL
-            }
-        self._rereads[row.id] = now
-        client = self._clients[provider_id]
-        try:
-            profile = client.provider.parse_profile(await client.fetch_profile(token))
-        except (KavachError, AttributeError, TypeError, ValueError) as exc:
-            logger.info("profile of account %s not read again yet: %s", row.id, type(exc).__name__)
-            return False
-        if profile.account_id != row.provider_account_id:
-            logger.warning("profile of account %s names another account; not stored", row.id)
-            return False
-        await self._store.save_profile(row.id, row.user_id, profile, now=utcnow())
-        return True
 
     async def after_refusal(self, user_id: str, provider_id: str, refused: str) -> str | None:
         """The token to try after the provider refused ``refused`` (401); ``None``: answer it.
@@ -214,19 +184,9 @@ class TokenService:
         token = self._open(row, "access_token")
         if token != refused:
             return token if self._fresh(row) else await self._refreshed(row, provider_id)
-        if row.id not in self._inflight:
-            now = time.monotonic()
-            last = self._refused_at.get(row.id)
-            if last is not None and now - last < REFUSAL_GRACE.total_seconds():
-                return None
-            self._remember_refusal(row.id, now)
+        if row.id not in self._inflight and not self._refusals.allow(row.id):
+            return None
         return await self._refreshed(row, provider_id)
-
-    def _remember_refusal(self, account_id: str, now: float) -> None:
-        if len(self._refused_at) >= MAX_REMEMBERED_REFUSALS:
-            horizon = now - REFUSAL_GRACE.total_seconds()
-            self._refused_at = {key: at for key, at in self._refused_at.items() if at > horizon}
-        self._refused_at[account_id] = now
 
     async def refresh_if_idle(
         self, account_id: str, provider_id: str, *, idle_before: datetime

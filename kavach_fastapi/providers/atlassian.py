@@ -18,6 +18,7 @@ from ..errors import ConfigurationError
 from ..models import ProviderProfile
 from ..settings import DEFAULT_ATLASSIAN_SCOPES, AtlassianSettings, load_settings
 from ..tables import MAX_ACCOUNT_ID_LENGTH
+from ..uncaught import said_in_one_line
 from .base import OAuthProvider, merge_scopes
 
 ATLASSIAN_AUDIENCE = "api.atlassian.com"
@@ -70,6 +71,7 @@ def parse_atlassian_profile(data: Mapping[str, Any]) -> ProviderProfile:
     )
 
 
+@said_in_one_line
 def atlassian_provider(
     client_id: str | None = None,
     client_secret: str | None = None,

@@ -24,6 +24,7 @@ from ..http.errors import PRIVATE_HEADERS, error_response, error_responses
 from ..options import KavachOptions, Unpack
 from ..providers.base import OAuthProvider
 from ..runtime import STATE_KEY, Kavach
+from ..uncaught import said_in_one_line
 from .account_routes import add_account_routes
 from .session_management_routes import add_session_management_routes
 from .session_routes import add_session_routes
@@ -76,6 +77,7 @@ class KavachRouter(APIRouter):
 AddRoutes = Callable[[APIRouter, Kavach], None]
 
 
+@said_in_one_line
 def kavach_router(
     providers: Sequence[OAuthProvider],
     *,
@@ -92,7 +94,7 @@ def kavach_router(
     Args:
         providers: the sign-in providers, e.g. ``[atlassian_provider()]``.
         http_transport: an ``httpx2`` transport for provider calls (tests: the emulator).
-        **options: any field of [`KavachSettings`][kavach_fastapi.KavachSettings], by name,, and
+        **options: any field of [`KavachSettings`][kavach_fastapi.KavachSettings], by name, and
             ``hooks=`` [`KavachHooks`][kavach_fastapi.KavachHooks].
 
     Raises:

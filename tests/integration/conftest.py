@@ -7,11 +7,12 @@ every test that uses ``app`` or ``client`` runs on both. ``build_app``, ``count_
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -30,8 +31,11 @@ from kavach_fastapi.testing import emulator_provider, emulator_transport
 from kavach_fastapi.testing import sign_in as emulator_sign_in
 
 from ..databases import TestDatabase
+from ..support.apps import app_environment as served_app_environment
 from ..support.apps import app_with
+from ..support.apps import register_callback as served_register_callback
 from ..support.browser import AUTHORIZE, CALLBACK, PREFIX
+from ..support.servers import uvicorn_workers
 from .fake_atlassian import CLIENT_SECRET, FakeAtlassian
 
 # PREFIX, AUTHORIZE and CALLBACK live in tests.support.browser; the tests import them from here.
@@ -189,3 +193,63 @@ def app(db: TestDatabase, fake: FakeAtlassian) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, follow_redirects=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A PostgreSQL URL whose server accepts the connection and never answers."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        yield f"postgresql://kavach@127.0.0.1:{listener.getsockname()[1]}/kavach"
+    finally:
+        listener.close()
+
+
+# Served instances for the multi-process tests (on the run's PostgreSQL database).
+
+SERVED_FACTORY = "tests.support.apps:create_app"
+
+
+class Emulated(NamedTuple):
+    """The emulator, and where it is served."""
+
+    emu: AtlassianEmulator
+    url: str
+
+
+@pytest.fixture(scope="module")
+def atlassian() -> Iterator[Emulated]:
+    emu = AtlassianEmulator(auto_consent=True)
+    with emu.serve() as url:
+        yield Emulated(emu, url)
+
+
+def app_environment(database_url: str, atlassian: Emulated) -> dict[str, str]:
+    """What configures the app in every process: the same database, key and Atlassian."""
+    return served_app_environment(database_url, atlassian.emu, atlassian.url, secret=SECRET)
+
+
+def register_callback(atlassian: Emulated, app_url: str) -> None:
+    """Register the app's callback URL, as its developer would in Atlassian's console."""
+    served_register_callback(atlassian.emu, app_url)
+
+
+@pytest.fixture(scope="module")
+def two_instances(
+    postgres_url: str, atlassian: Emulated, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    """Instances A and B: one process each, on ports of their own."""
+    logs = tmp_path_factory.mktemp("two-instances")
+    env = app_environment(postgres_url, atlassian)
+    with ExitStack() as stack:
+        a, b = (
+            stack.enter_context(
+                uvicorn_workers(SERVED_FACTORY, workers=1, env=env, log=logs / name)
+            )
+            for name in ("a.log", "b.log")
+        )
+        for url in (a, b):
+            register_callback(atlassian, url)
+        yield a, b

@@ -5,9 +5,7 @@ Each test runs the real console script in a folder of its own, as a shell or cro
 
 from __future__ import annotations
 
-import socket
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,18 +42,6 @@ def folder(tmp_path: Path) -> Path:
     where = tmp_path / "work"
     where.mkdir()
     return where
-
-
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """A PostgreSQL URL whose server accepts the connection and never answers."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    try:
-        yield f"postgresql://kavach@127.0.0.1:{listener.getsockname()[1]}/kavach"
-    finally:
-        listener.close()
 
 
 def test_kavach_version_prints_the_package_version(folder: Path) -> None:

@@ -13,17 +13,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from contextlib import AsyncExitStack, ExitStack
+from contextlib import AsyncExitStack
 from typing import NamedTuple
 
 import httpx2
 import pytest
 
-from kavach_fastapi.emulator import AtlassianEmulator
-
 from ..databases import TestDatabase
-from ..support import apps
-from .conftest import PREFIX, SECRET
+from .conftest import PREFIX, Emulated, app_environment, register_callback
 from .worker_app import PID_HEADER
 from .worker_server import (
     app_client,
@@ -37,7 +34,7 @@ from .worker_server import (
 # The run's PostgreSQL database, emptied for each test (the ``db`` fixture, PostgreSQL only).
 pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("db", ["postgresql"], indirect=True)]
 
-FACTORY = "tests.support.apps:create_app"
+FACTORY = "tests.support.apps:create_app"  # as the two_instances fixture serves
 WORKERS = 4
 REQUESTS = 50
 SIGN_OUT = f"{PREFIX}/auth/sign-out"
@@ -47,35 +44,11 @@ SIGN_OUT_PATIENCE = 5.0
 """How long to keep asking before concluding that a sign-out is not honoured at all."""
 
 
-class Emulated(NamedTuple):
-    """The emulator, and where it is served."""
-
-    emu: AtlassianEmulator
-    url: str
-
-
 class Workers(NamedTuple):
     """A ``uvicorn --workers N`` server, and the pids of its worker processes."""
 
     url: str
     pids: frozenset[int]
-
-
-@pytest.fixture(scope="module")
-def atlassian() -> Iterator[Emulated]:
-    emu = AtlassianEmulator(auto_consent=True)
-    with emu.serve() as url:
-        yield Emulated(emu, url)
-
-
-def app_environment(database_url: str, atlassian: Emulated) -> dict[str, str]:
-    """What configures the app in every process: the same database, key and Atlassian."""
-    return apps.app_environment(database_url, atlassian.emu, atlassian.url, secret=SECRET)
-
-
-def register_callback(atlassian: Emulated, app_url: str) -> None:
-    """Register the app's callback URL, as its developer would in Atlassian's console."""
-    apps.register_callback(atlassian.emu, app_url)
 
 
 @pytest.fixture(scope="module")
@@ -89,23 +62,6 @@ def four_workers(
         pids = asyncio.run(wait_for_workers(url, WORKERS))
         assert len(pids) == WORKERS, f"only {len(pids)} workers answered"
         yield Workers(url, frozenset(pids))
-
-
-@pytest.fixture(scope="module")
-def two_instances(
-    postgres_url: str, atlassian: Emulated, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, str]]:
-    """Instances A and B: one process each, on ports of their own."""
-    logs = tmp_path_factory.mktemp("two-instances")
-    env = app_environment(postgres_url, atlassian)
-    with ExitStack() as stack:
-        a, b = (
-            stack.enter_context(uvicorn_workers(FACTORY, workers=1, env=env, log=logs / name))
-            for name in ("a.log", "b.log")
-        )
-        for url in (a, b):
-            register_callback(atlassian, url)
-        yield a, b
 
 
 async def served_by(browser: httpx2.AsyncClient) -> int:

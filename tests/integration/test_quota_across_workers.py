@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import httpx2
-
 from kavach_fastapi.emulator import Fault
 from kavach_fastapi.tables import utcnow
 
@@ -21,7 +19,13 @@ from ..databases import TestDatabase
 from .conftest import PREFIX, SECRET
 from .quota_harness import BUSY, blocks, quiet_site, two_jira_sites_emulator
 from .worker_app import PID_HEADER
-from .worker_server import sign_in_over_http, uvicorn_workers, wait_for_workers
+from .worker_server import (
+    sign_in_over_http,
+    storm,
+    storm_across_workers,
+    uvicorn_workers,
+    wait_for_workers,
+)
 
 WORKERS = 3
 REQUESTS = 30
@@ -29,19 +33,6 @@ RETRY_AFTER = 7
 """Longer than the retries wait in place (5 s): a block, yet short enough to wait out."""
 CHECK_INTERVAL = 1.0
 """``KAVACH_QUOTA_CHECK_INTERVAL``: how late another worker may notice a block."""
-
-
-async def spread(app_url: str, session: str, path: str, requests: int) -> list[httpx2.Response]:
-    """``requests`` requests at once, each on its own connection (so, on several workers)."""
-    limits = httpx2.Limits(max_connections=requests, max_keepalive_connections=0)
-    async with httpx2.AsyncClient(
-        base_url=app_url,
-        headers={"Authorization": f"Bearer {session}"},
-        limits=limits,
-        timeout=30.0,
-        trust_env=False,
-    ) as client:
-        return list(await asyncio.gather(*(client.get(path) for _ in range(requests))))
 
 
 async def test_one_long_429_stops_every_worker_calling_that_site_until_it_passes(
@@ -73,7 +64,7 @@ async def test_one_long_429_stops_every_worker_calling_that_site_until_it_passes
             assert len(workers) == WORKERS, f"only {len(workers)} workers answered"
             session = await sign_in_over_http(app_url)
             # Every worker has read the (empty) blocks and cached the person's sites.
-            warm = await spread(app_url, session, f"/jira/{quiet}/myself", REQUESTS)
+            warm = await storm(app_url, session, REQUESTS, f"/jira/{quiet}/myself")
             assert [answer.status_code for answer in warm] == [200] * REQUESTS
             quiet_before = emu.site_calls(quiet)
 
@@ -83,12 +74,12 @@ async def test_one_long_429_stops_every_worker_calling_that_site_until_it_passes
                     "rate_limit", retry_after=RETRY_AFTER, times=1, reason="jira-quota-tenant-based"
                 ),
             )
-            (first,) = await spread(app_url, session, f"/jira/{BUSY}/myself", 1)
+            (first,) = await storm(app_url, session, 1, f"/jira/{BUSY}/myself")
             calls_after_429 = emu.site_calls(BUSY)
             # The promise: other workers notice within the check interval.
             await asyncio.sleep(CHECK_INTERVAL + 0.2)
-            refused = await spread(app_url, session, f"/jira/{BUSY}/myself", REQUESTS)
-            others = await spread(app_url, session, f"/jira/{quiet}/myself", REQUESTS)
+            refused = await storm_across_workers(app_url, session, REQUESTS, f"/jira/{BUSY}/myself")
+            others = await storm(app_url, session, REQUESTS, f"/jira/{quiet}/myself")
             calls_while_blocked = emu.site_calls(BUSY)
             quiet_while_blocked = emu.site_calls(quiet) - quiet_before
             (row,) = blocks(db)
@@ -96,13 +87,13 @@ async def test_one_long_429_stops_every_worker_calling_that_site_until_it_passes
             # Then the time passes, and the site is called again.
             left = (row["blocked_until"] - utcnow()).total_seconds()
             await asyncio.sleep(max(0.0, left) + CHECK_INTERVAL + 0.2)
-            after = await spread(app_url, session, f"/jira/{BUSY}/myself", 3)
+            after = await storm(app_url, session, 3, f"/jira/{BUSY}/myself")
             calls_after = emu.site_calls(BUSY)
 
     assert first.status_code == 503, first.text
     assert first.json()["error"]["code"] == "quota_exhausted"
     assert calls_after_429 == 1
-    assert [answer.status_code for answer in refused] == [503] * REQUESTS
+    assert [answer.status_code for answer in refused] == [503] * len(refused)
     assert {answer.json()["error"]["code"] for answer in refused} == {"quota_exhausted"}
     assert all(1 <= int(answer.headers["retry-after"]) <= RETRY_AFTER for answer in refused)
     # Several processes answered, and none of them called Atlassian for the blocked site.

@@ -13,52 +13,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import ExitStack
 
 import pytest
 from fastapi import FastAPI
 
 from kavach_fastapi import atlassian_provider, kavach_router
-from kavach_fastapi.emulator import AtlassianEmulator
 
 from ..databases import TestDatabase, postgres_database
 from .conftest import PREFIX, SECRET
-from .test_multi_instance import (
-    SIGN_OUT_BOUND,
-    SIGN_OUT_PATIENCE,
-    Emulated,
-    app_environment,
-    register_callback,
-)
-from .worker_server import app_client, sign_in_over_http, uvicorn_workers
+from .test_multi_instance import SIGN_OUT_BOUND, SIGN_OUT_PATIENCE
+from .worker_server import app_client, sign_in_over_http
 
 pytestmark = pytest.mark.postgres
 
-FACTORY = "tests.integration.worker_app:create_app"
 SESSIONS = f"{PREFIX}/auth/sessions"
-
-
-@pytest.fixture(scope="module")
-def atlassian() -> Iterator[Emulated]:
-    emu = AtlassianEmulator(auto_consent=True)
-    with emu.serve() as url:
-        yield Emulated(emu, url)
-
-
-@pytest.fixture(scope="module")
-def instances(
-    postgres_url: str, atlassian: Emulated, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, str]]:
-    logs = tmp_path_factory.mktemp("session-management")
-    env = app_environment(postgres_url, atlassian)
-    with ExitStack() as stack:
-        a, b = (
-            stack.enter_context(uvicorn_workers(FACTORY, workers=1, env=env, log=logs / name))
-            for name in ("a.log", "b.log")
-        )
-        for url in (a, b):
-            register_callback(atlassian, url)
-        yield a, b
 
 
 @pytest.fixture
@@ -112,9 +80,9 @@ ENDINGS: dict[str, Ending] = {
 
 @pytest.mark.parametrize("end", ENDINGS.values(), ids=ENDINGS.keys())
 async def test_an_ended_session_is_refused_at_once_here_and_by_the_other_instance_within_the_bound(
-    instances: tuple[str, str], pg: TestDatabase, postgres_url: str, end: Ending
+    two_instances: tuple[str, str], pg: TestDatabase, postgres_url: str, end: Ending
 ) -> None:
-    a, b = instances
+    a, b = two_instances
     laptop = await sign_in_over_http(a)
     phone = await sign_in_over_http(a)
     async with app_client(a) as on_a, app_client(b) as on_b:

@@ -7,9 +7,9 @@ instead of asyncpg's 60 seconds, in a sentence naming the database.
 
 from __future__ import annotations
 
-import socket
+import subprocess
 import sys
-from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -17,21 +17,10 @@ from fastapi.testclient import TestClient
 
 from kavach_fastapi import ConfigurationError, DatabaseUnavailableError, kavach_router
 
+from ..support.environment import clean_environment
 from .conftest import PREFIX, SECRET, fake_provider
 
 POSTGRES = "postgresql://kavach@127.0.0.1/kavach"
-
-
-@pytest.fixture
-def silent_server() -> Iterator[str]:
-    """A PostgreSQL URL whose server accepts the connection and never answers."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    try:
-        yield f"postgresql://kavach@127.0.0.1:{listener.getsockname()[1]}/kavach"
-    finally:
-        listener.close()
 
 
 def test_postgresql_without_asyncpg_stops_the_router_with_the_install_line(
@@ -77,3 +66,51 @@ def test_the_connect_timeout_is_five_seconds_unless_set() -> None:
 
     assert router.kavach.settings.database_connect_timeout == 5.0
     assert router.kavach.store.database.connect_timeout == 5.0
+
+
+APP_WITHOUT_CREDENTIALS = """
+from fastapi import FastAPI
+from kavach_fastapi import atlassian_provider, kavach_router
+
+app = FastAPI()
+app.include_router(kavach_router([atlassian_provider()]), prefix="/api/kavach")
+"""
+
+
+@pytest.mark.parametrize(
+    ("settings", "said"),
+    [
+        ({}, ["kavach: ATLASSIAN_CLIENT_ID and ATLASSIAN_CLIENT_SECRET not set."]),
+        (
+            {
+                "ATLASSIAN_CLIENT_ID": "id",
+                "ATLASSIAN_CLIENT_SECRET": "secret",
+                "KAVACH_RATE_LIMIT": "many",
+            },
+            ["kavach: Invalid settings:", "  KAVACH_RATE_LIMIT: Input should be a valid integer"],
+        ),
+    ],
+    ids=["no credentials", "an invalid setting"],
+)
+def test_uvicorn_serving_a_misconfigured_app_prints_only_the_message_naming_the_fix(
+    tmp_path: Path, settings: dict[str, str], said: list[str]
+) -> None:
+    (tmp_path / "main.py").write_text(APP_WITHOUT_CREDENTIALS)
+
+    ran = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "main:app", "--port", "0"],
+        cwd=tmp_path,
+        env=clean_environment(**settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert ran.returncode != 0
+    assert "Traceback" not in ran.stderr, ran.stderr
+    lines = ran.stderr.strip().splitlines()
+    assert len(lines) == len(said), ran.stderr
+    for line, start in zip(lines, said, strict=True):
+        assert line.startswith(start)
+    assert not (tmp_path / "kavach.db").exists()

@@ -21,7 +21,7 @@ import httpx2
 from kavach_fastapi.emulator import AtlassianEmulator
 
 from ..support import servers
-from ..support.apps import app_environment, register_callback
+from ..support.apps import PID_HEADER, app_environment, register_callback
 from ..support.browser import AUTHORIZE, CALLBACK, consent, finish_sign_in, start_sign_in
 from ..support.servers import ROOT, free_port, uvicorn_workers
 
@@ -39,6 +39,7 @@ __all__ = [
     "sign_in_over_http",
     "start_sign_in_over_http",
     "storm",
+    "storm_across_workers",
     "uvicorn_workers",
     "wait_for_workers",
 ]
@@ -120,8 +121,11 @@ async def sign_in_over_http(app_url: str) -> str:
     return session
 
 
-async def storm(app_url: str, session: str, requests: int) -> list[httpx2.Response]:
-    """``requests`` requests for a token at once, each on its own connection."""
+async def storm(
+    app_url: str, session: str, requests: int, path: str = "/token"
+) -> list[httpx2.Response]:
+    """``requests`` requests for ``path`` at once, each on its own connection (so, on several
+    workers), signed in with ``session``."""
     limits = httpx2.Limits(max_connections=requests, max_keepalive_connections=0)
     async with httpx2.AsyncClient(
         base_url=app_url,
@@ -130,4 +134,20 @@ async def storm(app_url: str, session: str, requests: int) -> list[httpx2.Respon
         timeout=30.0,
         trust_env=False,
     ) as client:
-        return list(await asyncio.gather(*(client.get("/token") for _ in range(requests))))
+        return list(await asyncio.gather(*(client.get(path) for _ in range(requests))))
+
+
+async def storm_across_workers(
+    app_url: str, session: str, requests: int, path: str, *, tries: int = 3
+) -> list[httpx2.Response]:
+    """:func:`storm` again (up to ``tries`` times) until two or more workers have answered.
+
+    Which worker accepts a connection is the kernel's choice; on a loaded machine one worker
+    can take a whole storm. Every answer of every try is returned, so a test checks them all.
+    """
+    answers: list[httpx2.Response] = []
+    for _ in range(tries):
+        answers += await storm(app_url, session, requests, path)
+        if len({answer.headers.get(PID_HEADER) for answer in answers}) >= 2:
+            break
+    return answers

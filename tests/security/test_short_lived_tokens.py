@@ -66,7 +66,7 @@ async def test_a_short_lived_token_is_used_until_half_its_life_then_refreshed(
 
 WORKERS = 3
 REQUESTS = 60
-ROUNDS = 2
+ROUNDS = 3
 
 
 async def sleep_until_expired(db: TestDatabase) -> None:
@@ -95,4 +95,5 @@ async def test_sixty_requests_across_three_workers_refresh_a_three_second_token_
         assert [answer.status_code for answer in answers] == [200] * REQUESTS
         assert len({answer.json()["token"] for answer in answers}) == 1
         assert refreshes == number  # exactly one refresh per expiry
-        assert len({answer.json()["pid"] for answer in answers}) >= 2  # the database decided
+    # Some storm reached several processes, so the database lease did the deciding.
+    assert max(len({answer.json()["pid"] for answer in answers}) for answers, _ in rounds) >= 2

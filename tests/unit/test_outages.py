@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 
+import asyncpg
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from kavach_fastapi.database import is_unavailable
+from kavach_fastapi.outages import is_unavailable
 
 
 class DriverError(Exception):
@@ -39,6 +40,11 @@ OUTAGES = {
     ),
     "sqlite-locked": wrapped(OperationalError, sqlite3.OperationalError("database is locked")),
     "sqlite-disk-io": wrapped(OperationalError, sqlite3.OperationalError("disk I/O error")),
+    # Straight on the driver (the hot-path session read), not wrapped by SQLAlchemy.
+    "asyncpg-connection-closed": asyncpg.InterfaceError("connection is closed"),
+    "asyncpg-closed-mid-query": asyncpg.ConnectionDoesNotExistError(
+        "connection was closed in the middle of operation"
+    ),
 }
 
 BUGS = {
@@ -49,6 +55,7 @@ BUGS = {
     "a-unique-violation": wrapped(IntegrityError, DriverError("23505")),
     "a-missing-relation": wrapped(ProgrammingError, DriverError("42P01")),
     "a-plain-bug": ValueError("not a database problem"),
+    "asyncpg-misuse": asyncpg.InterfaceError("the server expects 1 argument, 2 were passed"),
 }
 
 
