@@ -46,6 +46,7 @@ from .settings import KavachSettings
 from .signin import SignInService
 from .store import Store
 from .tokens import TokenService
+from .uncaught import said_in_one_line_by_the_server
 
 logger = logging.getLogger("kavach_fastapi")
 
@@ -255,7 +256,11 @@ class Kavach:
     async def lifespan(self, app: ASGIApp) -> AsyncIterator[None]:
         """The router's lifespan: start, attach, and clean up at shutdown (or failed start)."""
         try:
-            await self.start()
+            try:
+                await self.start()
+            except KavachError as exc:  # a database out of reach, a schema to upgrade
+                said_in_one_line_by_the_server(exc)
+                raise
             self.attach(app)
             logger.info("kavach started with providers %s", ", ".join(self.providers))
             yield

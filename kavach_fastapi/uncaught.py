@@ -6,17 +6,22 @@ the program and Python would print a traceback of the import machinery and uvico
 around the one sentence that names the fix. These functions, when they raise it, ask Python to
 print just ``kavach: <the sentence>`` should it go uncaught. An app that catches the error sees
 it as always; any other uncaught exception is reported as before.
+
+A database out of reach when the app starts fails its lifespan instead, and the server (uvicorn)
+logs the lifespan's traceback; `said_in_one_line_by_the_server` has that log record carry just
+the sentence too.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from collections.abc import Callable
 from types import TracebackType
 from typing import ParamSpec, TypeVar
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, KavachError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -54,3 +59,27 @@ def _install() -> None:
 
     sys.excepthook = excepthook
     _installed = True
+
+
+SERVER_LOGGER = "uvicorn.error"
+"""Where uvicorn (also as gunicorn's worker) logs a failed lifespan start."""
+
+
+def said_in_one_line_by_the_server(error: KavachError) -> None:
+    """Have the server's report of ``error`` failing the lifespan be ``kavach: <sentence>``.
+
+    Only a traceback record that ends in this error is shortened; every other record passes
+    untouched, and the filter goes once it has done its work.
+    """
+    server = logging.getLogger(SERVER_LOGGER)
+    ending = f"{type(error).__name__}: {error}"
+
+    class OneLine(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            message = record.getMessage()
+            if message.startswith("Traceback") and message.rstrip().endswith(ending):
+                record.msg, record.args, record.exc_info = f"kavach: {error}", (), None
+                server.removeFilter(self)
+            return True
+
+    server.addFilter(OneLine())

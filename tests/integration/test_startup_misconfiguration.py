@@ -114,3 +114,40 @@ def test_uvicorn_serving_a_misconfigured_app_prints_only_the_message_naming_the_
     for line, start in zip(lines, said, strict=True):
         assert line.startswith(start)
     assert not (tmp_path / "kavach.db").exists()
+
+
+APP_ON_A_SILENT_DATABASE = """
+from fastapi import FastAPI
+from kavach_fastapi import atlassian_provider, kavach_router
+
+app = FastAPI()
+app.include_router(kavach_router([atlassian_provider("id", "secret")]), prefix="/api/kavach")
+"""
+
+
+def test_uvicorn_starting_an_app_whose_database_never_answers_says_so_without_a_traceback(
+    tmp_path: Path, silent_server: str
+) -> None:
+    (tmp_path / "main.py").write_text(APP_ON_A_SILENT_DATABASE)
+    settings = {
+        "KAVACH_DATABASE_URL": silent_server,
+        "KAVACH_SECRET": SECRET,
+        "KAVACH_DATABASE_CONNECT_TIMEOUT": "0.5",
+    }
+
+    ran = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "main:app", "--port", "0"],
+        cwd=tmp_path,
+        env=clean_environment(**settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert ran.returncode != 0
+    assert "Traceback" not in ran.stderr, ran.stderr
+    said = [line for line in ran.stderr.splitlines() if "kavach:" in line]
+    assert len(said) == 1, ran.stderr
+    assert f"kavach: Cannot reach {silent_server}: no answer within 0.5 s" in said[0]
+    assert "Application startup failed" in ran.stderr
