@@ -50,17 +50,24 @@ async def job_of(harness: Harness, **options: Any) -> AsyncIterator[OfflineKavac
         yield kavach
 
 
-async def user_id_of(client: httpx2.AsyncClient) -> str:
+async def signed_in_user(client: httpx2.AsyncClient, harness: Harness) -> str:
+    """Sign in through the app and the emulator's consent; the signed-in user's id."""
+    await sign_in(client, harness.emu)
     response = await client.get(SESSION)
     assert response.status_code == 200, response.text
     return str(response.json()["user"]["id"])
 
 
+def revoke_at_atlassian(harness: Harness, db: TestDatabase) -> None:
+    """The person revokes the grant at Atlassian, and the stored access token has expired."""
+    harness.emu.revoke_grant(harness.emu.users[0].account_id)
+    expire_access_token(db)
+
+
 async def test_a_job_gets_the_same_token_the_app_uses_without_a_refresh(db: TestDatabase) -> None:
     harness = build_harness(db)
     async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
-        user_id = await user_id_of(client)
+        user_id = await signed_in_user(client, harness)
         in_app = await token_of(client)
 
         async with job_of(harness) as kavach:
@@ -75,8 +82,7 @@ async def test_a_job_refreshes_an_expired_token_once_and_the_app_then_uses_it(
 ) -> None:
     harness = build_harness(db)
     async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
-        user_id = await user_id_of(client)
+        user_id = await signed_in_user(client, harness)
         old = await token_of(client)
         expire_access_token(db)
 
@@ -92,8 +98,7 @@ async def test_a_job_refreshes_an_expired_token_once_and_the_app_then_uses_it(
 async def test_a_job_and_the_app_refreshing_at_once_make_one_refresh(db: TestDatabase) -> None:
     harness = build_harness(db)
     async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
-        user_id = await user_id_of(client)
+        user_id = await signed_in_user(client, harness)
         expire_access_token(db)
         version = the_account(db)["token_version"]
         # A slow Atlassian keeps the first refresh in flight while the other side asks.
@@ -116,10 +121,8 @@ async def test_a_job_meeting_a_revoked_grant_raises_reauth_required_and_marks_it
 ) -> None:
     harness = build_harness(db)
     async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
-        user_id = await user_id_of(client)
-    harness.emu.revoke_grant(harness.emu.users[0].account_id)
-    expire_access_token(db)
+        user_id = await signed_in_user(client, harness)
+    revoke_at_atlassian(harness, db)
 
     async with job_of(harness) as kavach:
         with pytest.raises(ReauthRequiredError):
@@ -144,8 +147,7 @@ async def test_a_user_who_never_linked_atlassian_raises_reauth_required(db: Test
 async def test_a_job_lists_the_sites_and_calls_jira_as_the_person(db: TestDatabase) -> None:
     harness = build_harness(db)
     async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
-        user_id = await user_id_of(client)
+        user_id = await signed_in_user(client, harness)
         in_app = (await client.get("/sites")).json()
 
     async with job_of(harness) as kavach:
@@ -165,8 +167,7 @@ async def test_open_kavach_reads_the_same_environment_settings_as_the_router(
 ) -> None:
     harness = build_harness(db)
     async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
-        user_id = await user_id_of(client)
+        user_id = await signed_in_user(client, harness)
         in_app = await token_of(client)
     monkeypatch.setenv("KAVACH_DATABASE_URL", db.url)
     monkeypatch.setenv("KAVACH_SECRET", SECRET)
@@ -215,10 +216,8 @@ async def test_reauth_required_offline_carries_the_sign_in_url_when_the_base_url
 ) -> None:
     harness = build_harness(db)
     async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
-        user_id = await user_id_of(client)
-    harness.emu.revoke_grant(harness.emu.users[0].account_id)
-    expire_access_token(db)
+        user_id = await signed_in_user(client, harness)
+    revoke_at_atlassian(harness, db)
     base_url = "https://jira-tools.example.com/api/kavach"
 
     async with job_of(harness, base_url=base_url) as kavach:
@@ -240,8 +239,7 @@ async def test_a_job_signs_a_person_out_everywhere_and_the_app_refuses_their_ses
 ) -> None:
     harness = build_harness(db)
     async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
-        user_id = await user_id_of(client)
+        user_id = await signed_in_user(client, harness)
         assert (await client.get(SESSION)).status_code == 200
 
         async with job_of(harness) as kavach:
@@ -257,8 +255,7 @@ async def test_a_job_signs_a_person_out_everywhere_and_the_app_refuses_their_ses
 async def test_a_job_reports_personal_data_and_erases_a_closed_account(db: TestDatabase) -> None:
     harness = build_harness(db)
     async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
-        user_id = await user_id_of(client)
+        user_id = await signed_in_user(client, harness)
         account_id = str(the_account(db)["provider_account_id"])
         harness.emu.privacy.close(account_id)
 
