@@ -154,7 +154,15 @@ class DirectReads:
             raw = await connection.get_raw_connection()
             driver = raw.driver_connection
             assert driver is not None  # noqa: S101 - a checked-out connection has one
-            records = await driver.fetch(sql, *arguments)
+            try:
+                records = await driver.fetch(sql, *arguments)
+            except BaseException:
+                # SQLAlchemy did not see this failure: a read cut short (the server going away,
+                # a cancelled request) can leave asyncpg mid-protocol, and such a connection
+                # back in the pool fails the next query with an InternalClientError.
+                with contextlib.suppress(Exception):
+                    await connection.invalidate()
+                raise
         return [tuple(record) for record in records]
 
     async def _engine_rows(

@@ -44,7 +44,8 @@ def is_unavailable(exc: BaseException) -> bool:
     True for: a connection SQLAlchemy found dropped; a pool that timed out waiting for a
     connection; a socket error or timeout from the driver (asyncpg raises
     ``ConnectionRefusedError`` while PostgreSQL is down); a server SQLSTATE of the connection,
-    resource or shutdown classes; SQLite that cannot open its file, stays locked past the busy
+    resource or shutdown classes; an asyncpg connection found closed or ended by the server
+    (`_driver_connection_gone`); SQLite that cannot open its file, stays locked past the busy
     timeout, or fails to read or write it; and any other driver's ``OperationalError``.
     """
     if isinstance(exc, PoolTimeoutError):
@@ -59,7 +60,7 @@ def is_unavailable(exc: BaseException) -> bool:
         return isinstance(cause, sqlite3.OperationalError) and any(
             known in message for known in _UNAVAILABLE_SQLITE
         )
-    if _closed_driver_connection(cause):
+    if _driver_connection_gone(cause):
         return True
     sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
     if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
@@ -67,15 +68,21 @@ def is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError)
 
 
-def _closed_driver_connection(cause: BaseException) -> bool:
-    """asyncpg's own "connection is closed", met by reads straight on the driver
-    (`kavach_fastapi.direct`) when the server went away: it carries no SQLSTATE."""
+def _driver_connection_gone(cause: BaseException) -> bool:
+    """asyncpg's own errors for a connection the server went away from, met by reads straight
+    on the driver (`kavach_fastapi.direct`); they carry no SQLSTATE.
+
+    ``InterfaceError`` "connection is closed": the socket was seen closed. ``InternalClientError``
+    ("another operation (2) is in progress"): PostgreSQL sends its FATAL goodbye (a shutdown,
+    a crash) to idle connections too, just before closing the socket, and a query started in
+    between finds asyncpg still consuming that unawaited error.
+    """
     kind = type(cause)
-    return (
-        kind.__module__.startswith("asyncpg")
-        and kind.__name__ == "InterfaceError"
-        and "closed" in str(cause).lower()
-    )
+    if not kind.__module__.startswith("asyncpg"):
+        return False
+    if kind.__name__ == "InternalClientError":
+        return True
+    return kind.__name__ == "InterfaceError" and "closed" in str(cause).lower()
 
 
 def describe_failure(exc: BaseException) -> str:

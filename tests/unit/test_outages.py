@@ -45,6 +45,10 @@ OUTAGES = {
     "asyncpg-closed-mid-query": asyncpg.ConnectionDoesNotExistError(
         "connection was closed in the middle of operation"
     ),
+    # The server's FATAL goodbye arrived on an idle connection before its socket closed.
+    "asyncpg-ended-by-the-server": asyncpg.exceptions._base.InternalClientError(
+        "cannot switch to state 12; another operation (2) is in progress"
+    ),
 }
 
 BUGS = {
