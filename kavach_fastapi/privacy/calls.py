@@ -15,8 +15,9 @@ from typing import Any
 import httpx2
 
 from ..codes import ErrorCode
-from ..errors import KavachError, NoUsableGrantError, ReauthRequiredError
+from ..errors import ConfigurationError, KavachError, NoUsableGrantError, ReauthRequiredError
 from ..oauth import OAuthClient
+from ..providers.atlassian import AtlassianProvider
 from ..retry import RetryPolicy, transient_answer, with_retries
 from ..store.privacy import DueAccount, PrivacyStore
 from ..tokens import TokenService
@@ -31,24 +32,24 @@ class ReportCalls:
     Args:
         privacy: where the bearer candidates are found.
         tokens: valid access tokens of stored grants.
-        client: the Atlassian provider's OAuth client.
-        api_url: the provider's ``api_url``, the base of the report path.
+        client: the Atlassian provider's OAuth client (its ``api_url`` is the base).
         retry: how connection failures and ``5xx`` answers are retried.
+
+    Raises:
+        ConfigurationError: the client is not Atlassian's.
     """
 
     def __init__(
-        self,
-        privacy: PrivacyStore,
-        tokens: TokenService,
-        client: OAuthClient,
-        *,
-        api_url: str,
-        retry: RetryPolicy,
+        self, privacy: PrivacyStore, tokens: TokenService, client: OAuthClient, retry: RetryPolicy
     ) -> None:
+        if not isinstance(client.provider, AtlassianProvider):
+            raise ConfigurationError(
+                "Personal-data reporting is Atlassian's: use atlassian_provider()."
+            )
         self._privacy = privacy
         self._tokens = tokens
         self._client = client
-        self._url = f"{api_url}{REPORT_PATH}"
+        self._url = f"{client.provider.api_url}{REPORT_PATH}"
         self._provider = client.provider.id
         self._retry = retry
         self._bearer_user: str | None = None

@@ -12,9 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .. import metrics
-from ..errors import ConfigurationError
 from ..oauth import OAuthClient
-from ..providers.atlassian import AtlassianProvider
 from ..retry import RetryPolicy, retry_after_seconds
 from ..store.privacy import PrivacyStore
 from ..tables import utcnow
@@ -65,6 +63,9 @@ class PersonalDataReporter:
         tokens: valid access tokens of stored grants (the bearer, and re-reads).
         client: the Atlassian provider's OAuth client (its ``api_url`` is the base).
         retry: how connection failures and ``5xx`` answers are retried.
+
+    Raises:
+        ConfigurationError: the client is not Atlassian's.
     """
 
     def __init__(
@@ -75,15 +76,9 @@ class PersonalDataReporter:
         *,
         retry: RetryPolicy | None = None,
     ) -> None:
-        if not isinstance(client.provider, AtlassianProvider):
-            raise ConfigurationError(
-                "Personal-data reporting is Atlassian's: use atlassian_provider()."
-            )
         self._privacy = privacy
         self._provider = client.provider.id
-        self._calls = ReportCalls(
-            privacy, tokens, client, api_url=client.provider.api_url, retry=retry or tokens.retry
-        )
+        self._calls = ReportCalls(privacy, tokens, client, retry or tokens.retry)
         self._erasure = Erasure(privacy, tokens, self._provider)
 
     async def report(
