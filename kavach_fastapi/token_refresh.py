@@ -20,8 +20,8 @@ retried, and so does a grant that lacks a scope the app is configured to request
 app's ``reauth_needed`` hook hears of both; transient failures (timeouts, 5xx, 429) are retried by `with_retries`,
 then surface as 503 with ``Retry-After``.
 
-This module refreshes; when a token needs refreshing, and the scope check, are
-`kavach_fastapi.tokens`'.
+`kavach_fastapi.tokens` decides when a token needs refreshing and checks its scopes; this module
+refreshes it.
 """
 
 from __future__ import annotations
