@@ -5,8 +5,9 @@ worker builds the same app::
 
     python -m uvicorn kavach_bench_app:create_app --factory --app-dir bench/apps --workers 2
 
-``/bare`` and ``/me`` answer JSON of the same shape and size, so the only difference between
-them is the ``CurrentUser`` dependency. When the bench extra is installed the app also serves
+``/bare``, ``/dep`` and ``/me`` answer JSON of the same shape and size, so the only difference
+between them is the dependency: none, one that does nothing (FastAPI's own cost per
+dependency), and ``CurrentUser``. When the bench extra is installed the app also serves
 two peers the same way: ``/sc/me``, a Starlette app behind ``SessionMiddleware`` (a signed
 cookie), and ``/fu/me``, fastapi-users' ``current_user`` with its database strategy on the same
 database (tables ``bench_fu_users`` and ``bench_fu_tokens``, made by ``bench/peers.py``).
@@ -70,6 +71,13 @@ def create_app() -> FastAPI:
 
     @app.get("/bare")
     async def bare() -> dict[str, str | None]:
+        return {"id": "0" * 32, "name": "Nobody in particular", "email": None, "pid": pid}
+
+    async def nothing(request: Request) -> None:
+        """A dependency that does nothing: what FastAPI alone costs per dependency."""
+
+    @app.get("/dep", dependencies=[Depends(nothing)])
+    async def dep() -> dict[str, str | None]:
         return {"id": "0" * 32, "name": "Nobody in particular", "email": None, "pid": pid}
 
     @app.get("/me")
