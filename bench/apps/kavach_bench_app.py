@@ -98,6 +98,15 @@ def create_app() -> FastAPI:
             "epoch": memory.epoch,
         }
 
+    @app.post("/warm")
+    async def warm(request: Request) -> dict[str, str | int]:
+        """Check each session of the body (a JSON list of tokens) in this worker, as its
+        requests would have over a while; the benchmark calls it until every worker has."""
+        tokens: list[str] = await request.json()
+        sessions = request.app.state.kavach.sessions
+        found = sum([await sessions.authenticate(token) is not None for token in tokens])
+        return {"pid": pid, "found": found, "remembered": len(sessions.memory)}
+
     @app.get("/done")
     async def done() -> dict[str, str]:
         return {"landed": "done", "pid": pid}
