@@ -1,13 +1,13 @@
 """The documentation's examples, run as tests: every code example is a file a test imports or runs.
 
-The examples live in ``docs/examples`` and the build hook in ``docs/hooks``; both folders are put on
-``sys.path`` here so that tests import them by name, as the pages show them.
+The examples live in ``docs/examples`` and the build hook in ``docs/hooks``; both folders are on
+``sys.path`` (pytest's ``pythonpath`` in ``pyproject.toml``), so that tests import them by name, as
+the pages show them.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
@@ -23,7 +23,6 @@ from kavach_fastapi.testing import emulator_provider
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 EXAMPLES = DOCS / "examples"
-HOOKS = DOCS / "hooks"
 PREFIX = "/api/kavach"
 SECRET = "docs-test-secret-0123456789-0123456789"
 SCOPES = ("read:jira-user", "read:jira-work", "read:space:confluence")
@@ -31,10 +30,6 @@ SCOPES = ("read:jira-user", "read:jira-work", "read:space:confluence")
 
 JIRA_SITE = "1f7c2a3e-9b4d-4c5a-8e6f-2d3b4c5a6e7f"
 WIKI_SITE = "6b8e4d2c-3a1f-4e9b-a7c6-5f0d1e2b3c4a"
-
-for folder in (EXAMPLES, HOOKS):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
 
 
 def load_example(name: str) -> ModuleType:
