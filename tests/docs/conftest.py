@@ -8,16 +8,19 @@ the pages show them.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import httpx2
+import pytest
 from fastapi import APIRouter, FastAPI
+from fastapi.testclient import TestClient
 
 from kavach_fastapi import kavach_router
-from kavach_fastapi.emulator import AtlassianEmulator
+from kavach_fastapi.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, AtlassianEmulator
 from kavach_fastapi.testing import emulator_provider
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,6 +44,23 @@ def load_example(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@contextmanager
+def started_example(name: str) -> Iterator[TestClient]:
+    """A browser of the ``app`` of ``docs/examples/<name>.py`` (imported afresh), its lifespan
+    run, redirects not followed."""
+    with TestClient(load_example(name).app, follow_redirects=False) as client:
+        yield client
+
+
+@pytest.fixture
+def quickstart_environment(monkeypatch: pytest.MonkeyPatch, atlassian_emulator_url: str) -> None:
+    """What the quick start exports: the served emulator's URL and its demo app's credentials."""
+    monkeypatch.setenv("ATLASSIAN_AUTH_URL", atlassian_emulator_url)
+    monkeypatch.setenv("ATLASSIAN_API_URL", atlassian_emulator_url)
+    monkeypatch.setenv("ATLASSIAN_CLIENT_ID", DEFAULT_CLIENT_ID)
+    monkeypatch.setenv("ATLASSIAN_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
 
 
 def app_with(
