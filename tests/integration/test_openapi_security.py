@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
 from kavach_fastapi import (
@@ -60,6 +60,14 @@ def app(
     async def sites(sites: AtlassianSites) -> list[AtlassianSite]:
         return sites
 
+    async def an_admin(user: CurrentUser) -> User:
+        """An app's own dependency built on CurrentUser."""
+        return user
+
+    @app.get("/admin", dependencies=[Depends(an_admin)])
+    async def admin() -> dict[str, bool]:
+        return {"admin": True}
+
     @app.get("/public")
     async def public() -> dict[str, bool]:
         return {"public": True}
@@ -105,6 +113,7 @@ def test_the_session_cookie_and_the_bearer_token_are_security_schemes(
     ("path", "named"),
     [
         pytest.param("/me", "`not_signed_in`", id="current-user"),
+        pytest.param("/admin", "`not_signed_in`", id="an-apps-dependency-on-current-user"),
         pytest.param("/sites", "`not_signed_in`, `reauth_required`", id="atlassian-dependencies"),
     ],
 )
