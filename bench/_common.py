@@ -54,11 +54,26 @@ POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 # Processes
 
 
-def uvicorn_flavour() -> str:
-    """Which event loop and HTTP parser uvicorn picks here (it prefers uvloop and httptools)."""
-    loop = "uvloop" if _importable("uvloop") else "asyncio"
-    http = "httptools" if _importable("httptools") else "h11"
+FLAVOURS = {"plain": ("asyncio", "h11"), "standard": ("uvloop", "httptools")}
+"""uvicorn's event loop and HTTP parser: what plain ``uvicorn`` runs (the package's
+``[standard]`` extra), and what ``uvicorn[standard]`` adds (several times faster per request)."""
+
+
+def uvicorn_flavour(flavour: str | None = None) -> str:
+    """The event loop and HTTP parser of ``flavour``, or that uvicorn picks here by itself
+    (it prefers uvloop and httptools when they are installed)."""
+    if flavour is not None:
+        loop, http = FLAVOURS[flavour]
+    else:
+        loop = "uvloop" if _importable("uvloop") else "asyncio"
+        http = "httptools" if _importable("httptools") else "h11"
     return f"loop={loop}, http={http}"
+
+
+def flavour_missing(flavour: str) -> str | None:
+    """Why ``flavour`` cannot be served here, if it cannot."""
+    missing = [name for name in FLAVOURS[flavour] if name != "asyncio" and not _importable(name)]
+    return f"{' and '.join(missing)} not installed" if missing else None
 
 
 def _importable(name: str) -> bool:
@@ -99,6 +114,13 @@ def session_cpu_seconds(session_id: int) -> float:
     return total / ticks
 
 
+def _flavour_options(flavour: str | None) -> list[str]:
+    if flavour is None:
+        return []
+    loop, http = FLAVOURS[flavour]
+    return ["--loop", loop, "--http", http]
+
+
 @contextmanager
 def uvicorn_app(
     *,
@@ -107,12 +129,14 @@ def uvicorn_app(
     log: Path,
     port: int | None = None,
     startup_timeout: float = 60.0,
+    flavour: str | None = None,
 ) -> Iterator[Server]:
     """Serve the benchmark app with ``workers`` uvicorn processes for the ``with`` block.
 
     The tests' runner (``tests.support.servers``) runs it: in a process group of its own,
     always stopped (SIGTERM, then SIGKILL of that group), configured by ``env`` alone (no
     ``KAVACH_*``/``ATLASSIAN_*`` of this shell). ``log`` receives everything it prints.
+    ``flavour`` (a key of `FLAVOURS`) sets uvicorn's loop and parser; ``None`` lets it pick.
 
     Yields:
         The server, once every worker answers ``GET /bare``.
@@ -126,7 +150,7 @@ def uvicorn_app(
         env=env,
         log=log,
         port=port,
-        options=["--app-dir", str(APP_DIR)],
+        options=["--app-dir", str(APP_DIR), *_flavour_options(flavour)],
         ready_path="/bare",
         startup_timeout=startup_timeout,
     ) as served:

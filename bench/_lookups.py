@@ -2,12 +2,12 @@
 
 Part of ``bench/current_user.py``. A cold lookup is `Store.find_session` (what a request pays
 when its session is not remembered), timed one at a time over random stored tokens, beside the
-same SQL through ``sqlite3`` or asyncpg on one connection with a prepared statement.
+same SQL through ``sqlite3`` or asyncpg on one connection with a prepared statement, the two
+taking turns chunk by chunk.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 import secrets
 import sqlite3
@@ -16,6 +16,7 @@ import tracemalloc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -61,85 +62,101 @@ async def time_lookups(store: Store, hashes: Sequence[str]) -> tuple[float, floa
     )
 
 
-def _sqlite_raw(path: str, hashes: Sequence[str]) -> tuple[float, str]:
-    connection = sqlite3.connect(path)
-    try:
-        sql = _FIND_SESSION_SQL.format(param="?")
-        explained = connection.execute(f"EXPLAIN QUERY PLAN {sql}", (hashes[0],))
-        plan = " / ".join(str(row[-1]) for row in explained)
-        for token_hash in hashes:  # warm the page cache, as the package's pass did
-            connection.execute(sql, (token_hash,)).fetchone()
-        began = time.perf_counter()
-        for token_hash in hashes:
-            if connection.execute(sql, (token_hash,)).fetchone() is None:
-                raise RuntimeError("a stored session was not found")
-        return (time.perf_counter() - began) / len(hashes) * 1e6, plan
-    finally:
-        connection.close()
+class BareDriver:
+    """The same SQL on one connection of the bare driver: ``sqlite3``, or asyncpg with a
+    prepared statement. Timed in the same chunks as the package, taking turns with it."""
 
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        self._sqlite_path = parsed.database if parsed.get_backend_name() == "sqlite" else None
+        self._url = url
+        self._sqlite: sqlite3.Connection | None = None
+        self._postgres: Any = None
+        self._statement: Any = None
 
-async def _postgres_raw(url: str, hashes: Sequence[str]) -> tuple[float, str]:
-    import asyncpg  # type: ignore[import-untyped]  # noqa: PLC0415 - optional extra
+    async def open(self, probe: str) -> str:
+        """Connect and prepare; the query plan for ``probe``."""
+        if self._sqlite_path is not None:
+            self._sqlite = sqlite3.connect(self._sqlite_path)
+            sql = _FIND_SESSION_SQL.format(param="?")
+            explained = self._sqlite.execute(f"EXPLAIN QUERY PLAN {sql}", (probe,))
+            return " / ".join(str(row[-1]) for row in explained)
+        import asyncpg  # type: ignore[import-untyped]  # noqa: PLC0415 - optional extra
 
-    connection = await asyncpg.connect(url)
-    try:
+        self._postgres = await asyncpg.connect(self._url)
         sql = _FIND_SESSION_SQL.format(param="$1")
-        rows = await connection.fetch(f"EXPLAIN {sql}", hashes[0])
-        plan = " / ".join(str(row[0]).strip() for row in rows)
-        statement = await connection.prepare(sql)
-        for token_hash in hashes:
-            await statement.fetchrow(token_hash)
+        rows = await self._postgres.fetch(f"EXPLAIN {sql}", probe)
+        self._statement = await self._postgres.prepare(sql)
+        return " / ".join(str(row[0]).strip() for row in rows)
+
+    async def time(self, hashes: Sequence[str]) -> float:
+        """Wall microseconds per lookup over ``hashes``, one at a time."""
         began = time.perf_counter()
-        for token_hash in hashes:
-            if await statement.fetchrow(token_hash) is None:
-                raise RuntimeError("a stored session was not found")
-        return (time.perf_counter() - began) / len(hashes) * 1e6, plan
-    finally:
-        await connection.close()
+        if self._sqlite is not None:
+            sql = _FIND_SESSION_SQL.format(param="?")
+            for token_hash in hashes:
+                if self._sqlite.execute(sql, (token_hash,)).fetchone() is None:
+                    raise RuntimeError("a stored session was not found")
+        else:
+            for token_hash in hashes:
+                if await self._statement.fetchrow(token_hash) is None:
+                    raise RuntimeError("a stored session was not found")
+        return (time.perf_counter() - began) / len(hashes) * 1e6
+
+    async def close(self) -> None:
+        if self._sqlite is not None:
+            self._sqlite.close()
+        if self._postgres is not None:
+            await self._postgres.close()
 
 
 async def measure_lookups(
     urls: dict[int, str], seeded: dict[int, SeededSessions], *, lookups: int, rounds: int
 ) -> LookupResult:
-    """Time find_session on each database, interleaving them round by round."""
+    """Time find_session and the bare driver on each database, in small chunks taking turns
+    (package and driver, and one table and the other), so that whatever else the machine does
+    falls on all of them alike."""
     result = LookupResult()
     rng = random.Random(7)
     # Drawn with replacement: the small table has fewer sessions than a round has lookups.
     samples = {n: rng.choices(s.token_hashes, k=lookups) for n, s in seeded.items()}
     stores = {n: Store(url) for n, url in urls.items()}
+    drivers = {n: BareDriver(url) for n, url in urls.items()}
     try:
         for n, store in stores.items():
+            result.plan = await drivers[n].open(samples[n][0])
             await time_lookups(store, samples[n])  # warm-up: pool, compiled SQL, page cache
+            await drivers[n].time(samples[n])
         wall: dict[int, list[float]] = {n: [] for n in urls}
         cpu: dict[int, list[float]] = {n: [] for n in urls}
+        raw: dict[int, list[float]] = {n: [] for n in urls}
         for _ in range(rounds):
-            # Small chunks, taking turns, so that whatever else the machine does falls on both.
             spent = dict.fromkeys(urls, 0.0)
             used = dict.fromkeys(urls, 0.0)
+            bare = dict.fromkeys(urls, 0.0)
             for number, start in enumerate(range(0, lookups, LOOKUP_CHUNK)):
                 turns = list(stores.items())
                 for n, store in turns if number % 2 == 0 else reversed(turns):
                     chunk = samples[n][start : start + LOOKUP_CHUNK]
+                    if number % 2:
+                        bare[n] += await drivers[n].time(chunk) * len(chunk)
                     chunk_wall, chunk_cpu = await time_lookups(store, chunk)
+                    if not number % 2:
+                        bare[n] += await drivers[n].time(chunk) * len(chunk)
                     spent[n] += chunk_wall * len(chunk)
                     used[n] += chunk_cpu * len(chunk)
             for n in urls:
                 wall[n].append(spent[n] / len(samples[n]))
                 cpu[n].append(used[n] / len(samples[n]))
+                raw[n].append(bare[n] / len(samples[n]))
         result.wall_us = {n: median(values) for n, values in wall.items()}
         result.cpu_us = {n: median(values) for n, values in cpu.items()}
+        result.raw_us = {n: median(values) for n, values in raw.items()}
     finally:
         for store in stores.values():
             await store.dispose()
-    for n, url in urls.items():
-        parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite":
-            assert parsed.database is not None
-            raw, plan = await asyncio.to_thread(_sqlite_raw, parsed.database, samples[n])
-        else:
-            raw, plan = await _postgres_raw(url, samples[n])
-        result.raw_us[n] = raw
-        result.plan = plan
+        for driver in drivers.values():
+            await driver.close()
     return result
 
 

@@ -47,9 +47,11 @@ from bench import peers
 from bench._common import (
     BEARER,
     BENCH_SECRET,
+    FLAVOURS,
     LoadResult,
     SeededSessions,
     Server,
+    flavour_missing,
     mark,
     median,
     postgres_databases,
@@ -88,12 +90,17 @@ class Route:
     label: str
     path: str
     carrier: tuple[str, str]
+    counts: tuple[int, ...] = COUNTS
+    """The numbers of sessions it is loaded with (a route that reads none needs one)."""
 
 
 BARE = Route("bare", "bare route", "/bare", BEARER)
 KAVACH = Route("kavach", "CurrentUser (kavach)", "/me", BEARER)
 SIGNED = Route("sc", "Starlette signed cookie", "/sc/me", ("Cookie", f"{peers.SIGNED_COOKIE}="))
 FASTAPI_USERS = Route("fu", "fastapi-users, database strategy", "/fu/me", BEARER)
+NO_OP = Route("dep", "a no-op Depends (FastAPI's floor)", "/dep", BEARER, counts=(1,))
+"""What any dependency costs in FastAPI, before it does anything: the floor of every
+``Depends``-based current user, kavach's and fastapi-users' alike."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,7 @@ class Options:
     lookups: int
     databases: tuple[str, ...]
     peers: bool
+    flavour: str
 
 
 @dataclass
@@ -182,7 +190,7 @@ async def check_routes(base: str, routes: Sequence[Route], tokens: dict[str, lis
             header, prefix = route.carrier
             with_one = await client.get(route.path, headers={header: prefix + tokens[route.key][0]})
             without = await client.get(route.path)
-            expected = 200 if route is BARE else 401
+            expected = 200 if route in (BARE, NO_OP) else 401
             if with_one.status_code != 200 or without.status_code != expected:
                 raise RuntimeError(
                     f"{route.path}: {with_one.status_code} with a session, "
@@ -209,16 +217,28 @@ async def remembered_per_worker(base: str, workers: int) -> dict[str, int]:
 async def warm_up(
     server: Server, workers: int, tokens: Sequence[str], options: Options, work: Path
 ) -> None:
-    """Load /me with every session until each worker remembers them all (or time is up)."""
+    """Have every worker check every session once, as in an app that has run a while.
+
+    The bench app's ``POST /warm`` checks a list of sessions in the worker that answers it;
+    it is asked on fresh connections (the kernel picks the worker) until each worker remembers
+    them all, then ``/me`` is loaded once more. Loading ``/me`` alone until then would take
+    minutes: a worker meets a given session on only some of the requests that carry it.
+    """
     began = time.monotonic()
     seen: dict[str, int] = {}
-    start = 0  # each pass goes on where the last stopped
-    while time.monotonic() - began < options.warmup_limit:
-        done = await load(server, KAVACH, tokens, options, options.warmup, work, start)
-        start += done.requests
-        seen = await remembered_per_worker(server.url, workers)
-        if len(seen) == workers and min(seen.values()) >= len(tokens):
-            break
+    body = list(tokens)
+    async with httpx2.AsyncClient(base_url=server.url, timeout=120, trust_env=False) as client:
+        while time.monotonic() - began < options.warmup_limit:
+            answer = await client.post("/warm", json=body, headers={"Connection": "close"})
+            answer.raise_for_status()
+            warmed = answer.json()
+            if warmed["found"] != len(body):
+                raise RuntimeError(f"/warm found {warmed['found']} of {len(body)} sessions")
+            seen[warmed["pid"]] = warmed["remembered"]
+            if len(seen) == workers and min(seen.values()) >= len(body):
+                break
+    await load(server, KAVACH, tokens, options, options.warmup, work)
+    seen = await remembered_per_worker(server.url, workers)
     print(
         f"  warmed up in {time.monotonic() - began:.0f} s: the workers remember "
         f"{sorted(seen.values())} sessions",
@@ -228,14 +248,14 @@ async def warm_up(
 
 def loads(routes: Sequence[Route]) -> list[tuple[Route, int]]:
     """What one round loads: every route but the bare one with each count (each beside a bare run)."""
-    return [(r, n) for r in routes if r is not BARE for n in COUNTS]
+    return [(r, n) for r in routes if r is not BARE for n in r.counts]
 
 
 async def measure_server(
     url: str, workers: int, tokens: dict[str, list[str]], options: Options, work: Path, name: str
 ) -> Runs:
     """Serve the app with ``workers`` workers; warm it up, then load its routes in rounds."""
-    routes = [BARE, KAVACH] + ([SIGNED, FASTAPI_USERS] if options.peers else [])
+    routes = [BARE, NO_OP, KAVACH] + ([SIGNED, FASTAPI_USERS] if options.peers else [])
     env = {
         "KAVACH_DATABASE_URL": url,
         "KAVACH_SECRET": BENCH_SECRET,
@@ -244,7 +264,7 @@ async def measure_server(
     }
     runs = Runs()
     log = work / f"uvicorn-{name}-{workers}.log"
-    with uvicorn_app(workers=workers, env=env, log=log) as server:
+    with uvicorn_app(workers=workers, env=env, log=log, flavour=options.flavour) as server:
         await check_routes(server.url, routes, tokens)
         # Every worker meets every session first, as in an app that has been running a while.
         await warm_up(server, workers, tokens[KAVACH.key], options, work)
@@ -284,7 +304,7 @@ async def run_backend(
             url, n, users=max(1, n // 10), keep_tokens=SERVED, active_within=ACTIVE_WITHIN
         )
         print(f"  stored {n:,} sessions in {seeded[n].seconds:.1f} s", flush=True)
-    tokens = {BARE.key: seeded[SERVED].tokens, KAVACH.key: seeded[SERVED].tokens}
+    tokens = dict.fromkeys((BARE.key, NO_OP.key, KAVACH.key), seeded[SERVED].tokens)
     if options.peers:
         tokens[SIGNED.key] = peers.signed_cookies(BENCH_SECRET, SERVED)
         tokens[FASTAPI_USERS.key] = await peers.seed_fastapi_users(served, SERVED, users=1000)
@@ -314,7 +334,7 @@ def report(results: Sequence[BackendResult], options: Options, per_session: floa
     print(
         f"\n== Ratio to a bare route served the same way: by throughput; by server CPU per "
         f"request (medians of {options.rounds} round(s) of {options.seconds:g} s; wrk -t1 "
-        f"-c{options.connections}; {uvicorn_flavour()}). Targets for CurrentUser: >= "
+        f"-c{options.connections}; uvicorn {options.flavour}: {uvicorn_flavour(options.flavour)}). Targets for CurrentUser: >= "
         f"{TARGET_ONE} with 1 session, >= {TARGET_MANY} with many =="
     )
     rows: list[list[object]] = []
@@ -323,7 +343,7 @@ def report(results: Sequence[BackendResult], options: Options, per_session: floa
             rows.append([result.name, "", f"skipped: {result.skipped}", "", "", "", ""])
             continue
         for workers, runs in result.servers.items():
-            for route in (KAVACH, SIGNED, FASTAPI_USERS):
+            for route in (NO_OP, KAVACH, SIGNED, FASTAPI_USERS):
                 if (route.key, 1) not in runs.runs:
                     continue
                 mine = route is KAVACH
@@ -332,9 +352,11 @@ def report(results: Sequence[BackendResult], options: Options, per_session: floa
                         runs.ratio((route.key, n)),
                         (TARGET_ONE if n == 1 else TARGET_MANY) if mine else None,
                     )
+                    if n in route.counts
+                    else ""
                     for n in COUNTS
                 ]
-                failed = sum(runs.failures((route.key, n)) for n in COUNTS)
+                failed = sum(runs.failures((route.key, n)) for n in route.counts)
                 rows.append([result.name, workers, route.label, *cells, failed])
             rows.append(
                 [
@@ -406,6 +428,13 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--lookups", type=int, default=1_000, help="per round and table")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), action="append")
     parser.add_argument("--no-peers", action="store_true", help="CurrentUser and bare only")
+    parser.add_argument(
+        "--uvicorn",
+        choices=sorted(FLAVOURS),
+        default="plain",
+        help="plain: asyncio and h11, what `pip install uvicorn` serves (default); standard: "
+        "uvloop and httptools, as uvicorn[standard] (must be installed)",
+    )
     parser.add_argument("--install-wrk", action="store_true", help="apt-get install -y wrk")
     parser.add_argument(
         "--quick", action="store_true", help="1 round of 1 s, 100,000 sessions in the big table"
@@ -415,6 +444,9 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         subprocess.run(["apt-get", "install", "-y", "wrk"], check=False)  # noqa: S607
     if wrk_path() is None:
         parser.error("wrk is not installed: apt-get install -y wrk (or pass --install-wrk)")
+    unservable = flavour_missing(args.uvicorn)
+    if unservable is not None:
+        parser.error(f"--uvicorn {args.uvicorn}: {unservable} (pip install 'uvicorn[standard]')")
     missing = None if args.no_peers else peers.available()
     if missing is not None:
         print(f"peers skipped: {missing}")
@@ -430,6 +462,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         lookups=500 if quick else args.lookups,
         databases=tuple(args.database or ("sqlite", "postgresql")),
         peers=not args.no_peers and missing is None,
+        flavour=args.uvicorn,
     )
 
 

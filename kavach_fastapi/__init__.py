@@ -17,10 +17,10 @@ that every pytest run of a project with the package loads, cost almost nothing.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__ as __version__
+from .lazy import load_on_first_use
 
 if TYPE_CHECKING:
     from .atlassian.client import AtlassianClient
@@ -192,12 +192,7 @@ _HOMES: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
+    return load_on_first_use(globals(), _HOMES, name)
 
 
 def __dir__() -> list[str]:

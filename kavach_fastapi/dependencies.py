@@ -6,9 +6,9 @@ Use the ``Annotated`` aliases in signatures:
     async def me(user: CurrentUser) -> User: ...
 
 ``current_user`` answers 401 with the package's JSON error when nobody is signed in;
-``optional_user`` gives ``None`` instead. Both declare the session cookie and the bearer token
-as OpenAPI security schemes (`kavach_fastapi.http.security`), so "Authorize" in ``/docs``
-works, and a route behind ``current_user`` lists its 401 answer. The dependencies that call a provider as that person
+``optional_user`` gives ``None`` instead. A route behind either lists the session cookie and
+the bearer token as OpenAPI security schemes (`kavach_fastapi.http.security`), so "Authorize"
+in ``/docs`` works, and a route behind ``current_user`` lists its 401 answer. The dependencies that call a provider as that person
 live beside the provider (`kavach_fastapi.atlassian.dependencies`).
 """
 
@@ -20,7 +20,7 @@ from fastapi import Depends, Request
 
 from .errors import ConfigurationError, NotSignedInError
 from .http.cookies import cookie_policy, session_token
-from .http.security import SessionCredentials, SignInRequired
+from .http.security import SIGN_IN_ANSWERS, declares_session
 from .models import User
 from .runtime import STATE_KEY, Kavach
 from .sessions import ActiveSession
@@ -45,9 +45,8 @@ def get_kavach(request: Request) -> Kavach:
     return kavach
 
 
-async def active_session(
-    request: Request, _credentials: SessionCredentials = None
-) -> ActiveSession | None:
+@declares_session()
+async def active_session(request: Request) -> ActiveSession | None:
     """The request's valid session, looked up once per request.
 
     The one session dependency: the router's endpoints and the app's routes both use it.
@@ -62,13 +61,15 @@ async def active_session(
     return found
 
 
-async def optional_user(request: Request, _credentials: SessionCredentials = None) -> User | None:
+@declares_session()
+async def optional_user(request: Request) -> User | None:
     """The signed-in user, or ``None`` when nobody is signed in."""
     found = await active_session(request)
     return None if found is None else found.user
 
 
-async def current_user(request: Request, _required: SignInRequired = None) -> User:
+@declares_session(*SIGN_IN_ANSWERS)
+async def current_user(request: Request) -> User:
     """The signed-in user.
 
     Raises:

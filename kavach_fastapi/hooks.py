@@ -192,14 +192,20 @@ def describe_failure(exc: BaseException) -> str:
 
 async def notify(
     hook: Callable[[EventT], Awaitable[None]] | None, event: EventT, name: str
-) -> None:
-    """Run a hook that cannot change what happened; its exception is logged, not raised."""
+) -> bool:
+    """Run a hook that cannot change what happened; its exception is logged, not raised.
+
+    Returns:
+        ``False`` when the hook raised; ``True`` when it returned, or there is none.
+    """
     if hook is None:
-        return
+        return True
     try:
         await hook(event)
     except Exception as exc:
         logger.error("kavach hook %s failed: %s", name, describe_failure(exc))
+        return False
+    return True
 
 
 async def run_after_sign_in(hooks: KavachHooks, event: SignInEvent) -> bool:
@@ -210,11 +216,6 @@ async def run_after_sign_in(hooks: KavachHooks, event: SignInEvent) -> bool:
     steps = [("user_created", hooks.user_created)] if event.new_user else []
     steps.append(("signed_in", hooks.signed_in))
     for name, hook in steps:
-        if hook is None:
-            continue
-        try:
-            await hook(event)
-        except Exception as exc:
-            logger.error("kavach hook %s failed: %s", name, describe_failure(exc))
+        if not await notify(hook, event, name):
             return False
     return True

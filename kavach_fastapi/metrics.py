@@ -232,37 +232,31 @@ def _add(name: str, attributes: dict[str, str | int], amount: float = 1) -> None
         instruments[name].add(amount, attributes)
 
 
+def _count(name: str, provider: str, *words: tuple[str, str | None, frozenset[str]]) -> None:
+    """Add one to ``name`` for ``provider``, with each ``(attribute, value, vocabulary)``."""
+    if _current() is not None:
+        attributes: dict[str, str | int] = {"kavach.provider": _provider(provider)}
+        for attribute, value, vocabulary in words:
+            attributes[attribute] = _word(value, vocabulary)
+        _add(name, attributes)
+
+
 def record_sign_in(provider: str, outcome: str, error_code: str | None = None) -> None:
     """Count a finished sign-in callback (``success`` or ``failure`` with its error code)."""
-    if _current() is None:
-        return
-    attributes: dict[str, str | int] = {
-        "kavach.provider": _provider(provider),
-        "kavach.outcome": _word(outcome, SIGN_IN_OUTCOMES),
-    }
+    words = [("kavach.outcome", outcome, SIGN_IN_OUTCOMES)]
     if error_code is not None:
-        attributes["kavach.error_code"] = _word(error_code, ERROR_CODES)
-    _add("kavach.sign_ins", attributes)
+        words.append(("kavach.error_code", error_code, ERROR_CODES))
+    _count("kavach.sign_ins", provider, *words)
 
 
 def record_refresh(provider: str, outcome: str) -> None:
     """Count one token refresh by its outcome (see `REFRESH_OUTCOMES`)."""
-    if _current() is not None:
-        outcome = _word(outcome, REFRESH_OUTCOMES)
-        _add(
-            "kavach.token_refreshes",
-            {"kavach.provider": _provider(provider), "kavach.outcome": outcome},
-        )
+    _count("kavach.token_refreshes", provider, ("kavach.outcome", outcome, REFRESH_OUTCOMES))
 
 
 def record_reconsent_required(provider: str, reason: str) -> None:
     """Count a grant found dead: its person must consent again (see `RECONSENT_REASONS`)."""
-    if _current() is not None:
-        reason = _word(reason, RECONSENT_REASONS)
-        _add(
-            "kavach.reconsents_required",
-            {"kavach.provider": _provider(provider), "kavach.reason": reason},
-        )
+    _count("kavach.reconsents_required", provider, ("kavach.reason", reason, RECONSENT_REASONS))
 
 
 def record_api_call(
@@ -286,48 +280,32 @@ def record_api_call(
 
 def record_rate_limited(provider: str, product: str | None, reason: str) -> None:
     """Count a ``429`` of a product API by its ``RateLimit-Reason``."""
-    if _current() is not None:
-        _add(
-            "kavach.rate_limited",
-            {
-                "kavach.provider": _provider(provider),
-                "kavach.product": _word(product, PRODUCTS),
-                "kavach.rate_limit_reason": _word(reason, RATE_LIMIT_REASONS),
-            },
-        )
+    _count(
+        "kavach.rate_limited",
+        provider,
+        ("kavach.product", product, PRODUCTS),
+        ("kavach.rate_limit_reason", reason, RATE_LIMIT_REASONS),
+    )
 
 
 def record_quota_block(provider: str, reason: str, scope: str) -> None:
     """Count a quota block this process recorded (``scope``: ``site`` or ``app``)."""
-    if _current() is not None:
-        _add(
-            "kavach.quota_blocks",
-            {
-                "kavach.provider": _provider(provider),
-                "kavach.rate_limit_reason": _word(reason, RATE_LIMIT_REASONS),
-                "kavach.quota_scope": _word(scope, QUOTA_SCOPES),
-            },
-        )
+    _count(
+        "kavach.quota_blocks",
+        provider,
+        ("kavach.rate_limit_reason", reason, RATE_LIMIT_REASONS),
+        ("kavach.quota_scope", scope, QUOTA_SCOPES),
+    )
 
 
 def record_quota_refusal(provider: str, scope: str) -> None:
     """Count a call refused because of a block, without calling the provider."""
-    if _current() is not None:
-        scope = _word(scope, QUOTA_SCOPES)
-        _add(
-            "kavach.quota_refusals",
-            {"kavach.provider": _provider(provider), "kavach.quota_scope": scope},
-        )
+    _count("kavach.quota_refusals", provider, ("kavach.quota_scope", scope, QUOTA_SCOPES))
 
 
 def record_quota_warning(provider: str, product: str | None) -> None:
     """Count an answer that said the quota is nearly used up."""
-    if _current() is not None:
-        product = _word(product, PRODUCTS)
-        _add(
-            "kavach.quota_warnings",
-            {"kavach.provider": _provider(provider), "kavach.product": product},
-        )
+    _count("kavach.quota_warnings", provider, ("kavach.product", product, PRODUCTS))
 
 
 def record_privacy_report(

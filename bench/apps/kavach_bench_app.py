@@ -5,8 +5,9 @@ worker builds the same app::
 
     python -m uvicorn kavach_bench_app:create_app --factory --app-dir bench/apps --workers 2
 
-``/bare`` and ``/me`` answer JSON of the same shape and size, so the only difference between
-them is the ``CurrentUser`` dependency. When the bench extra is installed the app also serves
+``/bare``, ``/dep`` and ``/me`` answer JSON of the same shape and size, so the only difference
+between them is the dependency: none, one that does nothing (FastAPI's own cost per
+dependency), and ``CurrentUser``. When the bench extra is installed the app also serves
 two peers the same way: ``/sc/me``, a Starlette app behind ``SessionMiddleware`` (a signed
 cookie), and ``/fu/me``, fastapi-users' ``current_user`` with its database strategy on the same
 database (tables ``bench_fu_users`` and ``bench_fu_tokens``, made by ``bench/peers.py``).
@@ -72,6 +73,13 @@ def create_app() -> FastAPI:
     async def bare() -> dict[str, str | None]:
         return {"id": "0" * 32, "name": "Nobody in particular", "email": None, "pid": pid}
 
+    async def nothing(request: Request) -> None:
+        """A dependency that does nothing: what FastAPI alone costs per dependency."""
+
+    @app.get("/dep", dependencies=[Depends(nothing)])
+    async def dep() -> dict[str, str | None]:
+        return {"id": "0" * 32, "name": "Nobody in particular", "email": None, "pid": pid}
+
     @app.get("/me")
     async def me(user: CurrentUser) -> dict[str, str | None]:
         return {"id": user.id, "name": user.name, "email": user.email, "pid": pid}
@@ -89,6 +97,15 @@ def create_app() -> FastAPI:
             else round((memory.clock() - memory._known_at) * 1000),
             "epoch": memory.epoch,
         }
+
+    @app.post("/warm")
+    async def warm(request: Request) -> dict[str, str | int]:
+        """Check each session of the body (a JSON list of tokens) in this worker, as its
+        requests would have over a while; the benchmark calls it until every worker has."""
+        tokens: list[str] = await request.json()
+        sessions = request.app.state.kavach.sessions
+        found = sum([await sessions.authenticate(token) is not None for token in tokens])
+        return {"pid": pid, "found": found, "remembered": len(sessions.memory)}
 
     @app.get("/done")
     async def done() -> dict[str, str]:

@@ -21,7 +21,7 @@ from ..dependencies import current_user, get_kavach
 from ..errors import ConfigurationError, ReauthRequiredError
 from ..extra_scopes import EXTRA_SCOPES_PARAM, check_scope_names, seal_extra_scopes
 from ..http.requests import reauth_url
-from ..http.security import GrantRequired
+from ..http.security import GRANT_ANSWERS, declares_session
 from ..models import AtlassianSite
 from ..providers.atlassian import AtlassianProvider
 from ..providers.base import missing_scopes
@@ -43,7 +43,8 @@ def atlassian_of(kavach: Kavach) -> AtlassianProvider:
     return provider
 
 
-async def atlassian_token(request: Request, _required: GrantRequired = None) -> str:
+@declares_session(*GRANT_ANSWERS)
+async def atlassian_token(request: Request) -> str:
     """A valid Atlassian access token for the signed-in person, refreshed when needed.
 
     Raises:
@@ -56,7 +57,8 @@ async def atlassian_token(request: Request, _required: GrantRequired = None) -> 
     return await kavach.tokens.access_token(user.id, atlassian_of(kavach).id)
 
 
-async def atlassian_sites(request: Request, _required: GrantRequired = None) -> list[AtlassianSite]:
+@declares_session(*GRANT_ANSWERS)
+async def atlassian_sites(request: Request) -> list[AtlassianSite]:
     """The signed-in person's Atlassian sites (cached per account, see ``KAVACH_SITES_CACHE_TTL``).
 
     Raises:
@@ -68,7 +70,8 @@ async def atlassian_sites(request: Request, _required: GrantRequired = None) -> 
     return await kavach.sites.sites(user.id, atlassian_of(kavach))
 
 
-async def atlassian_client(request: Request, _required: GrantRequired = None) -> AtlassianClient:
+@declares_session(*GRANT_ANSWERS)
+async def atlassian_client(request: Request) -> AtlassianClient:
     """An [`AtlassianClient`][kavach_fastapi.AtlassianClient] for the signed-in person.
 
     Raises:
@@ -102,6 +105,7 @@ def require_atlassian_scopes(*scopes: str) -> Callable[[Request], Awaitable[None
     if not wanted:
         raise ValueError("require_atlassian_scopes() needs at least one scope")
 
+    @declares_session(*GRANT_ANSWERS)
     async def require_scopes(request: Request) -> None:
         user = await current_user(request)
         kavach = get_kavach(request)

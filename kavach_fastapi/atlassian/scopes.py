@@ -44,117 +44,72 @@ _JIRA_CLASSIC = (
     "manage:jira-data-provider",
 )
 
-_JIRA_GRANULAR_THINGS = {
-    "read": (
-        "application-role",
-        "attachment",
-        "audit-log",
-        "avatar",
-        "comment",
-        "comment.property",
-        "dashboard",
-        "field",
-        "field-configuration",
-        "field.default-value",
-        "field.option",
-        "filter",
-        "group",
-        "issue",
-        "issue-details",
-        "issue-link",
-        "issue-link-type",
-        "issue-meta",
-        "issue-security-level",
-        "issue-status",
-        "issue-type",
-        "issue-type-hierarchy",
-        "issue-worklog",
-        "issue-worklog.property",
-        "issue.changelog",
-        "issue.property",
-        "issue.remote-link",
-        "issue.time-tracking",
-        "issue.transition",
-        "issue.vote",
-        "issue.watcher",
-        "jira-expressions",
-        "jql",
-        "label",
-        "permission",
-        "priority",
-        "project",
-        "project-category",
-        "project-role",
-        "project-version",
-        "project.component",
-        "project.property",
-        "resolution",
-        "screen",
-        "status",
-        "user",
-        "user.property",
-        "webhook",
-        "workflow",
-    ),
-    "write": (
-        "attachment",
-        "comment",
-        "comment.property",
-        "dashboard",
-        "field",
-        "filter",
-        "issue",
-        "issue-link",
-        "issue-worklog",
-        "issue.property",
-        "issue.remote-link",
-        "issue.watcher",
-        "project",
-        "webhook",
-    ),
-    "delete": (
-        "attachment",
-        "comment",
-        "comment.property",
-        "dashboard",
-        "field",
-        "filter",
-        "issue",
-        "issue-link",
-        "issue-worklog",
-        "issue.property",
-        "webhook",
-    ),
-    "validate": ("jql",),
-}
+# The granular scopes of each product, one row a thing: the thing, then the verbs Atlassian
+# pairs it with (``read:issue:jira``, ``write:issue:jira``, ...). `_granular` spells them out.
+_JIRA_GRANULAR_THINGS = """
+application-role        read
+attachment              read write delete
+audit-log               read
+avatar                  read
+comment                 read write delete
+comment.property        read write delete
+dashboard               read write delete
+field                   read write delete
+field-configuration     read
+field.default-value     read
+field.option            read
+filter                  read write delete
+group                   read
+issue                   read write delete
+issue-details           read
+issue-link              read write delete
+issue-link-type         read
+issue-meta              read
+issue-security-level    read
+issue-status            read
+issue-type              read
+issue-type-hierarchy    read
+issue-worklog           read write delete
+issue-worklog.property  read
+issue.changelog         read
+issue.property          read write delete
+issue.remote-link       read write
+issue.time-tracking     read
+issue.transition        read
+issue.vote              read
+issue.watcher           read write
+jira-expressions        read
+jql                     read validate
+label                   read
+permission              read
+priority                read
+project                 read write
+project-category        read
+project-role            read
+project-version         read
+project.component       read
+project.property        read
+resolution              read
+screen                  read
+status                  read
+user                    read
+user.property           read
+webhook                 read write delete
+workflow                read
+"""
 
-_JIRA_SOFTWARE_THINGS = {
-    "read": (
-        "board-scope",
-        "board-scope.admin",
-        "build",
-        "deployment",
-        "epic",
-        "feature-flag",
-        "issue",
-        "remote-link",
-        "source-code",
-        "sprint",
-    ),
-    "write": (
-        "board-scope",
-        "board-scope.admin",
-        "build",
-        "deployment",
-        "epic",
-        "feature-flag",
-        "issue",
-        "remote-link",
-        "source-code",
-        "sprint",
-    ),
-    "delete": ("build", "deployment", "feature-flag", "remote-link", "source-code", "sprint"),
-}
+_JIRA_SOFTWARE_THINGS = """
+board-scope        read write
+board-scope.admin  read write
+build              read write delete
+deployment         read write delete
+epic               read write
+feature-flag       read write delete
+issue              read write
+remote-link        read write delete
+source-code        read write delete
+sprint             read write delete
+"""
 
 _SERVICE_MANAGEMENT_CLASSIC = (
     "read:servicedesk-request",
@@ -163,18 +118,15 @@ _SERVICE_MANAGEMENT_CLASSIC = (
     "read:servicemanagement-insight-objects",
 )
 
-_SERVICE_MANAGEMENT_THINGS = {
-    "read": (
-        "customer",
-        "organization",
-        "queue",
-        "request",
-        "request.comment",
-        "requesttype",
-        "servicedesk",
-    ),
-    "write": ("customer", "organization", "request", "request.comment"),
-}
+_SERVICE_MANAGEMENT_THINGS = """
+customer         read write
+organization     read write
+queue            read
+request          read write
+request.comment  read write
+requesttype      read
+servicedesk      read
+"""
 
 _CONFLUENCE_CLASSIC = (
     "read:confluence-content.all",
@@ -194,79 +146,53 @@ _CONFLUENCE_CLASSIC = (
     "manage:confluence-configuration",
 )
 
-_CONFLUENCE_THINGS = {
-    "read": (
-        "analytics.content",
-        "app-data",
-        "attachment",
-        "audit-log",
-        "blogpost",
-        "comment",
-        "configuration",
-        "content",
-        "content-details",
-        "content.metadata",
-        "content.permission",
-        "content.property",
-        "content.restriction",
-        "custom-content",
-        "database",
-        "embed",
-        "folder",
-        "group",
-        "hierarchical-content",
-        "inlinetask",
-        "label",
-        "page",
-        "permission",
-        "relation",
-        "space",
-        "space-details",
-        "space.permission",
-        "space.property",
-        "space.setting",
-        "task",
-        "template",
-        "user",
-        "user.property",
-        "watcher",
-        "whiteboard",
-    ),
-    "write": (
-        "attachment",
-        "blogpost",
-        "comment",
-        "content",
-        "content.property",
-        "custom-content",
-        "database",
-        "embed",
-        "folder",
-        "label",
-        "page",
-        "space",
-        "space.property",
-        "task",
-        "whiteboard",
-    ),
-    "delete": (
-        "attachment",
-        "blogpost",
-        "comment",
-        "content",
-        "custom-content",
-        "database",
-        "embed",
-        "folder",
-        "page",
-        "space",
-        "whiteboard",
-    ),
-}
+_CONFLUENCE_THINGS = """
+analytics.content     read
+app-data              read
+attachment            read write delete
+audit-log             read
+blogpost              read write delete
+comment               read write delete
+configuration         read
+content               read write delete
+content-details       read
+content.metadata      read
+content.permission    read
+content.property      read write
+content.restriction   read
+custom-content        read write delete
+database              read write delete
+embed                 read write delete
+folder                read write delete
+group                 read
+hierarchical-content  read
+inlinetask            read
+label                 read write
+page                  read write delete
+permission            read
+relation              read
+space                 read write delete
+space-details         read
+space.permission      read
+space.property        read write
+space.setting         read
+task                  read write
+template              read
+user                  read
+user.property         read
+watcher               read
+whiteboard            read write delete
+"""
 
 
-def _granular(product: str, things: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
-    return tuple(f"{verb}:{thing}:{product}" for verb, names in things.items() for thing in names)
+def _granular(product: str, table: str) -> tuple[str, ...]:
+    """The granular scopes ``verb:thing:product`` of a table of rows ``thing verb...``."""
+    return tuple(
+        f"{verb}:{thing}:{product}"
+        for row in table.strip().splitlines()
+        for thing, *verbs in [row.split()]
+        for verb in verbs
+    )
 
 
 KNOWN_SCOPES: frozenset[str] = frozenset(

@@ -30,6 +30,9 @@ from ._durations import duration
 
 PURGE_BATCH = 1000
 
+GRANT_WINDOW = "30d"
+"""The default of the grant commands' ``--older-than`` and ``--expiring-within``."""
+
 Command = Callable[[argparse.Namespace, TextIO], Coroutine[Any, Any, int]]
 
 
@@ -148,17 +151,9 @@ def _add_grant_commands(
         "again), idle (not refreshed for --older-than), and expiring (reaching Atlassian's "
         "365-day limit within --expiring-within). Needs only the database.",
     )
-    status.add_argument(
-        "--older-than",
-        type=duration,
-        default="30d",
-        help="a grant not refreshed for this long is idle (default 30d)",
-    )
-    status.add_argument(
-        "--expiring-within",
-        type=duration,
-        default="30d",
-        help="warn about grants reaching the 365-day limit within this (default 30d)",
+    _add_window(status, "--older-than", "a grant not refreshed for this long is idle")
+    _add_window(
+        status, "--expiring-within", "warn about grants reaching the 365-day limit within this"
     )
     status.add_argument("--json", action="store_true", help="print the counts as JSON")
     refresh = action(
@@ -171,13 +166,19 @@ def _add_grant_commands(
         "days). Refreshes exactly once with the running app and with another run: safe from "
         "cron. Needs the app's settings: KAVACH_SECRET and ATLASSIAN_CLIENT_ID/SECRET.",
     )
-    refresh.add_argument(
-        "--older-than",
-        type=duration,
-        default="30d",
-        help="refresh grants not refreshed for this long (default 30d; 12h, 2w also work)",
+    _add_window(
+        refresh, "--older-than", "refresh grants not refreshed for this long", "; 12h, 2w also work"
     )
     refresh.add_argument("--json", action="store_true", help="print the outcome as JSON")
+
+
+def _add_window(
+    command: argparse.ArgumentParser, flag: str, help_text: str, more: str = ""
+) -> None:
+    """A duration option of the grant commands (``30d``, ``12h``, ``2w``), 30 days by default."""
+    command.add_argument(
+        flag, type=duration, default=GRANT_WINDOW, help=f"{help_text} (default %(default)s{more})"
+    )
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:

@@ -7,8 +7,9 @@ Confluence's current user and spaces, and personal-data reporting; see
 Atlassian's documented rules: exact ``redirect_uri`` matching, single-use codes that live ten
 minutes, PKCE (S256), client secrets in the body only, rotating refresh tokens with a reuse
 interval, a ten-minute grace for the access token a refresh replaces, grants that die after a
-year, a site listed once per product, and the scopes each endpoint really accepts. It never
-imports the rest of kavach-fastapi.
+year, a site listed once per product, and the scopes each endpoint really accepts. Of the
+rest of kavach-fastapi it imports only `kavach_fastapi.lazy` (the standard library's
+``importlib``, for the names below that load on first use).
 
 Three ways to run it:
 
@@ -28,8 +29,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from kavach_fastapi.lazy import load_on_first_use
 
 if TYPE_CHECKING:
     from kavach_fastapi.emulator.authorize import AuthorizeError
@@ -92,12 +94,7 @@ _HOMES = {
 
 
 def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+    return load_on_first_use(globals(), _HOMES, name)
 
 
 def __dir__() -> list[str]:

@@ -27,51 +27,48 @@ __all__ = [
     "render_index_page",
 ]
 
-_SCOPES: dict[str, tuple[str, str]] = {
-    "read:me": ("Atlassian account", "View your profile: name, email address and avatar"),
-    "read:account": ("Atlassian account", "View your account details"),
-    "offline_access": (
-        "Atlassian account",
-        "Keep access to what you allow here when you are not using the app",
-    ),
-    "read:jira-user": (
-        "Jira",
-        "View user information in Jira that you can see, including names and avatars",
-    ),
-    "read:jira-work": (
-        "Jira",
-        "Read Jira project and issue data, search for issues, and view attachments",
-    ),
-    "write:jira-work": (
-        "Jira",
-        "Create and edit issues, post comments as you and log work",
-    ),
-    "manage:jira-project": ("Jira", "Create and edit project settings and components"),
-    "manage:jira-configuration": ("Jira", "Configure Jira settings that need admin rights"),
-    "read:confluence-user": ("Confluence", "View user information in Confluence"),
-    "read:confluence-content.summary": ("Confluence", "Read a summary of Confluence content"),
-    "read:confluence-content.all": ("Confluence", "Read all Confluence content you can see"),
-    "read:confluence-space.summary": ("Confluence", "Read a summary of Confluence spaces"),
-    "write:confluence-content": ("Confluence", "Create and edit pages, blog posts and comments"),
-    "search:confluence": ("Confluence", "Search Confluence content and space summaries"),
-    "read:servicedesk-request": (
-        "Jira Service Management",
-        "View service desks, request types and the requests you can see",
-    ),
-    "write:servicedesk-request": (
-        "Jira Service Management",
-        "Create and edit requests, and comment on them as you",
-    ),
-    "manage:servicedesk-customer": (
-        "Jira Service Management",
-        "Manage the customers and organizations of service desks",
-    ),
-}
-
 _PRODUCT_NAMES = {
     JIRA: "Jira",
     JIRA_SERVICE_MANAGEMENT: "Jira Service Management",
     CONFLUENCE: "Confluence",
+}
+
+_DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "Atlassian account": {
+        "read:me": "View your profile: name, email address and avatar",
+        "read:account": "View your account details",
+        "offline_access": "Keep access to what you allow here when you are not using the app",
+    },
+    _PRODUCT_NAMES[JIRA]: {
+        "read:jira-user": "View user information in Jira that you can see, including names and "
+        "avatars",
+        "read:jira-work": "Read Jira project and issue data, search for issues, and view "
+        "attachments",
+        "write:jira-work": "Create and edit issues, post comments as you and log work",
+        "manage:jira-project": "Create and edit project settings and components",
+        "manage:jira-configuration": "Configure Jira settings that need admin rights",
+    },
+    _PRODUCT_NAMES[CONFLUENCE]: {
+        "read:confluence-user": "View user information in Confluence",
+        "read:confluence-content.summary": "Read a summary of Confluence content",
+        "read:confluence-content.all": "Read all Confluence content you can see",
+        "read:confluence-space.summary": "Read a summary of Confluence spaces",
+        "write:confluence-content": "Create and edit pages, blog posts and comments",
+        "search:confluence": "Search Confluence content and space summaries",
+    },
+    _PRODUCT_NAMES[JIRA_SERVICE_MANAGEMENT]: {
+        "read:servicedesk-request": "View service desks, request types and the requests you "
+        "can see",
+        "write:servicedesk-request": "Create and edit requests, and comment on them as you",
+        "manage:servicedesk-customer": "Manage the customers and organizations of service desks",
+    },
+}
+"""What the consent page says of the scopes it knows, under the heading it shows them in."""
+
+_SCOPES = {
+    scope: (heading, text)
+    for heading, descriptions in _DESCRIPTIONS.items()
+    for scope, text in descriptions.items()
 }
 
 

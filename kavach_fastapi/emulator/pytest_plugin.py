@@ -29,7 +29,7 @@ Fixtures (each function-scoped, so every test starts from a fresh emulator):
 The fixtures that sign a person in to a kavach-fastapi app (``kavach_emulator_provider``,
 ``kavach_client``, ``kavach_signed_in_client``) come from the package's own plugin,
 `kavach_fastapi.pytest_plugin`: this one imports nothing of kavach-fastapi outside the
-emulator.
+emulator (and the standard-library-only `kavach_fastapi.lazy`).
 """
 
 from __future__ import annotations

@@ -1,26 +1,30 @@
 """How a session travels, declared for OpenAPI, so that "Authorize" in ``/docs`` works.
 
 The session token travels in the ``kavach_session`` cookie (``__Host-kavach_session`` over
-https) or as ``Authorization: Bearer <session token>``. The dependencies declare both as
-security schemes with FastAPI's own classes, without letting them answer anything
-(``auto_error=False``): [`active_session`][kavach_fastapi.dependencies.active_session] still
-reads the token, the same way for every route.
+https) or as ``Authorization: Bearer <session token>``; FastAPI's own security classes describe
+the two (`SESSION_COOKIE_SCHEME`, `SESSION_BEARER_SCHEME`).
 
-A dependency that answers 401 without a session says so with `SignInRequired` (or
-`GrantRequired`, which may also ask for a new consent). FastAPI lets only routes, not
-dependencies, declare responses, so when the app starts `declare_answers` has its OpenAPI
-document list those answers on every route that uses one (the app's own ``/me`` included).
+They are written into the OpenAPI document, not into the dependencies: every sub-dependency
+FastAPI solves costs every request that uses it (four levels of security dependencies cost
+``CurrentUser`` about half of what a bare route costs in all), and the token is read by
+[`active_session`][kavach_fastapi.dependencies.active_session] anyway. A dependency that reads
+the session says so with `declares_session`, naming what it answers without one (nothing for
+``optional_user``, 401 ``not_signed_in`` for ``current_user``, ``reauth_required`` too for the
+Atlassian ones). When the app starts `declare_answers` has its OpenAPI document list, on every
+route that uses such a dependency (however deep), the two schemes and those answers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any
+from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
-from fastapi import Depends, FastAPI, Security
+import fastapi.routing
+from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPBearer
 
 from ..codes import ErrorCode
 from .cookies import SESSION_COOKIE
@@ -39,35 +43,34 @@ SESSION_BEARER_SCHEME = HTTPBearer(
     "token is the value of the session cookie.",
     auto_error=False,
 )
+_SCHEMES = (SESSION_COOKIE_SCHEME, SESSION_BEARER_SCHEME)
+
+SIGN_IN_ANSWERS = (ErrorCode.NOT_SIGNED_IN,)
+"""What a dependency that needs a session answers without one."""
+GRANT_ANSWERS = (
+    ErrorCode.NOT_SIGNED_IN,
+    ErrorCode.REAUTH_REQUIRED,
+    ErrorCode.PROVIDER_UNAVAILABLE,
+)
+"""What a dependency that also needs the person's provider grant may answer."""
+
+_Dependency = TypeVar("_Dependency", bound=Callable[..., Any])
+_DECLARED: WeakKeyDictionary[Callable[..., Any], tuple[ErrorCode, ...]] = WeakKeyDictionary()
 
 
-async def session_credentials(
-    _cookie: Annotated[str | None, Security(SESSION_COOKIE_SCHEME)],
-    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(SESSION_BEARER_SCHEME)],
-) -> None:
-    """Declares where a session may travel; reading it is `active_session`'s job."""
+def declares_session(*answers: ErrorCode) -> Callable[[_Dependency], _Dependency]:
+    """Mark a dependency as one that reads the session, for the OpenAPI document.
 
+    Args:
+        *answers: the error codes it answers without a (usable) session; none when the
+            session is optional.
+    """
 
-async def sign_in_required(_credentials: Annotated[None, Depends(session_credentials)]) -> None:
-    """Marks a dependency that answers 401 ``not_signed_in`` without a session."""
+    def declare(dependency: _Dependency) -> _Dependency:
+        _DECLARED[dependency] = answers
+        return dependency
 
-
-async def grant_required(_credentials: Annotated[None, Depends(session_credentials)]) -> None:
-    """Marks a dependency that also needs the person's provider grant (401 ``reauth_required``)."""
-
-
-SessionCredentials = Annotated[None, Depends(session_credentials)]
-SignInRequired = Annotated[None, Depends(sign_in_required)]
-GrantRequired = Annotated[None, Depends(grant_required)]
-
-_ANSWERS: dict[Callable[..., Any], tuple[ErrorCode, ...]] = {
-    sign_in_required: (ErrorCode.NOT_SIGNED_IN,),
-    grant_required: (
-        ErrorCode.NOT_SIGNED_IN,
-        ErrorCode.REAUTH_REQUIRED,
-        ErrorCode.PROVIDER_UNAVAILABLE,
-    ),
-}
+    return declare
 
 
 def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
@@ -77,10 +80,16 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
         yield from _calls(dependency)
 
 
-def answers_of(dependant: Dependant) -> tuple[ErrorCode, ...]:
-    """The error codes a route's dependencies declare they may answer, in a stable order."""
-    found = {code: None for call in _calls(dependant) for code in _ANSWERS.get(call, ())}
-    return tuple(found)
+def session_answers(dependant: Dependant) -> tuple[ErrorCode, ...] | None:
+    """The error codes a route's session dependencies may answer, in a stable order.
+
+    ``None`` when no dependency of the route reads the session; an empty tuple when they all
+    take it as optional.
+    """
+    declared = [_DECLARED[call] for call in _calls(dependant) if call in _DECLARED]
+    if not declared:
+        return None
+    return tuple(dict.fromkeys(code for answers in declared for code in answers))
 
 
 def declare_answers(app: FastAPI) -> None:
@@ -107,22 +116,52 @@ def declare_answers(app: FastAPI) -> None:
 
 
 def _add_answers(app: FastAPI, document: dict[str, Any]) -> None:
-    schemas = document.get("components", {}).get("schemas", {})
+    components = document.setdefault("components", {})
+    schemas = components.get("schemas", {})
     body = {"$ref": "#/components/schemas/ErrorBody"} if "ErrorBody" in schemas else None
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
+    for route in _api_routes(app):
+        if not route.include_in_schema:
             continue
-        answers = error_responses(*answers_of(route.dependant))
-        optional = not answers and session_credentials in set(_calls(route.dependant))
+        codes = session_answers(route.dependant)
+        if codes is None:
+            continue
+        answers = error_responses(*codes)
         for method in route.methods or ():
             operation = document.get("paths", {}).get(route.path_format, {}).get(method.lower())
             if operation is None:
                 continue
-            if optional and {} not in operation.setdefault("security", []):
-                operation["security"].append({})  # OpenAPI's "or no credentials at all"
+            _add_schemes(components, operation, optional=not answers)
             responses = operation.setdefault("responses", {})
             for status, answer in answers.items():
                 declared: dict[str, Any] = {"description": answer["description"]}
                 if body is not None:
                     declared["content"] = {"application/json": {"schema": body}}
                 responses.setdefault(str(status), declared)
+
+
+def _api_routes(app: FastAPI) -> Iterator[Any]:
+    """The app's API routes with their full paths, those of included routers too.
+
+    FastAPI 0.165 keeps an included router as one entry of ``app.routes`` and walks it with
+    ``iter_route_contexts`` (each context answers like the route, with the prefix and the
+    router's dependencies); before, including copied every route into ``app.routes``.
+    """
+    walk = getattr(fastapi.routing, "iter_route_contexts", None)
+    for route in app.routes if walk is None else walk(app.routes):
+        if isinstance(getattr(route, "original_route", route), APIRoute):
+            yield route
+
+
+def _add_schemes(components: dict[str, Any], operation: dict[str, Any], *, optional: bool) -> None:
+    """Either scheme authorises the operation; ``{}`` (no credentials) too when ``optional``."""
+    defined = components.setdefault("securitySchemes", {})
+    security = operation.setdefault("security", [])
+    for scheme in _SCHEMES:
+        defined.setdefault(
+            scheme.scheme_name,
+            scheme.model.model_dump(mode="json", by_alias=True, exclude_none=True),
+        )
+        if {scheme.scheme_name: []} not in security:
+            security.append({scheme.scheme_name: []})
+    if optional and {} not in security:
+        security.append({})  # OpenAPI's "or no credentials at all"

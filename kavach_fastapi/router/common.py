@@ -12,7 +12,7 @@ from ..errors import CrossSiteRequestError, NotSignedInError
 from ..http.cookies import CookiePolicy, cookie_policy
 from ..http.errors import error_responses
 from ..http.requests import is_cross_site, mount_url
-from ..http.security import SignInRequired
+from ..http.security import SIGN_IN_ANSWERS, declares_session
 from ..runtime import Kavach
 from ..sessions import ActiveSession
 
@@ -20,7 +20,8 @@ MaybeSession = Annotated[ActiveSession | None, Depends(active_session)]
 """The request's session, if any: the same dependency the app's own routes use."""
 
 
-async def signed_in(found: MaybeSession, _required: SignInRequired) -> ActiveSession:
+@declares_session(*SIGN_IN_ANSWERS)
+async def signed_in(found: MaybeSession) -> ActiveSession:
     """The request's session.
 
     Raises:

@@ -17,13 +17,13 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, insert, select, text
+from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from ..database import Database
 from ..tables import SessionChangeRow
-from ._rows import rowcount
+from ._rows import delete_selected
 
 FEED_PAGE = 1000
 """Entries read by one query; a reader that gets a full page asks again."""
@@ -97,10 +97,6 @@ class FeedStore:
                 .where(col(SessionChangeRow.changed_at) < before, col(SessionChangeRow.id) < newest)
                 .limit(limit)
             )
-            ids = (await session.execute(doomed)).scalars().all()
-            if not ids:
-                return 0
-            result = await session.execute(
-                delete(SessionChangeRow).where(col(SessionChangeRow.id).in_(ids))
+            return await delete_selected(
+                session, SessionChangeRow, col(SessionChangeRow.id), doomed
             )
-            return rowcount(result)

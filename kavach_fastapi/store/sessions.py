@@ -20,7 +20,7 @@ from sqlmodel import col
 from ..database import Database
 from ..models import User
 from ..tables import SessionRow, UserRow, utcnow
-from ._rows import rowcount
+from ._rows import delete_selected
 from .feed import append_changes
 
 
@@ -196,13 +196,7 @@ class SessionStore:
                 )
                 .limit(limit)
             )
-            hashes = (await session.execute(doomed)).scalars().all()
-            if not hashes:
-                return 0
-            result = await session.execute(
-                delete(SessionRow).where(col(SessionRow.token_hash).in_(hashes))
-            )
-            return rowcount(result)
+            return await delete_selected(session, SessionRow, col(SessionRow.token_hash), doomed)
 
 
 async def _end_sessions(session: AsyncSession, conditions: Sequence[Any]) -> list[str]:

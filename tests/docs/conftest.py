@@ -1,29 +1,31 @@
 """The documentation's examples, run as tests: every code example is a file a test imports or runs.
 
-The examples live in ``docs/examples`` and the build hook in ``docs/hooks``; both folders are put on
-``sys.path`` here so that tests import them by name, as the pages show them.
+The examples live in ``docs/examples`` and the build hook in ``docs/hooks``; both folders are on
+``sys.path`` (pytest's ``pythonpath`` in ``pyproject.toml``), so that tests import them by name, as
+the pages show them.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import httpx2
+import pytest
 from fastapi import APIRouter, FastAPI
+from fastapi.testclient import TestClient
 
 from kavach_fastapi import kavach_router
-from kavach_fastapi.emulator import AtlassianEmulator
+from kavach_fastapi.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, AtlassianEmulator
 from kavach_fastapi.testing import emulator_provider
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 EXAMPLES = DOCS / "examples"
-HOOKS = DOCS / "hooks"
 PREFIX = "/api/kavach"
 SECRET = "docs-test-secret-0123456789-0123456789"
 SCOPES = ("read:jira-user", "read:jira-work", "read:space:confluence")
@@ -31,10 +33,6 @@ SCOPES = ("read:jira-user", "read:jira-work", "read:space:confluence")
 
 JIRA_SITE = "1f7c2a3e-9b4d-4c5a-8e6f-2d3b4c5a6e7f"
 WIKI_SITE = "6b8e4d2c-3a1f-4e9b-a7c6-5f0d1e2b3c4a"
-
-for folder in (EXAMPLES, HOOKS):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
 
 
 def load_example(name: str) -> ModuleType:
@@ -46,6 +44,23 @@ def load_example(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@contextmanager
+def started_example(name: str) -> Iterator[TestClient]:
+    """A browser of the ``app`` of ``docs/examples/<name>.py`` (imported afresh), its lifespan
+    run, redirects not followed."""
+    with TestClient(load_example(name).app, follow_redirects=False) as client:
+        yield client
+
+
+@pytest.fixture
+def quickstart_environment(monkeypatch: pytest.MonkeyPatch, atlassian_emulator_url: str) -> None:
+    """What the quick start exports: the served emulator's URL and its demo app's credentials."""
+    monkeypatch.setenv("ATLASSIAN_AUTH_URL", atlassian_emulator_url)
+    monkeypatch.setenv("ATLASSIAN_API_URL", atlassian_emulator_url)
+    monkeypatch.setenv("ATLASSIAN_CLIENT_ID", DEFAULT_CLIENT_ID)
+    monkeypatch.setenv("ATLASSIAN_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
 
 
 def app_with(

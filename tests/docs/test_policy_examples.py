@@ -17,28 +17,18 @@ import pytest
 import sign_in_hooks
 from fastapi.testclient import TestClient
 
-from kavach_fastapi.emulator import (
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
-    AtlassianEmulator,
-    EmulatedUser,
-)
+from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser
 from kavach_fastapi.testing import sign_in
 
-from .conftest import JIRA_SITE, PREFIX, WIKI_SITE, app_with, load_example
+from .conftest import JIRA_SITE, PREFIX, WIKI_SITE, app_with, started_example
 
 AUTHORIZE = f"{PREFIX}/auth/oauth/authorize/atlassian"
 
 
 @pytest.fixture
-def served_environment(
-    monkeypatch: pytest.MonkeyPatch, atlassian_emulator_url: str, tmp_path: Path
-) -> None:
-    """The emulator's URL and its demo app's credentials, as the quick start exports them."""
-    monkeypatch.setenv("ATLASSIAN_AUTH_URL", atlassian_emulator_url)
-    monkeypatch.setenv("ATLASSIAN_API_URL", atlassian_emulator_url)
-    monkeypatch.setenv("ATLASSIAN_CLIENT_ID", DEFAULT_CLIENT_ID)
-    monkeypatch.setenv("ATLASSIAN_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
+def served_environment(quickstart_environment: None) -> None:
+    """The emulator's URL and its demo app's credentials, as the quick start exports them, and
+    the hooks example's audit emptied."""
     sign_in_hooks.audit.clear()
 
 
@@ -66,8 +56,7 @@ def _landing(answer: httpx2.Response) -> dict[str, list[str]]:
 def test_the_hooks_record_a_newcomer_their_sign_ins_and_their_sign_out(
     atlassian_emulator: AtlassianEmulator,
 ) -> None:
-    app = load_example("hooked_app").app
-    with TestClient(app, follow_redirects=False) as client:
+    with started_example("hooked_app") as client:
         sign_in(client, atlassian_emulator)
         sign_in(client, atlassian_emulator)
         user_id = client.get(f"{PREFIX}/auth/session").json()["user"]["id"]
@@ -90,8 +79,7 @@ def test_the_hooks_refuse_an_outsider_and_an_unverified_address(
         account_id="557058:unverified-1", name="Una", email="una@example.com", email_verified=False
     )
     atlassian_emulator.users.extend([outsider, unverified])
-    app = load_example("hooked_app").app
-    with TestClient(app, follow_redirects=False) as client:
+    with started_example("hooked_app") as client:
         refused = _landing(_callback(client, atlassian_emulator, user=outsider))
         unverified_landing = _landing(_callback(client, atlassian_emulator, user=unverified))
 
@@ -107,8 +95,7 @@ def test_the_hooks_refuse_an_outsider_and_an_unverified_address(
 def test_the_internal_tool_lets_in_only_people_of_its_site(
     atlassian_emulator: AtlassianEmulator,
 ) -> None:
-    app = load_example("internal_tool").app
-    with TestClient(app, follow_redirects=False) as client:
+    with started_example("internal_tool") as client:
         refused = _callback(client, atlassian_emulator, site_ids=[WIKI_SITE])
         assert _landing(refused) == {"error": ["site_not_allowed"]}
         assert client.get("/api/whoami").status_code == 401

@@ -5,32 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from kavach_fastapi.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, AtlassianEmulator
+from kavach_fastapi.emulator import AtlassianEmulator
 from kavach_fastapi.testing import sign_in
 
-from .conftest import EXAMPLES, load_example
-
-
-@pytest.fixture
-def quickstart_environment(
-    monkeypatch: pytest.MonkeyPatch, atlassian_emulator_url: str, tmp_path: Path
-) -> None:
-    """What the quick start exports: the emulator's URL and its demo app's credentials."""
-    monkeypatch.setenv("ATLASSIAN_AUTH_URL", atlassian_emulator_url)
-    monkeypatch.setenv("ATLASSIAN_API_URL", atlassian_emulator_url)
-    monkeypatch.setenv("ATLASSIAN_CLIENT_ID", DEFAULT_CLIENT_ID)
-    monkeypatch.setenv("ATLASSIAN_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
+from .conftest import EXAMPLES, started_example
 
 
 @pytest.mark.usefixtures("quickstart_environment")
 def test_quick_start_app_signs_in_and_answers_me(
     atlassian_emulator: AtlassianEmulator, tmp_path: Path
 ) -> None:
-    app = load_example("quickstart_app").app
-
-    with TestClient(app, follow_redirects=False) as client:
+    with started_example("quickstart_app") as client:
         before = client.get("/me")
         sign_in(client, atlassian_emulator, redirect_to="/me")
         after = client.get("/me")
@@ -48,9 +34,7 @@ def test_quick_start_app_signs_in_and_answers_me(
 def test_quick_start_app_lands_on_a_page_it_has_when_no_redirect_to_is_given(
     atlassian_emulator: AtlassianEmulator,
 ) -> None:
-    app = load_example("quickstart_app").app
-
-    with TestClient(app, follow_redirects=False) as client:
+    with started_example("quickstart_app") as client:
         landed = sign_in(client, atlassian_emulator, redirect_to=None)
         page = client.get(landed.headers["location"])
 
@@ -61,9 +45,7 @@ def test_quick_start_app_lands_on_a_page_it_has_when_no_redirect_to_is_given(
 
 @pytest.mark.usefixtures("quickstart_environment")
 def test_quick_start_authorize_url_leads_to_the_emulator(atlassian_emulator_url: str) -> None:
-    app = load_example("quickstart_app").app
-
-    with TestClient(app, follow_redirects=False) as client:
+    with started_example("quickstart_app") as client:
         answer = client.get("/api/kavach/auth/oauth/authorize/atlassian?redirect_to=/me")
 
     assert answer.status_code == 302

@@ -35,8 +35,10 @@ def app(atlassian_emulator: AtlassianEmulator, tmp_path: Path) -> FastAPI:
 
 
 @pytest.fixture
-def ada(app: FastAPI) -> Iterator[TestClient]:
+def ada(app: FastAPI, atlassian_emulator: AtlassianEmulator) -> Iterator[TestClient]:
+    """A browser of the started app, Ada (the emulator's first person) signed in."""
     with TestClient(app, follow_redirects=False) as client:
+        sign_in(client, atlassian_emulator)
         yield client
 
 
@@ -47,17 +49,27 @@ def browser_beside(client: TestClient) -> TestClient:
     return other
 
 
+@pytest.fixture
+def grace(ada: TestClient, atlassian_emulator: AtlassianEmulator) -> Iterator[TestClient]:
+    """A browser beside Ada's, Grace (the emulator's second person, an admin) signed in."""
+    with browser_beside(ada) as client:
+        sign_in(client, atlassian_emulator, user=atlassian_emulator.users[1])
+        yield client
+
+
+def user_id(client: TestClient) -> str:
+    """The id of the person signed in on ``client``."""
+    return str(client.get(f"{PREFIX}/auth/session").json()["user"]["id"])
+
+
 def test_an_admin_signs_a_person_out_of_every_device(
-    ada: TestClient, atlassian_emulator: AtlassianEmulator
+    ada: TestClient, grace: TestClient, atlassian_emulator: AtlassianEmulator
 ) -> None:
-    sign_in(ada, atlassian_emulator)
-    with browser_beside(ada) as adas_phone, browser_beside(ada) as grace:
+    with browser_beside(ada) as adas_phone:
         sign_in(adas_phone, atlassian_emulator)
-        sign_in(grace, atlassian_emulator, user=atlassian_emulator.users[1])
-        ada_id = ada.get(f"{PREFIX}/auth/session").json()["user"]["id"]
         assert len(ada.get(SESSIONS).json()) == 2
 
-        response = grace.post(f"/admin/users/{ada_id}/sign-out-everywhere")
+        response = grace.post(f"/admin/users/{user_id(ada)}/sign-out-everywhere")
 
         assert response.json() == {"ended": 2}
         assert ada.get(SESSIONS).status_code == 401
@@ -65,25 +77,17 @@ def test_an_admin_signs_a_person_out_of_every_device(
         assert grace.get(SESSIONS).status_code == 200
 
 
-def test_only_admins_may_sign_people_out(
-    ada: TestClient, atlassian_emulator: AtlassianEmulator
-) -> None:
-    sign_in(ada, atlassian_emulator)
-    with browser_beside(ada) as grace:
-        sign_in(grace, atlassian_emulator, user=atlassian_emulator.users[1])
-        grace_id = grace.get(f"{PREFIX}/auth/session").json()["user"]["id"]
+def test_only_admins_may_sign_people_out(ada: TestClient, grace: TestClient) -> None:
+    response = ada.post(f"/admin/users/{user_id(grace)}/sign-out-everywhere")
 
-        response = ada.post(f"/admin/users/{grace_id}/sign-out-everywhere")
-
-        assert response.status_code == 403
-        assert grace.get(SESSIONS).status_code == 200
+    assert response.status_code == 403
+    assert grace.get(SESSIONS).status_code == 200
 
 
 def test_a_person_signs_out_their_other_devices(
     ada: TestClient, atlassian_emulator: AtlassianEmulator
 ) -> None:
     """The page's walk-through: list, see "this device", sign out the others."""
-    sign_in(ada, atlassian_emulator)
     with browser_beside(ada) as phone:
         sign_in(phone, atlassian_emulator)
         sessions = ada.get(SESSIONS).json()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Page, Route, expect
+from typing_extensions import Unpack
 
 from kavach_fastapi.emulator.config import EmulatedSite, EmulatedUser, default_sites, default_users
 
@@ -31,50 +33,37 @@ def open_consent(page: Page) -> None:
     expect(page.locator("#accept")).to_be_visible()
 
 
-def choose(
-    page: Page,
-    *,
-    account: EmulatedUser | None = None,
-    grant: Collection[EmulatedSite] | None = None,
-) -> None:
-    """On the consent page, pick the account to sign in as and the sites to grant."""
-    if account is not None:
-        page.locator(f'input[name="account_id"][value="{account.account_id}"]').check()
-    if grant is not None:
-        granted = {site.id for site in grant}
-        for site in SITES:
-            checkbox = page.locator(f'input[name="site_id"][value="{site.id}"]')
-            checkbox.set_checked(site.id in granted)
-
-
 def land(page: Page) -> None:
     """Wait until the browser is back on the demo's home page and it has drawn itself."""
     page.wait_for_url(lambda url: path_of(url) == "/")
     expect(page.locator("#signed-in, #signed-out").locator("visible=true")).to_have_count(1)
 
 
-def accept(
-    page: Page,
-    *,
-    account: EmulatedUser | None = None,
-    grant: Collection[EmulatedSite] | None = None,
-) -> None:
-    """Press Accept on the consent page and wait to be signed in on the demo."""
-    choose(page, account=account, grant=grant)
+class Choice(TypedDict, total=False):
+    """What a person picks on the consent page; left out, the page's defaults (Ada, every site)."""
+
+    account: EmulatedUser
+    grant: Collection[EmulatedSite]
+
+
+def accept(page: Page, **choice: Unpack[Choice]) -> None:
+    """Pick ``choice`` on the consent page, press Accept and wait to be signed in on the demo."""
+    if "account" in choice:
+        page.locator(f'input[name="account_id"][value="{choice["account"].account_id}"]').check()
+    if "grant" in choice:
+        granted = {site.id for site in choice["grant"]}
+        for site in SITES:
+            checkbox = page.locator(f'input[name="site_id"][value="{site.id}"]')
+            checkbox.set_checked(site.id in granted)
     page.locator("#accept").click()
     land(page)
     expect(page.locator("#signed-in")).to_be_visible()
 
 
-def sign_in(
-    page: Page,
-    *,
-    account: EmulatedUser | None = None,
-    grant: Collection[EmulatedSite] | None = None,
-) -> None:
+def sign_in(page: Page, **choice: Unpack[Choice]) -> None:
     """Sign in through the consent page (by default as Ada, granting every site)."""
     open_consent(page)
-    accept(page, account=account, grant=grant)
+    accept(page, **choice)
 
 
 def hold_callback(page: Page) -> str:

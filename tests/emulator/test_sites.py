@@ -30,27 +30,34 @@ async def test_a_site_with_two_products_is_listed_once_per_product_with_that_pro
     assert {entry["name"] for entry in entries} == {"Acme Engineering"}
 
 
-async def test_a_site_is_listed_only_for_the_products_the_scopes_reach(flow: Flow) -> None:
+@pytest.mark.parametrize(
+    ("scope", "jira_scopes", "wiki_scopes"),
+    [
+        pytest.param(
+            "read:me read:servicedesk-request read:confluence-user",
+            ["read:servicedesk-request"],
+            ["read:confluence-user"],
+            id="classic-scopes",
+        ),
+        pytest.param(
+            "read:me read:user:jira read:space:confluence",
+            ["read:user:jira"],
+            ["read:space:confluence"],
+            id="granular-scopes",
+        ),
+    ],
+)
+async def test_a_site_is_listed_only_for_the_products_the_scopes_reach_with_those_scopes(
+    flow: Flow, scope: str, jira_scopes: list[str], wiki_scopes: list[str]
+) -> None:
     jira, wiki = flow.emu.sites
-    tokens = await flow.sign_in(scope="read:me read:servicedesk-request read:confluence-user")
+    tokens = await flow.sign_in(scope=scope)
 
     entries = (await flow.get(RESOURCES, tokens["access_token"])).json()
 
     assert [(entry["id"], entry["scopes"]) for entry in entries] == [
-        (jira.id, ["read:servicedesk-request"]),
-        (wiki.id, ["read:confluence-user"]),
-    ]
-
-
-async def test_granular_scopes_are_listed_on_their_products_entry(flow: Flow) -> None:
-    jira, wiki = flow.emu.sites
-    tokens = await flow.sign_in(scope="read:me read:user:jira read:space:confluence")
-
-    entries = (await flow.get(RESOURCES, tokens["access_token"])).json()
-
-    assert [(entry["id"], entry["scopes"]) for entry in entries] == [
-        (jira.id, ["read:user:jira"]),
-        (wiki.id, ["read:space:confluence"]),
+        (jira.id, jira_scopes),
+        (wiki.id, wiki_scopes),
     ]
 
 

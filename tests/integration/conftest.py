@@ -1,12 +1,13 @@
-"""An app with the router at ``/api/kavach``, Atlassian faked at the transport, and helpers.
+"""An app with the router at ``/api/kavach``, signing in at the Atlassian emulator, and helpers.
 
 The app's database is the ``db`` fixture (a SQLite file, then the run's PostgreSQL database), so
-every test that uses ``app`` or ``client`` runs on both. ``build_app``, ``count_rows`` and
-``execute`` also take a plain ``Path`` to a SQLite file, as the security suite uses them.
+every test that uses ``client`` runs on both. ``count_rows`` and ``execute`` also take a plain
+``Path`` to a SQLite file, as the security suite uses them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -20,13 +21,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
-from kavach_fastapi import (
-    AtlassianProvider,
-    OAuthProvider,
-    atlassian_provider,
-    kavach_router,
-)
-from kavach_fastapi.emulator import AtlassianEmulator
+from kavach_fastapi import AtlassianProvider, OAuthProvider, atlassian_provider, kavach_router
+from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser
 from kavach_fastapi.testing import emulator_provider, emulator_transport
 from kavach_fastapi.testing import sign_in as emulator_sign_in
 
@@ -36,7 +32,6 @@ from ..support.apps import app_with
 from ..support.apps import register_callback as served_register_callback
 from ..support.browser import AUTHORIZE, CALLBACK, PREFIX
 from ..support.servers import uvicorn_workers
-from .fake_atlassian import CLIENT_SECRET, FakeAtlassian
 
 # PREFIX, AUTHORIZE and CALLBACK live in tests.support.browser; the tests import them from here.
 __all__ = ["AUTHORIZE", "CALLBACK", "PREFIX"]
@@ -50,47 +45,33 @@ def database_url(database: Path | TestDatabase) -> str:
 
 
 def fake_provider() -> AtlassianProvider:
-    """The Atlassian provider of the test app, talking to :class:`FakeAtlassian`."""
+    """An Atlassian provider at hosts that do not exist, for tests that never sign in."""
     return atlassian_provider(
-        "test-client-id", CLIENT_SECRET, auth_url="https://auth.test", api_url="https://api.test"
-    )
-
-
-def build_app(
-    database: Path | TestDatabase,
-    fake: FakeAtlassian,
-    *,
-    providers: Sequence[OAuthProvider] | None = None,
-    **options: Any,
-) -> FastAPI:
-    """An app like a user's (``tests.support.apps``): the router, plus the user routes.
-
-    ``providers`` defaults to :func:`fake_provider` alone.
-    """
-    options.setdefault("secret", SECRET)
-    return app_with(
-        kavach_router(
-            providers or [fake_provider()],
-            database_url=database_url(database),
-            http_transport=fake.transport(),
-            **options,
-        )
+        "test-client-id",
+        "test-client-secret",
+        auth_url="https://auth.test",
+        api_url="https://api.test",
     )
 
 
 def emulated_app(
-    database: Path | TestDatabase, emulator: AtlassianEmulator, **options: Any
+    database: Path | TestDatabase,
+    emulator: AtlassianEmulator,
+    *,
+    providers: Sequence[OAuthProvider] | None = None,
+    **options: Any,
 ) -> FastAPI:
-    """The same app, signing in against ``emulator`` in-process instead of `FakeAtlassian`.
+    """An app like a user's (``tests.support.apps``), signing in against ``emulator`` in-process.
 
-    The emulator is kept on ``app.state.emulator`` for :func:`sign_in_at_emulator`.
+    ``providers`` defaults to the emulator's (`emulator_provider`). The emulator is kept on
+    ``app.state.emulator`` for :func:`sign_in` and :func:`approve`.
     """
     options.setdefault("secret", SECRET)
+    options.setdefault("http_transport", emulator_transport(emulator))
     app = app_with(
         kavach_router(
-            [emulator_provider(emulator)],
+            providers or [emulator_provider(emulator)],
             database_url=database_url(database),
-            http_transport=emulator_transport(emulator),
             **options,
         )
     )
@@ -98,37 +79,63 @@ def emulated_app(
     return app
 
 
-def sign_in_at_emulator(client: TestClient, redirect_to: str = "/") -> Response:
-    """A whole sign-in through the emulator of an :func:`emulated_app`; the callback's answer."""
+def emulator_of(client: TestClient) -> AtlassianEmulator:
+    """The emulator an :func:`emulated_app` signs in against."""
     emulator: AtlassianEmulator = client.app.state.emulator  # type: ignore[attr-defined]
-    return emulator_sign_in(client, emulator, redirect_to=redirect_to)
+    return emulator
+
+
+def sign_in(
+    client: TestClient,
+    redirect_to: str | None = None,
+    *,
+    user: EmulatedUser | None = None,
+    provider: str = "atlassian",
+) -> Response:
+    """A whole successful sign-in through the emulator of an :func:`emulated_app`, as ``user``
+    (the emulator's first person by default); the callback's answer."""
+    emulator = emulator_of(client)
+    return emulator_sign_in(client, emulator, user=user, redirect_to=redirect_to, provider=provider)
+
+
+def sign_in_at_emulator(client: TestClient, redirect_to: str = "/") -> Response:
+    """:func:`sign_in` with ``redirect_to`` (``/`` unless given)."""
+    return sign_in(client, redirect_to)
 
 
 def start_sign_in(client: TestClient, redirect_to: str | None = None) -> str:
-    """Call the authorize endpoint; return the state from the consent URL."""
+    """Call the authorize endpoint; return the consent URL it sends the browser to."""
     params = {"redirect_to": redirect_to} if redirect_to is not None else {}
     response = client.get(AUTHORIZE, params=params)
     assert response.status_code == 302, response.text
-    return consent_params(response)["state"]
+    return str(response.headers["location"])
 
 
 def consent_params(response: Response) -> dict[str, str]:
     """The query of the consent URL an authorize answer points at."""
-    query = parse_qs(urlsplit(response.headers["location"]).query)
-    return {key: values[0] for key, values in query.items()}
+    return query_of(response.headers["location"])
 
 
-def finish_sign_in(client: TestClient, state: str, **params: str) -> Response:
-    """Come back from the consent page with a code (or what ``params`` say)."""
-    query = {"state": state, "code": "authorization-code-1", **params}
-    return client.get(CALLBACK, params=query)
+def query_of(url: str) -> dict[str, str]:
+    """The query of a URL, one value a name."""
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
 
 
-def sign_in(client: TestClient, redirect_to: str | None = None) -> Response:
-    """A whole successful sign-in; returns the callback's answer."""
-    response = finish_sign_in(client, start_sign_in(client, redirect_to))
-    assert response.status_code == 303, response.text
-    return response
+def approve(client: TestClient, consent_url: str) -> dict[str, str]:
+    """Press Accept on the emulator's consent page; the query (code and state) it sends back."""
+    return query_of(asyncio.run(emulator_of(client).approve(consent_url)))
+
+
+def decline(client: TestClient, consent_url: str) -> Response:
+    """Press Decline on the emulator's consent page and come back; the callback's answer."""
+    declined = asyncio.run(emulator_of(client).decline(consent_url))
+    return client.get(CALLBACK, params=query_of(declined))
+
+
+def finish_sign_in(client: TestClient, consent_url: str, **params: str) -> Response:
+    """Accept at the emulator and come back to the callback, with ``params`` changing the query
+    (another ``state``, an ``iss``)."""
+    return client.get(CALLBACK, params={**approve(client, consent_url), **params})
 
 
 @contextmanager
@@ -174,24 +181,15 @@ def execute(database: Path | TestDatabase, sql: str, *args: Any, **params: Any) 
 
 
 @pytest.fixture
-def fake() -> FakeAtlassian:
-    return FakeAtlassian()
+def emu(atlassian_emulator: AtlassianEmulator) -> AtlassianEmulator:
+    """The test's fresh emulator (the plugin's ``atlassian_emulator``), under a short name."""
+    return atlassian_emulator
 
 
 @pytest.fixture
-def emu() -> AtlassianEmulator:
-    """The emulator an :func:`emulated_app` signs in against."""
-    return AtlassianEmulator()
-
-
-@pytest.fixture
-def app(db: TestDatabase, fake: FakeAtlassian) -> FastAPI:
-    return build_app(db, fake)
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, follow_redirects=False) as test_client:
+def client(db: TestDatabase, emu: AtlassianEmulator) -> Iterator[TestClient]:
+    """A browser of an :func:`emulated_app` on the test's database, its lifespan run."""
+    with TestClient(emulated_app(db, emu), follow_redirects=False) as test_client:
         yield test_client
 
 

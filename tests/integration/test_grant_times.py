@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from ..databases import TestDatabase, ago
 from .token_harness import (
-    build_harness,
     expire_access_token,
-    running,
+    revoke_the_grant_that_worked,
     sign_in,
+    signed_in,
     the_account,
     token_of,
     update_account,
@@ -20,9 +20,8 @@ from .token_harness import (
 
 
 async def test_a_first_sign_in_dates_the_grant_now(db: TestDatabase) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db):
+        pass
 
     row = the_account(db)
     assert row["granted_at"] > ago(minutes=5)
@@ -30,9 +29,7 @@ async def test_a_first_sign_in_dates_the_grant_now(db: TestDatabase) -> None:
 
 
 async def test_signing_in_again_while_the_grant_lives_keeps_its_start(db: TestDatabase) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         started = ago(days=200)
         update_account(db, granted_at=started)
 
@@ -42,9 +39,7 @@ async def test_signing_in_again_while_the_grant_lives_keeps_its_start(db: TestDa
 
 
 async def test_a_refresh_moves_the_idle_clock_and_not_the_grant_start(db: TestDatabase) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         started = ago(days=200)
         update_account(db, granted_at=started, updated_at=ago(days=40))
         expire_access_token(db)
@@ -60,16 +55,12 @@ async def test_a_refresh_moves_the_idle_clock_and_not_the_grant_start(db: TestDa
 async def test_signing_in_after_atlassian_ended_the_grant_starts_a_new_one(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu)
+    async with signed_in(db) as (harness, client):
         update_account(db, granted_at=ago(days=200))
-        emu.revoke_grant(emu.users[0].account_id)
-        expire_access_token(db)
+        await revoke_the_grant_that_worked(harness, client)
         assert (await client.get("/token")).status_code == 401
 
-        await sign_in(client, emu)
+        await sign_in(client, harness.emu)
 
     assert the_account(db)["granted_at"] > ago(minutes=5)
 
@@ -77,9 +68,7 @@ async def test_signing_in_after_atlassian_ended_the_grant_starts_a_new_one(
 async def test_disconnecting_keeps_the_grant_start_as_atlassian_keeps_the_grant(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, client):
         started = ago(days=100)
         update_account(db, granted_at=started)
         gone = await client.delete("/api/kavach/auth/oauth/accounts/atlassian")

@@ -8,9 +8,12 @@ SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 import pytest
+from fastapi.testclient import TestClient
 
 from kavach_fastapi import (
     ConfigurationError,
@@ -44,8 +47,46 @@ WIKI = "6b8e4d2c-3a1f-4e9b-a7c6-5f0d1e2b3c4a"
 SIGNED_IN = {"kavach_users": 1, "kavach_accounts": 1, "kavach_sessions": 1}
 
 
+Event = TypeVar("Event")
+
+
 class HookError(RuntimeError):
     pass
+
+
+def assert_sign_in_fails_leaving_nothing(
+    db: TestDatabase, emulator: AtlassianEmulator, hooks: KavachHooks
+) -> None:
+    """Sign in through an app with ``hooks``: the callback lands on ``sign_in_failed``, the
+    browser is not signed in, and no user, account or session is left in the database."""
+    with started(policy_app(db, emulator, hooks=hooks)) as client:
+        answer = try_sign_in(client, emulator)
+        assert landing_query(answer) == {"error": "sign_in_failed"}
+        assert client.get("/me").status_code == 401
+    assert row_counts(db) == NOTHING
+
+
+def assert_reauth_required_once_the_grant_is_revoked(
+    client: TestClient, db: TestDatabase, emulator: AtlassianEmulator
+) -> None:
+    """Ada revokes the grant at Atlassian and her token ages: ``/token`` answers 401
+    ``reauth_required``."""
+    emulator.revoke_grant(ADA)
+    db.execute(
+        "UPDATE kavach_accounts SET access_token_expires_at = :at",
+        at=utcnow() - timedelta(minutes=5),
+    )
+    answer = client.get("/token")
+    assert (answer.status_code, answer.json()["error"]["code"]) == (401, "reauth_required")
+
+
+def noting_in(events: list[Event]) -> Callable[[Event], Awaitable[None]]:
+    """A hook that notes every event it hears in ``events``."""
+
+    async def note(event: Event) -> None:
+        events.append(event)
+
+    return note
 
 
 def test_before_sign_in_sees_the_profile_and_the_merged_sites_and_lets_the_person_in(
@@ -120,13 +161,10 @@ def test_a_raising_before_sign_in_ends_the_sign_in_cleanly_and_logs_without_toke
     async def broken(candidate: SignInCandidate) -> Refuse | None:
         raise HookError("the team directory is down")
 
-    app = policy_app(db, atlassian_emulator, hooks=KavachHooks(before_sign_in=broken))
-    with caplog.at_level(logging.INFO, logger="kavach_fastapi"), started(app) as client:
-        answer = try_sign_in(client, atlassian_emulator)
-        assert landing_query(answer) == {"error": "sign_in_failed"}
-        assert client.get("/me").status_code == 401
+    with caplog.at_level(logging.INFO, logger="kavach_fastapi"):
+        hooks = KavachHooks(before_sign_in=broken)
+        assert_sign_in_fails_leaving_nothing(db, atlassian_emulator, hooks)
 
-    assert row_counts(db) == NOTHING
     assert "kavach hook before_sign_in failed: HookError: the team directory is down" in caplog.text
     assert "Traceback" not in caplog.text
     tokens = [*atlassian_emulator.state.access_tokens, *atlassian_emulator.state.refresh_tokens]
@@ -140,10 +178,8 @@ def test_a_before_sign_in_returning_something_else_than_refuse_or_none_fails_clo
     async def sloppy(candidate: SignInCandidate) -> Refuse | None:
         return False  # type: ignore[return-value]
 
-    app = policy_app(db, atlassian_emulator, hooks=KavachHooks(before_sign_in=sloppy))
-    with started(app) as client:
-        assert landing_query(try_sign_in(client, atlassian_emulator)) == {"error": "sign_in_failed"}
-    assert row_counts(db) == NOTHING
+    hooks = KavachHooks(before_sign_in=sloppy)
+    assert_sign_in_fails_leaving_nothing(db, atlassian_emulator, hooks)
 
 
 def test_user_created_runs_once_and_signed_in_at_every_sign_in(
@@ -151,14 +187,7 @@ def test_user_created_runs_once_and_signed_in_at_every_sign_in(
 ) -> None:
     created: list[SignInEvent] = []
     signed_in: list[SignInEvent] = []
-
-    async def on_created(event: SignInEvent) -> None:
-        created.append(event)
-
-    async def on_signed_in(event: SignInEvent) -> None:
-        signed_in.append(event)
-
-    hooks = KavachHooks(user_created=on_created, signed_in=on_signed_in)
+    hooks = KavachHooks(user_created=noting_in(created), signed_in=noting_in(signed_in))
     app = policy_app(db, atlassian_emulator, hooks=hooks)
     with started(app) as client:
         sign_in(client, atlassian_emulator)
@@ -181,13 +210,10 @@ def test_a_raising_user_created_undoes_the_new_user_account_and_session(
     async def broken(event: SignInEvent) -> None:
         raise HookError("could not create the billing customer")
 
-    app = policy_app(db, atlassian_emulator, hooks=KavachHooks(user_created=broken))
-    with caplog.at_level(logging.ERROR, logger="kavach_fastapi"), started(app) as client:
-        answer = try_sign_in(client, atlassian_emulator)
-        assert landing_query(answer) == {"error": "sign_in_failed"}
-        assert client.get("/me").status_code == 401
+    with caplog.at_level(logging.ERROR, logger="kavach_fastapi"):
+        hooks = KavachHooks(user_created=broken)
+        assert_sign_in_fails_leaving_nothing(db, atlassian_emulator, hooks)
 
-    assert row_counts(db) == NOTHING
     assert "kavach hook user_created failed: HookError" in caplog.text
 
 
@@ -218,22 +244,11 @@ def test_reauth_needed_hears_of_a_revoked_grant(
     db: TestDatabase, atlassian_emulator: AtlassianEmulator
 ) -> None:
     events: list[ReauthEvent] = []
-
-    async def on_reauth(event: ReauthEvent) -> None:
-        events.append(event)
-
-    app = policy_app(db, atlassian_emulator, hooks=KavachHooks(reauth_needed=on_reauth))
+    app = policy_app(db, atlassian_emulator, hooks=KavachHooks(reauth_needed=noting_in(events)))
     with started(app) as client:
         sign_in(client, atlassian_emulator)
         user_id = client.get("/me").json()["id"]
-        atlassian_emulator.revoke_grant(ADA)
-        db.execute(
-            "UPDATE kavach_accounts SET access_token_expires_at = :at",
-            at=utcnow() - timedelta(minutes=5),
-        )
-        answer = client.get("/token")
-        assert answer.status_code == 401
-        assert answer.json()["error"]["code"] == "reauth_required"
+        assert_reauth_required_once_the_grant_is_revoked(client, db, atlassian_emulator)
         assert client.get("/token").status_code == 401  # marked: the hook is not heard twice
 
     assert events == [ReauthEvent(user_id, "atlassian", "grant_revoked")]
@@ -248,15 +263,8 @@ def test_a_raising_reauth_needed_hook_is_logged_and_the_answer_stays_reauth_requ
     app = policy_app(db, atlassian_emulator, hooks=KavachHooks(reauth_needed=broken))
     with caplog.at_level(logging.ERROR, logger="kavach_fastapi"), started(app) as client:
         sign_in(client, atlassian_emulator)
-        atlassian_emulator.revoke_grant(ADA)
-        db.execute(
-            "UPDATE kavach_accounts SET access_token_expires_at = :at",
-            at=utcnow() - timedelta(minutes=5),
-        )
-        answer = client.get("/token")
+        assert_reauth_required_once_the_grant_is_revoked(client, db, atlassian_emulator)
 
-    assert answer.status_code == 401
-    assert answer.json()["error"]["code"] == "reauth_required"
     assert "kavach hook reauth_needed failed: HookError: mailer down" in caplog.text
 
 

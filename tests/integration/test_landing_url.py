@@ -7,17 +7,18 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from kavach_fastapi.emulator import AtlassianEmulator
+
 from ..databases import TestDatabase
-from .conftest import PREFIX, build_app, finish_sign_in, sign_in, start_sign_in
-from .fake_atlassian import FakeAtlassian
+from .conftest import PREFIX, emulated_app, finish_sign_in, sign_in, start_sign_in
 
 SIGN_OUT = f"{PREFIX}/auth/sign-out"
 FORM = {"sec-fetch-mode": "navigate", "sec-fetch-site": "same-origin", "accept": "text/html"}
 
 
 @pytest.fixture
-def client(db: TestDatabase, fake: FakeAtlassian) -> Iterator[TestClient]:
-    with TestClient(build_app(db, fake, landing_url="/me"), follow_redirects=False) as client:
+def client(db: TestDatabase, emu: AtlassianEmulator) -> Iterator[TestClient]:
+    with TestClient(emulated_app(db, emu, landing_url="/me"), follow_redirects=False) as client:
         yield client
 
 
@@ -39,19 +40,17 @@ def test_a_redirect_to_still_wins_over_the_landing_url(client: TestClient) -> No
 def test_a_callback_for_an_unknown_sign_in_lands_on_the_landing_url_with_the_error(
     client: TestClient,
 ) -> None:
-    start_sign_in(client)
-
-    answer = finish_sign_in(client, "not-a-state-we-made")
+    answer = finish_sign_in(client, start_sign_in(client), state="not-a-state-we-made")
 
     assert answer.headers["location"] == "/me?error=invalid_state"
 
 
 def test_the_landing_url_setting_is_read_from_the_environment(
-    db: TestDatabase, fake: FakeAtlassian, monkeypatch: pytest.MonkeyPatch
+    db: TestDatabase, emu: AtlassianEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KAVACH_LANDING_URL", "/maybe")
 
-    with TestClient(build_app(db, fake), follow_redirects=False) as client:
+    with TestClient(emulated_app(db, emu), follow_redirects=False) as client:
         assert sign_in(client).headers["location"] == "/maybe"
 
 

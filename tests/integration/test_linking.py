@@ -13,36 +13,36 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser
+from kavach_fastapi.testing import emulator_provider
+
 from ..databases import TestDatabase
-from .conftest import PREFIX, build_app, consent_params, fake_provider, sign_in
-from .fake_atlassian import FakeAtlassian
+from .conftest import emulated_app, sign_in
 
 OTHER_ACCOUNT = "712020:bbbbbbbb-0000-0000-0000-000000000002"
 THIRD_ACCOUNT = "712020:cccccccc-0000-0000-0000-000000000003"
 SECOND_PROVIDER = "second-idp"
-"""Another sign-in provider (the fake Atlassian under another id), for linking across providers."""
+"""Another sign-in provider (the emulated Atlassian under another id), for linking across providers."""
 
 
 @pytest.fixture
-def two_providers(db: TestDatabase, fake: FakeAtlassian) -> Iterator[TestClient]:
+def two_providers(db: TestDatabase, emu: AtlassianEmulator) -> Iterator[TestClient]:
     """A browser of an app with two providers: Atlassian and a second one."""
-    atlassian = fake_provider()
+    atlassian = emulator_provider(emu)
     second = replace(atlassian, id=SECOND_PROVIDER, name="Second IdP")
-    app = build_app(db, fake, providers=[atlassian, second])
+    app = emulated_app(db, emu, providers=[atlassian, second])
     with TestClient(app, follow_redirects=False) as client:
         yield client
 
 
-def sign_in_with(client: TestClient, provider: str) -> None:
-    """A whole successful sign-in with the provider of that id."""
-    started = client.get(f"{PREFIX}/auth/oauth/authorize/{provider}")
-    assert started.status_code == 302, started.text
-    state = consent_params(started)["state"]
-    finished = client.get(
-        f"{PREFIX}/auth/oauth/callback/{provider}", params={"state": state, "code": "code-2"}
+def someone(emulator: AtlassianEmulator, account_id: str, **profile: Any) -> EmulatedUser:
+    """Another person with an Atlassian account (Ada's name and email unless ``profile`` says
+    otherwise), who can now sign in at the emulator."""
+    person = EmulatedUser(
+        account_id=account_id, **{"name": "Ada Lovelace", "email": "ada@example.com", **profile}
     )
-    assert finished.status_code == 303, finished.text
-    assert "error=" not in finished.headers["location"], finished.headers["location"]
+    emulator.users.append(person)
+    return person
 
 
 def signed_in_user_id(client: TestClient) -> str:
@@ -59,12 +59,12 @@ def test_a_new_atlassian_account_makes_a_new_user(client: TestClient, db: TestDa
 
 
 def test_the_same_account_is_the_same_user_even_when_its_email_changes(
-    client: TestClient, fake: FakeAtlassian
+    client: TestClient, emu: AtlassianEmulator
 ) -> None:
     sign_in(client)
     first = signed_in_user_id(client)
 
-    fake.set_profile(email="ada@newmail.example")
+    emu.users[0].email = "ada@newmail.example"
     sign_in(client)
 
     assert signed_in_user_id(client) == first
@@ -72,21 +72,25 @@ def test_the_same_account_is_the_same_user_even_when_its_email_changes(
 
 
 def then_another_account_with_adas_email(
-    client: TestClient, fake: FakeAtlassian, second_sign_in: Callable[[TestClient], object]
+    client: TestClient,
+    emu: AtlassianEmulator,
+    second_sign_in: Callable[[TestClient, EmulatedUser], object],
 ) -> str:
     """Ada signs in; then an account of someone else with her email, verified, through
     ``second_sign_in``. Returns Ada's user id."""
     sign_in(client)
     first = signed_in_user_id(client)
-    fake.set_profile(account_id=OTHER_ACCOUNT, email="ADA@Example.com", email_verified=True)
-    second_sign_in(client)
+    other = someone(emu, OTHER_ACCOUNT, email="ADA@Example.com", email_verified=True)
+    second_sign_in(client, other)
     return first
 
 
 def test_a_second_account_of_the_same_provider_never_joins_a_user_by_email(
-    client: TestClient, db: TestDatabase, fake: FakeAtlassian
+    client: TestClient, db: TestDatabase, emu: AtlassianEmulator
 ) -> None:
-    first = then_another_account_with_adas_email(client, fake, sign_in)
+    first = then_another_account_with_adas_email(
+        client, emu, lambda browser, user: sign_in(browser, user=user)
+    )
 
     assert signed_in_user_id(client) != first
     assert db.count("kavach_users") == 2
@@ -94,10 +98,12 @@ def test_a_second_account_of_the_same_provider_never_joins_a_user_by_email(
 
 
 def test_verified_emails_on_both_sides_join_accounts_of_different_providers(
-    two_providers: TestClient, db: TestDatabase, fake: FakeAtlassian
+    two_providers: TestClient, db: TestDatabase, emu: AtlassianEmulator
 ) -> None:
     first = then_another_account_with_adas_email(
-        two_providers, fake, lambda browser: sign_in_with(browser, SECOND_PROVIDER)
+        two_providers,
+        emu,
+        lambda browser, user: sign_in(browser, user=user, provider=SECOND_PROVIDER),
     )
 
     assert signed_in_user_id(two_providers) == first
@@ -106,15 +112,13 @@ def test_verified_emails_on_both_sides_join_accounts_of_different_providers(
 
 
 def test_a_user_with_an_account_of_each_provider_is_not_joined_again(
-    two_providers: TestClient, db: TestDatabase, fake: FakeAtlassian
+    two_providers: TestClient, db: TestDatabase, emu: AtlassianEmulator
 ) -> None:
     sign_in(two_providers)
-    fake.set_profile(account_id=OTHER_ACCOUNT)
-    sign_in_with(two_providers, SECOND_PROVIDER)
+    sign_in(two_providers, user=someone(emu, OTHER_ACCOUNT), provider=SECOND_PROVIDER)
     first = signed_in_user_id(two_providers)
 
-    fake.set_profile(account_id=THIRD_ACCOUNT)
-    sign_in_with(two_providers, SECOND_PROVIDER)
+    sign_in(two_providers, user=someone(emu, THIRD_ACCOUNT), provider=SECOND_PROVIDER)
 
     assert signed_in_user_id(two_providers) != first
     assert db.count("kavach_users") == 2, "two users may share an email"
@@ -133,16 +137,16 @@ SEPARATE_PEOPLE = {
 def test_an_unverified_or_missing_email_never_joins_two_accounts_into_one_person(
     client: TestClient,
     db: TestDatabase,
-    fake: FakeAtlassian,
+    emu: AtlassianEmulator,
     first: dict[str, Any],
     second: dict[str, Any],
 ) -> None:
-    fake.set_profile(**first)
+    for field, value in first.items():
+        setattr(emu.users[0], field, value)
     sign_in(client)
     first_user = signed_in_user_id(client)
 
-    fake.set_profile(account_id=OTHER_ACCOUNT, **second)
-    sign_in(client)
+    sign_in(client, user=someone(emu, OTHER_ACCOUNT, **second))
     me = client.get("/me").json()
 
     assert me["id"] != first_user
@@ -154,12 +158,12 @@ def test_an_unverified_or_missing_email_never_joins_two_accounts_into_one_person
 
 
 def test_emails_compare_case_insensitively(
-    two_providers: TestClient, db: TestDatabase, fake: FakeAtlassian
+    two_providers: TestClient, db: TestDatabase, emu: AtlassianEmulator
 ) -> None:
-    fake.set_profile(email="Grace.Hopper@Example.COM")
+    emu.users[0].email = "Grace.Hopper@Example.COM"
     sign_in(two_providers)
 
-    fake.set_profile(account_id=OTHER_ACCOUNT, email="grace.hopper@example.com")
-    sign_in_with(two_providers, SECOND_PROVIDER)
+    other = someone(emu, OTHER_ACCOUNT, email="grace.hopper@example.com")
+    sign_in(two_providers, user=other, provider=SECOND_PROVIDER)
 
     assert db.count("kavach_users") == 1

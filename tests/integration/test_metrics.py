@@ -1,7 +1,7 @@
 """Metrics through OpenTelemetry: the documented names and attributes, and nothing personal.
 
 An SDK ``MeterProvider`` with an in-memory reader is given to ``kavach_fastapi.metrics`` for each
-test; the app signs in, refreshes, calls Jira and meets 429s against the emulator. Metrics are the
+test, by the Metrics page's ``recorded_metrics``; the app signs in, refreshes, calls Jira and meets 429s against the emulator. Metrics are the
 same on either database, so these run on SQLite only.
 """
 
@@ -12,23 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import metrics_in_tests
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from kavach_fastapi import metrics
-from kavach_fastapi.emulator import Fault
 
 from ..databases import TestDatabase
 from .conftest import CALLBACK
-from .quota_harness import BUSY, quiet_site, two_jira_sites_emulator
-from .token_harness import (
-    build_harness,
-    emulator_tokens,
-    expire_access_token,
-    running,
-    sign_in,
-)
+from .quota_harness import BUSY, both_sites_signed_in, next_jira_call_429s, quiet_site
+from .token_harness import emulator_tokens, expire_access_token, signed_in
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 
@@ -37,12 +30,9 @@ Points = list[tuple[str, dict[str, Any], Any]]
 
 @pytest.fixture
 def reader() -> Iterator[InMemoryMetricReader]:
-    reader = InMemoryMetricReader()
-    metrics.use_meter_provider(MeterProvider(metric_readers=[reader]))
-    try:
+    """kavach's metrics recorded as the Metrics page shows, for the test alone."""
+    with metrics_in_tests.recorded_metrics() as reader:
         yield reader
-    finally:
-        metrics.use_meter_provider(None)
 
 
 def points(reader: InMemoryMetricReader) -> Points:
@@ -76,19 +66,14 @@ sqlite_only = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 async def test_sign_ins_refreshes_api_calls_429s_and_quota_blocks_are_counted(
     db: TestDatabase, reader: InMemoryMetricReader
 ) -> None:
-    harness = build_harness(db, two_jira_sites_emulator())
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await sign_in(client, emu, site_ids=[quiet_site(emu), BUSY])
+    async with both_sites_signed_in(db) as (harness, client):
+        emu = harness.emu
         refused = await client.get(f"{CALLBACK}?state={'x' * 32}&code=abc")
         expire_access_token(db)
         assert (await client.get(f"/jira/{quiet_site(emu)}/myself")).status_code == 200
-        emu.faults.add("jira_myself", Fault("rate_limit", retry_after=1, times=1))
+        next_jira_call_429s(emu, retry_after=1)
         assert (await client.get(f"/jira/{quiet_site(emu)}/myself")).status_code == 200
-        emu.faults.add(
-            "jira_myself",
-            Fault("rate_limit", retry_after=600, times=1, reason="jira-quota-tenant-based"),
-        )
+        next_jira_call_429s(emu, retry_after=600, reason="jira-quota-tenant-based")
         assert (await client.get(f"/jira/{BUSY}/myself")).status_code == 503
         assert (await client.get(f"/jira/{BUSY}/myself")).status_code == 503
         emu.revoke_grant(emu.users[0].account_id)
@@ -127,13 +112,12 @@ async def test_sign_ins_refreshes_api_calls_429s_and_quota_blocks_are_counted(
 async def test_no_metric_carries_a_token_an_email_or_an_account_id(
     db: TestDatabase, reader: InMemoryMetricReader
 ) -> None:
-    harness = build_harness(db, two_jira_sites_emulator())
-    emu = harness.emu
-    async with running(harness.app) as client:
-        session = await sign_in(client, emu, site_ids=[quiet_site(emu), BUSY])
+    async with both_sites_signed_in(db) as (harness, client):
+        session = str(client.cookies["kavach_session"])
+        emu = harness.emu
         expire_access_token(db)
         await client.get(f"/jira/{quiet_site(emu)}/myself")
-        emu.faults.add("jira_myself", Fault("rate_limit", retry_after=600, times=1))
+        next_jira_call_429s(emu, retry_after=600)
         await client.get(f"/jira/{BUSY}/myself")
     # Values a careless caller might pass are recorded as "other".
     user = emu.users[0]
@@ -171,12 +155,9 @@ async def test_the_package_works_and_records_nothing_without_opentelemetry(
     metrics.use_meter_provider(None)
     try:
         assert not metrics.enabled()
-        harness = build_harness(db, two_jira_sites_emulator())
-        emu = harness.emu
-        async with running(harness.app) as client:
-            await sign_in(client, emu, site_ids=[quiet_site(emu), BUSY])
+        async with both_sites_signed_in(db) as (harness, client):
             expire_access_token(db)
-            answer = await client.get(f"/jira/{quiet_site(emu)}/myself")
+            answer = await client.get(f"/jira/{quiet_site(harness.emu)}/myself")
         metrics.record_privacy_report(reported=3, closed=1)
     finally:
         monkeypatch.undo()
@@ -201,9 +182,7 @@ def test_a_privacy_report_is_counted_by_status_and_outcome(reader: InMemoryMetri
 async def test_a_personal_data_report_run_is_counted(
     db: TestDatabase, reader: InMemoryMetricReader
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        await sign_in(client, harness.emu)
+    async with signed_in(db) as (harness, _):
         kavach = harness.router.kavach
         harness.emu.privacy.close(harness.emu.users[0].account_id)
         report = await kavach.personal_data_reporter().report()

@@ -6,6 +6,7 @@ brings it to a revision with the package's own ``upgrade``, and reads it behind 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -108,6 +109,21 @@ def accounts(database: TestDatabase) -> dict[str, dict[str, Any]]:
     return {row["id"]: dict(row) for row in rows}
 
 
+async def seeded_then_upgraded(
+    database: TestDatabase, revision: str, seed: Callable[[TestDatabase], None]
+) -> TestDatabase:
+    """``database`` migrated to ``revision``, given rows by ``seed``, then upgraded to the newest."""
+    await upgrade_to(database, revision)
+    seed(database)
+    await upgrade_to(database, "head")
+    return database
+
+
+@pytest.fixture
+async def upgraded_from_0001(empty_db: TestDatabase) -> TestDatabase:
+    return await seeded_then_upgraded(empty_db, "0001", seed_version_0001)
+
+
 def users(database: TestDatabase) -> dict[str, dict[str, Any]]:
     return {row["id"]: row for row in database.records("kavach_users")}
 
@@ -144,36 +160,22 @@ async def test_upgrading_gives_each_extra_account_of_one_provider_a_user_of_its_
 
 
 async def test_upgrading_ends_the_sessions_of_a_user_that_was_split(
-    empty_db: TestDatabase,
+    upgraded_from_0001: TestDatabase,
 ) -> None:
-    await upgrade_to(empty_db, "0001")
-    seed_version_0001(empty_db)
-
-    await upgrade_to(empty_db, "head")
-
-    assert empty_db.rows("SELECT user_id FROM kavach_sessions") == [(ORDINARY,)]
+    assert upgraded_from_0001.rows("SELECT user_id FROM kavach_sessions") == [(ORDINARY,)]
 
 
 async def test_after_the_upgrade_a_user_cannot_hold_two_accounts_of_one_provider(
-    empty_db: TestDatabase,
+    upgraded_from_0001: TestDatabase,
 ) -> None:
-    await upgrade_to(empty_db, "0001")
-    seed_version_0001(empty_db)
-    await upgrade_to(empty_db, "head")
-
     with pytest.raises(IntegrityError):
-        add_account(empty_db, "acct-new", ORDINARY, "atlassian", linked=ago(days=1))
+        add_account(upgraded_from_0001, "acct-new", ORDINARY, "atlassian", linked=ago(days=1))
 
 
 async def test_upgrading_dates_each_grant_from_when_its_account_was_linked(
-    empty_db: TestDatabase,
+    upgraded_from_0001: TestDatabase,
 ) -> None:
-    await upgrade_to(empty_db, "0001")
-    seed_version_0001(empty_db)
-
-    await upgrade_to(empty_db, "head")
-
-    rows = empty_db.records("kavach_accounts")
+    rows = upgraded_from_0001.records("kavach_accounts")
     assert len(rows) == 5
     for row in rows:
         assert row["granted_at"] == row["created_at"]

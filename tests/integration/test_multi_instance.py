@@ -105,6 +105,16 @@ def pid_of(answer: httpx2.Response) -> int:
     return int(answer.headers[PID_HEADER])
 
 
+def assert_one_person_signed_in_on_both(
+    me_first: httpx2.Response, me_second: httpx2.Response, db: TestDatabase
+) -> None:
+    """Both ``/me`` answers are the same one person, and the sign-in left no attempt behind."""
+    assert me_first.status_code == me_second.status_code == 200, (me_first.text, me_second.text)
+    assert me_first.json()["id"] == me_second.json()["id"]
+    assert db.count("kavach_users") == 1
+    assert db.count("kavach_sign_in_attempts") == 0
+
+
 async def test_a_sign_in_started_on_one_worker_finishes_on_another(
     four_workers: Workers, db: TestDatabase
 ) -> None:
@@ -121,12 +131,9 @@ async def test_a_sign_in_started_on_one_worker_finishes_on_another(
         pytest.fail("five sign-ins each started and finished in the same worker")
 
     assert {pid_of(started), pid_of(finished)} <= four_workers.pids
-    assert on_first.status_code == on_second.status_code == 200, (on_first.text, on_second.text)
-    assert on_first.json()["id"] == on_second.json()["id"]
+    assert_one_person_signed_in_on_both(on_first, on_second, db)
     assert {pid_of(started), pid_of(finished)} == {pid_of(on_first), pid_of(on_second)}
     assert finished.cookies.get("kavach_session")
-    assert db.count("kavach_users") == 1
-    assert db.count("kavach_sign_in_attempts") == 0
 
 
 async def test_a_sign_in_started_on_one_instance_finishes_on_another_and_counts_on_both(
@@ -138,13 +145,10 @@ async def test_a_sign_in_started_on_one_instance_finishes_on_another_and_counts_
         started, finished, me_a, me_b = await sign_in_across(on_a, on_b)
 
     assert pid_of(started) != pid_of(finished)
-    assert me_a.status_code == me_b.status_code == 200, (me_a.text, me_b.text)
-    assert me_a.json()["id"] == me_b.json()["id"]
+    assert_one_person_signed_in_on_both(me_a, me_b, db)
     assert pid_of(me_a) == pid_of(started)
     assert pid_of(me_b) == pid_of(finished)
-    assert db.count("kavach_users") == 1
     assert db.count("kavach_sessions") == 1
-    assert db.count("kavach_sign_in_attempts") == 0
 
 
 async def test_a_sign_out_on_one_instance_is_honoured_by_the_other_within_two_seconds(

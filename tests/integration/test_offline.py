@@ -32,8 +32,7 @@ from .token_harness import (
     Harness,
     build_harness,
     expire_access_token,
-    running,
-    sign_in,
+    signed_in,
     the_account,
     token_of,
 )
@@ -50,24 +49,29 @@ async def job_of(harness: Harness, **options: Any) -> AsyncIterator[OfflineKavac
         yield kavach
 
 
-async def signed_in_user(client: httpx2.AsyncClient, harness: Harness) -> str:
-    """Sign in through the app and the emulator's consent; the signed-in user's id."""
-    await sign_in(client, harness.emu)
-    response = await client.get(SESSION)
-    assert response.status_code == 200, response.text
-    return str(response.json()["user"]["id"])
+@asynccontextmanager
+async def a_person_signed_in(
+    db: TestDatabase,
+) -> AsyncIterator[tuple[Harness, httpx2.AsyncClient, str]]:
+    """The app running, a person signed in through it and the emulator's consent, and their id."""
+    async with signed_in(db) as (harness, client):
+        response = await client.get(SESSION)
+        assert response.status_code == 200, response.text
+        yield harness, client, str(response.json()["user"]["id"])
 
 
-def revoke_at_atlassian(harness: Harness, db: TestDatabase) -> None:
-    """The person revokes the grant at Atlassian, and the stored access token has expired."""
+async def a_person_who_revoked_the_grant(db: TestDatabase) -> tuple[Harness, str]:
+    """A person signed in through the app (stopped since), then revoked the grant at Atlassian;
+    the stored access token has expired. The harness and the person's user id."""
+    async with a_person_signed_in(db) as (harness, _, user_id):
+        pass
     harness.emu.revoke_grant(harness.emu.users[0].account_id)
     expire_access_token(db)
+    return harness, user_id
 
 
 async def test_a_job_gets_the_same_token_the_app_uses_without_a_refresh(db: TestDatabase) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        user_id = await signed_in_user(client, harness)
+    async with a_person_signed_in(db) as (harness, client, user_id):
         in_app = await token_of(client)
 
         async with job_of(harness) as kavach:
@@ -80,9 +84,7 @@ async def test_a_job_gets_the_same_token_the_app_uses_without_a_refresh(db: Test
 async def test_a_job_refreshes_an_expired_token_once_and_the_app_then_uses_it(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        user_id = await signed_in_user(client, harness)
+    async with a_person_signed_in(db) as (harness, client, user_id):
         old = await token_of(client)
         expire_access_token(db)
 
@@ -96,9 +98,7 @@ async def test_a_job_refreshes_an_expired_token_once_and_the_app_then_uses_it(
 
 
 async def test_a_job_and_the_app_refreshing_at_once_make_one_refresh(db: TestDatabase) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        user_id = await signed_in_user(client, harness)
+    async with a_person_signed_in(db) as (harness, client, user_id):
         expire_access_token(db)
         version = the_account(db)["token_version"]
         # A slow Atlassian keeps the first refresh in flight while the other side asks.
@@ -119,10 +119,7 @@ async def test_a_job_and_the_app_refreshing_at_once_make_one_refresh(db: TestDat
 async def test_a_job_meeting_a_revoked_grant_raises_reauth_required_and_marks_it(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        user_id = await signed_in_user(client, harness)
-    revoke_at_atlassian(harness, db)
+    harness, user_id = await a_person_who_revoked_the_grant(db)
 
     async with job_of(harness) as kavach:
         with pytest.raises(ReauthRequiredError):
@@ -145,9 +142,7 @@ async def test_a_user_who_never_linked_atlassian_raises_reauth_required(db: Test
 
 
 async def test_a_job_lists_the_sites_and_calls_jira_as_the_person(db: TestDatabase) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        user_id = await signed_in_user(client, harness)
+    async with a_person_signed_in(db) as (harness, client, user_id):
         in_app = (await client.get("/sites")).json()
 
     async with job_of(harness) as kavach:
@@ -165,9 +160,7 @@ async def test_a_job_lists_the_sites_and_calls_jira_as_the_person(db: TestDataba
 async def test_open_kavach_reads_the_same_environment_settings_as_the_router(
     db: TestDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        user_id = await signed_in_user(client, harness)
+    async with a_person_signed_in(db) as (harness, client, user_id):
         in_app = await token_of(client)
     monkeypatch.setenv("KAVACH_DATABASE_URL", db.url)
     monkeypatch.setenv("KAVACH_SECRET", SECRET)
@@ -214,10 +207,7 @@ async def test_open_kavach_with_an_invalid_option_names_it(db: TestDatabase) -> 
 async def test_reauth_required_offline_carries_the_sign_in_url_when_the_base_url_is_set(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        user_id = await signed_in_user(client, harness)
-    revoke_at_atlassian(harness, db)
+    harness, user_id = await a_person_who_revoked_the_grant(db)
     base_url = "https://jira-tools.example.com/api/kavach"
 
     async with job_of(harness, base_url=base_url) as kavach:
@@ -237,9 +227,7 @@ async def test_reauth_required_offline_carries_the_sign_in_url_when_the_base_url
 async def test_a_job_signs_a_person_out_everywhere_and_the_app_refuses_their_session_at_once(
     db: TestDatabase,
 ) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        user_id = await signed_in_user(client, harness)
+    async with a_person_signed_in(db) as (harness, client, user_id):
         assert (await client.get(SESSION)).status_code == 200
 
         async with job_of(harness) as kavach:
@@ -253,9 +241,7 @@ async def test_a_job_signs_a_person_out_everywhere_and_the_app_refuses_their_ses
 
 
 async def test_a_job_reports_personal_data_and_erases_a_closed_account(db: TestDatabase) -> None:
-    harness = build_harness(db)
-    async with running(harness.app) as client:
-        user_id = await signed_in_user(client, harness)
+    async with a_person_signed_in(db) as (harness, _, user_id):
         account_id = str(the_account(db)["provider_account_id"])
         harness.emu.privacy.close(account_id)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
 from kavach_fastapi import (
@@ -60,6 +60,14 @@ def app(
     async def sites(sites: AtlassianSites) -> list[AtlassianSite]:
         return sites
 
+    async def an_admin(user: CurrentUser) -> User:
+        """An app's own dependency built on CurrentUser."""
+        return user
+
+    @app.get("/admin", dependencies=[Depends(an_admin)])
+    async def admin() -> dict[str, bool]:
+        return {"admin": True}
+
     @app.get("/public")
     async def public() -> dict[str, bool]:
         return {"public": True}
@@ -101,25 +109,31 @@ def test_the_session_cookie_and_the_bearer_token_are_security_schemes(
     }
 
 
-def test_a_route_behind_current_user_declares_both_schemes_and_its_401(
-    schema: dict[str, Any],
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        pytest.param("/me", "`not_signed_in`", id="current-user"),
+        pytest.param("/admin", "`not_signed_in`", id="an-apps-dependency-on-current-user"),
+        pytest.param("/sites", "`not_signed_in`, `reauth_required`", id="atlassian-dependencies"),
+    ],
+)
+def test_a_route_behind_a_signed_in_dependency_declares_both_schemes_and_its_401(
+    schema: dict[str, Any], path: str, named: str
 ) -> None:
-    me = operation(schema, "/me")
+    found = operation(schema, path)
 
-    assert me["security"] == SCHEMES
-    assert "`not_signed_in`" in me["responses"]["401"]["description"]
-    assert me["responses"]["401"]["content"]["application/json"]["schema"] == {
+    assert found["security"] == SCHEMES
+    assert named in found["responses"]["401"]["description"]
+    assert found["responses"]["401"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ErrorBody"
     }
 
 
-def test_a_route_behind_the_atlassian_dependencies_declares_reauth_required_too(
+def test_a_route_behind_the_atlassian_dependencies_declares_provider_unavailable_too(
     schema: dict[str, Any],
 ) -> None:
     sites = operation(schema, "/sites")
 
-    assert sites["security"] == SCHEMES
-    assert "`not_signed_in`, `reauth_required`" in sites["responses"]["401"]["description"]
     assert "`provider_unavailable`" in sites["responses"]["503"]["description"]
 
 

@@ -16,23 +16,16 @@ from kavach_fastapi.emulator import Fault
 from kavach_fastapi.tables import utcnow
 
 from ..databases import TestDatabase
-from .conftest import PREFIX, SECRET
 from .quota_harness import BUSY, blocks, quiet_site, two_jira_sites_emulator
 from .worker_app import PID_HEADER
-from .worker_server import (
-    sign_in_over_http,
-    storm,
-    storm_across_workers,
-    uvicorn_workers,
-    wait_for_workers,
-)
+from .worker_server import signed_in_workers, storm, storm_across_workers
 
-WORKERS = 3
-REQUESTS = 30
 RETRY_AFTER = 7
 """Longer than the retries wait in place (5 s): a block, yet short enough to wait out."""
 CHECK_INTERVAL = 1.0
 """``KAVACH_QUOTA_CHECK_INTERVAL``: how late another worker may notice a block."""
+WORKERS = 3
+REQUESTS = 30
 
 
 async def test_one_long_429_stops_every_worker_calling_that_site_until_it_passes(
@@ -40,58 +33,40 @@ async def test_one_long_429_stops_every_worker_calling_that_site_until_it_passes
 ) -> None:
     emu = two_jira_sites_emulator(auto_consent=True)
     quiet = quiet_site(emu)
-    with emu.serve() as emulator_url:
-        env = {
-            "KAVACH_DATABASE_URL": db.url,
-            "KAVACH_SECRET": SECRET,
-            "KAVACH_RATE_LIMIT": "0",
-            "KAVACH_QUOTA_CHECK_INTERVAL": str(CHECK_INTERVAL),
-            "ATLASSIAN_CLIENT_ID": emu.default_client.client_id,
-            "ATLASSIAN_CLIENT_SECRET": emu.default_client.client_secret,
-            "ATLASSIAN_AUTH_URL": emulator_url,
-            "ATLASSIAN_API_URL": emulator_url,
-        }
-        with uvicorn_workers(
-            "tests.integration.worker_app:create_app",
-            workers=WORKERS,
-            env=env,
-            log=tmp_path / "uvicorn.log",
-        ) as app_url:
-            emu.default_client.redirect_uris.append(
-                f"{app_url}{PREFIX}/auth/oauth/callback/atlassian"
-            )
-            workers = await wait_for_workers(app_url, WORKERS)
-            assert len(workers) == WORKERS, f"only {len(workers)} workers answered"
-            session = await sign_in_over_http(app_url)
-            # Every worker has read the (empty) blocks and cached the person's sites.
-            warm = await storm(app_url, session, REQUESTS, f"/jira/{quiet}/myself")
-            assert [answer.status_code for answer in warm] == [200] * REQUESTS
-            quiet_before = emu.site_calls(quiet)
+    async with signed_in_workers(
+        emu,
+        db.url,
+        workers=WORKERS,
+        log=tmp_path / "uvicorn.log",
+        settings={"KAVACH_QUOTA_CHECK_INTERVAL": str(CHECK_INTERVAL)},
+    ) as (app_url, _, session):
+        # Every worker has read the (empty) blocks and cached the person's sites.
+        warm = await storm(app_url, session, REQUESTS, f"/jira/{quiet}/myself")
+        assert [answer.status_code for answer in warm] == [200] * REQUESTS
+        quiet_before = emu.site_calls(quiet)
 
-            emu.faults.add(
-                "jira_myself",
-                Fault(
-                    "rate_limit", retry_after=RETRY_AFTER, times=1, reason="jira-quota-tenant-based"
-                ),
-            )
-            (first,) = await storm(app_url, session, 1, f"/jira/{BUSY}/myself")
-            calls_after_429 = emu.site_calls(BUSY)
-            # The promise: other workers notice within the check interval.
-            await asyncio.sleep(CHECK_INTERVAL + 0.2)
-            # Refusals are fast, so one worker may drain a whole storm: ask until others answer too.
-            refused = await storm_across_workers(
-                app_url, session, REQUESTS, f"/jira/{BUSY}/myself", tries=8
-            )
-            others = await storm(app_url, session, REQUESTS, f"/jira/{quiet}/myself")
-            calls_while_blocked = emu.site_calls(BUSY)
-            quiet_while_blocked = emu.site_calls(quiet) - quiet_before
-            (row,) = blocks(db)
+        emu.faults.add(
+            "jira_myself",
+            Fault("rate_limit", retry_after=RETRY_AFTER, times=1, reason="jira-quota-tenant-based"),
+        )
+        (first,) = await storm(app_url, session, 1, f"/jira/{BUSY}/myself")
+        calls_after_429 = emu.site_calls(BUSY)
+        # The promise: other workers notice within the check interval.
+        await asyncio.sleep(CHECK_INTERVAL + 0.2)
+        # Refusals are fast, so one worker may drain a whole storm: ask until others answer too.
+        refused = await storm_across_workers(
+            app_url, session, REQUESTS, f"/jira/{BUSY}/myself", tries=8
+        )
+        others = await storm(app_url, session, REQUESTS, f"/jira/{quiet}/myself")
+        calls_while_blocked = emu.site_calls(BUSY)
+        quiet_while_blocked = emu.site_calls(quiet) - quiet_before
+        (row,) = blocks(db)
 
-            # Then the time passes, and the site is called again.
-            left = (row["blocked_until"] - utcnow()).total_seconds()
-            await asyncio.sleep(max(0.0, left) + CHECK_INTERVAL + 0.2)
-            after = await storm(app_url, session, 3, f"/jira/{BUSY}/myself")
-            calls_after = emu.site_calls(BUSY)
+        # Then the time passes, and the site is called again.
+        left = (row["blocked_until"] - utcnow()).total_seconds()
+        await asyncio.sleep(max(0.0, left) + CHECK_INTERVAL + 0.2)
+        after = await storm(app_url, session, 3, f"/jira/{BUSY}/myself")
+        calls_after = emu.site_calls(BUSY)
 
     assert first.status_code == 503, first.text
     assert first.json()["error"]["code"] == "quota_exhausted"

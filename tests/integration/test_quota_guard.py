@@ -13,28 +13,26 @@ import pytest
 
 from kavach_fastapi import AtlassianClient, ProviderUnavailableError, QuotaExhaustedError
 from kavach_fastapi.atlassian.dependencies import atlassian_of
-from kavach_fastapi.emulator import Fault
 from kavach_fastapi.store.quota import QuotaBlock
 
 from ..databases import TestDatabase
 from .conftest import PREFIX
-from .quota_harness import BLOCKS, BUSY, blocks, quiet_site, two_jira_sites_emulator
-from .token_harness import Harness, build_harness, from_now, running, sign_in
+from .quota_harness import (
+    BLOCKS,
+    BUSY,
+    blocks,
+    both_sites_signed_in,
+    next_jira_call_429s,
+    quiet_site,
+    two_jira_sites_emulator,
+)
+from .token_harness import build_harness, from_now, running
 
 SESSION = f"{PREFIX}/auth/session"
 
 
 def myself(cloud_id: str) -> str:
     return f"/jira/{cloud_id}/myself"
-
-
-def harness_of(db: TestDatabase, *, quota_check_interval: float = 1.0) -> Harness:
-    return build_harness(db, two_jira_sites_emulator(), quota_check_interval=quota_check_interval)
-
-
-async def signed_in(client: httpx2.AsyncClient, harness: Harness) -> None:
-    emu = harness.emu
-    await sign_in(client, emu, site_ids=[quiet_site(emu), BUSY])
 
 
 def block_row(db: TestDatabase, site: str, *, seconds: float, reason: str) -> None:
@@ -57,14 +55,9 @@ def assert_quota_exhausted(response: httpx2.Response, *, at_most: int) -> None:
 async def test_a_long_retry_after_blocks_that_site_and_no_later_call_reaches_atlassian(
     db: TestDatabase,
 ) -> None:
-    harness = harness_of(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await signed_in(client, harness)
-        emu.faults.add(
-            "jira_myself",
-            Fault("rate_limit", retry_after=600, times=1, reason="jira-quota-tenant-based"),
-        )
+    async with both_sites_signed_in(db) as (harness, client):
+        emu = harness.emu
+        next_jira_call_429s(emu, retry_after=600, reason="jira-quota-tenant-based")
 
         first = await client.get(myself(BUSY))
         later = [await client.get(myself(BUSY)) for _ in range(5)]
@@ -89,11 +82,9 @@ async def test_a_long_retry_after_blocks_that_site_and_no_later_call_reaches_atl
 async def test_a_short_retry_after_is_retried_in_place_and_blocks_nothing(
     db: TestDatabase,
 ) -> None:
-    harness = harness_of(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await signed_in(client, harness)
-        emu.faults.add("jira_myself", Fault("rate_limit", retry_after=1, times=1))
+    async with both_sites_signed_in(db) as (harness, client):
+        emu = harness.emu
+        next_jira_call_429s(emu, retry_after=1)
 
         response = await client.get(myself(BUSY))
         again = await client.get(myself(BUSY))
@@ -105,14 +96,9 @@ async def test_a_short_retry_after_is_retried_in_place_and_blocks_nothing(
 
 
 async def test_the_global_quota_blocks_every_site_of_the_app(db: TestDatabase) -> None:
-    harness = harness_of(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await signed_in(client, harness)
-        emu.faults.add(
-            "jira_myself",
-            Fault("rate_limit", retry_after=300, times=1, reason="jira-quota-global-based"),
-        )
+    async with both_sites_signed_in(db) as (harness, client):
+        emu = harness.emu
+        next_jira_call_429s(emu, retry_after=300, reason="jira-quota-global-based")
 
         first = await client.get(myself(BUSY))
         other = await client.get(myself(quiet_site(emu)))
@@ -131,10 +117,8 @@ async def test_a_block_recorded_by_another_worker_stops_this_one_without_calling
 ) -> None:
     # With the check interval at 0 a process reads the blocks before every call, so the row
     # another worker wrote a moment ago is honoured by the very next call.
-    harness = harness_of(db, quota_check_interval=0)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await signed_in(client, harness)
+    async with both_sites_signed_in(db, quota_check_interval=0) as (harness, client):
+        emu = harness.emu
         block_row(db, BUSY, seconds=120, reason="jira-quota-tenant-based")
 
         refused = await client.get(myself(BUSY))
@@ -150,10 +134,8 @@ async def test_a_process_reads_the_blocks_at_most_once_per_check_interval(
 ) -> None:
     # The price of a hot path without a query per call: another worker's block is seen once
     # the interval has passed, not before.
-    harness = harness_of(db, quota_check_interval=3600)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await signed_in(client, harness)
+    async with both_sites_signed_in(db, quota_check_interval=3600) as (harness, client):
+        emu = harness.emu
         assert (await client.get(myself(BUSY))).status_code == 200
         block_row(db, BUSY, seconds=120, reason="jira-quota-tenant-based")
 
@@ -164,10 +146,8 @@ async def test_a_process_reads_the_blocks_at_most_once_per_check_interval(
 
 
 async def test_calls_reach_the_site_again_once_the_block_has_passed(db: TestDatabase) -> None:
-    harness = harness_of(db, quota_check_interval=0)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await signed_in(client, harness)
+    async with both_sites_signed_in(db, quota_check_interval=0) as (harness, client):
+        emu = harness.emu
         block_row(db, BUSY, seconds=1.5, reason="jira-quota-tenant-based")
         refused = await client.get(myself(BUSY))
         await asyncio.sleep(2)
@@ -182,14 +162,12 @@ async def test_calls_reach_the_site_again_once_the_block_has_passed(db: TestData
 async def test_a_job_outside_a_request_fails_fast_with_quota_exhausted_error(
     db: TestDatabase,
 ) -> None:
-    harness = harness_of(db)
-    emu = harness.emu
-    async with running(harness.app) as client:
-        await signed_in(client, harness)
+    async with both_sites_signed_in(db) as (harness, client):
+        emu = harness.emu
         user = (await client.get(SESSION)).json()["user"]["id"]
         kavach = harness.router.kavach
         atlassian = AtlassianClient(kavach.calls, kavach.sites, atlassian_of(kavach), user)
-        emu.faults.add("jira_myself", Fault("rate_limit", retry_after=900, times=1))
+        next_jira_call_429s(emu, retry_after=900)
 
         with pytest.raises(QuotaExhaustedError) as first:
             await atlassian.get("jira", BUSY, "/rest/api/3/myself")
@@ -204,7 +182,7 @@ async def test_a_job_outside_a_request_fails_fast_with_quota_exhausted_error(
 
 
 async def test_housekeeping_deletes_the_blocks_that_have_passed(db: TestDatabase) -> None:
-    harness = harness_of(db)
+    harness = build_harness(db, two_jira_sites_emulator())
     async with running(harness.app):
         block_row(db, BUSY, seconds=-60, reason="jira-quota-tenant-based")
         block_row(db, "*", seconds=300, reason="jira-quota-global-based")
@@ -217,13 +195,10 @@ async def test_housekeeping_deletes_the_blocks_that_have_passed(db: TestDatabase
 async def test_a_later_block_lengthens_the_recorded_one_and_a_shorter_one_never_shortens_it(
     db: TestDatabase,
 ) -> None:
-    harness = harness_of(db)
-    emu = harness.emu
-    store = harness.router.kavach.store.quota
-    async with running(harness.app) as client:
-        await signed_in(client, harness)
+    async with both_sites_signed_in(db) as (harness, client):
+        store = harness.router.kavach.store.quota
         block_row(db, BUSY, seconds=-1, reason="jira-burst-based")  # passed: calls go through
-        emu.faults.add("jira_myself", Fault("rate_limit", retry_after=600, times=1))
+        next_jira_call_429s(harness.emu, retry_after=600)
         await client.get(myself(BUSY))
         lengthened = blocks(db)[0]["blocked_until"]
         shorter = QuotaBlock("atlassian", BUSY, from_now(seconds=60), "jira-burst-based")

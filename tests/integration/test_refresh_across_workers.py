@@ -14,7 +14,7 @@ from kavach_fastapi.emulator import AtlassianEmulator, Fault
 
 from ..databases import TestDatabase
 from .token_harness import expire_access_token, the_account
-from .worker_server import served_workers, sign_in_over_http, storm
+from .worker_server import signed_in_workers, storm
 
 WORKERS = 4
 REQUESTS = 50
@@ -27,8 +27,7 @@ async def test_fifty_concurrent_requests_across_four_workers_refresh_exactly_onc
 ) -> None:
     emu = AtlassianEmulator(auto_consent=True)
     log = tmp_path / "uvicorn.log"
-    with served_workers(emu, db.url, workers=WORKERS, log=log) as (app_url, workers):
-        session = await sign_in_over_http(app_url)
+    async with signed_in_workers(emu, db.url, workers=WORKERS, log=log) as (app_url, pids, session):
         rounds = []
         for _ in range(ROUNDS):
             expire_access_token(db)
@@ -43,7 +42,7 @@ async def test_fifty_concurrent_requests_across_four_workers_refresh_exactly_onc
         assert [answer.status_code for answer in answers] == [200] * REQUESTS
         assert len({answer.json()["token"] for answer in answers}) == 1
         assert refreshes == 1  # exactly one refresh per expiry
-        assert {answer.json()["pid"] for answer in answers} <= workers
+        assert {answer.json()["pid"] for answer in answers} <= pids
     # The requests reached several processes, so the database lease did the deciding.
     assert max(len({answer.json()["pid"] for answer in answers}) for _, answers, _ in rounds) >= 2
     versions = [version for version, _, _ in rounds]

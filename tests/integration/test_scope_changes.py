@@ -10,25 +10,21 @@ on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import parse_qs, urlsplit
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
-from kavach_fastapi import (
-    KavachHooks,
-    ReauthEvent,
-    atlassian_provider,
-    require_atlassian_scopes,
-)
+from kavach_fastapi import KavachHooks, ReauthEvent, require_atlassian_scopes
 from kavach_fastapi.emulator import AtlassianEmulator
 from kavach_fastapi.providers.base import missing_scopes
 from kavach_fastapi.testing import sign_in
 
 from ..databases import TestDatabase
-from .conftest import build_app, finish_sign_in, start_sign_in
-from .fake_atlassian import CLIENT_SECRET, FakeAtlassian
+from .conftest import query_of
 from .policy_apps import NOTHING, PREFIX, landing_query, policy_app, row_counts, started
 
 AUTHORIZE = f"http://testserver{PREFIX}/auth/oauth/authorize/atlassian"
@@ -43,19 +39,26 @@ def _path(url: str) -> str:
     return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 
+@contextmanager
+def signed_in(app: FastAPI, emulator: AtlassianEmulator) -> Iterator[TestClient]:
+    """A client of the app, its lifespan run, with the emulator's first person signed in."""
+    with started(app) as client:
+        sign_in(client, emulator)
+        yield client
+
+
 def test_a_grant_made_before_the_app_asked_for_more_scopes_must_consent_again(
     db: TestDatabase, atlassian_emulator: AtlassianEmulator
 ) -> None:
+    before = policy_app(db, atlassian_emulator, scopes=("read:jira-user",))
+    with signed_in(before, atlassian_emulator) as client:
+        user_id = client.get("/me").json()["id"]
+        session = client.cookies["kavach_session"]
+
     events: list[ReauthEvent] = []
 
     async def on_reauth(event: ReauthEvent) -> None:
         events.append(event)
-
-    before = policy_app(db, atlassian_emulator, scopes=("read:jira-user",))
-    with started(before) as client:
-        sign_in(client, atlassian_emulator)
-        user_id = client.get("/me").json()["id"]
-        session = client.cookies["kavach_session"]
 
     wider = ("read:jira-user", "read:jira-work")
     after = policy_app(
@@ -81,25 +84,24 @@ def test_a_grant_made_before_the_app_asked_for_more_scopes_must_consent_again(
 
 
 def test_a_sign_in_whose_grant_lacks_a_configured_scope_is_refused_and_writes_nothing(
-    db: TestDatabase,
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator
 ) -> None:
-    fake = FakeAtlassian()  # its token answers grant "read:me offline_access" only
-    provider = atlassian_provider(
-        "test-client-id",
-        CLIENT_SECRET,
-        scopes=["read:jira-work"],
-        auth_url="https://auth.test",
-        api_url="https://api.test",
-    )
-    app = build_app(db, fake, providers=[provider])
-    with TestClient(app, follow_redirects=False) as client:
-        answer = finish_sign_in(client, start_sign_in(client))
+    with started(policy_app(db, atlassian_emulator, scopes=("read:jira-work",))) as client:
+        consent = client.get(AUTHORIZE).headers["location"]
+        # Someone takes read:jira-work off the consent URL; Atlassian grants what it then asks.
+        narrowed = {**query_of(consent), "scope": "read:me offline_access"}
+        url = urlsplit(consent)._replace(query=urlencode(narrowed)).geturl()
+        answer = client.get(_path(asyncio.run(atlassian_emulator.approve(url))))
+    (issued,) = atlassian_emulator.state.access_tokens.values()
+    assert "read:jira-work" not in issued.scopes
     assert landing_query(answer) == {"error": "invalid_scope"}
     assert row_counts(db) == NOTHING
 
 
-def _app_with_write_route(db: TestDatabase, emulator: AtlassianEmulator) -> FastAPI:
-    app = policy_app(db, emulator)
+@pytest.fixture
+def writer(db: TestDatabase, atlassian_emulator: AtlassianEmulator) -> FastAPI:
+    """An app with a route that needs ``write:jira-work``, more than it asks at sign-in."""
+    app = policy_app(db, atlassian_emulator)
 
     @app.post("/issues", dependencies=[Depends(require_atlassian_scopes("write:jira-work"))])
     async def create_issue() -> dict[str, bool]:
@@ -113,11 +115,9 @@ def _app_with_write_route(db: TestDatabase, emulator: AtlassianEmulator) -> Fast
 
 
 def test_require_atlassian_scopes_answers_reauth_required_with_a_url_for_the_missing_scopes(
-    db: TestDatabase, atlassian_emulator: AtlassianEmulator
+    writer: FastAPI, atlassian_emulator: AtlassianEmulator
 ) -> None:
-    app = _app_with_write_route(db, atlassian_emulator)
-    with started(app) as client:
-        sign_in(client, atlassian_emulator)
+    with signed_in(writer, atlassian_emulator) as client:
         assert client.get("/profile").json() == {"ok": True}  # a scope the grant has
 
         answer = client.post("/issues")
@@ -141,10 +141,9 @@ def test_require_atlassian_scopes_answers_reauth_required_with_a_url_for_the_mis
 
 
 def test_an_extra_scopes_value_the_app_did_not_make_is_refused_and_starts_nothing(
-    db: TestDatabase, atlassian_emulator: AtlassianEmulator
+    writer: FastAPI, db: TestDatabase
 ) -> None:
-    app = _app_with_write_route(db, atlassian_emulator)
-    with started(app) as client:
+    with started(writer) as client:
         answer = client.get(
             f"{PREFIX}/auth/oauth/authorize/atlassian",
             params={"extra_scopes": "manage:jira-configuration"},
@@ -155,11 +154,9 @@ def test_an_extra_scopes_value_the_app_did_not_make_is_refused_and_starts_nothin
 
 
 def test_a_sealed_extra_scopes_value_of_another_app_is_refused(
-    db: TestDatabase, atlassian_emulator: AtlassianEmulator
+    writer: FastAPI, db: TestDatabase, atlassian_emulator: AtlassianEmulator
 ) -> None:
-    other = _app_with_write_route(db, atlassian_emulator)
-    with started(other) as client:
-        sign_in(client, atlassian_emulator)
+    with signed_in(writer, atlassian_emulator) as client:
         reauth = client.post("/issues").json()["error"]["reauth_url"]
     app = policy_app(db, atlassian_emulator, secret="another-secret-0123456789-abcdefghijklmnop")
     with started(app) as client:
@@ -167,11 +164,8 @@ def test_a_sealed_extra_scopes_value_of_another_app_is_refused(
     assert answer.status_code == 400
 
 
-def test_require_atlassian_scopes_answers_not_signed_in_to_nobody(
-    db: TestDatabase, atlassian_emulator: AtlassianEmulator
-) -> None:
-    app = _app_with_write_route(db, atlassian_emulator)
-    with started(app) as client:
+def test_require_atlassian_scopes_answers_not_signed_in_to_nobody(writer: FastAPI) -> None:
+    with started(writer) as client:
         answer = client.post("/issues")
     assert answer.status_code == 401
     assert answer.json()["error"]["code"] == "not_signed_in"

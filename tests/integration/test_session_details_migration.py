@@ -15,7 +15,7 @@ from kavach_fastapi.store import Store
 from kavach_fastapi.tables import utcnow
 
 from ..databases import TestDatabase, ago
-from .test_migrations import add_session, add_user, upgrade_to
+from .test_migrations import add_session, add_user, seeded_then_upgraded, upgrade_to
 
 ADA = "a" * 32
 GRACE = "b" * 32
@@ -60,9 +60,7 @@ async def test_upgrading_gives_every_existing_session_its_own_random_public_id(
 async def test_sessions_from_before_the_upgrade_can_be_listed_and_ended(
     empty_db: TestDatabase,
 ) -> None:
-    await upgrade_to(empty_db, "0002")
-    seed_sessions_at_0002(empty_db)
-    await upgrade_to(empty_db, "head")
+    await seeded_then_upgraded(empty_db, "0002", seed_sessions_at_0002)
     store = Store(empty_db.url)
     try:
         now = utcnow()

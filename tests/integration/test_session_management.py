@@ -86,6 +86,15 @@ async def signed_in(
     return client
 
 
+async def ada_on_three_devices(
+    stack: AsyncExitStack, app: FastAPI, emulator: AtlassianEmulator
+) -> tuple[httpx2.AsyncClient, httpx2.AsyncClient, httpx2.AsyncClient]:
+    """Ada signed in on her phone, her tablet and (last) her laptop."""
+    phone = await signed_in(stack, app, emulator, address=PHONE)
+    tablet = await signed_in(stack, app, emulator, address=TABLET)
+    return phone, tablet, await signed_in(stack, app, emulator)
+
+
 async def listed(client: httpx2.AsyncClient) -> list[dict[str, object]]:
     response = await client.get(SESSIONS)
     assert response.status_code == 200, response.text
@@ -240,9 +249,7 @@ async def test_an_ended_session_leaves_the_list_and_cannot_be_ended_twice(
 async def test_signing_out_other_devices_keeps_the_current_session_and_other_people(
     app: FastAPI, devices: AsyncExitStack, emulator: AtlassianEmulator, db: TestDatabase
 ) -> None:
-    phone = await signed_in(devices, app, emulator, address=PHONE)
-    tablet = await signed_in(devices, app, emulator, address=TABLET)
-    laptop = await signed_in(devices, app, emulator)
+    phone, tablet, laptop = await ada_on_three_devices(devices, app, emulator)
     grace = await signed_in(devices, app, emulator, user=emulator.users[1])
     for client in (phone, tablet, grace):
         assert (await client.get("/me")).status_code == 200
@@ -292,9 +299,7 @@ async def test_an_api_client_manages_sessions_with_its_bearer_token(
 async def test_expired_and_idle_sessions_are_not_listed(
     app: FastAPI, devices: AsyncExitStack, emulator: AtlassianEmulator, db: TestDatabase
 ) -> None:
-    phone = await signed_in(devices, app, emulator, address=PHONE)
-    tablet = await signed_in(devices, app, emulator, address=TABLET)
-    laptop = await signed_in(devices, app, emulator)
+    phone, tablet, laptop = await ada_on_three_devices(devices, app, emulator)
     phone_id, tablet_id = await current_id(phone), await current_id(tablet)
     db.execute(
         "UPDATE kavach_sessions SET expires_at = :at WHERE public_id = :id",

@@ -12,30 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 import pytest
 from fastapi import FastAPI
 
 from kavach_fastapi import atlassian_provider, kavach_router
 
-from ..databases import TestDatabase, postgres_database
+from ..databases import TestDatabase
 from .conftest import PREFIX, SECRET
 from .test_multi_instance import SIGN_OUT_BOUND, SIGN_OUT_PATIENCE
 from .worker_server import app_client, sign_in_over_http
 
-pytestmark = pytest.mark.postgres
+# Both instances share the run's PostgreSQL database: ``db`` is that one, emptied, alone.
+pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("db", ["postgresql"], indirect=True)]
 
 SESSIONS = f"{PREFIX}/auth/sessions"
-
-
-@pytest.fixture
-def pg(postgres_url: str) -> Iterator[TestDatabase]:
-    database = postgres_database(postgres_url)
-    try:
-        yield database
-    finally:
-        database.engine.dispose()
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -80,7 +72,7 @@ ENDINGS: dict[str, Ending] = {
 
 @pytest.mark.parametrize("end", ENDINGS.values(), ids=ENDINGS.keys())
 async def test_an_ended_session_is_refused_at_once_here_and_by_the_other_instance_within_the_bound(
-    two_instances: tuple[str, str], pg: TestDatabase, postgres_url: str, end: Ending
+    two_instances: tuple[str, str], db: TestDatabase, postgres_url: str, end: Ending
 ) -> None:
     a, b = two_instances
     laptop = await sign_in_over_http(a)
@@ -106,4 +98,4 @@ async def test_an_ended_session_is_refused_at_once_here_and_by_the_other_instanc
     assert delay < SIGN_OUT_BOUND, (
         f"B refused the session {delay:.2f} s after it ended; the bound is {SIGN_OUT_BOUND} s"
     )
-    assert pg.count("kavach_sessions") == (0 if end is end_everywhere else 1)
+    assert db.count("kavach_sessions") == (0 if end is end_everywhere else 1)

@@ -22,6 +22,23 @@ WIKI = "6b8e4d2c-3a1f-4e9b-a7c6-5f0d1e2b3c4a"
 SIGNED_IN = {"kavach_users": 1, "kavach_accounts": 1, "kavach_sessions": 1}
 
 
+def sign_in_granting(
+    db: TestDatabase,
+    emulator: AtlassianEmulator,
+    sites: list[str] | None,
+    *,
+    allowed: list[str] | None = None,
+) -> tuple[dict[str, str], int, dict[str, int]]:
+    """Sign in through an app allowing the ``allowed`` sites (when not given, what the environment
+    says), ticking ``sites`` on the consent page (every site when None): the query of the page
+    the callback sent the browser to, the status ``/me`` then answers, and the row counts."""
+    options = {} if allowed is None else {"allowed_sites": allowed}
+    with started(policy_app(db, emulator, **options)) as client:
+        landed = landing_query(try_sign_in(client, emulator, site_ids=sites))
+        me = client.get("/me").status_code
+    return landed, me, row_counts(db)
+
+
 @pytest.mark.parametrize(
     "allowed",
     [
@@ -33,12 +50,9 @@ SIGNED_IN = {"kavach_users": 1, "kavach_accounts": 1, "kavach_sessions": 1}
 def test_a_person_who_reaches_an_allowed_site_signs_in(
     db: TestDatabase, atlassian_emulator: AtlassianEmulator, allowed: list[str]
 ) -> None:
-    app = policy_app(db, atlassian_emulator, allowed_sites=allowed)
-    with started(app) as client:
-        answer = try_sign_in(client, atlassian_emulator, site_ids=[ENGINEERING])
-        assert landing_query(answer) == {}
-        assert client.get("/me").status_code == 200
-    assert row_counts(db) == SIGNED_IN
+    signing_in = sign_in_granting(db, atlassian_emulator, [ENGINEERING], allowed=allowed)
+
+    assert signing_in == ({}, 200, SIGNED_IN)
 
 
 @pytest.mark.parametrize(
@@ -51,12 +65,9 @@ def test_a_person_who_reaches_an_allowed_site_signs_in(
 def test_a_person_who_granted_only_another_site_is_refused_and_nothing_is_written(
     db: TestDatabase, atlassian_emulator: AtlassianEmulator, allowed: list[str]
 ) -> None:
-    app = policy_app(db, atlassian_emulator, allowed_sites=allowed)
-    with started(app) as client:
-        answer = try_sign_in(client, atlassian_emulator, site_ids=[WIKI])
-        assert landing_query(answer) == {"error": "site_not_allowed"}
-        assert client.get("/me").status_code == 401
-    assert row_counts(db) == NOTHING
+    signing_in = sign_in_granting(db, atlassian_emulator, [WIKI], allowed=allowed)
+
+    assert signing_in == ({"error": "site_not_allowed"}, 401, NOTHING)
 
 
 def test_a_person_who_granted_no_site_is_refused(
@@ -64,9 +75,10 @@ def test_a_person_who_granted_no_site_is_refused(
 ) -> None:
     app = policy_app(db, atlassian_emulator, allowed_sites=[ENGINEERING])
     with started(app) as client:
-        answer = try_sign_in(
-            client, atlassian_emulator, site_ids=[], headers={"accept": "application/json"}
-        )
+        json = {"accept": "application/json"}
+        answer = try_sign_in(client, atlassian_emulator, site_ids=[], headers=json)
+        assert client.get("/me").status_code == 401
+
     assert answer.status_code == 403
     assert answer.json()["error"]["code"] == "site_not_allowed"
     assert row_counts(db) == NOTHING
@@ -76,31 +88,25 @@ def test_the_policy_reads_the_environment_variable(
     db: TestDatabase, atlassian_emulator: AtlassianEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KAVACH_ALLOWED_SITES", f"https://acme-wiki.atlassian.net, {ENGINEERING}")
-    app = policy_app(db, atlassian_emulator)
-    with started(app) as client:
-        assert landing_query(try_sign_in(client, atlassian_emulator, site_ids=[WIKI])) == {}
-    assert row_counts(db) == SIGNED_IN
+
+    assert sign_in_granting(db, atlassian_emulator, [WIKI]) == ({}, 200, SIGNED_IN)
 
 
 def test_when_atlassian_cannot_list_the_sites_the_sign_in_fails_and_writes_nothing(
     db: TestDatabase, atlassian_emulator: AtlassianEmulator
 ) -> None:
-    app = policy_app(db, atlassian_emulator, allowed_sites=[ENGINEERING])
-    with started(app) as client:
-        atlassian_emulator.faults.add("accessible_resources", Fault("status", status=500))
-        answer = try_sign_in(client, atlassian_emulator)
-        assert landing_query(answer) == {"error": "provider_unavailable"}
-    assert row_counts(db) == NOTHING
+    atlassian_emulator.faults.add("accessible_resources", Fault("status", status=500))
+
+    signing_in = sign_in_granting(db, atlassian_emulator, None, allowed=[ENGINEERING])
+
+    assert signing_in == ({"error": "provider_unavailable"}, 401, NOTHING)
 
 
 def test_without_the_policy_anyone_signs_in_and_the_sites_are_not_asked_for(
     db: TestDatabase, atlassian_emulator: AtlassianEmulator
 ) -> None:
-    app = policy_app(db, atlassian_emulator)
-    with started(app) as client:
-        assert landing_query(try_sign_in(client, atlassian_emulator, site_ids=[WIKI])) == {}
+    assert sign_in_granting(db, atlassian_emulator, [WIKI]) == ({}, 200, SIGNED_IN)
     assert atlassian_emulator.calls["accessible_resources"] == 0
-    assert row_counts(db) == SIGNED_IN
 
 
 def test_allowed_sites_are_cloud_ids_or_urls_normalised_to_their_origin() -> None:

@@ -1,9 +1,11 @@
 """The sign-in flow against the Atlassian emulator: the real protocol, end to end, in-process.
 
 The emulator checks what Atlassian checks (registered redirect URI, client secret in the body,
-PKCE, single-use codes), so these tests prove the package speaks the protocol correctly. Faults
-the emulator cannot make (a redirect from the token endpoint, JSON of the wrong shape) stay in
-``test_sign_in_flow.py`` at the transport level. Every test runs on SQLite and on PostgreSQL.
+PKCE, single-use codes), so these tests prove the package speaks the protocol correctly; the
+failures of each step are in ``test_sign_in_flow.py``, also through the emulator. Answers no
+real Atlassian gives (a token endpoint that redirects, or answers a list) are refused one layer
+down, by the OAuth client (``tests/unit/test_oauth.py``). Every test runs on SQLite and on
+PostgreSQL.
 """
 
 from __future__ import annotations

@@ -47,6 +47,12 @@ DISCONNECT = f"{PREFIX}/auth/oauth/accounts/atlassian"
 REVOKE_URL = "https://id.atlassian.com/manage-profile/apps"
 
 
+@pytest.fixture
+def emu() -> AtlassianEmulator:
+    """The emulator the test's app signs in with."""
+    return AtlassianEmulator()
+
+
 def jira(emu: AtlassianEmulator) -> str:
     return emu.sites[0].id
 
@@ -167,10 +173,9 @@ async def test_cached_sites_are_fresh_until_the_ttl_then_fetched_again(
 
 
 async def test_a_stale_list_is_served_and_logged_when_atlassian_fails(
-    db: TestDatabase, caplog: pytest.LogCaptureFixture
+    db: TestDatabase, caplog: pytest.LogCaptureFixture, emu: AtlassianEmulator
 ) -> None:
-    async with signed_in(db) as (harness, client):
-        emu = harness.emu
+    async with signed_in(db, emu) as (_, client):
         cached = (await client.get("/sites")).json()
         update_account(db, sites_fetched_at=from_now(minutes=-10))
         aged = the_account(db)
@@ -260,9 +265,10 @@ async def test_site_helpers_pick_by_cloud_id_or_url_and_filter_by_scope_and_prod
 # Atlassian's product APIs
 
 
-async def test_the_api_client_calls_jira_myself_as_the_person(db: TestDatabase) -> None:
-    async with signed_in(db) as (harness, client):
-        emu = harness.emu
+async def test_the_api_client_calls_jira_myself_as_the_person(
+    db: TestDatabase, emu: AtlassianEmulator
+) -> None:
+    async with signed_in(db, emu) as (_, client):
         token = await token_of(client)
 
         response = await client.get(f"/jira/{jira(emu)}/myself")
@@ -293,9 +299,10 @@ async def test_a_cloud_id_that_is_not_one_of_the_persons_sites_is_404_without_ca
     assert emu.calls["accessible_resources"] == 1  # the cached list decided the second time
 
 
-async def test_a_401_from_the_api_refreshes_once_and_retries_once(db: TestDatabase) -> None:
-    async with signed_in(db) as (harness, client):
-        emu = harness.emu
+async def test_a_401_from_the_api_refreshes_once_and_retries_once(
+    db: TestDatabase, emu: AtlassianEmulator
+) -> None:
+    async with signed_in(db, emu) as (_, client):
         old = await token_of(client)
         assert (await client.get("/sites")).status_code == 200
         version = the_account(db)["token_version"]
@@ -313,27 +320,31 @@ async def test_a_401_from_the_api_refreshes_once_and_retries_once(db: TestDataba
     assert the_account(db)["token_version"] == version + 1
 
 
-async def test_a_second_401_after_the_refresh_is_returned_and_not_retried_again(
-    db: TestDatabase,
-) -> None:
-    async with signed_in(db) as (harness, client):
-        emu = harness.emu
+async def jira_myself_under(
+    fault: Fault, db: TestDatabase, emu: AtlassianEmulator
+) -> tuple[Harness, httpx2.Response]:
+    """Sign in, list the sites, then ask Jira's ``myself`` while the emulator plays ``fault``."""
+    async with signed_in(db, emu) as (harness, client):
         assert (await client.get("/sites")).status_code == 200
-        emu.faults.add("jira_myself", Fault("status", status=401))
+        emu.faults.add("jira_myself", fault)
+        return harness, await client.get(f"/jira/{jira(emu)}/myself")
 
-        response = await client.get(f"/jira/{jira(emu)}/myself")
+
+async def test_a_second_401_after_the_refresh_is_returned_and_not_retried_again(
+    db: TestDatabase, emu: AtlassianEmulator
+) -> None:
+    _, response = await jira_myself_under(Fault("status", status=401), db, emu)
 
     assert response.status_code == 401
     assert emu.calls["jira_myself"] == 2
     assert emu.calls["refresh"] == 1
 
 
-async def test_a_429_from_the_api_is_honoured_then_succeeds(db: TestDatabase) -> None:
-    async with signed_in(db) as (harness, client):
-        emu = harness.emu
-        emu.faults.add("jira_myself", Fault("rate_limit", retry_after=1, times=1))
-
-        response = await client.get(f"/jira/{jira(emu)}/myself")
+async def test_a_429_from_the_api_is_honoured_then_succeeds(
+    db: TestDatabase, emu: AtlassianEmulator
+) -> None:
+    limit_once = Fault("rate_limit", retry_after=1, times=1)
+    harness, response = await jira_myself_under(limit_once, db, emu)
 
     assert response.status_code == 200
     assert emu.calls["jira_myself"] == 2
@@ -343,13 +354,9 @@ async def test_a_429_from_the_api_is_honoured_then_succeeds(db: TestDatabase) ->
 
 
 async def test_a_persistent_429_from_the_api_answers_503_with_retry_after(
-    db: TestDatabase,
+    db: TestDatabase, emu: AtlassianEmulator
 ) -> None:
-    async with signed_in(db) as (harness, client):
-        emu = harness.emu
-        emu.faults.add("jira_myself", Fault("rate_limit", retry_after=0))
-
-        response = await client.get(f"/jira/{jira(emu)}/myself")
+    _, response = await jira_myself_under(Fault("rate_limit", retry_after=0), db, emu)
 
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "provider_unavailable"
@@ -369,10 +376,9 @@ async def test_a_persistent_429_from_the_api_answers_503_with_retry_after(
     ],
 )
 async def test_a_malformed_product_or_path_raises_value_error_before_any_call(
-    db: TestDatabase, product: str, path: str
+    db: TestDatabase, product: str, path: str, emu: AtlassianEmulator
 ) -> None:
-    async with signed_in(db) as (harness, client):
-        emu = harness.emu
+    async with signed_in(db, emu) as (harness, client):
         atlassian = client_for(harness, await user_id(client))
 
         with pytest.raises(ValueError, match="not a"):
@@ -387,10 +393,9 @@ async def test_a_malformed_product_or_path_raises_value_error_before_any_call(
 
 
 async def test_disconnecting_forgets_tokens_and_sites_and_keeps_the_person_signed_in(
-    db: TestDatabase,
+    db: TestDatabase, emu: AtlassianEmulator
 ) -> None:
-    async with signed_in(db) as (harness, client):
-        emu = harness.emu
+    async with signed_in(db, emu) as (_, client):
         assert (await client.get("/sites")).status_code == 200
         calls_before = dict(emu.calls)
 
@@ -427,7 +432,7 @@ async def test_disconnecting_forgets_tokens_and_sites_and_keeps_the_person_signe
 async def test_disconnecting_from_another_site_is_refused_and_changes_nothing(
     db: TestDatabase,
 ) -> None:
-    async with signed_in(db) as (_harness, client):
+    async with signed_in(db) as (_, client):
         before = the_account(db)
 
         response = await client.delete(DISCONNECT, headers={"Origin": "https://evil.example"})

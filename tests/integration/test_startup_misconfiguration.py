@@ -68,6 +68,24 @@ def test_the_connect_timeout_is_five_seconds_unless_set() -> None:
     assert router.kavach.store.database.connect_timeout == 5.0
 
 
+def failed_start(folder: Path, app_source: str, settings: dict[str, str]) -> str:
+    """Run the real ``uvicorn main:app`` on ``app_source`` in ``folder`` with only ``settings``;
+    it must fail without a traceback. Returns what it printed on stderr."""
+    (folder / "main.py").write_text(app_source)
+    ran = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "main:app", "--port", "0"],
+        cwd=folder,
+        env=clean_environment(**settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert ran.returncode != 0
+    assert "Traceback" not in ran.stderr, ran.stderr
+    return ran.stderr
+
+
 APP_WITHOUT_CREDENTIALS = """
 from fastapi import FastAPI
 from kavach_fastapi import atlassian_provider, kavach_router
@@ -95,22 +113,10 @@ app.include_router(kavach_router([atlassian_provider()]), prefix="/api/kavach")
 def test_uvicorn_serving_a_misconfigured_app_prints_only_the_message_naming_the_fix(
     tmp_path: Path, settings: dict[str, str], said: list[str]
 ) -> None:
-    (tmp_path / "main.py").write_text(APP_WITHOUT_CREDENTIALS)
+    stderr = failed_start(tmp_path, APP_WITHOUT_CREDENTIALS, settings)
 
-    ran = subprocess.run(
-        [sys.executable, "-m", "uvicorn", "main:app", "--port", "0"],
-        cwd=tmp_path,
-        env=clean_environment(**settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-    assert ran.returncode != 0
-    assert "Traceback" not in ran.stderr, ran.stderr
-    lines = ran.stderr.strip().splitlines()
-    assert len(lines) == len(said), ran.stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == len(said), stderr
     for line, start in zip(lines, said, strict=True):
         assert line.startswith(start)
     assert not (tmp_path / "kavach.db").exists()
@@ -128,26 +134,15 @@ app.include_router(kavach_router([atlassian_provider("id", "secret")]), prefix="
 def test_uvicorn_starting_an_app_whose_database_never_answers_says_so_without_a_traceback(
     tmp_path: Path, silent_server: str
 ) -> None:
-    (tmp_path / "main.py").write_text(APP_ON_A_SILENT_DATABASE)
     settings = {
         "KAVACH_DATABASE_URL": silent_server,
         "KAVACH_SECRET": SECRET,
         "KAVACH_DATABASE_CONNECT_TIMEOUT": "0.5",
     }
 
-    ran = subprocess.run(
-        [sys.executable, "-m", "uvicorn", "main:app", "--port", "0"],
-        cwd=tmp_path,
-        env=clean_environment(**settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    stderr = failed_start(tmp_path, APP_ON_A_SILENT_DATABASE, settings)
 
-    assert ran.returncode != 0
-    assert "Traceback" not in ran.stderr, ran.stderr
-    said = [line for line in ran.stderr.splitlines() if "kavach:" in line]
-    assert len(said) == 1, ran.stderr
+    said = [line for line in stderr.splitlines() if "kavach:" in line]
+    assert len(said) == 1, stderr
     assert f"kavach: Cannot reach {silent_server}: no answer within 0.5 s" in said[0]
-    assert "Application startup failed" in ran.stderr
+    assert "Application startup failed" in stderr

@@ -9,6 +9,8 @@ SQLite and on PostgreSQL (the ``db`` fixture).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +27,7 @@ from .token_harness import (
     OTHER_SECRET,
     REAUTH_URL,
     SESSION,
+    RecordingTransport,
     accepted_by_atlassian,
     accounts,
     ada_and_grace_signed_in,
@@ -47,9 +50,26 @@ from .token_harness import (
 TOKEN_PATH = "/oauth/token"
 
 
-def refresh_answers(seen: list[tuple[str, int]]) -> list[int]:
+def refreshes_meet(emu: AtlassianEmulator, db: TestDatabase, fault: Fault) -> None:
+    """Atlassian answers refreshes with ``fault``, and the stored access token has expired."""
+    emu.faults.add("refresh", fault)
+    expire_access_token(db)
+
+
+def refresh_answers(transport: RecordingTransport) -> list[int]:
     """Statuses of the token calls after the sign-in's code exchange."""
-    return [status for path, status in seen if path == TOKEN_PATH][1:]
+    return [item.status for item in transport.seen if item.path == TOKEN_PATH][1:]
+
+
+@asynccontextmanager
+async def signed_in_with_a_refresh_token(
+    db: TestDatabase,
+) -> AsyncIterator[tuple[AtlassianEmulator, httpx2.AsyncClient, str]]:
+    """A person signed in (``signed_in(db)``): the emulator, the browser, and the one live
+    refresh token Atlassian issued them."""
+    async with signed_in(db) as (harness, client):
+        (refresh_token,) = live_refresh_tokens(harness.emu)
+        yield harness.emu, client, refresh_token
 
 
 def assert_reauth_required(response: httpx2.Response) -> None:
@@ -143,12 +163,9 @@ async def test_a_token_within_the_refresh_leeway_is_refreshed_before_it_expires(
 async def test_a_rotated_answer_without_refresh_token_keeps_the_old_refresh_token(
     db: TestDatabase,
 ) -> None:
-    async with signed_in(db) as (harness, client):
-        emu = harness.emu
-        (original,) = live_refresh_tokens(emu)
+    async with signed_in_with_a_refresh_token(db) as (emu, client, original):
         before = the_account(db)
-        emu.faults.add("refresh", Fault("no_refresh_token", times=1))
-        expire_access_token(db)
+        refreshes_meet(emu, db, Fault("no_refresh_token", times=1))
 
         without = await token_of(client)
 
@@ -172,9 +189,7 @@ async def test_a_rotated_answer_without_refresh_token_keeps_the_old_refresh_toke
 async def test_reusing_a_retired_refresh_token_after_the_interval_requires_consent_again(
     db: TestDatabase,
 ) -> None:
-    async with signed_in(db) as (harness, client):
-        emu = harness.emu
-        (retired,) = live_refresh_tokens(emu)
+    async with signed_in_with_a_refresh_token(db) as (emu, client, retired):
         stale_column = the_account(db)["refresh_token"]
         expire_access_token(db)
         await token_of(client)  # rotates: the stored refresh token is now a new one
@@ -230,13 +245,11 @@ async def test_a_rate_limited_refresh_is_retried_after_retry_after_then_succeeds
     db: TestDatabase,
 ) -> None:
     async with signed_in(db) as (harness, client):
-        harness.emu.faults.add("refresh", Fault("rate_limit", retry_after=1, times=1))
-        expire_access_token(db)
+        refreshes_meet(harness.emu, db, Fault("rate_limit", retry_after=1, times=1))
 
         token = await token_of(client)
 
-    seen = [(item.path, item.status) for item in harness.transport.seen]
-    assert refresh_answers(seen) == [429, 200]
+    assert refresh_answers(harness.transport) == [429, 200]
     limited, succeeded = harness.transport.times(TOKEN_PATH)[1:]
     assert succeeded - limited >= 0.95  # Retry-After: 1 was honoured
     assert accepted_by_atlassian(harness.emu, token)
@@ -244,13 +257,11 @@ async def test_a_rate_limited_refresh_is_retried_after_retry_after_then_succeeds
 
 async def test_refresh_5xx_answers_are_retried_with_backoff_then_succeed(db: TestDatabase) -> None:
     async with signed_in(db) as (harness, client):
-        harness.emu.faults.add("refresh", Fault("status", status=502, times=2))
-        expire_access_token(db)
+        refreshes_meet(harness.emu, db, Fault("status", status=502, times=2))
 
         token = await token_of(client)
 
-    seen = [(item.path, item.status) for item in harness.transport.seen]
-    assert refresh_answers(seen) == [502, 502, 200]
+    assert refresh_answers(harness.transport) == [502, 502, 200]
     first, second, third = harness.transport.times(TOKEN_PATH)[1:]
     # Atlassian gave no Retry-After: the pauses back off (0.2 s, then 0.4 s).
     assert second - first >= 0.15
@@ -263,8 +274,7 @@ async def test_a_malformed_refresh_answer_is_retried_and_nothing_half_written(
     db: TestDatabase,
 ) -> None:
     async with signed_in(db) as (harness, client):
-        harness.emu.faults.add("refresh", Fault("malformed_json", times=1))
-        expire_access_token(db)
+        refreshes_meet(harness.emu, db, Fault("malformed_json", times=1))
         version = the_account(db)["token_version"]
 
         token = await token_of(client)
@@ -286,11 +296,8 @@ async def test_a_malformed_refresh_answer_is_retried_and_nothing_half_written(
 async def test_persistent_refresh_failure_answers_503_with_retry_after_and_keeps_the_tokens(
     db: TestDatabase, fault: Fault
 ) -> None:
-    async with signed_in(db) as (harness, client):
-        emu = harness.emu
-        (kept,) = live_refresh_tokens(emu)
-        emu.faults.add("refresh", fault)
-        expire_access_token(db)
+    async with signed_in_with_a_refresh_token(db) as (emu, client, kept):
+        refreshes_meet(emu, db, fault)
         before = the_account(db)
 
         failed = await client.get("/token")
@@ -313,8 +320,7 @@ async def test_a_retry_after_beyond_the_budget_is_passed_to_the_client_at_once(
     db: TestDatabase,
 ) -> None:
     async with signed_in(db) as (harness, client):
-        harness.emu.faults.add("refresh", Fault("rate_limit", retry_after=120))
-        expire_access_token(db)
+        refreshes_meet(harness.emu, db, Fault("rate_limit", retry_after=120))
 
         failed = await client.get("/token")
 
@@ -327,8 +333,7 @@ async def test_concurrent_requests_share_one_retry_budget_when_atlassian_stays_d
     db: TestDatabase,
 ) -> None:
     async with signed_in(db) as (harness, client):
-        harness.emu.faults.add("refresh", Fault("status", status=503, retry_after=0))
-        expire_access_token(db)
+        refreshes_meet(harness.emu, db, Fault("status", status=503, retry_after=0))
 
         answers = await asyncio.gather(*(client.get("/token") for _ in range(20)))
 
@@ -341,14 +346,13 @@ async def test_concurrent_requests_meeting_a_dead_grant_ask_atlassian_once(
     db: TestDatabase,
 ) -> None:
     async with signed_in(db) as (harness, client):
-        emu = harness.emu
         await revoke_the_grant_that_worked(harness, client)
 
         answers = await asyncio.gather(*(client.get("/token") for _ in range(20)))
 
     for answer in answers:
         assert_reauth_required(answer)
-    assert emu.calls["refresh"] == 1
+    assert harness.emu.calls["refresh"] == 1
 
 
 async def test_an_account_without_refresh_token_requires_consent_without_asking_atlassian(
@@ -377,8 +381,7 @@ async def test_a_refresh_that_times_out_is_retried_and_the_lost_rotation_does_no
                 await sign_in(client, emu)
                 (sent,) = live_refresh_tokens(emu)
                 # Atlassian rotates, but its answer comes after the app stopped waiting.
-                emu.faults.add("refresh", Fault("latency", seconds=1.0, times=1))
-                expire_access_token(db)
+                refreshes_meet(emu, db, Fault("latency", seconds=1.0, times=1))
 
                 token = await token_of(client)
                 assert emu.last_request["refresh"].form["refresh_token"] == sent
@@ -410,9 +413,7 @@ async def test_an_expired_lease_left_by_a_dead_worker_is_taken_over(db: TestData
 async def test_a_worker_killed_after_atlassian_rotated_is_recovered_within_the_reuse_interval(
     db: TestDatabase,
 ) -> None:
-    async with signed_in(db) as (harness, client):
-        emu = harness.emu
-        (stored,) = live_refresh_tokens(emu)
+    async with signed_in_with_a_refresh_token(db) as (emu, client, stored):
         # The dead worker's refresh reached Atlassian (which rotated the token), but it died
         # before writing the answer, and its lease has run out.
         async with flow_for(emu) as atlassian:

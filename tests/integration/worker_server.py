@@ -11,8 +11,8 @@ back, the callback.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,6 +37,7 @@ __all__ = [
     "free_port",
     "served_workers",
     "sign_in_over_http",
+    "signed_in_workers",
     "start_sign_in_over_http",
     "storm",
     "storm_across_workers",
@@ -55,23 +56,46 @@ async def wait_for_workers(url: str, workers: int, timeout: float = 30.0) -> set
 
 @contextmanager
 def served_workers(
-    emu: AtlassianEmulator, database_url: str, *, workers: int, log: Path
+    emu: AtlassianEmulator,
+    database_url: str,
+    *,
+    workers: int,
+    log: Path,
+    settings: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[str, set[int]]]:
     """The served app under ``uvicorn --workers N`` on ``database_url``, signing in at ``emu``.
 
     The emulator is served on a loopback socket in this process for the block, so every worker
-    talks to the same Atlassian and the test reads one set of counters.
+    talks to the same Atlassian and the test reads one set of counters. ``settings`` (``KAVACH_*``
+    variables) are added to the app's environment.
 
     Yields:
         The app's base URL and the pids of its workers, once every one of them answered.
     """
     with emu.serve() as emulator_url:
-        env = app_environment(database_url, emu, emulator_url, secret=SECRET)
+        env = app_environment(database_url, emu, emulator_url, secret=SECRET) | dict(settings or {})
         with uvicorn_workers(FACTORY, workers=workers, env=env, log=log) as app_url:
             register_callback(emu, app_url)
             pids = servers.wait_for_workers(app_url, workers)
             assert len(pids) == workers, f"only {len(pids)} workers answered"
             yield app_url, pids
+
+
+@asynccontextmanager
+async def signed_in_workers(
+    emu: AtlassianEmulator,
+    database_url: str,
+    *,
+    workers: int,
+    log: Path,
+    settings: Mapping[str, str] | None = None,
+) -> AsyncIterator[tuple[str, set[int], str]]:
+    """:func:`served_workers`, and a person signed in there: its URL, worker pids, the session."""
+    with served_workers(emu, database_url, workers=workers, log=log, settings=settings) as (
+        app_url,
+        pids,
+    ):
+        yield app_url, pids, await sign_in_over_http(app_url)
 
 
 # Signing in over HTTP

@@ -29,7 +29,8 @@ from kavach_fastapi.atlassian.paths import api_path
 from kavach_fastapi.emulator import AtlassianEmulator
 from kavach_fastapi.testing import sign_in as sign_in_sync
 
-from .conftest import browser, build_app, error_code, running, sign_in
+from .conftest import build_app, error_code
+from .jira_calls import jira_site, signed_in_with_sites
 
 ISSUE = "/rest/api/3/issue"
 API = "https://api.example"
@@ -109,8 +110,9 @@ class RecordingAtlassian(httpx2.AsyncBaseTransport):
         return [request for request in self.requests if request.url.path.startswith("/ex/")]
 
 
-def jira_site(emulator: AtlassianEmulator) -> str:
-    return next(site.id for site in emulator.sites if "jira" in site.products)
+@pytest.fixture
+def atlassian(emulator: AtlassianEmulator) -> RecordingAtlassian:
+    return RecordingAtlassian(emulator)
 
 
 def attacked_app(
@@ -137,18 +139,11 @@ def attacked_app(
 
 
 @pytest.fixture
-def atlassian(emulator: AtlassianEmulator) -> RecordingAtlassian:
-    return RecordingAtlassian(emulator)
-
-
-@pytest.fixture
 async def signed_in(
     database: Path, emulator: AtlassianEmulator, atlassian: RecordingAtlassian
 ) -> AsyncIterator[httpx2.AsyncClient]:
     app = attacked_app(database, emulator, atlassian)
-    async with running(app), browser(app) as client:
-        await sign_in(client, emulator)
-        assert (await client.get("/sites")).status_code == 200
+    async with signed_in_with_sites(app, emulator) as client:
         yield client
 
 

@@ -29,9 +29,7 @@ from kavach_fastapi.migrate import upgrade
 from kavach_fastapi.ratelimit import WINDOW_SECONDS
 from kavach_fastapi.store import Store
 from kavach_fastapi.tables import MAX_URL_LENGTH
-from tests.integration.conftest import AUTHORIZE as FAKE_AUTHORIZE
-from tests.integration.conftest import build_app as build_fake_app
-from tests.integration.fake_atlassian import FakeAtlassian
+from tests.integration.conftest import emulated_app
 
 from ..databases import TestDatabase, ago
 from .conftest import (
@@ -59,7 +57,7 @@ def app_on(db: TestDatabase, **options: Any) -> Iterator[TestClient]:
     The rate limit is off unless ``rate_limit`` is given, so its counters are the test's own.
     """
     options.setdefault("rate_limit", 0)
-    app = build_fake_app(db, FakeAtlassian(), **options)
+    app = emulated_app(db, AtlassianEmulator(), **options)
     with TestClient(app, follow_redirects=False) as client:
         yield client
 
@@ -74,7 +72,7 @@ def host_making_a_callback_of(length: int) -> str:
 
 def test_an_overlong_host_is_refused_with_400_before_anything_is_written(db: TestDatabase) -> None:
     with app_on(db, rate_limit=30) as client:
-        response = client.get(FAKE_AUTHORIZE, headers={"host": "h" * 2100})
+        response = client.get(AUTHORIZE, headers={"host": "h" * 2100})
 
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "invalid_request"
@@ -86,10 +84,10 @@ def test_an_overlong_host_is_refused_with_400_before_anything_is_written(db: Tes
 def test_a_host_at_the_length_limit_still_starts_a_sign_in(db: TestDatabase) -> None:
     with app_on(db) as client:
         at_limit = client.get(
-            FAKE_AUTHORIZE, headers={"host": host_making_a_callback_of(MAX_URL_LENGTH)}
+            AUTHORIZE, headers={"host": host_making_a_callback_of(MAX_URL_LENGTH)}
         )
         over = client.get(
-            FAKE_AUTHORIZE, headers={"host": host_making_a_callback_of(MAX_URL_LENGTH + 1)}
+            AUTHORIZE, headers={"host": host_making_a_callback_of(MAX_URL_LENGTH + 1)}
         )
 
     assert at_limit.status_code == 302, at_limit.text
@@ -127,15 +125,15 @@ def test_expired_sign_ins_make_room_before_a_start_is_refused(db: TestDatabase) 
     with app_on(db, max_pending_sign_ins=2) as client:
         for _ in range(2):
             client.cookies.clear()
-            assert client.get(FAKE_AUTHORIZE).status_code == 302
+            assert client.get(AUTHORIZE).status_code == 302
         client.cookies.clear()
-        full = client.get(FAKE_AUTHORIZE)
+        full = client.get(AUTHORIZE)
         db.execute(
             f"UPDATE {ATTEMPTS} SET expires_at = :past",  # noqa: S608 - our own table
             past=ago(seconds=1),
         )
         client.cookies.clear()
-        after_expiry = client.get(FAKE_AUTHORIZE)
+        after_expiry = client.get(AUTHORIZE)
 
     assert full.status_code == 503
     assert full.json()["error"]["code"] == "sign_in_busy"
@@ -148,9 +146,9 @@ def test_the_setting_is_read_from_the_environment(
 ) -> None:
     monkeypatch.setenv("KAVACH_MAX_PENDING_SIGN_INS", "1")
     with app_on(db) as client:
-        first = client.get(FAKE_AUTHORIZE)
+        first = client.get(AUTHORIZE)
         client.cookies.clear()
-        second = client.get(FAKE_AUTHORIZE)
+        second = client.get(AUTHORIZE)
 
     assert (first.status_code, second.status_code) == (302, 503)
 
@@ -223,7 +221,7 @@ def test_a_sign_in_start_deletes_expired_attempts_sessions_and_old_counters(
 ) -> None:
     with app_on(db) as client:  # the schema exists once the app has started
         seed_expired_and_live_rows(db)
-        started = client.get(FAKE_AUTHORIZE)
+        started = client.get(AUTHORIZE)
 
     assert started.status_code == 302
     assert remaining(db, SESSIONS, "token_hash") == {"live"}
@@ -234,10 +232,10 @@ def test_a_sign_in_start_deletes_expired_attempts_sessions_and_old_counters(
 
 def test_housekeeping_runs_at_most_once_a_minute_in_a_process(db: TestDatabase) -> None:
     with app_on(db) as client:
-        assert client.get(FAKE_AUTHORIZE).status_code == 302
+        assert client.get(AUTHORIZE).status_code == 302
         seed_expired_and_live_rows(db)
         client.cookies.clear()
-        assert client.get(FAKE_AUTHORIZE).status_code == 302
+        assert client.get(AUTHORIZE).status_code == 302
 
     assert "expired" in remaining(db, SESSIONS, "token_hash"), "the second start did not sweep"
 

@@ -21,6 +21,7 @@ from tests.databases import TestDatabase
 from tests.integration.token_harness import expire_access_token
 
 from .conftest import approve, browser, build_app, error_code, running, sign_in, start_sign_in
+from .jira_calls import jira_site
 from .slow_atlassian import TricklingAtlassian
 
 DEADLINE = 0.5
@@ -32,10 +33,6 @@ ENOUGH = 10 * DEADLINE * 3
 TOKEN = "/oauth/token"
 ME = "/me"
 RESOURCES = "/oauth/token/accessible-resources"
-
-
-def jira_site(emulator: AtlassianEmulator) -> str:
-    return next(site.id for site in emulator.sites if "jira" in site.products)
 
 
 @pytest.fixture

@@ -18,12 +18,9 @@ from fastapi import FastAPI
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
 
 from .conftest import browser, error_code, sign_in
+from .jira_calls import jira_site
 
 REQUESTS = 25
-
-
-def jira_site(emulator: AtlassianEmulator) -> str:
-    return next(site.id for site in emulator.sites if "jira" in site.products)
 
 
 async def signed_in_and_refused(client: httpx2.AsyncClient, emulator: AtlassianEmulator) -> str:

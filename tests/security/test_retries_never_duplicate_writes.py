@@ -19,13 +19,13 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from kavach_fastapi import AtlassianAPI
 from kavach_fastapi.emulator import AtlassianEmulator
 
-from .conftest import browser, build_app, error_code, running, sign_in
+from .conftest import build_app, error_code
+from .jira_calls import jira_site, signed_in_with_sites
 
 DEADLINE = 0.5
 """``KAVACH_HTTP_TIMEOUT`` of the app, in seconds."""
@@ -81,10 +81,6 @@ class IssueTracker(httpx2.AsyncBaseTransport):
         return httpx2.Response(200, json={"key": request.url.path.rsplit("/", 1)[-1]})
 
 
-def jira_site(emulator: AtlassianEmulator) -> str:
-    return next(site.id for site in emulator.sites if "jira" in site.products)
-
-
 @pytest.fixture
 def jira(emulator: AtlassianEmulator) -> IssueTracker:
     return IssueTracker(emulator)
@@ -113,10 +109,7 @@ async def client(
         response = await api.get("jira", cloud_id, ISSUES + "/{key}", path_params={"key": key})
         return JSONResponse(response.json(), status_code=response.status_code)
 
-    app_under_test: FastAPI = app
-    async with running(app_under_test), browser(app_under_test) as signed_in:
-        await sign_in(signed_in, emulator)
-        assert (await signed_in.get("/sites")).status_code == 200
+    async with signed_in_with_sites(app, emulator) as signed_in:
         yield signed_in
 
 
@@ -136,17 +129,25 @@ def call_jira(
     return call
 
 
+async def post_applied_once(
+    call_jira: CallJira, jira: IssueTracker, how: str, *, status: int
+) -> httpx2.Response:
+    """Create an issue with Jira answering ``how``: the app answers ``status``, one issue made."""
+    answer = await call_jira("POST", how)
+    assert answer.status_code == status, answer.text
+    assert len(jira.created) == 1
+    return answer
+
+
 @pytest.mark.parametrize("how", ["late", "lost"])
 async def test_a_post_that_jira_may_have_applied_is_sent_exactly_once(
     call_jira: CallJira, jira: IssueTracker, how: str
 ) -> None:
-    answer = await call_jira("POST", how)
+    answer = await post_applied_once(call_jira, jira, how, status=503)
 
-    assert answer.status_code == 503, answer.text
     assert error_code(answer) == "provider_unavailable"
     assert "may have been made" in answer.json()["error"]["message"]
     assert jira.sent == ["POST"]
-    assert len(jira.created) == 1
 
 
 async def test_a_patch_that_jira_may_have_applied_is_sent_exactly_once(
@@ -173,19 +174,15 @@ async def test_a_get_whose_answer_was_late_or_lost_is_retried(
 async def test_a_post_that_cannot_have_reached_jira_is_retried_and_applied_once(
     call_jira: CallJira, jira: IssueTracker, how: str
 ) -> None:
-    answer = await call_jira("POST", how)
+    await post_applied_once(call_jira, jira, how, status=201)
 
-    assert answer.status_code == 201, answer.text
     assert jira.sent == ["POST", "POST"]
-    assert len(jira.created) == 1
 
 
 async def test_a_post_answered_with_a_server_error_is_returned_not_repeated(
     call_jira: CallJira, jira: IssueTracker
 ) -> None:
-    answer = await call_jira("POST", "failing")
+    answer = await post_applied_once(call_jira, jira, "failing", status=503)
 
-    assert answer.status_code == 503
     assert answer.json() == {"message": "try later"}  # Jira's answer, for the app to judge
     assert jira.sent == ["POST"]
-    assert len(jira.created) == 1

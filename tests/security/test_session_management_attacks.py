@@ -45,7 +45,9 @@ SAME_SITE = {
 }
 
 
-async def current_id(client: httpx2.AsyncClient) -> str:
+async def signed_in_id(client: httpx2.AsyncClient, emulator: AtlassianEmulator) -> str:
+    """Sign ``client`` in (as the first person); the public id of its new session."""
+    await sign_in(client, emulator)
     response = await client.get(SESSIONS)
     assert response.status_code == 200, response.text
     (mine,) = [session for session in response.json() if session["current"]]
@@ -61,10 +63,8 @@ async def test_cross_site_requests_to_end_sessions_are_refused_and_change_nothin
     headers: dict[str, str],
 ) -> None:
     async with browser(live_app) as other_device:
-        await sign_in(other_device, emulator)
-        await sign_in(victim, emulator)
-        other = await current_id(other_device)
-        mine = await current_id(victim)
+        other = await signed_in_id(other_device, emulator)
+        mine = await signed_in_id(victim, emulator)
         before = snapshot(database)
 
         answers = [
@@ -90,9 +90,9 @@ async def test_the_session_endpoints_judge_a_request_s_origin_exactly_as_sign_ou
     live_app: FastAPI, emulator: AtlassianEmulator, headers: dict[str, str]
 ) -> None:
     async with browser(live_app) as client:
-        await sign_in(client, emulator)
+        this = await signed_in_id(client, emulator)
         end_others = await client.delete(SESSIONS, headers=headers)
-        end_this = await client.delete(f"{SESSIONS}/{await current_id(client)}", headers=headers)
+        end_this = await client.delete(f"{SESSIONS}/{this}", headers=headers)
         await sign_in(client, emulator)
         sign_out = await client.post(SIGN_OUT, headers=headers)
 
@@ -105,8 +105,7 @@ async def test_a_session_cannot_be_ended_by_another_method(
     victim: httpx2.AsyncClient, emulator: AtlassianEmulator, database: Path, method: str
 ) -> None:
     """Not by GET above all: any ``<img>`` on any page could send one."""
-    await sign_in(victim, emulator)
-    mine = await current_id(victim)
+    mine = await signed_in_id(victim, emulator)
     before = snapshot(database)
 
     response = await victim.request(method, f"{SESSIONS}/{mine}")
@@ -123,9 +122,8 @@ async def test_an_attacker_who_learns_a_session_id_can_neither_use_nor_end_it(
     emulator: AtlassianEmulator,
     database: Path,
 ) -> None:
-    await sign_in(victim, emulator)
+    victims = await signed_in_id(victim, emulator)
     await sign_in(attacker, emulator, user=emulator.users[1])
-    victims = await current_id(victim)
     before = snapshot(database)
 
     end_it = await attacker.delete(f"{SESSIONS}/{victims}")

@@ -14,10 +14,26 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["OWN_PREFIXES", "clean_environment", "isolate"]
+__all__ = [
+    "ATLASSIAN_APP_ENVIRONMENT",
+    "OWN_PREFIXES",
+    "clean_environment",
+    "isolate",
+    "set_environment",
+]
 
 OWN_PREFIXES = ("ATLASSIAN_", "KAVACH_")
 """The variables that configure the package (and its emulator)."""
+
+
+ATLASSIAN_APP_ENVIRONMENT = {
+    "ATLASSIAN_CLIENT_ID": "client-id",
+    "ATLASSIAN_CLIENT_SECRET": "client-secret",
+    "ATLASSIAN_AUTH_URL": "http://127.0.0.1:9000/",
+    "ATLASSIAN_API_URL": "http://127.0.0.1:9000/api",
+    "ATLASSIAN_USE_PKCE": "false",
+}
+"""An Atlassian app configured wholly from the environment: credentials, local URLs, PKCE off."""
 
 
 def _ours(name: str) -> bool:
@@ -37,3 +53,9 @@ def isolate(monkeypatch: pytest.MonkeyPatch, working_directory: Path) -> None:
         if _ours(name):
             monkeypatch.delenv(name)
     monkeypatch.chdir(working_directory)
+
+
+def set_environment(monkeypatch: pytest.MonkeyPatch, variables: dict[str, str]) -> None:
+    """Set each of ``variables`` for the rest of the test."""
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)

@@ -6,12 +6,13 @@ import base64
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
+from _pytest.mark import ParameterSet
 
 from kavach_fastapi.errors import ErrorCode, ProviderError
 from kavach_fastapi.oauth import OAuthClient, SharedTransport, TokenSet, new_code_verifier
@@ -26,6 +27,7 @@ REDIRECT_URI = "https://app.example/api/kavach/auth/oauth/callback/atlassian"
 SECRETS = (CLIENT_SECRET, ACCESS_TOKEN, REFRESH_TOKEN, CODE)
 
 Responder = Callable[[httpx2.Request], httpx2.Response]
+Call = Callable[[OAuthClient], Awaitable[object]]
 
 
 class Recorder:
@@ -232,81 +234,36 @@ async def test_empty_refresh_token_counts_as_absent() -> None:
     assert tokens.refresh_token is None
 
 
-EXCHANGE_FAILURES = [
-    pytest.param(
-        raise_error(httpx2.ReadTimeout), ErrorCode.PROVIDER_UNAVAILABLE, id="read-timeout"
-    ),
-    pytest.param(
-        raise_error(httpx2.ConnectTimeout), ErrorCode.PROVIDER_UNAVAILABLE, id="connect-timeout"
-    ),
-    pytest.param(raise_error(httpx2.ConnectError), ErrorCode.PROVIDER_UNAVAILABLE, id="connect"),
-    pytest.param(
-        raise_error(httpx2.RemoteProtocolError), ErrorCode.PROVIDER_UNAVAILABLE, id="protocol"
-    ),
-    pytest.param(
-        answer(400, json={"error": "invalid_grant", "error_description": f"bad {CODE}"}),
-        ErrorCode.TOKEN_EXCHANGE_FAILED,
-        id="400-invalid-grant",
-    ),
-    pytest.param(
-        answer(401, json={"error": "invalid_client"}),
-        ErrorCode.TOKEN_EXCHANGE_FAILED,
-        id="401-invalid-client",
-    ),
-    pytest.param(
-        answer(403, json={"error": "unauthorized_client"}),
-        ErrorCode.TOKEN_EXCHANGE_FAILED,
-        id="403",
-    ),
-    pytest.param(answer(400, text="Bad Request"), ErrorCode.TOKEN_EXCHANGE_FAILED, id="400-text"),
-    pytest.param(answer(500, text="boom"), ErrorCode.TOKEN_EXCHANGE_FAILED, id="500"),
-    pytest.param(
-        answer(503, json={"error": "temporarily_unavailable"}),
-        ErrorCode.TOKEN_EXCHANGE_FAILED,
-        id="503-json",
-    ),
-    pytest.param(
-        answer(200, text="<html>login</html>"), ErrorCode.TOKEN_EXCHANGE_FAILED, id="200-not-json"
-    ),
-    pytest.param(
-        answer(200, json={"token_type": "Bearer", "expires_in": 3600}),
-        ErrorCode.TOKEN_EXCHANGE_FAILED,
-        id="200-without-access-token",
-    ),
-    pytest.param(
-        answer(200, json={"access_token": "", "token_type": "Bearer"}),
-        ErrorCode.TOKEN_EXCHANGE_FAILED,
-        id="200-empty-access-token",
-    ),
-    pytest.param(
-        answer(200, json={"access_token": 12345, "token_type": "Bearer"}),
-        ErrorCode.TOKEN_EXCHANGE_FAILED,
-        id="200-numeric-access-token",
-    ),
-    pytest.param(
-        answer(200, json={"error": "invalid_grant"}),
-        ErrorCode.TOKEN_EXCHANGE_FAILED,
-        id="200-error-body",
-    ),
-    pytest.param(answer(200, json=[1, 2]), ErrorCode.TOKEN_EXCHANGE_FAILED, id="200-json-list"),
-]
+def exchange_the_code(client: OAuthClient) -> Awaitable[object]:
+    return client.exchange_code(code=CODE, redirect_uri=REDIRECT_URI, code_verifier=None)
 
 
-@pytest.mark.parametrize(("respond", "code"), EXCHANGE_FAILURES)
-async def test_every_exchange_failure_becomes_a_provider_error(
-    respond: Responder, code: ErrorCode
-) -> None:
-    client, recorder = client_for(respond)
-    with pytest.raises(ProviderError) as caught:
-        await client.exchange_code(code=CODE, redirect_uri=REDIRECT_URI, code_verifier=None)
-    assert caught.value.code is code
-    assert caught.value.status_code == code.status
-    assert len(recorder.requests) == 1
-    # The translation hides the original exception and never quotes the provider.
-    assert caught.value.__cause__ is None
-    assert caught.value.__suppress_context__
-    for secret in SECRETS:
-        assert secret not in caught.value.message
+def fetch_the_profile(client: OAuthClient) -> Awaitable[object]:
+    return client.fetch_profile(ACCESS_TOKEN)
+
+
+UNREACHABLE_TOKEN_ENDPOINT = {
+    "read-timeout": raise_error(httpx2.ReadTimeout),
+    "connect-timeout": raise_error(httpx2.ConnectTimeout),
+    "connect": raise_error(httpx2.ConnectError),
+    "protocol": raise_error(httpx2.RemoteProtocolError),
+}
+REFUSED_EXCHANGES = {
+    "400-invalid-grant": answer(
+        400, json={"error": "invalid_grant", "error_description": f"bad {CODE}"}
+    ),
+    "401-invalid-client": answer(401, json={"error": "invalid_client"}),
+    "403": answer(403, json={"error": "unauthorized_client"}),
+    "400-text": answer(400, text="Bad Request"),
+    "500": answer(500, text="boom"),
+    "503-json": answer(503, json={"error": "temporarily_unavailable"}),
+    "200-not-json": answer(200, text="<html>login</html>"),
+    "200-without-access-token": answer(200, json={"token_type": "Bearer", "expires_in": 3600}),
+    "200-empty-access-token": answer(200, json={"access_token": "", "token_type": "Bearer"}),
+    "200-numeric-access-token": answer(200, json={"access_token": 12345, "token_type": "Bearer"}),
+    "200-error-body": answer(200, json={"error": "invalid_grant"}),
+    "200-json-list": answer(200, json=[1, 2]),
+}
 
 
 async def test_redirect_from_the_token_endpoint_is_not_followed() -> None:
@@ -363,36 +320,65 @@ async def test_fetch_profile_sends_the_bearer_token_and_returns_the_json() -> No
     assert ACCESS_TOKEN not in str(request.url)
 
 
-PROFILE_FAILURES = [
-    pytest.param(raise_error(httpx2.ReadTimeout), ErrorCode.PROVIDER_UNAVAILABLE, id="timeout"),
-    pytest.param(raise_error(httpx2.ConnectError), ErrorCode.PROVIDER_UNAVAILABLE, id="connect"),
-    pytest.param(
-        answer(401, json={"code": 401, "message": "Unauthorized"}),
-        ErrorCode.PROFILE_FETCH_FAILED,
-        id="401",
-    ),
-    pytest.param(answer(403, text="Forbidden"), ErrorCode.PROFILE_FETCH_FAILED, id="403"),
-    pytest.param(answer(404, text="Not Found"), ErrorCode.PROFILE_FETCH_FAILED, id="404"),
-    pytest.param(answer(500, text="boom"), ErrorCode.PROFILE_FETCH_FAILED, id="500"),
-    pytest.param(answer(200, text="<html>"), ErrorCode.PROFILE_FETCH_FAILED, id="200-not-json"),
-    pytest.param(
-        answer(302, headers={"Location": "https://evil.test/me"}),
-        ErrorCode.PROFILE_FETCH_FAILED,
-        id="302-not-followed",
-    ),
-]
+UNREACHABLE_PROFILE_ENDPOINT = {
+    "timeout": raise_error(httpx2.ReadTimeout),
+    "connect": raise_error(httpx2.ConnectError),
+}
+REFUSED_PROFILES = {
+    "401": answer(401, json={"code": 401, "message": "Unauthorized"}),
+    "403": answer(403, text="Forbidden"),
+    "404": answer(404, text="Not Found"),
+    "500": answer(500, text="boom"),
+    "200-not-json": answer(200, text="<html>"),
+    "302-not-followed": answer(302, headers={"Location": "https://evil.test/me"}),
+}
 
 
-@pytest.mark.parametrize(("respond", "code"), PROFILE_FAILURES)
-async def test_every_profile_failure_becomes_a_provider_error(
-    respond: Responder, code: ErrorCode
+def failures(
+    call: Call,
+    unreachable: dict[str, Responder],
+    refused_code: ErrorCode,
+    refused: dict[str, Responder],
+) -> list[ParameterSet]:
+    """A case per responder: unreachable ends in PROVIDER_UNAVAILABLE, refused in ``refused_code``."""
+    cases = [
+        (name, respond, ErrorCode.PROVIDER_UNAVAILABLE) for name, respond in unreachable.items()
+    ]
+    cases += [(name, respond, refused_code) for name, respond in refused.items()]
+    return [
+        pytest.param(call, respond, code, id=f"{call.__name__}-{name}")
+        for name, respond, code in cases
+    ]
+
+
+PROVIDER_FAILURES = failures(
+    exchange_the_code,
+    UNREACHABLE_TOKEN_ENDPOINT,
+    ErrorCode.TOKEN_EXCHANGE_FAILED,
+    REFUSED_EXCHANGES,
+) + failures(
+    fetch_the_profile,
+    UNREACHABLE_PROFILE_ENDPOINT,
+    ErrorCode.PROFILE_FETCH_FAILED,
+    REFUSED_PROFILES,
+)
+
+
+@pytest.mark.parametrize(("call", "respond", "code"), PROVIDER_FAILURES)
+async def test_every_failure_of_the_token_or_profile_endpoint_becomes_a_provider_error(
+    call: Call, respond: Responder, code: ErrorCode
 ) -> None:
     client, recorder = client_for(respond)
     with pytest.raises(ProviderError) as caught:
-        await client.fetch_profile(ACCESS_TOKEN)
+        await call(client)
     assert caught.value.code is code
+    assert caught.value.status_code == code.status
     assert len(recorder.requests) == 1
-    assert ACCESS_TOKEN not in caught.value.message
+    # The translation hides the original exception and never quotes the provider.
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
+    for secret in SECRETS:
+        assert secret not in caught.value.message
 
 
 async def test_get_json_reports_the_failure_code_it_is_given() -> None:

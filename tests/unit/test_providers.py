@@ -12,6 +12,8 @@ from kavach_fastapi.providers import AtlassianProvider, OAuthProvider, atlassian
 from kavach_fastapi.providers.atlassian import parse_atlassian_profile
 from kavach_fastapi.providers.base import merge_scopes
 
+from ..support.environment import ATLASSIAN_APP_ENVIRONMENT, set_environment
+
 
 def test_default_scopes_are_read_me_and_offline_access() -> None:
     provider = atlassian_provider("client-id", "client-secret")
@@ -35,31 +37,43 @@ def test_scopes_from_the_environment_add_to_the_defaults(monkeypatch: pytest.Mon
     assert provider.scopes == ("read:me", "offline_access", "read:jira-work")
 
 
-def test_default_endpoints_are_atlassian_cloud() -> None:
-    provider = atlassian_provider("client-id", "client-secret")
-    assert provider.authorize_url == "https://auth.atlassian.com/authorize"
-    assert provider.token_url == "https://auth.atlassian.com/oauth/token"
-    assert provider.profile_url == "https://api.atlassian.com/me"
-    assert provider.accessible_resources_url == (
-        "https://api.atlassian.com/oauth/token/accessible-resources"
-    )
-    assert provider.issuer == "https://auth.atlassian.com"
-
-
-def test_endpoints_follow_auth_and_api_urls_without_trailing_slash() -> None:
-    provider = atlassian_provider(
-        "client-id",
-        "client-secret",
-        auth_url="http://127.0.0.1:9000/auth/",
-        api_url="http://127.0.0.1:9000/api/",
-    )
-    assert provider.authorize_url == "http://127.0.0.1:9000/auth/authorize"
-    assert provider.token_url == "http://127.0.0.1:9000/auth/oauth/token"
-    assert provider.profile_url == "http://127.0.0.1:9000/api/me"
-    assert provider.accessible_resources_url == (
-        "http://127.0.0.1:9000/api/oauth/token/accessible-resources"
-    )
-    assert provider.api_url == "http://127.0.0.1:9000/api"
+@pytest.mark.parametrize(
+    ("urls", "environment", "auth_root", "api_root"),
+    [
+        pytest.param(
+            {}, {}, "https://auth.atlassian.com", "https://api.atlassian.com", id="atlassian-cloud"
+        ),
+        pytest.param(
+            {"auth_url": "http://127.0.0.1:9000/auth/", "api_url": "http://127.0.0.1:9000/api/"},
+            {},
+            "http://127.0.0.1:9000/auth",
+            "http://127.0.0.1:9000/api",
+            id="given-urls-without-trailing-slash",
+        ),
+        pytest.param(
+            {},
+            ATLASSIAN_APP_ENVIRONMENT,
+            "http://127.0.0.1:9000",
+            "http://127.0.0.1:9000/api",
+            id="urls-from-the-environment",
+        ),
+    ],
+)
+def test_endpoints_and_issuer_are_atlassian_paths_below_the_auth_and_api_urls(
+    monkeypatch: pytest.MonkeyPatch,
+    urls: dict[str, Any],
+    environment: dict[str, str],
+    auth_root: str,
+    api_root: str,
+) -> None:
+    set_environment(monkeypatch, environment)
+    provider = atlassian_provider("client-id", "client-secret", **urls)
+    assert provider.authorize_url == f"{auth_root}/authorize"
+    assert provider.token_url == f"{auth_root}/oauth/token"
+    assert provider.issuer == auth_root
+    assert provider.profile_url == f"{api_root}/me"
+    assert provider.accessible_resources_url == f"{api_root}/oauth/token/accessible-resources"
+    assert provider.api_url == api_root
 
 
 def test_consent_url_asks_for_the_api_audience_and_consent_prompt() -> None:
@@ -87,20 +101,15 @@ def test_client_secret_is_hidden_from_repr() -> None:
     assert "very-secret-value" not in repr(provider)
 
 
-def test_credentials_and_urls_are_read_from_the_environment(
+def test_credentials_and_pkce_are_read_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("ATLASSIAN_CLIENT_ID", "env-id")
-    monkeypatch.setenv("ATLASSIAN_CLIENT_SECRET", "env-secret")
-    monkeypatch.setenv("ATLASSIAN_AUTH_URL", "http://emulator.test")
-    monkeypatch.setenv("ATLASSIAN_API_URL", "http://emulator.test/api")
-    monkeypatch.setenv("ATLASSIAN_USE_PKCE", "0")
+    set_environment(monkeypatch, ATLASSIAN_APP_ENVIRONMENT | {"ATLASSIAN_USE_PKCE": "0"})
     provider = atlassian_provider()
-    assert provider.client_id == "env-id"
-    assert provider.client_secret.get_secret_value() == "env-secret"
-    assert provider.token_url == "http://emulator.test/oauth/token"
-    assert provider.profile_url == "http://emulator.test/api/me"
+    assert provider.client_id == "client-id"
+    assert provider.client_secret.get_secret_value() == "client-secret"
     assert provider.use_pkce is False
+    assert provider.token_url == "http://127.0.0.1:9000/oauth/token"
 
 
 def test_arguments_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -38,23 +38,23 @@ def test_missing_redirect_falls_back_to_root() -> None:
     assert check(None) == "/"
 
 
-SAFE = [
-    pytest.param("/", id="root"),
-    pytest.param("/dashboard", id="path"),
-    pytest.param("/dashboard?tab=2#x", id="path-query-fragment"),
-    pytest.param("/a%2Fb", id="encoded-slash-inside-path"),
-    pytest.param("/search?q=a+b&next=%2Fhome", id="encoded-query"),
-    pytest.param("/a/b/c/", id="nested-path"),
-    pytest.param("https://trusted.example/", id="trusted-origin"),
-    pytest.param("https://trusted.example/page?x=1#y", id="trusted-origin-with-path"),
-    pytest.param("https://trusted.example:443/page", id="trusted-origin-explicit-default-port"),
-    pytest.param("http://localhost:3000/after", id="trusted-origin-with-port"),
-    pytest.param("https://app.example/settings", id="own-origin-absolute"),
-    pytest.param("https://APP.example/settings", id="own-origin-upper-case-host"),
-]
+SAFE = {
+    "root": "/",
+    "path": "/dashboard",
+    "path-query-fragment": "/dashboard?tab=2#x",
+    "encoded-slash-inside-path": "/a%2Fb",
+    "encoded-query": "/search?q=a+b&next=%2Fhome",
+    "nested-path": "/a/b/c/",
+    "trusted-origin": "https://trusted.example/",
+    "trusted-origin-with-path": "https://trusted.example/page?x=1#y",
+    "trusted-origin-explicit-default-port": "https://trusted.example:443/page",
+    "trusted-origin-with-port": "http://localhost:3000/after",
+    "own-origin-absolute": "https://app.example/settings",
+    "own-origin-upper-case-host": "https://APP.example/settings",
+}
 
 
-@pytest.mark.parametrize("value", SAFE)
+@pytest.mark.parametrize("value", SAFE.values(), ids=SAFE.keys())
 def test_safe_redirect_passes_unchanged(value: str) -> None:
     assert check(value) == value
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from kavach_fastapi.errors import ConfigurationError
 from kavach_fastapi.settings import AtlassianSettings, KavachSettings, load_settings
+
+from ..support.environment import ATLASSIAN_APP_ENVIRONMENT, set_environment
+from ..support.settings import refusal
 
 KEY_A = "Cdp2deN-BrFQdcml3ic4geWhd56ee0KN"
 KEY_B = "3YJ98zV7qhR2a5OOLENacBSBF3dKpwr2E4ThGLVk"
@@ -54,18 +56,16 @@ def test_kavach_settings_are_read_from_the_environment(monkeypatch: pytest.Monke
 def test_atlassian_settings_are_read_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("ATLASSIAN_CLIENT_ID", "client-id")
-    monkeypatch.setenv("ATLASSIAN_CLIENT_SECRET", "client-secret")
-    monkeypatch.setenv("ATLASSIAN_AUTH_URL", "http://127.0.0.1:9000/")
-    monkeypatch.setenv("ATLASSIAN_API_URL", "http://127.0.0.1:9000/api")
-    monkeypatch.setenv("ATLASSIAN_USE_PKCE", "false")
+    set_environment(monkeypatch, ATLASSIAN_APP_ENVIRONMENT)
     settings = load_settings(AtlassianSettings)
-    assert settings.client_id == "client-id"
     assert settings.client_secret is not None
-    assert settings.client_secret.get_secret_value() == "client-secret"
-    assert settings.auth_url == "http://127.0.0.1:9000"
-    assert settings.api_url == "http://127.0.0.1:9000/api"
-    assert settings.use_pkce is False
+    secret = settings.client_secret.get_secret_value()
+    assert (settings.client_id, secret, settings.use_pkce) == ("client-id", "client-secret", False)
+    # Trailing slashes are dropped so that endpoint paths can be appended.
+    assert (settings.auth_url, settings.api_url) == (
+        "http://127.0.0.1:9000",
+        "http://127.0.0.1:9000/api",
+    )
 
 
 def test_scopes_are_space_separated(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -233,53 +233,38 @@ def test_invalid_kavach_value_names_the_variable_and_the_hint(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str, hint: str
 ) -> None:
     monkeypatch.setenv(variable, value)
-    with pytest.raises(ConfigurationError) as caught:
-        load_settings(KavachSettings)
-    assert f"{variable}:" in caught.value.message
-    assert hint in caught.value.message
+    refusal(KavachSettings, f"{variable}:", hint)
 
 
 def test_invalid_secret_is_not_echoed_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAVACH_SECRET", f"{KEY_A},tooshort-but-secret")
-    with pytest.raises(ConfigurationError) as caught:
-        load_settings(KavachSettings)
-    assert "tooshort-but-secret" not in caught.value.message
-    assert KEY_A not in caught.value.message
+    message = refusal(KavachSettings).message
+    assert "tooshort-but-secret" not in message
+    assert KEY_A not in message
 
 
 def test_invalid_atlassian_url_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ATLASSIAN_AUTH_URL", "auth.atlassian.com")
-    with pytest.raises(ConfigurationError) as caught:
-        load_settings(AtlassianSettings)
-    assert "ATLASSIAN_AUTH_URL:" in caught.value.message
-    assert "/authorize" in caught.value.message
+    refusal(AtlassianSettings, "ATLASSIAN_AUTH_URL:", "/authorize")
 
 
 def test_invalid_keyword_names_the_argument_not_the_variable() -> None:
-    with pytest.raises(ConfigurationError) as caught:
-        load_settings(KavachSettings, rate_limit=-1)
-    assert "rate_limit= argument" in caught.value.message
-    assert RATE_LIMIT_HINT in caught.value.message
+    refusal(KavachSettings, "rate_limit= argument", RATE_LIMIT_HINT, rate_limit=-1)
 
 
 def test_every_invalid_variable_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KAVACH_RATE_LIMIT", "-1")
-    monkeypatch.setenv("KAVACH_BASE_URL", "ftp://x")
-    with pytest.raises(ConfigurationError) as caught:
-        load_settings(KavachSettings)
-    assert "KAVACH_RATE_LIMIT:" in caught.value.message
-    assert "KAVACH_BASE_URL:" in caught.value.message
+    set_environment(monkeypatch, {"KAVACH_RATE_LIMIT": "-1", "KAVACH_BASE_URL": "ftp://x"})
+    refusal(KavachSettings, "KAVACH_RATE_LIMIT:", "KAVACH_BASE_URL:")
 
 
 def test_configuration_error_carries_no_pydantic_traceback(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("KAVACH_RATE_LIMIT", "abc")
-    with pytest.raises(ConfigurationError) as caught:
-        load_settings(KavachSettings)
-    assert caught.value.__cause__ is None
-    assert caught.value.__suppress_context__
-    assert "errors.pydantic.dev" not in caught.value.message
+    error = refusal(KavachSettings)
+    assert error.__cause__ is None
+    assert error.__suppress_context__
+    assert "errors.pydantic.dev" not in error.message
 
 
 def test_settings_are_frozen() -> None:
