@@ -28,7 +28,7 @@ from sqlalchemy.pool import StaticPool
 from .database_urls import async_database_url, missing_driver, sqlite_file
 from .direct import AnySelect, DirectReads
 from .outages import OutageWatch
-from .settings import DEFAULT_DATABASE_CONNECT_TIMEOUT, DEFAULT_SQLITE_BUSY_TIMEOUT
+from .settings import DEFAULT_DATABASE_CONNECT_TIMEOUT, DEFAULT_SQLITE_BUSY_TIMEOUT, KavachSettings
 
 logger = logging.getLogger("kavach_fastapi")
 
@@ -199,6 +199,19 @@ class Database:
         file = sqlite_file(database_url)
         direct_file = None if file is None or make_url(database_url).query.get("uri") else file
         self._direct = DirectReads(self._autocommit, direct_file)
+
+    @classmethod
+    def from_settings(cls, settings: KavachSettings) -> Database:
+        """The database of the settings, opened as the app opens it (nothing is connected yet).
+
+        Raises:
+            ConfigurationError: the URL is invalid, or its driver is not installed.
+        """
+        return cls(
+            settings.database_url,
+            busy_timeout=settings.sqlite_busy_timeout,
+            connect_timeout=settings.database_connect_timeout,
+        )
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

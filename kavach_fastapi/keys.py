@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from .crypto import TOKEN_COLUMNS, Keyring, reseal_token
 from .store.accounts import AccountStore
-from .tokens import owner_of
+from .token_refresh import owner_of
 
 
 class KeyRotation:

@@ -15,19 +15,15 @@ at the same moment still make one refresh (the database lease decides across pro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
 
 import httpx2
 
 from .atlassian.client import AtlassianClient
 from .atlassian.dependencies import atlassian_of
-from .atlassian.paths import PathValue
-from .errors import ReauthRequiredError
 from .grants import IdleRefresh, Progress
-from .http.requests import authorize_url
 from .models import AtlassianSite
 from .options import KavachOptions, Unpack
 from .privacy import MAX_WAIT, AccountClosedHook, PersonalDataReport, ReportProgress
@@ -36,44 +32,6 @@ from .providers.base import OAuthProvider
 from .runtime import Kavach
 from .settings import KavachSettings
 from .tables import utcnow
-
-
-@contextmanager
-def _with_reauth_url(url: str | None) -> Iterator[None]:
-    """Give a ``ReauthRequiredError`` that knows no ``reauth_url`` this one."""
-    try:
-        yield
-    except ReauthRequiredError as exc:
-        if exc.reauth_url is None:
-            exc.reauth_url = url
-        raise
-
-
-class _OfflineClient(AtlassianClient):
-    """An `AtlassianClient` whose ``ReauthRequiredError`` carries the app's sign-in URL."""
-
-    def __init__(self, *args: Any, reauth_url: str | None) -> None:
-        super().__init__(*args)
-        self._reauth_url = reauth_url
-
-    async def sites(self) -> list[AtlassianSite]:
-        with _with_reauth_url(self._reauth_url):
-            return await super().sites()
-
-    async def request(
-        self,
-        method: str,
-        product: str,
-        cloud_id: str,
-        path: str,
-        *,
-        path_params: Mapping[str, PathValue] | None = None,
-        **kwargs: Any,
-    ) -> httpx2.Response:
-        with _with_reauth_url(self._reauth_url):
-            return await super().request(
-                method, product, cloud_id, path, path_params=path_params, **kwargs
-            )
 
 
 class OfflineKavach:
@@ -100,11 +58,10 @@ class OfflineKavach:
         """Where a person signs in to Atlassian again, to send them (in an email, say).
 
         Known when ``KAVACH_BASE_URL`` is set (a job has no request to derive it from); every
-        ``ReauthRequiredError`` raised here carries it as ``reauth_url``.
+        ``ReauthRequiredError`` raised here carries it as ``reauth_url``: the token service
+        that raises it knows it (`TokenService.sign_in_url`).
         """
-        base_url = self.runtime.settings.base_url
-        provider = self.runtime.providers.get("atlassian")
-        return authorize_url(base_url, provider.id) if base_url and provider else None
+        return self.runtime.tokens.sign_in_url("atlassian")
 
     async def atlassian_token(self, user_id: str) -> str:
         """A valid Atlassian access token for the person, refreshed when needed.
@@ -117,8 +74,7 @@ class OfflineKavach:
                 (``retry_after`` says when).
             ConfigurationError: the runtime has no Atlassian provider.
         """
-        with _with_reauth_url(self.reauth_url):
-            return await self.runtime.tokens.access_token(user_id, atlassian_of(self.runtime).id)
+        return await self.runtime.tokens.access_token(user_id, atlassian_of(self.runtime).id)
 
     async def atlassian_sites(self, user_id: str) -> list[AtlassianSite]:
         """The person's Atlassian sites (cached per account, see ``KAVACH_SITES_CACHE_TTL``).
@@ -126,8 +82,7 @@ class OfflineKavach:
         Raises:
             ReauthRequiredError, ProviderUnavailableError: as for `atlassian_token`.
         """
-        with _with_reauth_url(self.reauth_url):
-            return await self.runtime.sites.sites(user_id, atlassian_of(self.runtime))
+        return await self.runtime.sites.sites(user_id, atlassian_of(self.runtime))
 
     def atlassian_client(self, user_id: str) -> AtlassianClient:
         """An [`AtlassianClient`][kavach_fastapi.AtlassianClient] acting as the person.
@@ -136,13 +91,7 @@ class OfflineKavach:
         that is not one of the person's sites.
         """
         runtime = self.runtime
-        return _OfflineClient(
-            runtime.calls,
-            runtime.sites,
-            atlassian_of(runtime),
-            user_id,
-            reauth_url=self.reauth_url,
-        )
+        return AtlassianClient(runtime.calls, runtime.sites, atlassian_of(runtime), user_id)
 
     async def refresh_idle_grants(
         self, *, older_than: timedelta, progress: Progress | None = None

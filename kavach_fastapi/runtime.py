@@ -10,7 +10,7 @@ used in an app whose lifespan did not run raises ``ConfigurationError`` naming t
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 
 import httpx2
@@ -29,7 +29,7 @@ from .grants import IdleGrants
 from .hooks import NO_HOOKS, KavachHooks
 from .housekeeping import Housekeeper
 from .http.errors import error_response
-from .http.requests import reauth_url
+from .http.requests import authorize_url, reauth_url
 from .http.security import declare_answers
 from .keyfile import resolve_secret_keys
 from .keys import KeyRotation
@@ -84,11 +84,7 @@ class Kavach:
         self.hooks = hooks
         self.providers = {provider.id: provider for provider in providers}
         self.keyring = Keyring(resolve_secret_keys(settings))
-        self.store = Store(
-            settings.database_url,
-            busy_timeout=settings.sqlite_busy_timeout,
-            connect_timeout=settings.database_connect_timeout,
-        )
+        self.store = Store.from_settings(settings)
         self.sessions = SessionManager(
             self.store.sessions,
             lifetime=settings.session_lifetime,
@@ -122,6 +118,7 @@ class Kavach:
             clients,
             leeway=settings.token_refresh_leeway,
             hooks=hooks,
+            sign_in_urls=_sign_in_urls(settings.base_url, self.providers),
         )
         self.quota = QuotaGuard(self.store.quota, check_interval=settings.quota_check_interval)
         self.calls = ProviderCalls(self.tokens, clients, quota=self.quota)
@@ -267,6 +264,14 @@ class Kavach:
         finally:
             self.detach(app)
             await self.close()
+
+
+def _sign_in_urls(base_url: str | None, providers: Iterable[str]) -> dict[str, str]:
+    """Where a person consents again to each provider, known without a request only when
+    ``KAVACH_BASE_URL`` is set (a job outside a request has none to derive it from)."""
+    return (
+        {provider: authorize_url(base_url, provider) for provider in providers} if base_url else {}
+    )
 
 
 def _site_listers(clients: dict[str, OAuthClient]) -> dict[str, SiteLister]:

@@ -8,9 +8,10 @@ so any worker or instance can finish what another started.
 
 Finishing consumes the attempt first, in one statement that matches its state, browser binding
 and provider together (a callback opened in another browser consumes nothing), then talks to the
-provider, asks `kavach_fastapi.admission` whether the person may sign in (scopes, site policy,
-the app's ``before_sign_in`` hook), then writes the user, the linked account and a new session
-in one transaction. Any failure before that transaction leaves nothing behind; a
+provider (`kavach_fastapi.signin_answer` reads what its callback and profile say), asks
+`kavach_fastapi.admission` whether the person may sign in (scopes, site policy, the app's
+``before_sign_in`` hook), then writes the user, the linked account and a new session in one
+transaction. Any failure before that transaction leaves nothing behind; a
 ``user_created`` or ``signed_in`` hook that raises after it has the write undone.
 """
 
@@ -29,13 +30,9 @@ from .codes import ErrorCode
 from .crypto import DecryptionError, Keyring, TokenOwner, hash_token, new_token, seal_tokens
 from .devices import UNKNOWN_DEVICE, Device
 from .errors import (
-    AccountDisabledError,
     InvalidStateError,
     KavachError,
-    ProviderDeniedError,
-    ProviderError,
     SignInBusyError,
-    SignInError,
     SignInHookError,
     UnknownProviderError,
 )
@@ -44,6 +41,7 @@ from .models import User
 from .oauth import OAuthClient, new_code_verifier
 from .redirects import check_storable
 from .sessions import SessionManager
+from .signin_answer import active_profile, code_of
 from .store.attempts import AttemptStore
 from .store.signins import SignInStore
 from .tables import SignInAttemptRow, utcnow
@@ -55,11 +53,6 @@ ATTEMPT_LIFETIME = timedelta(minutes=10)
 
 MAX_PENDING_PER_BROWSER = 5
 """Sign-ins one browser may have pending at once (tabs); older ones are dropped beyond it."""
-
-_PASSED_THROUGH_ERRORS = {
-    "access_denied": ErrorCode.ACCESS_DENIED,
-    "invalid_scope": ErrorCode.INVALID_SCOPE,
-}
 
 
 def _verifier_context(state_hash: str) -> str:
@@ -282,32 +275,12 @@ class SignInService:
     ) -> SignInResult:
         provider = client.provider
         now = utcnow()
-        if attempt.expires_at <= now:
-            raise InvalidStateError(code=ErrorCode.SIGN_IN_EXPIRED)
-        if issuer is not None and (
-            provider.issuer is None or issuer.rstrip("/") != provider.issuer.rstrip("/")
-        ):
-            raise InvalidStateError(code=ErrorCode.ISSUER_MISMATCH)
-        if error is not None:
-            mapped = _PASSED_THROUGH_ERRORS.get(error, ErrorCode.PROVIDER_ERROR)
-            logger.info("%s sign-in ended with error=%s", provider.name, mapped.value)
-            raise ProviderDeniedError(_denied_message(provider.name, mapped), code=mapped)
-        if not code or len(code) > 4096:
-            raise SignInError("The sign-in answer carried no code.", code=ErrorCode.INVALID_REQUEST)
+        code = code_of(provider, attempt, code=code, error=error, issuer=issuer, now=now)
         verifier = self._verifier(attempt, state_hash)
         tokens = await client.exchange_code(
             code=code, redirect_uri=attempt.redirect_uri, code_verifier=verifier
         )
-        raw_profile = await client.fetch_profile(tokens.access_token)
-        try:
-            if not isinstance(raw_profile, Mapping):
-                raise TypeError("the profile is not a JSON object")
-            profile = provider.parse_profile(raw_profile)
-        except (TypeError, ValueError) as exc:
-            logger.warning("%s profile is unusable: %s", provider.name, exc)
-            raise ProviderError(code=ErrorCode.PROFILE_FETCH_FAILED) from None
-        if not profile.active:
-            raise AccountDisabledError
+        profile = active_profile(provider, await client.fetch_profile(tokens.access_token))
         sites = await self._admission.admit(
             provider, profile, access_token=tokens.access_token, granted=tokens.scopes
         )
@@ -352,11 +325,3 @@ class SignInService:
 
 def _looks_like_token(value: str | None) -> TypeGuard[str]:
     return value is not None and 16 <= len(value) <= 128 and value.isascii() and value.isprintable()
-
-
-def _denied_message(provider_name: str, code: ErrorCode) -> str:
-    if code is ErrorCode.ACCESS_DENIED:
-        return f"You declined to share your {provider_name} account, so you are not signed in."
-    if code is ErrorCode.INVALID_SCOPE:
-        return f"{provider_name} refused a requested permission (scope)."
-    return f"{provider_name} could not complete the sign-in."

@@ -19,29 +19,13 @@ def settings_of(args: argparse.Namespace) -> KavachSettings:
 
 
 def database_of(settings: KavachSettings) -> Database:
-    """The settings' database, opened as the app opens it (nothing is connected yet).
-
-    Raises:
-        ConfigurationError: the URL is invalid, or its driver is not installed.
-    """
-    return Database(
-        settings.database_url,
-        busy_timeout=settings.sqlite_busy_timeout,
-        connect_timeout=settings.database_connect_timeout,
-    )
+    """The settings' database, opened as the app opens it (`Database.from_settings`)."""
+    return Database.from_settings(settings)
 
 
 def store_of(settings: KavachSettings) -> Store:
-    """The settings' store, opened as the app opens it (nothing is connected yet).
-
-    Raises:
-        ConfigurationError: the URL is invalid, or its driver is not installed.
-    """
-    return Store(
-        settings.database_url,
-        busy_timeout=settings.sqlite_busy_timeout,
-        connect_timeout=settings.database_connect_timeout,
-    )
+    """The settings' store, opened as the app opens it (`Store.from_settings`)."""
+    return Store.from_settings(settings)
 
 
 async def require_schema(database: Database) -> None:

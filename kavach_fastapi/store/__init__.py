@@ -10,7 +10,7 @@ in (sealed tokens, the session's hash) before the transaction.
 from __future__ import annotations
 
 from ..database import Database
-from ..settings import DEFAULT_DATABASE_CONNECT_TIMEOUT, DEFAULT_SQLITE_BUSY_TIMEOUT
+from ..settings import KavachSettings
 from .accounts import AccountStore
 from .attempts import AttemptStore
 from .counters import CounterStore
@@ -26,21 +26,12 @@ class Store:
     """The queries of one app's database, grouped by the table they serve.
 
     Args:
-        database_url: a SQLAlchemy URL; the async driver is added when it is missing.
-        busy_timeout: seconds a SQLite write waits for another writer's lock.
-        connect_timeout: seconds to wait for PostgreSQL to accept a connection.
+        database: the database, or a SQLAlchemy URL of one opened with the default timeouts
+            (the async driver is added when it is missing).
     """
 
-    def __init__(
-        self,
-        database_url: str,
-        *,
-        busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT,
-        connect_timeout: float = DEFAULT_DATABASE_CONNECT_TIMEOUT,
-    ) -> None:
-        self.database = Database(
-            database_url, busy_timeout=busy_timeout, connect_timeout=connect_timeout
-        )
+    def __init__(self, database: Database | str) -> None:
+        self.database = database if isinstance(database, Database) else Database(database)
         self.attempts = AttemptStore(self.database)
         self.sessions = SessionStore(self.database)
         self.signins = SignInStore(self.database)
@@ -50,6 +41,11 @@ class Store:
         self.privacy = PrivacyStore(self.database, self.sessions)
         self.feed = FeedStore(self.database)
         self.users = UserStore(self.database)
+
+    @classmethod
+    def from_settings(cls, settings: KavachSettings) -> Store:
+        """The store of the settings' database (`Database.from_settings`)."""
+        return cls(Database.from_settings(settings))
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -1,0 +1,283 @@
+"""Provider tokens in production: refreshed exactly once across workers, never lost.
+
+Atlassian rotates refresh tokens: each refresh retires the token it was given, and presenting
+a retired token more than 10 minutes later revokes the whole grant. So two requests, tabs,
+worker processes or machines that refresh the same grant at once would, sooner or later, lose
+it. Here one refresh per grant is in flight, everywhere:
+
+* in a process, concurrent requests share one refresh task (a single flight);
+* across processes and machines, the database decides: a refresher first takes a *lease* on the
+  account row with a conditional UPDATE that only succeeds if nobody refreshed since it looked
+  (``token_version``) and no live lease exists. Everyone else polls the row until the version
+  moves, then uses the new token. No transaction is held across the HTTP call.
+* a lease expires (`LEASE_DURATION`), so a worker that dies mid-refresh blocks others only
+  until then; its successor refreshes with the same refresh token, which Atlassian still accepts
+  within its reuse interval.
+
+A dead grant (``invalid_grant``) marks the account as needing consent again and is never
+retried, and so does a grant that lacks a scope the app is configured to request (its
+``scopes``, what the token answers said was granted, are compared with the provider's); the
+app's ``reauth_needed`` hook hears of both; transient failures (timeouts, 5xx, 429) are retried by `with_retries`,
+then surface as 503 with ``Retry-After``.
+
+`kavach_fastapi.tokens` decides when a token needs refreshing and checks its scopes; this module
+refreshes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import NamedTuple
+
+from . import metrics
+from .crypto import DecryptionError, Keyring, TokenOwner, new_token, open_token, seal_tokens
+from .errors import ProviderUnavailableError, ReauthRequiredError
+from .hooks import KavachHooks, ReauthEvent, notify
+from .oauth import GrantRevoked, OAuthClient, TokenSet
+from .retry import RetryPolicy, with_retries
+from .store.accounts import AccountStore
+from .tables import AccountRow, utcnow
+
+logger = logging.getLogger("kavach_fastapi")
+
+LEASE_DURATION = timedelta(seconds=30)
+"""How long a refresher may hold an account before others may take over."""
+
+
+def _owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{new_token(6)}"
+
+
+class Refreshed(NamedTuple):
+    """How a refresh in flight ended: the access token, and whether this process got it."""
+
+    access_token: str
+    by_us: bool
+
+
+def owner_of(row: AccountRow) -> TokenOwner:
+    """What the tokens of an account row are bound to."""
+    return TokenOwner(row.provider, row.provider_account_id, row.id)
+
+
+class Refresher:
+    """Refreshes accounts' tokens, one refresh per grant in flight everywhere.
+
+    Args:
+        accounts: the accounts table (the lease is a column of its rows).
+        keyring: decrypts and encrypts stored tokens.
+        clients: an OAuth client per provider id.
+        retry: how transient failures are retried.
+        hooks: the app's hooks (``reauth_needed`` is run from here).
+        sign_in_urls: where a person consents again, per provider id, when it is known
+            without a request (``KAVACH_BASE_URL`` is set); every ``ReauthRequiredError``
+            made here carries it.
+    """
+
+    def __init__(
+        self,
+        accounts: AccountStore,
+        keyring: Keyring,
+        clients: Mapping[str, OAuthClient],
+        *,
+        retry: RetryPolicy,
+        hooks: KavachHooks,
+        sign_in_urls: Mapping[str, str],
+    ) -> None:
+        self._store = accounts
+        self._keyring = keyring
+        self._clients = clients
+        self.retry = retry
+        self._hooks = hooks
+        self._sign_in_urls = dict(sign_in_urls)
+        self._owner = _owner_id()
+        self._inflight: dict[str, asyncio.Future[Refreshed]] = {}
+
+    def sign_in_url(self, provider_id: str) -> str | None:
+        """Where a person consents again to a provider, when known without a request."""
+        return self._sign_in_urls.get(provider_id)
+
+    def reauth_required(self, provider_id: str, message: str | None = None) -> ReauthRequiredError:
+        """The error saying the person must consent again, with the `sign_in_url` it knows."""
+        return ReauthRequiredError(message, reauth_url=self.sign_in_url(provider_id))
+
+    def open(self, row: AccountRow, column: str) -> str:
+        """The decrypted token of ``column`` (``access_token`` or ``refresh_token``).
+
+        Raises:
+            ReauthRequiredError: there is none, or it cannot be decrypted with the keys.
+        """
+        value = getattr(row, column)
+        if value is None:
+            raise self.reauth_required(row.provider)
+        try:
+            return open_token(self._keyring, value, owner_of(row), column)
+        except DecryptionError:
+            logger.error(
+                "stored %s of account %s cannot be decrypted: was KAVACH_SECRET changed "
+                "without keeping the old key?",
+                column,
+                row.id,
+            )
+            raise self.reauth_required(row.provider) from None
+
+    def in_flight(self, account_id: str) -> bool:
+        """Whether this process is refreshing the account now."""
+        return account_id in self._inflight
+
+    async def flight(self, row: AccountRow, provider_id: str) -> Refreshed:
+        """The refresh of ``row``'s tokens in this process, started or joined."""
+        flight = self._inflight.get(row.id)
+        if flight is None:
+            flight = asyncio.ensure_future(self._refresh(row.id, provider_id, row.token_version))
+            self._inflight[row.id] = flight
+            flight.add_done_callback(lambda done: self._landed(row.id, done))
+        # Shielded: a caller that goes away does not cancel the refresh others wait for.
+        return await asyncio.shield(flight)
+
+    def _landed(self, account_id: str, flight: asyncio.Future[Refreshed]) -> None:
+        if self._inflight.get(account_id) is flight:
+            del self._inflight[account_id]
+        if not flight.cancelled():
+            flight.exception()  # retrieved here so an unawaited failure is never reported twice
+
+    async def _refresh(self, account_id: str, provider_id: str, version: int) -> Refreshed:
+        """Refresh once for everyone: take the lease, or wait for whoever holds it."""
+        deadline = time.monotonic() + LEASE_DURATION.total_seconds() + 5
+        pause = 0.02
+        while True:
+            now = utcnow()
+            if await self._store.try_lease(
+                account_id, version=version, owner=self._owner, now=now, until=now + LEASE_DURATION
+            ):
+                return await self._refresh_with_lease(account_id, provider_id)
+            row = await self._store.get_account(account_id)
+            if row is None or row.needs_reauth:
+                raise self.reauth_required(provider_id)
+            if row.token_version != version:
+                # Someone else refreshed: their token serves unless it has really expired
+                # (refreshing it again because it is "inside the leeway" starts a storm).
+                if _unexpired(row):
+                    return Refreshed(self.open(row, "access_token"), by_us=False)
+                version = row.token_version
+                continue
+            if time.monotonic() > deadline:
+                raise ProviderUnavailableError(retry_after=5)
+            await asyncio.sleep(pause)
+            pause = min(pause * 1.5, 0.25)
+
+    async def _refresh_with_lease(self, account_id: str, provider_id: str) -> Refreshed:
+        """Refresh while holding the lease; the lease is always settled before returning.
+
+        Settled means: new tokens saved, the grant marked dead, or (on any other way out,
+        cancellation included) handed back so that another request can try at once.
+        """
+        settled = False
+        try:
+            owner, refresh_token = await self._refresh_token_of(account_id, provider_id)
+            tokens = await self._refresh_with_retries(
+                account_id, self._clients[provider_id], refresh_token
+            )
+            settled = True  # whatever save_refreshed finds, the lease is no longer ours
+            stored = await self._store.save_refreshed(
+                account_id,
+                owner=self._owner,
+                sealed=seal_tokens(self._keyring, tokens, owner),
+                now=utcnow(),
+            )
+            if not stored:
+                logger.warning(
+                    "refresh of account %s outlived its lease; another took over", account_id
+                )
+            return Refreshed(tokens.access_token, by_us=stored)
+        except ReauthRequiredError:
+            settled = True  # give_up marked the grant dead and dropped the lease
+            raise
+        finally:
+            if not settled:
+                await asyncio.shield(self._store.release_lease(account_id, owner=self._owner))
+
+    async def _refresh_token_of(self, account_id: str, provider_id: str) -> tuple[TokenOwner, str]:
+        row = await self._store.get_account(account_id)
+        if row is None or row.refresh_token is None:
+            await self.give_up(
+                account_id,
+                "no refresh token (was offline_access granted?)",
+                reason="no_refresh_token",
+                provider=row.provider if row is not None else "other",
+            )
+            raise self.reauth_required(provider_id)
+        try:
+            return owner_of(row), self.open(row, "refresh_token")
+        except ReauthRequiredError:
+            await self.give_up(
+                account_id,
+                "the stored refresh token cannot be decrypted",
+                reason="undecryptable",
+                provider=row.provider,
+            )
+            raise
+
+    async def _refresh_with_retries(
+        self, account_id: str, client: OAuthClient, refresh_token: str
+    ) -> TokenSet:
+        provider = client.provider.id
+        try:
+            # A refresh is a POST, yet repeating it is safe: a retired refresh token is still
+            # accepted within Atlassian's reuse interval, so a lost answer costs nothing.
+            tokens = await with_retries(
+                lambda: client.refresh(refresh_token),
+                policy=self.retry,
+                what=f"token refresh of account {account_id}",
+                provider=client.provider.name,
+                repeatable=True,
+            )
+        except GrantRevoked:
+            metrics.record_refresh(provider, "reauth_required")
+            await self.give_up(
+                account_id,
+                "the provider answered invalid_grant",
+                reason="invalid_grant",
+                provider=provider,
+            )
+            raise self.reauth_required(provider) from None
+        except ProviderUnavailableError:
+            metrics.record_refresh(provider, "unavailable")
+            raise
+        except Exception:
+            metrics.record_refresh(provider, "failure")
+            raise
+        metrics.record_refresh(provider, "success")
+        return tokens
+
+    async def give_up(
+        self,
+        account_id: str,
+        why: str,
+        *,
+        reason: str,
+        provider: str,
+        lacking: tuple[str, ...] = (),
+    ) -> None:
+        """Mark the account as needing consent again (dropping any lease), and tell the app."""
+        logger.warning("account %s needs consent again: %s", account_id, why)
+        metrics.record_reconsent_required(provider, reason)
+        await self._store.mark_needs_reauth(account_id, now=utcnow())
+        if self._hooks.reauth_needed is None:
+            return
+        row = await self._store.get_account(account_id)
+        if row is not None:
+            cause = "missing_scopes" if lacking else "grant_revoked"
+            event = ReauthEvent(row.user_id, row.provider, cause, lacking)
+            await notify(self._hooks.reauth_needed, event, "reauth_needed")
+
+
+def _unexpired(row: AccountRow) -> bool:
+    expires = row.access_token_expires_at
+    return expires is None or expires > utcnow()
