@@ -333,7 +333,10 @@ async def test_concurrent_requests_share_one_retry_budget_when_atlassian_stays_d
     db: TestDatabase,
 ) -> None:
     async with signed_in(db) as (harness, client):
-        refreshes_meet(harness.emu, db, Fault("status", status=503, retry_after=0))
+        # Retry-After: 1 makes the three tries last two seconds, so every request arrives
+        # while they run (one arriving after a failed refresh may start a refresh of its own:
+        # Atlassian may be back, as test_persistent_refresh_failure... shows).
+        refreshes_meet(harness.emu, db, Fault("status", status=503, retry_after=1))
 
         answers = await asyncio.gather(*(client.get("/token") for _ in range(20)))
 
