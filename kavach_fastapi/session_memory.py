@@ -140,18 +140,20 @@ class SessionMemory:
         self.epoch += 1
         self._entries.clear()
 
+    def feed_due(self, now: float) -> bool:
+        """Whether `follow_feed` has anything to do at ``now`` (a read to start or wait for)."""
+        return self._feed is not None and self.bound > 0 and now - self._known_at >= self.bound / 2
+
     async def follow_feed(self, *, wait: bool = True) -> None:
         """Read the feed if it is due; wait for it only if memory is otherwise untrusted.
 
         Args:
             wait: whether to wait for a read that is overdue (``False``: only start it).
         """
-        if self._feed is None or self.bound <= 0:
-            return
         now = self.clock()
-        age = now - self._known_at
-        if age < self.bound / 2:
+        if self._feed is None or not self.feed_due(now):
             return
+        age = now - self._known_at
         if self._reading is None and now >= self._next_attempt:
             self._reading = asyncio.ensure_future(self._read(self._feed))
         if wait and age >= self.bound and self._reading is not None:

@@ -107,11 +107,16 @@ class SessionManager:
         memory = self.memory
         entry = memory.get(token_hash)
         if entry is not None:
-            await memory.follow_feed()
+            clock = memory.clock()
+            if memory.feed_due(clock):  # most requests: no, and nothing to await
+                await memory.follow_feed()
+                clock = memory.clock()
+                if memory.get(token_hash) is not entry:
+                    entry = None  # the feed ended it meanwhile
             now = utcnow()
             if (
-                memory.trusted(entry, memory.clock())
-                and memory.get(token_hash) is entry  # the feed did not end it meanwhile
+                entry is not None
+                and memory.trusted(entry, clock)
                 and entry.active.expires_at > now
                 and entry.last_active_at + self.idle_timeout > now
             ):

@@ -45,10 +45,13 @@ class CookiePolicy:
         )
 
 
+_SECURE, _PLAIN = CookiePolicy(secure=True), CookiePolicy(secure=False)
+
+
 def cookie_policy(request: Request, base_url: str | None) -> CookiePolicy:
     """Secure cookies when the public URL (configured, else the request's) is https."""
     scheme = base_url.split(":", 1)[0] if base_url else request.scope.get("scheme", "http")
-    return CookiePolicy(secure=scheme == "https")
+    return _SECURE if scheme == "https" else _PLAIN
 
 
 def session_token(request: Request, policy: CookiePolicy) -> str | None:
