@@ -55,8 +55,10 @@ POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 FLAVOURS = {"plain": ("asyncio", "h11"), "standard": ("uvloop", "httptools")}
-"""uvicorn's event loop and HTTP parser: what plain ``uvicorn`` runs (the package's
-``[standard]`` extra), and what ``uvicorn[standard]`` adds (several times faster per request)."""
+"""uvicorn's event loop and HTTP parser: what ``pip install uvicorn`` runs, and what
+``uvicorn[standard]`` (the package's ``[standard]`` extra) adds, about twice as fast per request.
+With several workers, only ``standard`` is worth measuring: on asyncio's loop each worker answers
+about 40 ms late (docs/deployment.md)."""
 
 
 def uvicorn_flavour(flavour: str | None = None) -> str:

@@ -5,7 +5,7 @@ has read 1.11 of a bare route), too much to tell 0.90 from 0.95. Instructions do
 callgrind counts every instruction the server executes, whatever else the machine is doing.
 
 For each route (``/bare``; ``/dep``, one dependency that does nothing; ``/me``, ``CurrentUser``)
-uvicorn (asyncio, h11: the package's ``[standard]`` extra) serves the benchmark app under
+uvicorn (asyncio, h11: what ``pip install uvicorn`` runs) serves the benchmark app under
 callgrind twice, once for ``--few`` requests and once for ``--many``, sent one after another by
 a client outside valgrind after every session was checked once (``POST /warm``); the difference
 over the extra requests is what one request costs, start-up and warm-up cancelled out. Printed:
