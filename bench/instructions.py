@@ -46,6 +46,7 @@ from bench._common import (
     table,
     upgrade_schema,
 )
+from tests.support.environment import clean_environment
 from tests.support.servers import free_port
 
 ROUTES = (("bare route", "/bare", 1), ("a no-op Depends", "/dep", 1), ("CurrentUser", "/me", 1))
@@ -68,14 +69,13 @@ def serve_and_count(
 ) -> int:
     """Every instruction uvicorn ran, from start to stop, to serve ``requests`` of ``path``."""
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("KAVACH_", "ATLASSIAN_"))},
-        "KAVACH_DATABASE_URL": database_url,
-        "KAVACH_SECRET": BENCH_SECRET,
-        "ATLASSIAN_CLIENT_ID": "bench-client",
-        "ATLASSIAN_CLIENT_SECRET": "bench-secret",
-        "PYTHONHASHSEED": "0",
-    }
+    env = clean_environment(
+        KAVACH_DATABASE_URL=database_url,
+        KAVACH_SECRET=BENCH_SECRET,
+        ATLASSIAN_CLIENT_ID="bench-client",
+        ATLASSIAN_CLIENT_SECRET="bench-secret",  # noqa: S106 - a scratch credential
+        PYTHONHASHSEED="0",
+    )
     log = work / f"callgrind-{path.strip('/')}-{requests}.log"
     command = [
         "valgrind",
