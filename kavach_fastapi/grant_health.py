@@ -23,6 +23,14 @@ GRANT_LIFETIME = timedelta(days=365)
 REFRESH_TOKEN_IDLE_LIMIT = timedelta(days=90)
 """Atlassian ends a refresh token unused for this long."""
 
+DEFAULT_IDLE_AFTER = REFRESH_TOKEN_IDLE_LIMIT / 3
+"""A grant not refreshed for this long counts as idle: a monthly refresh run has two more
+chances before Atlassian's limit ends it (``kavach grants --older-than``)."""
+
+DEFAULT_EXPIRING_WITHIN = timedelta(days=30)
+"""A grant that reaches `GRANT_LIFETIME` within this counts as expiring
+(``kavach grants status --expiring-within``)."""
+
 
 @dataclass(frozen=True)
 class GrantFacts:

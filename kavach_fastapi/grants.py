@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .errors import ProviderUnavailableError, ReauthRequiredError
-from .grant_health import GrantFacts, health_of
+from .grant_health import DEFAULT_EXPIRING_WITHIN, DEFAULT_IDLE_AFTER, GrantFacts, health_of
 from .store.accounts import AccountStore
 from .tokens import TokenService
 
@@ -23,12 +23,6 @@ logger = logging.getLogger("kavach_fastapi")
 
 Progress = Callable[[int, int], None]
 """Told ``(done, total)`` after each grant."""
-
-DEFAULT_IDLE_AFTER = timedelta(days=30)
-"""A grant not refreshed for this long counts as idle (a third of Atlassian's 90 days)."""
-
-DEFAULT_EXPIRING_WITHIN = timedelta(days=30)
-"""A grant that reaches Atlassian's 365-day limit within this counts as expiring."""
 
 
 @dataclass(frozen=True)

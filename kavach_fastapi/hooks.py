@@ -41,14 +41,8 @@ from .models import AtlassianSite, ProviderProfile, User
 
 logger = logging.getLogger("kavach_fastapi")
 
-__all__ = [
-    "KavachHooks",
-    "ReauthEvent",
-    "Refuse",
-    "SignInCandidate",
-    "SignInEvent",
-    "SignOutEvent",
-]
+# No __all__: which of these names are public is said once, by the package's own (the
+# ``kavach_fastapi`` lazy-import table); the rest (NO_HOOKS, notify...) serve the package.
 
 _REASON = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 

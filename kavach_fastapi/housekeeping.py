@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import timedelta
 
 from .ratelimit import WINDOW_SECONDS
@@ -33,11 +34,12 @@ BATCH = 500
 """Rows deleted from each table by one sweep."""
 
 
+@dataclass(eq=False)
 class Housekeeper:
     """Deletes expired sign-in attempts, expired or idle sessions, old rate-limit counters and
     quota blocks that have passed, and feed entries older than `FEED_RETENTION`.
 
-    Args:
+    Attributes:
         store: the database.
         idle_timeout: a session unused for this long has ended (``KAVACH_SESSION_IDLE_TIMEOUT``).
         interval: seconds between sweeps.
@@ -45,22 +47,15 @@ class Housekeeper:
         clock: a monotonic clock, in seconds.
     """
 
-    def __init__(
-        self,
-        store: Store,
-        *,
-        idle_timeout: timedelta,
-        interval: float = INTERVAL,
-        batch: int = BATCH,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._store = store
-        self._idle_timeout = idle_timeout
-        self._interval = interval
-        self._batch = batch
-        self._clock = clock
-        self._next_sweep: float | None = None  # the first call of a process sweeps
-        self._sweeping = False
+    store: Store
+    _: KW_ONLY
+    idle_timeout: timedelta
+    interval: float = INTERVAL
+    batch: int = BATCH
+    clock: Callable[[], float] = time.monotonic
+    _next_sweep: float | None = field(default=None, init=False, repr=False)
+    """When this process sweeps next; ``None`` until its first call, which sweeps."""
+    _sweeping: bool = field(default=False, init=False, repr=False)
 
     async def sweep_if_due(self) -> None:
         """Sweep if this process has not done so for ``interval`` seconds; never raises.
@@ -68,13 +63,13 @@ class Housekeeper:
         Housekeeping must never fail the request that happened to trigger it: a failure (the
         database is away) is logged in one line and the next sweep simply comes later.
         """
-        started = self._clock()
+        started = self.clock()
         if self._sweeping or (self._next_sweep is not None and started < self._next_sweep):
             return
         self._sweeping = True
-        self._next_sweep = started + self._interval
+        self._next_sweep = started + self.interval
         try:
-            if await self.sweep() >= self._batch:
+            if await self.sweep() >= self.batch:
                 self._next_sweep = started + CATCH_UP
         except Exception as exc:  # any failure: see the docstring
             logger.warning("kavach housekeeping skipped: %s", type(exc).__name__)
@@ -90,13 +85,13 @@ class Housekeeper:
         now = utcnow()
         current_window = int(now.timestamp() // WINDOW_SECONDS)
         deleted = (
-            await self._store.attempts.purge_attempts(now=now, limit=self._batch),
-            await self._store.sessions.purge_sessions(
-                now=now, idle_before=now - self._idle_timeout, limit=self._batch
+            await self.store.attempts.purge_attempts(now=now, limit=self.batch),
+            await self.store.sessions.purge_sessions(
+                now=now, idle_before=now - self.idle_timeout, limit=self.batch
             ),
             # The previous window is kept, as the rate limiter's own clean-up keeps it.
-            await self._store.counters.forget_windows_before(current_window - 1, limit=self._batch),
-            await self._store.quota.purge_blocks(now=now, limit=self._batch),
-            await self._store.feed.purge_changes(before=now - FEED_RETENTION, limit=self._batch),
+            await self.store.counters.forget_windows_before(current_window - 1, limit=self.batch),
+            await self.store.quota.purge_blocks(now=now, limit=self.batch),
+            await self.store.feed.purge_changes(before=now - FEED_RETENTION, limit=self.batch),
         )
         return max(deleted)

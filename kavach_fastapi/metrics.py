@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ._version import __version__
 from .codes import ErrorCode
@@ -63,12 +63,16 @@ ERROR_CODES = frozenset(code.value for code in ErrorCode)
 _PROVIDER = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 
+InstrumentKind = Literal["counter", "histogram"]
+"""The OpenTelemetry instruments the package makes: counts, and durations."""
+
+
 @dataclass(frozen=True)
 class Instrument:
     """One instrument as the metrics page documents it."""
 
     name: str
-    kind: str
+    kind: InstrumentKind
     unit: str
     description: str
     attributes: tuple[str, ...]

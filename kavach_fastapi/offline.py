@@ -15,7 +15,7 @@ at the same moment still make one refresh (the database lease decides across pro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -26,7 +26,7 @@ from .atlassian.dependencies import atlassian_of
 from .grants import IdleRefresh, Progress
 from .models import AtlassianSite
 from .options import KavachOptions, Unpack
-from .privacy import MAX_WAIT, AccountClosedHook, PersonalDataReport, ReportProgress
+from .privacy import PersonalDataReport, ReportOptions
 from .providers.atlassian import atlassian_provider
 from .providers.base import OAuthProvider
 from .runtime import Kavach
@@ -113,26 +113,16 @@ class OfflineKavach:
         """
         return await self.runtime.end_user_sessions(user_id)
 
-    async def report_personal_data(
-        self,
-        *,
-        as_user: str | None = None,
-        on_account_closed: AccountClosedHook | None = None,
-        on_progress: Callable[[ReportProgress], None] | None = None,
-        max_wait: float = MAX_WAIT,
-        reread_now: bool = True,
-    ) -> PersonalDataReport:
+    async def report_personal_data(self, **options: Unpack[ReportOptions]) -> PersonalDataReport:
         """Atlassian's personal-data reporting, as
         [`report_personal_data()`][kavach_fastapi.report_personal_data] runs it, with this
         runtime's database and grants.
+
+        Args:
+            **options: the keywords of ``report_personal_data()`` about the run: ``as_user``,
+                ``on_account_closed``, ``on_progress``, ``max_wait``, ``reread_now``.
         """
-        return await self.runtime.personal_data_reporter().report(
-            as_user=as_user,
-            on_account_closed=on_account_closed,
-            on_progress=on_progress,
-            max_wait=max_wait,
-            reread_now=reread_now,
-        )
+        return await self.runtime.personal_data_reporter().report(**options)
 
 
 @asynccontextmanager

@@ -31,6 +31,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import httpx2
@@ -84,32 +85,26 @@ def _reset_in(response: httpx2.Response, now: datetime) -> float | None:
     return seconds if 0 < seconds <= 86400 else None
 
 
+@dataclass(eq=False)
 class QuotaGuard:
     """Fails calls to blocked sites fast, and records the blocks a ``429`` asks for.
 
-    Args:
+    Attributes:
         store: the ``kavach_quota_blocks`` table.
         check_interval: seconds a process trusts what it last read before reading again.
         longest_in_place_wait: a ``Retry-After`` up to this is retried in place, not recorded.
         clock: a monotonic clock, in seconds.
     """
 
-    def __init__(
-        self,
-        store: QuotaStore,
-        *,
-        check_interval: float = 1.0,
-        longest_in_place_wait: float = MAX_RETRY_WAIT,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._store = store
-        self._interval = check_interval
-        self._in_place = longest_in_place_wait
-        self._clock = clock
-        self._blocks: dict[tuple[str, str], QuotaBlock] = {}
-        self._read_at: float | None = None
-        self._reading: asyncio.Future[None] | None = None
-        self._warned_at: dict[tuple[str, str], float] = {}
+    store: QuotaStore
+    _: KW_ONLY
+    check_interval: float = 1.0
+    longest_in_place_wait: float = MAX_RETRY_WAIT
+    clock: Callable[[], float] = time.monotonic
+    _blocks: dict[tuple[str, str], QuotaBlock] = field(default_factory=dict, init=False, repr=False)
+    _read_at: float | None = field(default=None, init=False, repr=False)
+    _reading: asyncio.Future[None] | None = field(default=None, init=False, repr=False)
+    _warned_at: dict[tuple[str, str], float] = field(default_factory=dict, init=False, repr=False)
 
     async def check(self, provider: str, site: str) -> None:
         """Return if ``site`` may be called now; otherwise raise without calling anyone.
@@ -141,7 +136,7 @@ class QuotaGuard:
         wait = retry_after_seconds(response)
         if wait is None and reason in QUOTA_REASONS:
             wait = _reset_in(response, now) or DEFAULT_BLOCK.total_seconds()
-        if wait is None or wait <= self._in_place:
+        if wait is None or wait <= self.longest_in_place_wait:
             return
         scope = EVERY_SITE if reason in GLOBAL_REASONS else site
         block = QuotaBlock(provider, scope, now + timedelta(seconds=wait), reason)
@@ -156,7 +151,7 @@ class QuotaGuard:
         )
         metrics.record_quota_block(provider, reason, _scope(block))
         try:
-            await self._store.block(block, now=now)
+            await self.store.block(block, now=now)
         except DatabaseUnavailableError:
             # This process still holds the block; other workers meet their own 429.
             logger.warning("kavach could not record the quota block: the database is away")
@@ -174,7 +169,7 @@ class QuotaGuard:
         if not (low or (near or "").strip().lower() == "true"):
             return
         metrics.record_quota_warning(provider, product)
-        now = self._clock()
+        now = self.clock()
         key = (provider, site)
         last = self._warned_at.get(key)
         if last is not None and now - last < WARNING_INTERVAL:
@@ -211,7 +206,7 @@ class QuotaGuard:
         return max(found, key=lambda block: block.blocked_until) if found else None
 
     async def _read_if_due(self) -> None:
-        if self._read_at is not None and self._clock() - self._read_at < self._interval:
+        if self._read_at is not None and self.clock() - self._read_at < self.check_interval:
             return
         if self._reading is None:
             self._reading = asyncio.ensure_future(self._read())
@@ -223,10 +218,10 @@ class QuotaGuard:
                 self._reading = None
 
     async def _read(self) -> None:
-        started = self._clock()
+        started = self.clock()
         now = utcnow()
         try:
-            found = await self._store.active_blocks(now=now)
+            found = await self.store.active_blocks(now=now)
         except DatabaseUnavailableError:
             # Fail open on what this process knows: the database's own outage is answered
             # by whatever needs it next; a quota check alone never turns it into a 503.

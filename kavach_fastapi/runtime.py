@@ -45,6 +45,7 @@ from .sessions import SessionManager
 from .settings import KavachSettings
 from .signin import SignInService
 from .store import Store
+from .token_refresh import Refresher
 from .tokens import TokenService
 from .uncaught import said_in_one_line_by_the_server
 
@@ -112,14 +113,14 @@ class Kavach:
         self.rate_limiter = RateLimiter(
             self.store.counters, self.store.attempts, per_minute=settings.rate_limit
         )
-        self.tokens = TokenService(
+        refresher = Refresher(
             self.store.accounts,
             self.keyring,
             clients,
-            leeway=settings.token_refresh_leeway,
             hooks=hooks,
             sign_in_urls=_sign_in_urls(settings.base_url, self.providers),
         )
+        self.tokens = TokenService(refresher, leeway=settings.token_refresh_leeway)
         self.quota = QuotaGuard(self.store.quota, check_interval=settings.quota_check_interval)
         self.calls = ProviderCalls(self.tokens, clients, quota=self.quota)
         self.sites = SitesCache(

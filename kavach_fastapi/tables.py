@@ -86,6 +86,11 @@ class UserRow(_Table, table=True):
     updated_at: datetime = _timestamp()
 
 
+PERSONAL_DATA_COLUMNS = ("email", "email_normalized", "email_verified", "name", "image")
+"""The `UserRow` columns that hold what the provider told about the person: erasing them
+(`PrivacyStore.erase`) puts each back to its default, which leaves only the id and times."""
+
+
 class AccountRow(_Table, table=True):
     """A provider account linked to a user, with its tokens encrypted and bound to the account.
 

@@ -38,7 +38,7 @@ from typing import NamedTuple
 from . import metrics
 from .crypto import DecryptionError, Keyring, TokenOwner, new_token, open_token, seal_tokens
 from .errors import ProviderUnavailableError, ReauthRequiredError
-from .hooks import KavachHooks, ReauthEvent, notify
+from .hooks import NO_HOOKS, KavachHooks, ReauthEvent, notify
 from .oauth import GrantRevoked, OAuthClient, TokenSet
 from .retry import RetryPolicy, with_retries
 from .store.accounts import AccountStore
@@ -86,16 +86,16 @@ class Refresher:
         keyring: Keyring,
         clients: Mapping[str, OAuthClient],
         *,
-        retry: RetryPolicy,
-        hooks: KavachHooks,
-        sign_in_urls: Mapping[str, str],
+        retry: RetryPolicy | None = None,
+        hooks: KavachHooks = NO_HOOKS,
+        sign_in_urls: Mapping[str, str] | None = None,
     ) -> None:
-        self._store = accounts
+        self.accounts = accounts
+        self.clients = clients
+        self.retry = retry or RetryPolicy()
         self._keyring = keyring
-        self._clients = clients
-        self.retry = retry
         self._hooks = hooks
-        self._sign_in_urls = dict(sign_in_urls)
+        self._sign_in_urls = dict(sign_in_urls or {})
         self._owner = _owner_id()
         self._inflight: dict[str, asyncio.Future[Refreshed]] = {}
 
@@ -153,11 +153,11 @@ class Refresher:
         pause = 0.02
         while True:
             now = utcnow()
-            if await self._store.try_lease(
+            if await self.accounts.try_lease(
                 account_id, version=version, owner=self._owner, now=now, until=now + LEASE_DURATION
             ):
                 return await self._refresh_with_lease(account_id, provider_id)
-            row = await self._store.get_account(account_id)
+            row = await self.accounts.get_account(account_id)
             if row is None or row.needs_reauth:
                 raise self.reauth_required(provider_id)
             if row.token_version != version:
@@ -182,10 +182,10 @@ class Refresher:
         try:
             owner, refresh_token = await self._refresh_token_of(account_id, provider_id)
             tokens = await self._refresh_with_retries(
-                account_id, self._clients[provider_id], refresh_token
+                account_id, self.clients[provider_id], refresh_token
             )
             settled = True  # whatever save_refreshed finds, the lease is no longer ours
-            stored = await self._store.save_refreshed(
+            stored = await self.accounts.save_refreshed(
                 account_id,
                 owner=self._owner,
                 sealed=seal_tokens(self._keyring, tokens, owner),
@@ -201,10 +201,10 @@ class Refresher:
             raise
         finally:
             if not settled:
-                await asyncio.shield(self._store.release_lease(account_id, owner=self._owner))
+                await asyncio.shield(self.accounts.release_lease(account_id, owner=self._owner))
 
     async def _refresh_token_of(self, account_id: str, provider_id: str) -> tuple[TokenOwner, str]:
-        row = await self._store.get_account(account_id)
+        row = await self.accounts.get_account(account_id)
         if row is None or row.refresh_token is None:
             await self.give_up(
                 account_id,
@@ -268,10 +268,10 @@ class Refresher:
         """Mark the account as needing consent again (dropping any lease), and tell the app."""
         logger.warning("account %s needs consent again: %s", account_id, why)
         metrics.record_reconsent_required(provider, reason)
-        await self._store.mark_needs_reauth(account_id, now=utcnow())
+        await self.accounts.mark_needs_reauth(account_id, now=utcnow())
         if self._hooks.reauth_needed is None:
             return
-        row = await self._store.get_account(account_id)
+        row = await self.accounts.get_account(account_id)
         if row is not None:
             cause = "missing_scopes" if lacking else "grant_revoked"
             event = ReauthEvent(row.user_id, row.provider, cause, lacking)

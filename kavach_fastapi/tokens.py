@@ -11,16 +11,10 @@ This module does tokens only: the calls that use them are the provider's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from .crypto import Keyring
-from .hooks import NO_HOOKS, KavachHooks
-from .oauth import OAuthClient
 from .profiles import ProfileRereads
 from .providers.base import missing_scopes
-from .retry import RetryPolicy
-from .store.accounts import AccountStore
 from .tables import AccountRow, utcnow
 from .throttle import OncePer
 from .token_refresh import Refresher
@@ -36,41 +30,18 @@ class TokenService:
     """Valid access tokens for signed-in users, refreshed exactly once across workers.
 
     Args:
-        accounts: the accounts table.
-        keyring: decrypts and encrypts stored tokens.
-        clients: an OAuth client per provider id.
+        refresher: makes the refreshes; its accounts table, OAuth clients and retry policy
+            are this service's too, so the two can never disagree about them.
         leeway: refresh this long before expiry.
-        retry: how transient failures are retried.
-        hooks: the app's hooks (``reauth_needed`` is run from here).
-        sign_in_urls: where a person consents again, per provider id, when known without a
-            request (``KAVACH_BASE_URL`` is set): every ``ReauthRequiredError`` raised here
-            carries it as ``reauth_url``.
     """
 
-    def __init__(
-        self,
-        accounts: AccountStore,
-        keyring: Keyring,
-        clients: dict[str, OAuthClient],
-        *,
-        leeway: timedelta,
-        retry: RetryPolicy | None = None,
-        hooks: KavachHooks = NO_HOOKS,
-        sign_in_urls: Mapping[str, str] | None = None,
-    ) -> None:
-        self._store = accounts
-        self._clients = clients
+    def __init__(self, refresher: Refresher, *, leeway: timedelta) -> None:
+        self._refresher = refresher
+        self._store = refresher.accounts
+        self._clients = refresher.clients
         self._leeway = leeway
-        self.retry = retry or RetryPolicy()
-        self._refresher = Refresher(
-            accounts,
-            keyring,
-            clients,
-            retry=self.retry,
-            hooks=hooks,
-            sign_in_urls=sign_in_urls or {},
-        )
-        self._profiles = ProfileRereads(accounts)
+        self.retry = refresher.retry
+        self._profiles = ProfileRereads(refresher.accounts)
         self._refusals = OncePer(REFUSAL_GRACE.total_seconds(), capacity=MAX_REMEMBERED_REFUSALS)
         """Accounts whose tokens a refusal refreshed in this process, for `REFUSAL_GRACE`."""
 

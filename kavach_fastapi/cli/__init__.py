@@ -22,16 +22,16 @@ import asyncio
 import importlib
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from datetime import timedelta
 from typing import Any, TextIO
 
 from .._version import __version__
 from ..errors import KavachError
-from ._durations import duration
+from ..grant_health import DEFAULT_EXPIRING_WITHIN, DEFAULT_IDLE_AFTER
+from ._durations import days, duration
 
 PURGE_BATCH = 1000
 
-GRANT_WINDOW = "30d"
-"""The default of the grant commands' ``--older-than`` and ``--expiring-within``."""
 
 Command = Callable[[argparse.Namespace, TextIO], Coroutine[Any, Any, int]]
 
@@ -151,9 +151,14 @@ def _add_grant_commands(
         "again), idle (not refreshed for --older-than), and expiring (reaching Atlassian's "
         "365-day limit within --expiring-within). Needs only the database.",
     )
-    _add_window(status, "--older-than", "a grant not refreshed for this long is idle")
     _add_window(
-        status, "--expiring-within", "warn about grants reaching the 365-day limit within this"
+        status, "--older-than", DEFAULT_IDLE_AFTER, "a grant not refreshed for this long is idle"
+    )
+    _add_window(
+        status,
+        "--expiring-within",
+        DEFAULT_EXPIRING_WITHIN,
+        "warn about grants reaching the 365-day limit within this",
     )
     status.add_argument("--json", action="store_true", help="print the counts as JSON")
     refresh = action(
@@ -167,17 +172,28 @@ def _add_grant_commands(
         "cron. Needs the app's settings: KAVACH_SECRET and ATLASSIAN_CLIENT_ID/SECRET.",
     )
     _add_window(
-        refresh, "--older-than", "refresh grants not refreshed for this long", "; 12h, 2w also work"
+        refresh,
+        "--older-than",
+        DEFAULT_IDLE_AFTER,
+        "refresh grants not refreshed for this long",
+        "; 12h, 2w also work",
     )
     refresh.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
 
 def _add_window(
-    command: argparse.ArgumentParser, flag: str, help_text: str, more: str = ""
+    command: argparse.ArgumentParser,
+    flag: str,
+    default: timedelta,
+    help_text: str,
+    more: str = "",
 ) -> None:
-    """A duration option of the grant commands (``30d``, ``12h``, ``2w``), 30 days by default."""
+    """A duration option of the grant commands (``30d``, ``12h``, ``2w``).
+
+    Its default is the library's (`kavach_fastapi.grant_health`), shown in days.
+    """
     command.add_argument(
-        flag, type=duration, default=GRANT_WINDOW, help=f"{help_text} (default %(default)s{more})"
+        flag, type=duration, default=default, help=f"{help_text} (default {days(default)}d{more})"
     )
 
 

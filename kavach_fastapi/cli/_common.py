@@ -1,5 +1,8 @@
-"""What the ``kavach`` commands share: the settings they read, the database they open, and
-the schema check that lets a command change nothing when the database is not ready for it."""
+"""What the ``kavach`` commands share: the settings they read, and the schema check that lets
+a command change nothing when the database is not ready for it.
+
+A command opens the database as the app does, with `Database.from_settings` or
+`Store.from_settings`, whose errors already name the setting to fix."""
 
 from __future__ import annotations
 
@@ -10,22 +13,11 @@ from ..database_urls import describe_database
 from ..errors import ConfigurationError
 from ..migrate import head_revision, schema_revision
 from ..settings import KavachSettings, load_settings
-from ..store import Store
 
 
 def settings_of(args: argparse.Namespace) -> KavachSettings:
     """The app's ``KAVACH_*`` settings, with ``--database-url`` when given."""
     return load_settings(KavachSettings, database_url=getattr(args, "database_url", None))
-
-
-def database_of(settings: KavachSettings) -> Database:
-    """The settings' database, opened as the app opens it (`Database.from_settings`)."""
-    return Database.from_settings(settings)
-
-
-def store_of(settings: KavachSettings) -> Store:
-    """The settings' store, opened as the app opens it (`Store.from_settings`)."""
-    return Store.from_settings(settings)
 
 
 async def require_schema(database: Database) -> None:

@@ -13,12 +13,13 @@ from typing import TextIO
 from urllib.parse import urlencode
 
 from ..atlassian.scopes import scope_warnings
+from ..database import Database
 from ..database_urls import describe_database, is_sqlite
 from ..errors import ConfigurationError, KavachError
 from ..providers.atlassian import ATLASSIAN_AUDIENCE
 from ..providers.base import merge_scopes
 from ..settings import DEFAULT_ATLASSIAN_SCOPES, AtlassianSettings, KavachSettings, load_settings
-from ._common import database_of, require_schema, settings_of
+from ._common import require_schema, settings_of
 
 CALLBACK_SUFFIX = "/auth/oauth/callback/atlassian"
 DEFAULT_MOUNT_URL = "http://127.0.0.1:8000/api/kavach"
@@ -74,7 +75,7 @@ def _atlassian_settings() -> tuple[AtlassianSettings | None, list[str]]:
 
 async def _database_problems(settings: KavachSettings) -> list[str]:
     try:
-        database = database_of(settings)
+        database = Database.from_settings(settings)
     except ConfigurationError as exc:
         return [exc.message]
     try:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
+from ..database import Database
 from ..database_urls import describe_database
 from ..migrate import head_revision, reaching, schema_revision, upgrade
-from ._common import database_of, settings_of
+from ._common import settings_of
 
 
 async def run_upgrade(args: argparse.Namespace, out: TextIO) -> int:
     settings = settings_of(args)
-    database = database_of(settings)
+    database = Database.from_settings(settings)
     try:
         print(f"Upgrading {describe_database(settings.database_url)} ...", file=out)
         async with reaching(database):
@@ -28,7 +29,7 @@ async def run_upgrade(args: argparse.Namespace, out: TextIO) -> int:
 
 async def run_current(args: argparse.Namespace, out: TextIO) -> int:
     settings = settings_of(args)
-    database = database_of(settings)
+    database = Database.from_settings(settings)
     try:
         current = await schema_revision(database)
     finally:

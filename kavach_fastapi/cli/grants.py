@@ -18,8 +18,9 @@ from typing import TextIO
 from ..database_urls import describe_database
 from ..grants import GrantCounts, IdleRefresh, grant_status
 from ..offline import open_kavach
+from ..store import Store
 from ..tables import utcnow
-from ._common import require_schema, settings_of, store_of
+from ._common import require_schema, settings_of
 from ._durations import days
 from ._progress import ProgressReport
 
@@ -39,7 +40,7 @@ def status_json(counts: GrantCounts) -> dict[str, object]:
 
 async def run_status(args: argparse.Namespace, out: TextIO) -> int:
     settings = settings_of(args)
-    store = store_of(settings)
+    store = Store.from_settings(settings)
     try:
         await require_schema(store.database)
         counts = await grant_status(

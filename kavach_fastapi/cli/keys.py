@@ -9,12 +9,13 @@ from ..crypto import Keyring
 from ..database_urls import describe_database
 from ..keyfile import resolve_secret_keys
 from ..keys import KeyRotation
-from ._common import require_schema, settings_of, store_of
+from ..store import Store
+from ._common import require_schema, settings_of
 
 
 async def run_rotate(args: argparse.Namespace, out: TextIO) -> int:
     settings = settings_of(args)
-    store = store_of(settings)
+    store = Store.from_settings(settings)
 
     def progress(done: int, total: int) -> None:
         if done == total or done % 100 == 0:

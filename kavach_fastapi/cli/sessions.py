@@ -8,13 +8,14 @@ from typing import TextIO
 from ..database_urls import describe_database
 from ..ratelimit import WINDOW_SECONDS
 from ..session_memory import FEED_RETENTION
+from ..store import Store
 from ..tables import utcnow
-from ._common import require_schema, settings_of, store_of
+from ._common import require_schema, settings_of
 
 
 async def run_purge(args: argparse.Namespace, out: TextIO) -> int:
     settings = settings_of(args)
-    store = store_of(settings)
+    store = Store.from_settings(settings)
     now = utcnow()
     total = 0
     try:

@@ -27,6 +27,7 @@ from .results import (
     AccountClosedHook,
     ClosedAccount,
     PersonalDataReport,
+    ReportOptions,
     ReportProgress,
     parse_cycle_period,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "ClosedAccount",
     "PersonalDataReport",
     "PersonalDataReporter",
+    "ReportOptions",
     "ReportProgress",
     "parse_cycle_period",
 ]

@@ -10,7 +10,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 MAX_ACCOUNTS_PER_CALL = 90
 """Atlassian accepts at most this many accounts in one report."""
@@ -84,6 +84,22 @@ class ReportProgress:
     updated: int
     waiting: float | None = None
     """Seconds the run now waits because Atlassian answered ``429``; ``None`` otherwise."""
+
+
+class ReportOptions(TypedDict, total=False):
+    """The keywords of one reporting run, typed once for whatever only passes them on.
+
+    Their defaults live in `PersonalDataReporter.report`, their user documentation in
+    [`report_personal_data()`][kavach_fastapi.report_personal_data];
+    [`OfflineKavach.report_personal_data`][kavach_fastapi.OfflineKavach.report_personal_data]
+    takes them as ``**options: Unpack[ReportOptions]`` instead of restating each one.
+    """
+
+    as_user: str | None
+    on_account_closed: AccountClosedHook | None
+    on_progress: Callable[[ReportProgress], None] | None
+    max_wait: float
+    reread_now: bool
 
 
 @dataclass(frozen=True)

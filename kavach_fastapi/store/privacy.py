@@ -18,9 +18,14 @@ from sqlalchemy import ColumnElement, case, func, select, text, update
 from sqlmodel import col
 
 from ..database import Database
-from ..tables import AccountRow, UserRow
+from ..tables import PERSONAL_DATA_COLUMNS, AccountRow, UserRow
 from ._rows import rowcount
 from .sessions import SessionStore
+
+_ERASED_USER: dict[str, object] = {
+    column: UserRow.model_fields[column].default for column in PERSONAL_DATA_COLUMNS
+}
+"""The personal data of an erased user: each column's default (no email, name or picture)."""
 
 
 @dataclass(frozen=True)
@@ -157,14 +162,7 @@ class PrivacyStore:
             await session.execute(
                 update(UserRow)
                 .where(col(UserRow.id) == user_id)
-                .values(
-                    email=None,
-                    email_normalized=None,
-                    email_verified=False,
-                    name=None,
-                    image=None,
-                    updated_at=now,
-                )
+                .values(**_ERASED_USER, updated_at=now)
             )
         return Erased(user_id=user_id, sessions=len(ended))
 
