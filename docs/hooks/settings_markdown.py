@@ -92,6 +92,18 @@ def _human(value: dt.timedelta) -> str:
     return f"{seconds} seconds"
 
 
+# What a reader may write for a field, by the first of these type names its annotation
+# mentions, the more particular first: ``timedelta | None`` is a duration, ``tuple[str, ...]`` a list.
+_KINDS = (
+    ("timedelta", "duration: seconds (`3600`) or ISO 8601 (`PT1H`)"),
+    ("SecretStr", "secret text"),
+    ("tuple", "list of text"),
+    ("bool", "`true` or `false`"),
+    ("int", "whole number"),
+    ("float", "number of seconds"),
+)
+
+
 def _type(field: FieldInfo) -> str:
     annotation = str(field.annotation)
     bounds = []
@@ -100,20 +112,7 @@ def _type(field: FieldInfo) -> str:
             bounds.append(f"at least {_bound(item.ge)}")
         elif isinstance(item, Gt):
             bounds.append(f"more than {_bound(item.gt)}")
-    if "timedelta" in annotation:
-        kind = "duration: seconds (`3600`) or ISO 8601 (`PT1H`)"
-    elif "SecretStr" in annotation:
-        kind = "secret text"
-    elif "tuple" in annotation:
-        kind = "list of text"
-    elif "bool" in annotation:
-        kind = "`true` or `false`"
-    elif "int" in annotation:
-        kind = "whole number"
-    elif "float" in annotation:
-        kind = "number of seconds"
-    else:
-        kind = "text"
+    kind = next((kind for marker, kind in _KINDS if marker in annotation), "text")
     return ", ".join([kind, *bounds])
 
 
