@@ -38,9 +38,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a file: make ``bench`` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import httpx2
 
 from bench import peers

@@ -14,13 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
-
-if __package__ in (None, ""):  # python bench/quota_guard.py
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import (
     median,

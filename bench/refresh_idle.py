@@ -29,13 +29,7 @@ import httpx2
 from fastapi import FastAPI
 from sqlalchemy import update
 
-from kavach_fastapi import AtlassianProvider, atlassian_provider, kavach_router, open_kavach
-from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser, Fault
-from kavach_fastapi.grants import IdleRefresh
-from kavach_fastapi.store import Store
-from kavach_fastapi.tables import AccountRow, utcnow
-
-from ._common import (
+from bench._common import (
     mark,
     postgres_databases,
     postgres_unavailable,
@@ -44,6 +38,11 @@ from ._common import (
     table,
     upgrade_schema,
 )
+from kavach_fastapi import AtlassianProvider, atlassian_provider, kavach_router, open_kavach
+from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser, Fault
+from kavach_fastapi.grants import IdleRefresh
+from kavach_fastapi.store import Store
+from kavach_fastapi.tables import AccountRow, utcnow
 
 SECRET = "bench-secret-0123456789-0123456789-abcdef"  # noqa: S105 - a scratch key
 PREFIX = "/api/kavach"

@@ -46,9 +46,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-if __package__ in (None, ""):  # run as a file: make ``bench`` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import httpx2
 
 from bench._common import (
