@@ -32,7 +32,6 @@ import httpx2
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from kavach_fastapi.migrate import upgrade
 from kavach_fastapi.store import Store
 from kavach_fastapi.tables import AccountRow, SessionRow, SignInAttemptRow, UserRow
 from tests.support.servers import uvicorn_server, wait_for_workers
@@ -226,15 +225,6 @@ async def postgres_databases(count: int) -> AsyncIterator[list[str]]:
     finally:
         for name in created:
             await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-async def upgrade_schema(database_url: str) -> None:
-    """Bring a database to the package's schema, as ``kavach db upgrade`` does."""
-    store = Store(database_url)
-    try:
-        await upgrade(store.database.writer)
-    finally:
-        await store.dispose()
 
 
 @dataclass(frozen=True)

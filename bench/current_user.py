@@ -58,13 +58,13 @@ from bench._common import (
     seed_sessions,
     sqlite_url,
     table,
-    upgrade_schema,
     uvicorn_app,
     uvicorn_flavour,
     wrk_path,
 )
 from bench._lookups import LookupResult, bytes_per_remembered_session, measure_lookups
 from kavach_fastapi.session_memory import CACHE_ENTRIES
+from tests.databases import upgrade_schema
 
 COUNTS = (1, 100, 10_000)
 """Distinct sessions taking turns."""

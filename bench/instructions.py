@@ -41,8 +41,8 @@ from bench._common import (
     seed_sessions,
     sqlite_url,
     table,
-    upgrade_schema,
 )
+from tests.databases import upgrade_schema
 from tests.support.environment import clean_environment
 from tests.support.servers import free_port
 

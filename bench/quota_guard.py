@@ -24,12 +24,12 @@ from bench._common import (
     scratch_dir,
     sqlite_url,
     table,
-    upgrade_schema,
 )
 from kavach_fastapi.quota import QuotaGuard
 from kavach_fastapi.store import Store
 from kavach_fastapi.store.quota import QuotaBlock
 from kavach_fastapi.tables import utcnow
+from tests.databases import upgrade_schema
 
 SITE = "1f7c2a3e-9b4d-4c5a-8e6f-2d3b4c5a6e7f"
 BATCH = 100

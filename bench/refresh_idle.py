@@ -36,13 +36,13 @@ from bench._common import (
     scratch_dir,
     sqlite_url,
     table,
-    upgrade_schema,
 )
 from kavach_fastapi import AtlassianProvider, atlassian_provider, kavach_router, open_kavach
 from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser, Fault
 from kavach_fastapi.grants import IdleRefresh
 from kavach_fastapi.store import Store
 from kavach_fastapi.tables import AccountRow, utcnow
+from tests.databases import upgrade_schema
 
 SECRET = "bench-secret-0123456789-0123456789-abcdef"  # noqa: S105 - a scratch key
 PREFIX = "/api/kavach"

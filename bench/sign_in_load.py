@@ -60,11 +60,11 @@ from bench._common import (
     sqlite_url,
     table,
     table_counts,
-    upgrade_schema,
     uvicorn_app,
     uvicorn_flavour,
 )
 from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser, Fault, FaultEndpoint
+from tests.databases import upgrade_schema
 from tests.support.servers import free_port
 
 PREFIX = "/api/kavach"
