@@ -29,11 +29,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx2
-from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from kavach_fastapi.store import Store
-from kavach_fastapi.tables import AccountRow, SessionRow, SignInAttemptRow, UserRow
 from tests.support.servers import uvicorn_server, wait_for_workers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -225,36 +222,6 @@ async def postgres_databases(count: int) -> AsyncIterator[list[str]]:
     finally:
         for name in created:
             await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@dataclass(frozen=True)
-class TableCounts:
-    """Rows in the package's tables."""
-
-    users: int
-    sessions: int
-    accounts: int
-    attempts: int
-
-    def __str__(self) -> str:
-        return (
-            f"users={self.users} sessions={self.sessions} accounts={self.accounts} "
-            f"pending sign-in attempts={self.attempts}"
-        )
-
-
-async def table_counts(database_url: str) -> TableCounts:
-    """Count the rows of the users, sessions, accounts and sign-in attempts tables."""
-    store = Store(database_url)
-    try:
-        async with store.database.reader() as session:
-            numbers = [
-                int((await session.execute(select(func.count()).select_from(table))).scalar_one())
-                for table in (UserRow, SessionRow, AccountRow, SignInAttemptRow)
-            ]
-    finally:
-        await store.dispose()
-    return TableCounts(*numbers)
 
 
 @dataclass(frozen=True)
