@@ -38,25 +38,18 @@ from bench._common import (
     table,
 )
 from kavach_fastapi import AtlassianProvider, atlassian_provider, kavach_router, open_kavach
-from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser, Fault
+from kavach_fastapi.emulator import AtlassianEmulator, Fault
 from kavach_fastapi.grants import IdleRefresh
 from kavach_fastapi.store import Store
 from kavach_fastapi.tables import AccountRow, utcnow
 from tests.databases import upgrade_schema
+from tests.support.browser import AUTHORIZE, CALLBACK, PREFIX
+from tests.support.people import people as crowd
 
 SECRET = "bench-secret-0123456789-0123456789-abcdef"  # noqa: S105 - a scratch key
-PREFIX = "/api/kavach"
 APP = "http://bench"
 REFRESH_LATENCY = 0.02
 """Seconds the emulator's token endpoint takes to answer a refresh."""
-
-
-def emulator_of(people: int) -> AtlassianEmulator:
-    users = [
-        EmulatedUser(account_id=f"712020:p{n}", name=f"Person {n}", email=f"p{n}@example.com")
-        for n in range(people)
-    ]
-    return AtlassianEmulator(users=users)
 
 
 def provider_of(emu: AtlassianEmulator) -> AtlassianProvider:
@@ -83,13 +76,13 @@ async def seed(database_url: str, emu: AtlassianEmulator) -> None:
         ),
         prefix=PREFIX,
     )
-    emu.default_client.redirect_uris.append(f"{APP}{PREFIX}/auth/oauth/callback/atlassian")
+    emu.default_client.redirect_uris.append(f"{APP}{CALLBACK}")
     async with app.router.lifespan_context(app):
         for user in emu.users:
             async with httpx2.AsyncClient(
                 transport=httpx2.ASGITransport(app=app), base_url=APP
             ) as browser:
-                started = await browser.get(f"{PREFIX}/auth/oauth/authorize/atlassian")
+                started = await browser.get(AUTHORIZE)
                 callback = await emu.approve(started.headers["location"], user=user)
                 finished = await browser.get(callback)
                 assert finished.status_code == 303, finished.text
@@ -117,7 +110,7 @@ async def one_run(database_url: str, emu: AtlassianEmulator) -> IdleRefresh:
 
 
 async def measure(database: str, database_url: str, people: int) -> list[list[object]]:
-    emu = emulator_of(people)
+    emu = AtlassianEmulator(users=crowd(people))
     await seed(database_url, emu)
     emu.faults.add("refresh", Fault("latency", seconds=REFRESH_LATENCY))
     rows: list[list[object]] = []

@@ -66,11 +66,10 @@ from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser, Fault, Faul
 from kavach_fastapi.store import Store
 from kavach_fastapi.tables import AccountRow, SessionRow, SignInAttemptRow, UserRow
 from tests.databases import upgrade_schema
+from tests.support.browser import AUTHORIZE, CALLBACK
+from tests.support.people import people
 from tests.support.servers import free_port
 
-PREFIX = "/api/kavach"
-AUTHORIZE = f"{PREFIX}/auth/oauth/authorize/atlassian"
-CALLBACK = f"{PREFIX}/auth/oauth/callback/atlassian"
 LANDING = "/done"
 STEPS = ("authorize", "consent page", "decision", "callback", "GET /me")
 _CONSENT_ID = re.compile(r'name="consent_id" value="([^"]+)"')
@@ -208,18 +207,6 @@ async def sign_in(browser: Browser, app: str, emulator: str, person: EmulatedUse
     finally:
         record.seconds = time.perf_counter() - began
     return record
-
-
-def people(count: int, tag: str) -> list[EmulatedUser]:
-    """Distinct Atlassian people."""
-    return [
-        EmulatedUser(
-            account_id=f"712020:bench-{tag}-{index:05d}",
-            name=f"Bench Person {tag} {index}",
-            email=f"bench-{tag}-{index}@example.com",
-        )
-        for index in range(count)
-    ]
 
 
 # One database
