@@ -173,13 +173,22 @@ def scratch_dir(prefix: str) -> Iterator[Path]:
 # Databases
 
 
+DATABASES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+"""The kinds of database every benchmark can run on, in the order they run, and their names."""
+
+
 def sqlite_url(path: Path) -> str:
     """The ``KAVACH_DATABASE_URL`` of a SQLite file."""
     return f"sqlite:///{path}"
 
 
-async def postgres_unavailable() -> str | None:
-    """Why PostgreSQL cannot be used here, or ``None`` when it can."""
+async def unavailable(kind: str) -> str | None:
+    """Why databases of ``kind`` (a key of `DATABASES`) cannot be had here, or ``None``.
+
+    SQLite always can; PostgreSQL needs asyncpg and the server at 127.0.0.1:5432.
+    """
+    if kind == "sqlite":
+        return None
     try:
         import asyncpg  # type: ignore[import-untyped]  # noqa: PLC0415 - optional extra
     except ImportError:
@@ -205,12 +214,24 @@ async def _admin(statement: str) -> None:
 
 
 @asynccontextmanager
-async def postgres_databases(count: int) -> AsyncIterator[list[str]]:
-    """``count`` fresh, empty databases ``kavach_bench_<random>[_n]``, dropped afterwards.
+async def scratch_databases(kind: str, folder: Path, *names: str) -> AsyncIterator[list[str]]:
+    """Empty databases of ``kind`` for the block, one per name; ask :func:`unavailable` first.
+
+    SQLite: the files ``<name>.db`` in ``folder`` (gone with it). PostgreSQL: fresh databases
+    ``kavach_bench_<random>[_n]``, dropped afterwards.
 
     Yields:
-        Their ``postgresql://`` URLs.
+        Their ``KAVACH_DATABASE_URL``s, in the order of ``names``.
     """
+    if kind == "sqlite":
+        yield [sqlite_url(folder / f"{name}.db") for name in names]
+    else:
+        async with _postgres_databases(len(names)) as urls:
+            yield urls
+
+
+@asynccontextmanager
+async def _postgres_databases(count: int) -> AsyncIterator[list[str]]:
     base = f"kavach_bench_{secrets.token_hex(4)}"
     names = [base if index == 0 else f"{base}_{index}" for index in range(count)]
     created: list[str] = []

@@ -44,6 +44,7 @@ from bench import peers
 from bench._common import (
     BEARER,
     BENCH_SECRET,
+    DATABASES,
     FLAVOURS,
     LoadResult,
     SeededSessions,
@@ -51,13 +52,12 @@ from bench._common import (
     flavour_missing,
     mark,
     median,
-    postgres_databases,
-    postgres_unavailable,
     run_wrk,
+    scratch_databases,
     scratch_dir,
     seed_sessions,
-    sqlite_url,
     table,
+    unavailable,
     uvicorn_app,
     uvicorn_flavour,
     wrk_path,
@@ -423,7 +423,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--rounds", type=int, default=3, help="default: 3; medians are printed")
     parser.add_argument("--sessions", type=int, default=1_000_000, help="the big table")
     parser.add_argument("--lookups", type=int, default=1_000, help="per round and table")
-    parser.add_argument("--database", choices=("sqlite", "postgresql"), action="append")
+    parser.add_argument("--database", choices=tuple(DATABASES), action="append")
     parser.add_argument("--no-peers", action="store_true", help="CurrentUser and bare only")
     parser.add_argument(
         "--uvicorn",
@@ -457,7 +457,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         warmup_limit=60.0 if quick else 180.0,
         big=100_000 if quick else args.sessions,
         lookups=500 if quick else args.lookups,
-        databases=tuple(args.database or ("sqlite", "postgresql")),
+        databases=tuple(args.database or DATABASES),
         peers=not args.no_peers and missing is None,
         flavour=args.uvicorn,
     )
@@ -478,23 +478,15 @@ async def run(options: Options) -> list[BackendResult]:
     )
     per_session = bytes_per_remembered_session()
     with scratch_dir("kavach-bench-") as work:
-        if "sqlite" in options.databases:
-            results.append(
-                await run_backend(
-                    "SQLite",
-                    sqlite_url(work / "served.db"),
-                    sqlite_url(work / "big.db"),
-                    options,
-                    work,
-                )
-            )
-        if "postgresql" in options.databases:
-            reason = await postgres_unavailable()
+        for kind, name in DATABASES.items():
+            if kind not in options.databases:
+                continue
+            reason = await unavailable(kind)
             if reason is not None:
-                results.append(BackendResult("PostgreSQL", skipped=reason))
-            else:
-                async with postgres_databases(2) as (served, big):
-                    results.append(await run_backend("PostgreSQL", served, big, options, work))
+                results.append(BackendResult(name, skipped=reason))
+                continue
+            async with scratch_databases(kind, work, "served", "big") as (served, big):
+                results.append(await run_backend(name, served, big, options, work))
     report(results, options, per_session)
     print(
         f"\nwhole run: {time.monotonic() - began:.0f} s; load average at the end {_load_average()}"

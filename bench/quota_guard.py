@@ -18,12 +18,12 @@ import time
 from datetime import timedelta
 
 from bench._common import (
+    DATABASES,
     median,
-    postgres_databases,
-    postgres_unavailable,
+    scratch_databases,
     scratch_dir,
-    sqlite_url,
     table,
+    unavailable,
 )
 from kavach_fastapi.quota import QuotaGuard
 from kavach_fastapi.store import Store
@@ -71,17 +71,14 @@ async def main() -> None:
     load_before = os.getloadavg()
     rows: list[list[object]] = []
     with scratch_dir("kavach-bench-quota-") as folder:
-        fast, slow = await measure(
-            sqlite_url(folder / "quota.db"), calls=args.calls, rounds=args.rounds
-        )
-        rows.append(["sqlite", f"{fast:,.0f}/s", f"{slow:,.0f}/s", f"{fast / slow:.1f}x"])
-    why = await postgres_unavailable()
-    if why is None:
-        async with postgres_databases(1) as (url,):
-            fast, slow = await measure(url, calls=args.calls, rounds=args.rounds)
-        rows.append(["postgresql", f"{fast:,.0f}/s", f"{slow:,.0f}/s", f"{fast / slow:.1f}x"])
-    else:
-        print(f"PostgreSQL skipped: {why}")
+        for kind, name in DATABASES.items():
+            why = await unavailable(kind)
+            if why is not None:
+                print(f"{name} skipped: {why}")
+                continue
+            async with scratch_databases(kind, folder, "quota") as (url,):
+                fast, slow = await measure(url, calls=args.calls, rounds=args.rounds)
+            rows.append([kind, f"{fast:,.0f}/s", f"{slow:,.0f}/s", f"{fast / slow:.1f}x"])
     load_after = os.getloadavg()
     print(
         table(

@@ -23,19 +23,18 @@ import asyncio
 import os
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import httpx2
 from fastapi import FastAPI
 from sqlalchemy import update
 
 from bench._common import (
+    DATABASES,
     mark,
-    postgres_databases,
-    postgres_unavailable,
+    scratch_databases,
     scratch_dir,
-    sqlite_url,
     table,
+    unavailable,
 )
 from kavach_fastapi import AtlassianProvider, atlassian_provider, kavach_router, open_kavach
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
@@ -142,15 +141,17 @@ async def main(quick: bool) -> None:
     sizes = (50,) if quick else (50, 200)
     print(f"load average before: {os.getloadavg()}")
     rows: list[list[object]] = []
+    skipped: list[str] = []
     with scratch_dir("kavach-bench-idle-") as folder:
-        for people in sizes:
-            rows += await measure("sqlite", sqlite_url(Path(folder) / f"idle{people}.db"), people)
-    problem = await postgres_unavailable()
-    if problem is None:
-        for people in sizes:
-            async with postgres_databases(1) as (url,):
-                await upgrade_schema(url)
-                rows += await measure("postgresql", url, people)
+        for kind, name in DATABASES.items():
+            problem = await unavailable(kind)
+            if problem is not None:
+                skipped.append(f"{name} skipped: {problem}")
+                continue
+            for people in sizes:
+                async with scratch_databases(kind, folder, f"idle{people}") as (url,):
+                    await upgrade_schema(url)
+                    rows += await measure(kind, url, people)
     print(
         table(
             ["database", "grants", "round", "refreshes", "per grant", "by run", "time/grant",
@@ -158,8 +159,8 @@ async def main(quick: bool) -> None:
             rows,
         )
     )  # fmt: skip
-    if problem is not None:
-        print(f"PostgreSQL skipped: {problem}")
+    for line in skipped:
+        print(line)
     print(f"load average after: {os.getloadavg()}")
 
 

@@ -51,14 +51,14 @@ from sqlalchemy import func, select
 
 from bench._common import (
     BENCH_SECRET,
+    DATABASES,
     Server,
     mark,
     percentile,
-    postgres_databases,
-    postgres_unavailable,
+    scratch_databases,
     scratch_dir,
-    sqlite_url,
     table,
+    unavailable,
     uvicorn_app,
     uvicorn_flavour,
 )
@@ -612,7 +612,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     )
     parser.add_argument(
         "--database",
-        choices=("sqlite", "postgresql"),
+        choices=tuple(DATABASES),
         action="append",
         help="only this database (repeatable; default: both)",
     )
@@ -626,7 +626,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         postgres_workers=args.postgres_workers,
         fault_sign_ins=4 if args.quick else args.fault_sign_ins,
         fault_timeout=args.fault_timeout,
-        databases=tuple(args.database or ("sqlite", "postgresql")),
+        databases=tuple(args.database or DATABASES),
     )
 
 
@@ -636,22 +636,18 @@ async def run(options: Options) -> bool:
     print(f"sign-in load benchmark: Python {sys.version.split()[0]}")
     results: dict[str, str] = {}
     with scratch_dir("kavach-signin-") as work:
-        if "sqlite" in options.databases:
-            passed = await run_backend(
-                "SQLite", sqlite_url(work / "kavach.db"), options.sqlite_workers, options, work
-            )
-            results["SQLite"] = mark(passed)
-        if "postgresql" in options.databases:
-            reason = await postgres_unavailable()
+        for kind, name in DATABASES.items():
+            if kind not in options.databases:
+                continue
+            reason = await unavailable(kind)
             if reason is not None:
-                print(f"\n== PostgreSQL == skipped: {reason}")
-                results["PostgreSQL"] = f"skipped: {reason}"
-            else:
-                async with postgres_databases(1) as (url,):
-                    passed = await run_backend(
-                        "PostgreSQL", url, options.postgres_workers, options, work
-                    )
-                results["PostgreSQL"] = mark(passed)
+                print(f"\n== {name} == skipped: {reason}")
+                results[name] = f"skipped: {reason}"
+                continue
+            workers = options.sqlite_workers if kind == "sqlite" else options.postgres_workers
+            async with scratch_databases(kind, work, "kavach") as (url,):
+                passed = await run_backend(name, url, workers, options, work)
+            results[name] = mark(passed)
     print("\n== Summary ==")
     for name, outcome in results.items():
         print(f"{name}: {outcome}")
