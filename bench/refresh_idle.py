@@ -25,10 +25,10 @@ import time
 from datetime import timedelta
 
 import httpx2
-from fastapi import FastAPI
 from sqlalchemy import update
 
 from bench._common import (
+    BENCH_SECRET,
     DATABASES,
     mark,
     scratch_databases,
@@ -36,55 +36,38 @@ from bench._common import (
     table,
     unavailable,
 )
-from kavach_fastapi import AtlassianProvider, atlassian_provider, kavach_router, open_kavach
+from kavach_fastapi import open_kavach
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
 from kavach_fastapi.grants import IdleRefresh
 from kavach_fastapi.store import Store
 from kavach_fastapi.tables import AccountRow, utcnow
+from kavach_fastapi.testing import emulator_provider, emulator_transport
 from tests.databases import upgrade_schema
-from tests.support.browser import AUTHORIZE, CALLBACK, PREFIX
+from tests.support.apps import build_app, register_callback
+from tests.support.browser import sign_in
 from tests.support.people import people as crowd
 
-SECRET = "bench-secret-0123456789-0123456789-abcdef"  # noqa: S105 - a scratch key
 APP = "http://bench"
 REFRESH_LATENCY = 0.02
 """Seconds the emulator's token endpoint takes to answer a refresh."""
 
 
-def provider_of(emu: AtlassianEmulator) -> AtlassianProvider:
-    client = emu.default_client
-    return atlassian_provider(
-        client.client_id,
-        client.client_secret,
-        auth_url="http://emulator",
-        api_url="http://emulator",
-    )
-
-
 async def seed(database_url: str, emu: AtlassianEmulator) -> None:
     """Sign every emulated person in through the app's real endpoints."""
-    app = FastAPI()
-    transport = httpx2.ASGITransport(app=emu.app)
-    app.include_router(
-        kavach_router(
-            [provider_of(emu)],
-            database_url=database_url,
-            secret=SECRET,
-            rate_limit=0,
-            http_transport=transport,
-        ),
-        prefix=PREFIX,
+    app = build_app(
+        [emulator_provider(emu)],
+        database_url=database_url,
+        secret=BENCH_SECRET,
+        rate_limit=0,
+        http_transport=emulator_transport(emu),
     )
-    emu.default_client.redirect_uris.append(f"{APP}{CALLBACK}")
+    register_callback(emu, APP)
     async with app.router.lifespan_context(app):
         for user in emu.users:
             async with httpx2.AsyncClient(
                 transport=httpx2.ASGITransport(app=app), base_url=APP
             ) as browser:
-                started = await browser.get(AUTHORIZE)
-                callback = await emu.approve(started.headers["location"], user=user)
-                finished = await browser.get(callback)
-                assert finished.status_code == 303, finished.text
+                await sign_in(browser, emu, user=user)
 
 
 async def age_all(database_url: str, days: int) -> None:
@@ -100,10 +83,10 @@ async def age_all(database_url: str, days: int) -> None:
 
 async def one_run(database_url: str, emu: AtlassianEmulator) -> IdleRefresh:
     async with open_kavach(
-        providers=[provider_of(emu)],
-        http_transport=httpx2.ASGITransport(app=emu.app),
+        providers=[emulator_provider(emu)],
+        http_transport=emulator_transport(emu),
         database_url=database_url,
-        secret=SECRET,
+        secret=BENCH_SECRET,
     ) as kavach:
         return await kavach.refresh_idle_grants(older_than=timedelta(days=30))
 
