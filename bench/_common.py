@@ -23,7 +23,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx2
 from sqlalchemy.engine import make_url
 
+from tests.databases import upgrade_schema
 from tests.support.servers import uvicorn_server, wait_for_workers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -214,20 +215,24 @@ async def _admin(statement: str) -> None:
 
 
 @asynccontextmanager
-async def scratch_databases(kind: str, folder: Path, *names: str) -> AsyncIterator[list[str]]:
-    """Empty databases of ``kind`` for the block, one per name; ask :func:`unavailable` first.
+async def scratch_databases(kind: str, *names: str) -> AsyncIterator[list[str]]:
+    """Fresh databases of ``kind`` at the package's schema, one per name, gone after the block.
 
-    SQLite: the files ``<name>.db`` in ``folder`` (gone with it). PostgreSQL: fresh databases
-    ``kavach_bench_<random>[_n]``, dropped afterwards.
+    SQLite: files ``<name>.db`` in a temporary folder. PostgreSQL: databases
+    ``kavach_bench_<random>[_n]`` (ask :func:`unavailable` first).
 
     Yields:
         Their ``KAVACH_DATABASE_URL``s, in the order of ``names``.
     """
-    if kind == "sqlite":
-        yield [sqlite_url(folder / f"{name}.db") for name in names]
-    else:
-        async with _postgres_databases(len(names)) as urls:
-            yield urls
+    async with AsyncExitStack() as stack:
+        if kind == "sqlite":
+            folder = stack.enter_context(scratch_dir("kavach-bench-db-"))
+            urls = [sqlite_url(folder / f"{name}.db") for name in names]
+        else:
+            urls = await stack.enter_async_context(_postgres_databases(len(names)))
+        for url in urls:
+            await upgrade_schema(url)
+        yield urls
 
 
 @asynccontextmanager

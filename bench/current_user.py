@@ -64,7 +64,6 @@ from bench._common import (
 )
 from bench._lookups import LookupResult, bytes_per_remembered_session, measure_lookups
 from kavach_fastapi.session_memory import CACHE_ENTRIES
-from tests.databases import upgrade_schema
 
 COUNTS = (1, 100, 10_000)
 """Distinct sessions taking turns."""
@@ -296,7 +295,6 @@ async def run_backend(
     urls = {SERVED: served, options.big: big}
     seeded: dict[int, SeededSessions] = {}
     for n, url in urls.items():
-        await upgrade_schema(url)
         seeded[n] = await seed_sessions(
             url, n, users=max(1, n // 10), keep_tokens=SERVED, active_within=ACTIVE_WITHIN
         )
@@ -485,7 +483,7 @@ async def run(options: Options) -> list[BackendResult]:
             if reason is not None:
                 results.append(BackendResult(name, skipped=reason))
                 continue
-            async with scratch_databases(kind, work, "served", "big") as (served, big):
+            async with scratch_databases(kind, "served", "big") as (served, big):
                 results.append(await run_backend(name, served, big, options, work))
     report(results, options, per_session)
     print(

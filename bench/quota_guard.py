@@ -21,7 +21,6 @@ from bench._common import (
     DATABASES,
     median,
     scratch_databases,
-    scratch_dir,
     table,
     unavailable,
 )
@@ -29,7 +28,6 @@ from kavach_fastapi.quota import QuotaGuard
 from kavach_fastapi.store import Store
 from kavach_fastapi.store.quota import QuotaBlock
 from kavach_fastapi.tables import utcnow
-from tests.databases import upgrade_schema
 
 SITE = "1f7c2a3e-9b4d-4c5a-8e6f-2d3b4c5a6e7f"
 BATCH = 100
@@ -43,7 +41,6 @@ async def calls_per_second(guard: QuotaGuard, calls: int) -> float:
 
 
 async def measure(url: str, *, calls: int, rounds: int) -> tuple[float, float]:
-    await upgrade_schema(url)
     store = Store(url)
     try:
         now = utcnow()
@@ -70,15 +67,14 @@ async def main() -> None:
     args = parser.parse_args()
     load_before = os.getloadavg()
     rows: list[list[object]] = []
-    with scratch_dir("kavach-bench-quota-") as folder:
-        for kind, name in DATABASES.items():
-            why = await unavailable(kind)
-            if why is not None:
-                print(f"{name} skipped: {why}")
-                continue
-            async with scratch_databases(kind, folder, "quota") as (url,):
-                fast, slow = await measure(url, calls=args.calls, rounds=args.rounds)
-            rows.append([kind, f"{fast:,.0f}/s", f"{slow:,.0f}/s", f"{fast / slow:.1f}x"])
+    for kind, name in DATABASES.items():
+        why = await unavailable(kind)
+        if why is not None:
+            print(f"{name} skipped: {why}")
+            continue
+        async with scratch_databases(kind, "quota") as (url,):
+            fast, slow = await measure(url, calls=args.calls, rounds=args.rounds)
+        rows.append([kind, f"{fast:,.0f}/s", f"{slow:,.0f}/s", f"{fast / slow:.1f}x"])
     load_after = os.getloadavg()
     print(
         table(

@@ -32,7 +32,6 @@ from bench._common import (
     DATABASES,
     mark,
     scratch_databases,
-    scratch_dir,
     table,
     unavailable,
 )
@@ -42,7 +41,6 @@ from kavach_fastapi.grants import IdleRefresh
 from kavach_fastapi.store import Store
 from kavach_fastapi.tables import AccountRow, utcnow
 from kavach_fastapi.testing import emulator_provider, emulator_transport
-from tests.databases import upgrade_schema
 from tests.support.apps import build_app, register_callback
 from tests.support.browser import sign_in
 from tests.support.people import people as crowd
@@ -125,16 +123,14 @@ async def main(quick: bool) -> None:
     print(f"load average before: {os.getloadavg()}")
     rows: list[list[object]] = []
     skipped: list[str] = []
-    with scratch_dir("kavach-bench-idle-") as folder:
-        for kind, name in DATABASES.items():
-            problem = await unavailable(kind)
-            if problem is not None:
-                skipped.append(f"{name} skipped: {problem}")
-                continue
-            for people in sizes:
-                async with scratch_databases(kind, folder, f"idle{people}") as (url,):
-                    await upgrade_schema(url)
-                    rows += await measure(kind, url, people)
+    for kind, name in DATABASES.items():
+        problem = await unavailable(kind)
+        if problem is not None:
+            skipped.append(f"{name} skipped: {problem}")
+            continue
+        for people in sizes:
+            async with scratch_databases(kind, f"idle{people}") as (url,):
+                rows += await measure(kind, url, people)
     print(
         table(
             ["database", "grants", "round", "refreshes", "per grant", "by run", "time/grant",

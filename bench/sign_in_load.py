@@ -65,7 +65,6 @@ from bench._common import (
 from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser, Fault, FaultEndpoint
 from kavach_fastapi.store import Store
 from kavach_fastapi.tables import AccountRow, SessionRow, SignInAttemptRow, UserRow
-from tests.databases import upgrade_schema
 from tests.support.browser import AUTHORIZE, CALLBACK
 from tests.support.people import people
 from tests.support.servers import free_port
@@ -351,7 +350,6 @@ async def run_backend(
 ) -> bool:
     """The load phase and the fault phase on one database; whether every check passed."""
     print(f"\n== {name}: {options.sign_ins} concurrent sign-ins, {workers} uvicorn workers ==")
-    await upgrade_schema(database_url)
     crowd = people(options.sign_ins, "load")
     cases = fault_cases(options.fault_timeout)
     spare = people(options.fault_sign_ins * len(cases) + 1, "fault")
@@ -645,7 +643,7 @@ async def run(options: Options) -> bool:
                 results[name] = f"skipped: {reason}"
                 continue
             workers = options.sqlite_workers if kind == "sqlite" else options.postgres_workers
-            async with scratch_databases(kind, work, "kavach") as (url,):
+            async with scratch_databases(kind, "kavach") as (url,):
                 passed = await run_backend(name, url, workers, options, work)
             results[name] = mark(passed)
     print("\n== Summary ==")
