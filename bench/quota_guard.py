@@ -17,13 +17,7 @@ import os
 import time
 from datetime import timedelta
 
-from bench._common import (
-    DATABASES,
-    median,
-    scratch_databases,
-    table,
-    unavailable,
-)
+from bench._common import DATABASES, median, scratch_databases, table, unavailable
 from kavach_fastapi.quota import QuotaGuard
 from kavach_fastapi.store import Store
 from kavach_fastapi.store.quota import QuotaBlock

@@ -27,14 +27,7 @@ from datetime import timedelta
 import httpx2
 from sqlalchemy import update
 
-from bench._common import (
-    BENCH_SECRET,
-    DATABASES,
-    mark,
-    scratch_databases,
-    table,
-    unavailable,
-)
+from bench._common import BENCH_SECRET, DATABASES, mark, scratch_databases, table, unavailable
 from kavach_fastapi import open_kavach
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
 from kavach_fastapi.grants import IdleRefresh
