@@ -23,18 +23,15 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx2
-from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from kavach_fastapi.migrate import upgrade
-from kavach_fastapi.store import Store
-from kavach_fastapi.tables import AccountRow, SessionRow, SignInAttemptRow, UserRow
+from tests.databases import upgrade_schema
 from tests.support.servers import uvicorn_server, wait_for_workers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,13 +174,22 @@ def scratch_dir(prefix: str) -> Iterator[Path]:
 # Databases
 
 
+DATABASES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+"""The kinds of database every benchmark can run on, in the order they run, and their names."""
+
+
 def sqlite_url(path: Path) -> str:
     """The ``KAVACH_DATABASE_URL`` of a SQLite file."""
     return f"sqlite:///{path}"
 
 
-async def postgres_unavailable() -> str | None:
-    """Why PostgreSQL cannot be used here, or ``None`` when it can."""
+async def unavailable(kind: str) -> str | None:
+    """Why databases of ``kind`` (a key of `DATABASES`) cannot be had here, or ``None``.
+
+    SQLite always can; PostgreSQL needs asyncpg and the server at 127.0.0.1:5432.
+    """
+    if kind == "sqlite":
+        return None
     try:
         import asyncpg  # type: ignore[import-untyped]  # noqa: PLC0415 - optional extra
     except ImportError:
@@ -209,12 +215,28 @@ async def _admin(statement: str) -> None:
 
 
 @asynccontextmanager
-async def postgres_databases(count: int) -> AsyncIterator[list[str]]:
-    """``count`` fresh, empty databases ``kavach_bench_<random>[_n]``, dropped afterwards.
+async def scratch_databases(kind: str, *names: str) -> AsyncIterator[list[str]]:
+    """Fresh databases of ``kind`` at the package's schema, one per name, gone after the block.
+
+    SQLite: files ``<name>.db`` in a temporary folder. PostgreSQL: databases
+    ``kavach_bench_<random>[_n]`` (ask :func:`unavailable` first).
 
     Yields:
-        Their ``postgresql://`` URLs.
+        Their ``KAVACH_DATABASE_URL``s, in the order of ``names``.
     """
+    async with AsyncExitStack() as stack:
+        if kind == "sqlite":
+            folder = stack.enter_context(scratch_dir("kavach-bench-db-"))
+            urls = [sqlite_url(folder / f"{name}.db") for name in names]
+        else:
+            urls = await stack.enter_async_context(_postgres_databases(len(names)))
+        for url in urls:
+            await upgrade_schema(url)
+        yield urls
+
+
+@asynccontextmanager
+async def _postgres_databases(count: int) -> AsyncIterator[list[str]]:
     base = f"kavach_bench_{secrets.token_hex(4)}"
     names = [base if index == 0 else f"{base}_{index}" for index in range(count)]
     created: list[str] = []
@@ -226,45 +248,6 @@ async def postgres_databases(count: int) -> AsyncIterator[list[str]]:
     finally:
         for name in created:
             await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-async def upgrade_schema(database_url: str) -> None:
-    """Bring a database to the package's schema, as ``kavach db upgrade`` does."""
-    store = Store(database_url)
-    try:
-        await upgrade(store.database.writer)
-    finally:
-        await store.dispose()
-
-
-@dataclass(frozen=True)
-class TableCounts:
-    """Rows in the package's tables."""
-
-    users: int
-    sessions: int
-    accounts: int
-    attempts: int
-
-    def __str__(self) -> str:
-        return (
-            f"users={self.users} sessions={self.sessions} accounts={self.accounts} "
-            f"pending sign-in attempts={self.attempts}"
-        )
-
-
-async def table_counts(database_url: str) -> TableCounts:
-    """Count the rows of the users, sessions, accounts and sign-in attempts tables."""
-    store = Store(database_url)
-    try:
-        async with store.database.reader() as session:
-            numbers = [
-                int((await session.execute(select(func.count()).select_from(table))).scalar_one())
-                for table in (UserRow, SessionRow, AccountRow, SignInAttemptRow)
-            ]
-    finally:
-        await store.dispose()
-    return TableCounts(*numbers)
 
 
 @dataclass(frozen=True)

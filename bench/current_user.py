@@ -38,15 +38,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a file: make ``bench`` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import httpx2
 
 from bench import peers
 from bench._common import (
     BEARER,
     BENCH_SECRET,
+    DATABASES,
     FLAVOURS,
     LoadResult,
     SeededSessions,
@@ -54,14 +52,12 @@ from bench._common import (
     flavour_missing,
     mark,
     median,
-    postgres_databases,
-    postgres_unavailable,
     run_wrk,
+    scratch_databases,
     scratch_dir,
     seed_sessions,
-    sqlite_url,
     table,
-    upgrade_schema,
+    unavailable,
     uvicorn_app,
     uvicorn_flavour,
     wrk_path,
@@ -299,7 +295,6 @@ async def run_backend(
     urls = {SERVED: served, options.big: big}
     seeded: dict[int, SeededSessions] = {}
     for n, url in urls.items():
-        await upgrade_schema(url)
         seeded[n] = await seed_sessions(
             url, n, users=max(1, n // 10), keep_tokens=SERVED, active_within=ACTIVE_WITHIN
         )
@@ -426,7 +421,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--rounds", type=int, default=3, help="default: 3; medians are printed")
     parser.add_argument("--sessions", type=int, default=1_000_000, help="the big table")
     parser.add_argument("--lookups", type=int, default=1_000, help="per round and table")
-    parser.add_argument("--database", choices=("sqlite", "postgresql"), action="append")
+    parser.add_argument("--database", choices=tuple(DATABASES), action="append")
     parser.add_argument("--no-peers", action="store_true", help="CurrentUser and bare only")
     parser.add_argument(
         "--uvicorn",
@@ -460,7 +455,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         warmup_limit=60.0 if quick else 180.0,
         big=100_000 if quick else args.sessions,
         lookups=500 if quick else args.lookups,
-        databases=tuple(args.database or ("sqlite", "postgresql")),
+        databases=tuple(args.database or DATABASES),
         peers=not args.no_peers and missing is None,
         flavour=args.uvicorn,
     )
@@ -481,23 +476,15 @@ async def run(options: Options) -> list[BackendResult]:
     )
     per_session = bytes_per_remembered_session()
     with scratch_dir("kavach-bench-") as work:
-        if "sqlite" in options.databases:
-            results.append(
-                await run_backend(
-                    "SQLite",
-                    sqlite_url(work / "served.db"),
-                    sqlite_url(work / "big.db"),
-                    options,
-                    work,
-                )
-            )
-        if "postgresql" in options.databases:
-            reason = await postgres_unavailable()
+        for kind, name in DATABASES.items():
+            if kind not in options.databases:
+                continue
+            reason = await unavailable(kind)
             if reason is not None:
-                results.append(BackendResult("PostgreSQL", skipped=reason))
-            else:
-                async with postgres_databases(2) as (served, big):
-                    results.append(await run_backend("PostgreSQL", served, big, options, work))
+                results.append(BackendResult(name, skipped=reason))
+                continue
+            async with scratch_databases(kind, "served", "big") as (served, big):
+                results.append(await run_backend(name, served, big, options, work))
     report(results, options, per_session)
     print(
         f"\nwhole run: {time.monotonic() - began:.0f} s; load average at the end {_load_average()}"

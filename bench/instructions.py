@@ -31,9 +31,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a file: make ``bench`` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import httpx2
 
 from bench._common import (
@@ -44,8 +41,8 @@ from bench._common import (
     seed_sessions,
     sqlite_url,
     table,
-    upgrade_schema,
 )
+from tests.databases import upgrade_schema
 from tests.support.environment import clean_environment
 from tests.support.servers import free_port
 

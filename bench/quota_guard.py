@@ -14,23 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-if __package__ in (None, ""):  # python bench/quota_guard.py
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench._common import (
-    median,
-    postgres_databases,
-    postgres_unavailable,
-    scratch_dir,
-    sqlite_url,
-    table,
-    upgrade_schema,
-)
+from bench._common import DATABASES, median, scratch_databases, table, unavailable
 from kavach_fastapi.quota import QuotaGuard
 from kavach_fastapi.store import Store
 from kavach_fastapi.store.quota import QuotaBlock
@@ -48,7 +35,6 @@ async def calls_per_second(guard: QuotaGuard, calls: int) -> float:
 
 
 async def measure(url: str, *, calls: int, rounds: int) -> tuple[float, float]:
-    await upgrade_schema(url)
     store = Store(url)
     try:
         now = utcnow()
@@ -75,18 +61,14 @@ async def main() -> None:
     args = parser.parse_args()
     load_before = os.getloadavg()
     rows: list[list[object]] = []
-    with scratch_dir("kavach-bench-quota-") as folder:
-        fast, slow = await measure(
-            sqlite_url(folder / "quota.db"), calls=args.calls, rounds=args.rounds
-        )
-        rows.append(["sqlite", f"{fast:,.0f}/s", f"{slow:,.0f}/s", f"{fast / slow:.1f}x"])
-    why = await postgres_unavailable()
-    if why is None:
-        async with postgres_databases(1) as (url,):
+    for kind, name in DATABASES.items():
+        why = await unavailable(kind)
+        if why is not None:
+            print(f"{name} skipped: {why}")
+            continue
+        async with scratch_databases(kind, "quota") as (url,):
             fast, slow = await measure(url, calls=args.calls, rounds=args.rounds)
-        rows.append(["postgresql", f"{fast:,.0f}/s", f"{slow:,.0f}/s", f"{fast / slow:.1f}x"])
-    else:
-        print(f"PostgreSQL skipped: {why}")
+        rows.append([kind, f"{fast:,.0f}/s", f"{slow:,.0f}/s", f"{fast / slow:.1f}x"])
     load_after = os.getloadavg()
     print(
         table(

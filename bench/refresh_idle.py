@@ -23,77 +23,42 @@ import asyncio
 import os
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import httpx2
-from fastapi import FastAPI
 from sqlalchemy import update
 
-from kavach_fastapi import AtlassianProvider, atlassian_provider, kavach_router, open_kavach
-from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser, Fault
+from bench._common import BENCH_SECRET, DATABASES, mark, scratch_databases, table, unavailable
+from kavach_fastapi import open_kavach
+from kavach_fastapi.emulator import AtlassianEmulator, Fault
 from kavach_fastapi.grants import IdleRefresh
 from kavach_fastapi.store import Store
 from kavach_fastapi.tables import AccountRow, utcnow
+from kavach_fastapi.testing import emulator_provider, emulator_transport
+from tests.support.apps import build_app, register_callback
+from tests.support.browser import sign_in
+from tests.support.people import people as crowd
 
-from ._common import (
-    mark,
-    postgres_databases,
-    postgres_unavailable,
-    scratch_dir,
-    sqlite_url,
-    table,
-    upgrade_schema,
-)
-
-SECRET = "bench-secret-0123456789-0123456789-abcdef"  # noqa: S105 - a scratch key
-PREFIX = "/api/kavach"
 APP = "http://bench"
 REFRESH_LATENCY = 0.02
 """Seconds the emulator's token endpoint takes to answer a refresh."""
 
 
-def emulator_of(people: int) -> AtlassianEmulator:
-    users = [
-        EmulatedUser(account_id=f"712020:p{n}", name=f"Person {n}", email=f"p{n}@example.com")
-        for n in range(people)
-    ]
-    return AtlassianEmulator(users=users)
-
-
-def provider_of(emu: AtlassianEmulator) -> AtlassianProvider:
-    client = emu.default_client
-    return atlassian_provider(
-        client.client_id,
-        client.client_secret,
-        auth_url="http://emulator",
-        api_url="http://emulator",
-    )
-
-
 async def seed(database_url: str, emu: AtlassianEmulator) -> None:
     """Sign every emulated person in through the app's real endpoints."""
-    app = FastAPI()
-    transport = httpx2.ASGITransport(app=emu.app)
-    app.include_router(
-        kavach_router(
-            [provider_of(emu)],
-            database_url=database_url,
-            secret=SECRET,
-            rate_limit=0,
-            http_transport=transport,
-        ),
-        prefix=PREFIX,
+    app = build_app(
+        [emulator_provider(emu)],
+        database_url=database_url,
+        secret=BENCH_SECRET,
+        rate_limit=0,
+        http_transport=emulator_transport(emu),
     )
-    emu.default_client.redirect_uris.append(f"{APP}{PREFIX}/auth/oauth/callback/atlassian")
+    register_callback(emu, APP)
     async with app.router.lifespan_context(app):
         for user in emu.users:
             async with httpx2.AsyncClient(
                 transport=httpx2.ASGITransport(app=app), base_url=APP
             ) as browser:
-                started = await browser.get(f"{PREFIX}/auth/oauth/authorize/atlassian")
-                callback = await emu.approve(started.headers["location"], user=user)
-                finished = await browser.get(callback)
-                assert finished.status_code == 303, finished.text
+                await sign_in(browser, emu, user=user)
 
 
 async def age_all(database_url: str, days: int) -> None:
@@ -109,16 +74,16 @@ async def age_all(database_url: str, days: int) -> None:
 
 async def one_run(database_url: str, emu: AtlassianEmulator) -> IdleRefresh:
     async with open_kavach(
-        providers=[provider_of(emu)],
-        http_transport=httpx2.ASGITransport(app=emu.app),
+        providers=[emulator_provider(emu)],
+        http_transport=emulator_transport(emu),
         database_url=database_url,
-        secret=SECRET,
+        secret=BENCH_SECRET,
     ) as kavach:
         return await kavach.refresh_idle_grants(older_than=timedelta(days=30))
 
 
 async def measure(database: str, database_url: str, people: int) -> list[list[object]]:
-    emu = emulator_of(people)
+    emu = AtlassianEmulator(users=crowd(people))
     await seed(database_url, emu)
     emu.faults.add("refresh", Fault("latency", seconds=REFRESH_LATENCY))
     rows: list[list[object]] = []
@@ -150,15 +115,15 @@ async def main(quick: bool) -> None:
     sizes = (50,) if quick else (50, 200)
     print(f"load average before: {os.getloadavg()}")
     rows: list[list[object]] = []
-    with scratch_dir("kavach-bench-idle-") as folder:
+    skipped: list[str] = []
+    for kind, name in DATABASES.items():
+        problem = await unavailable(kind)
+        if problem is not None:
+            skipped.append(f"{name} skipped: {problem}")
+            continue
         for people in sizes:
-            rows += await measure("sqlite", sqlite_url(Path(folder) / f"idle{people}.db"), people)
-    problem = await postgres_unavailable()
-    if problem is None:
-        for people in sizes:
-            async with postgres_databases(1) as (url,):
-                await upgrade_schema(url)
-                rows += await measure("postgresql", url, people)
+            async with scratch_databases(kind, f"idle{people}") as (url,):
+                rows += await measure(kind, url, people)
     print(
         table(
             ["database", "grants", "round", "refreshes", "per grant", "by run", "time/grant",
@@ -166,8 +131,8 @@ async def main(quick: bool) -> None:
             rows,
         )
     )  # fmt: skip
-    if problem is not None:
-        print(f"PostgreSQL skipped: {problem}")
+    for line in skipped:
+        print(line)
     print(f"load average after: {os.getloadavg()}")
 
 

@@ -19,7 +19,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from bench._common import median, scratch_dir, seed_sessions, sqlite_url, table, upgrade_schema
+from bench._common import median, scratch_dir, seed_sessions, sqlite_url, table
+from tests.databases import upgrade_schema
 
 BATCH = 500
 

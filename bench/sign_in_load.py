@@ -46,33 +46,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-if __package__ in (None, ""):  # run as a file: make ``bench`` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import httpx2
+from sqlalchemy import func, select
 
 from bench._common import (
     BENCH_SECRET,
+    DATABASES,
     Server,
-    TableCounts,
     mark,
     percentile,
-    postgres_databases,
-    postgres_unavailable,
+    scratch_databases,
     scratch_dir,
-    sqlite_url,
     table,
-    table_counts,
-    upgrade_schema,
+    unavailable,
     uvicorn_app,
     uvicorn_flavour,
 )
 from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser, Fault, FaultEndpoint
+from kavach_fastapi.store import Store
+from kavach_fastapi.tables import AccountRow, SessionRow, SignInAttemptRow, UserRow
+from tests.support.browser import AUTHORIZE, CALLBACK
+from tests.support.people import people
 from tests.support.servers import free_port
 
-PREFIX = "/api/kavach"
-AUTHORIZE = f"{PREFIX}/auth/oauth/authorize/atlassian"
-CALLBACK = f"{PREFIX}/auth/oauth/callback/atlassian"
 LANDING = "/done"
 STEPS = ("authorize", "consent page", "decision", "callback", "GET /me")
 _CONSENT_ID = re.compile(r'name="consent_id" value="([^"]+)"')
@@ -212,18 +208,6 @@ async def sign_in(browser: Browser, app: str, emulator: str, person: EmulatedUse
     return record
 
 
-def people(count: int, tag: str) -> list[EmulatedUser]:
-    """Distinct Atlassian people."""
-    return [
-        EmulatedUser(
-            account_id=f"712020:bench-{tag}-{index:05d}",
-            name=f"Bench Person {tag} {index}",
-            email=f"bench-{tag}-{index}@example.com",
-        )
-        for index in range(count)
-    ]
-
-
 # One database
 
 
@@ -252,6 +236,41 @@ def fault_cases(timeout: float) -> list[FaultCase]:
         ),
         FaultCase("token endpoint body cut short", "authorization_code", Fault("malformed_json")),
     ]
+
+
+@dataclass(frozen=True)
+class TableCounts:
+    """Rows in the package's tables."""
+
+    users: int
+    sessions: int
+    accounts: int
+    attempts: int
+
+    @property
+    def sign_in_rows(self) -> tuple[int, int, int]:
+        """Users, sessions and accounts: a sign-in of a new person adds one of each."""
+        return self.users, self.sessions, self.accounts
+
+    def __str__(self) -> str:
+        return (
+            f"users={self.users} sessions={self.sessions} accounts={self.accounts} "
+            f"pending sign-in attempts={self.attempts}"
+        )
+
+
+async def table_counts(database_url: str) -> TableCounts:
+    """Count the rows of the users, sessions, accounts and sign-in attempts tables."""
+    store = Store(database_url)
+    try:
+        async with store.database.reader() as session:
+            numbers = [
+                int((await session.execute(select(func.count()).select_from(table))).scalar_one())
+                for table in (UserRow, SessionRow, AccountRow, SignInAttemptRow)
+            ]
+    finally:
+        await store.dispose()
+    return TableCounts(*numbers)
 
 
 @dataclass
@@ -331,7 +350,6 @@ async def run_backend(
 ) -> bool:
     """The load phase and the fault phase on one database; whether every check passed."""
     print(f"\n== {name}: {options.sign_ins} concurrent sign-ins, {workers} uvicorn workers ==")
-    await upgrade_schema(database_url)
     crowd = people(options.sign_ins, "load")
     cases = fault_cases(options.fault_timeout)
     spare = people(options.fault_sign_ins * len(cases) + 1, "fault")
@@ -361,7 +379,7 @@ async def run_backend(
         for record in [r for r in records if not r.succeeded][:5]:
             print(f"    failed: {record.person.email}: {record.problem or record.error_code}")
         checks.add(
-            (counts.users, counts.sessions, counts.accounts) == (n, n, n),
+            counts.sign_in_rows == (n, n, n),
             f"exactly {n} users, sessions and accounts: {counts}",
         )
         distinct = len({r.user_id for r in records if r.user_id})
@@ -490,7 +508,7 @@ async def fault_phase(
                 and r.me_status == 401
                 for r in records
             )
-            unchanged = _rows(before) == _rows(after)
+            unchanged = before.sign_in_rows == after.sign_in_rows
             codes = Counter(r.error_code or r.problem or "signed in" for r in records)
             rows.append(
                 [
@@ -502,7 +520,7 @@ async def fault_phase(
                         )
                     ),
                     mark(clean),
-                    f"{mark(unchanged)} {after.users}/{after.sessions}/{after.accounts}",
+                    f"{mark(unchanged)} {'/'.join(map(str, after.sign_in_rows))}",
                 ]
             )
             checks.add(
@@ -528,10 +546,8 @@ async def fault_phase(
             )
         )
     )
-    grown = (
-        after.users - before.users,
-        after.sessions - before.sessions,
-        after.accounts - before.accounts,
+    grown = tuple(
+        new - old for new, old in zip(after.sign_in_rows, before.sign_in_rows, strict=True)
     )
     checks.add(
         recovered.succeeded and grown == (1, 1, 1),
@@ -543,10 +559,6 @@ async def fault_phase(
         f"fault phase server log: no 'database is locked' ({troubles['database is locked']}), "
         f"no traceback ({troubles['Traceback']})",
     )
-
-
-def _rows(counts: TableCounts) -> tuple[int, int, int]:
-    return counts.users, counts.sessions, counts.accounts
 
 
 def _ms(value: float) -> str:
@@ -598,7 +610,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     )
     parser.add_argument(
         "--database",
-        choices=("sqlite", "postgresql"),
+        choices=tuple(DATABASES),
         action="append",
         help="only this database (repeatable; default: both)",
     )
@@ -612,7 +624,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         postgres_workers=args.postgres_workers,
         fault_sign_ins=4 if args.quick else args.fault_sign_ins,
         fault_timeout=args.fault_timeout,
-        databases=tuple(args.database or ("sqlite", "postgresql")),
+        databases=tuple(args.database or DATABASES),
     )
 
 
@@ -622,22 +634,18 @@ async def run(options: Options) -> bool:
     print(f"sign-in load benchmark: Python {sys.version.split()[0]}")
     results: dict[str, str] = {}
     with scratch_dir("kavach-signin-") as work:
-        if "sqlite" in options.databases:
-            passed = await run_backend(
-                "SQLite", sqlite_url(work / "kavach.db"), options.sqlite_workers, options, work
-            )
-            results["SQLite"] = mark(passed)
-        if "postgresql" in options.databases:
-            reason = await postgres_unavailable()
+        for kind, name in DATABASES.items():
+            if kind not in options.databases:
+                continue
+            reason = await unavailable(kind)
             if reason is not None:
-                print(f"\n== PostgreSQL == skipped: {reason}")
-                results["PostgreSQL"] = f"skipped: {reason}"
-            else:
-                async with postgres_databases(1) as (url,):
-                    passed = await run_backend(
-                        "PostgreSQL", url, options.postgres_workers, options, work
-                    )
-                results["PostgreSQL"] = mark(passed)
+                print(f"\n== {name} == skipped: {reason}")
+                results[name] = f"skipped: {reason}"
+                continue
+            workers = options.sqlite_workers if kind == "sqlite" else options.postgres_workers
+            async with scratch_databases(kind, "kavach") as (url,):
+                passed = await run_backend(name, url, workers, options, work)
+            results[name] = mark(passed)
     print("\n== Summary ==")
     for name, outcome in results.items():
         print(f"{name}: {outcome}")

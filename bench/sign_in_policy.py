@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import statistics
 import tempfile
@@ -26,11 +27,12 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from kavach_fastapi import KavachHooks, kavach_router
+from bench._common import BENCH_SECRET, sqlite_url
+from kavach_fastapi import KavachHooks
 from kavach_fastapi.emulator import AtlassianEmulator
 from kavach_fastapi.testing import emulator_provider, emulator_transport
-
-SECRET = "bench-secret-0123456789-0123456789-abcdef"  # noqa: S105 - a scratch database's
+from tests.support.apps import build_app
+from tests.support.browser import AUTHORIZE
 
 
 async def _nothing(event: Any) -> None:
@@ -38,24 +40,19 @@ async def _nothing(event: Any) -> None:
 
 
 def _app(emulator: AtlassianEmulator, folder: Path, name: str, **options: Any) -> FastAPI:
-    app = FastAPI()
-    app.include_router(
-        kavach_router(
-            [emulator_provider(emulator)],
-            database_url=f"sqlite:///{folder / name}.db",
-            secret=SECRET,
-            rate_limit=0,
-            http_transport=emulator_transport(emulator),
-            **options,
-        ),
-        prefix="/api/kavach",
+    return build_app(
+        [emulator_provider(emulator)],
+        database_url=sqlite_url(folder / f"{name}.db"),
+        secret=BENCH_SECRET,
+        rate_limit=0,
+        http_transport=emulator_transport(emulator),
+        **options,
     )
-    return app
 
 
 def _sign_in(client: TestClient, emulator: AtlassianEmulator) -> float:
     begin = time.perf_counter()
-    started = client.get("/api/kavach/auth/oauth/authorize/atlassian")
+    started = client.get(AUTHORIZE)
     back = urlsplit(asyncio.run(emulator.approve(started.headers["location"])))
     answer = client.get(f"{back.path}?{back.query}")
     elapsed = time.perf_counter() - begin
@@ -69,13 +66,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=60)
     args = parser.parse_args()
     emulator = AtlassianEmulator()
-    hooks = KavachHooks(
-        before_sign_in=_nothing,
-        user_created=_nothing,
-        signed_in=_nothing,
-        reauth_needed=_nothing,
-        signed_out=_nothing,
-    )
+    hooks = KavachHooks(**{hook.name: _nothing for hook in dataclasses.fields(KavachHooks)})
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         apps = {

@@ -181,7 +181,7 @@ def postgres_server(*, migrate: bool = True) -> Iterator[str]:
     url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     try:
         if migrate:
-            asyncio.run(_upgrade(url))
+            asyncio.run(upgrade_schema(url))
         yield url
     finally:
         with admin.connect() as connection:
@@ -189,7 +189,11 @@ def postgres_server(*, migrate: bool = True) -> Iterator[str]:
         admin.dispose()
 
 
-async def _upgrade(url: str) -> None:
+async def upgrade_schema(url: str) -> None:
+    """Bring a database to the package's newest schema, as ``kavach db upgrade`` does.
+
+    The benchmarks in ``bench/`` prepare their scratch databases with it too.
+    """
     store = Store(url)
     try:
         await upgrade(store.database.writer)
@@ -282,7 +286,7 @@ def private_postgres_server() -> Iterator[PrivateServer]:
     )
     try:
         server.start()
-        asyncio.run(_upgrade(server.url))
+        asyncio.run(upgrade_schema(server.url))
         yield server
     finally:
         subprocess.run(  # noqa: S603 - the PostgreSQL tools and our own arguments

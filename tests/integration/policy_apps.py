@@ -1,8 +1,8 @@
 """Apps for the hook, sign-in policy and scope tests: the emulator as Atlassian, and a side door.
 
-`policy_app` builds an app like a user's, with the options under test (``hooks=``,
-``allowed_sites=``...), signing in against an `AtlassianEmulator` in-process. `row_counts`
-reads what a sign-in left in the database, so a test can say what was NOT written.
+`policy_app` builds the tests' app (``tests.support.apps``) with the options under test
+(``hooks=``, ``allowed_sites=``...), signing in against an `AtlassianEmulator` in-process.
+`row_counts` reads what a sign-in left in the database, so a test can say what was NOT written.
 """
 
 from __future__ import annotations
@@ -17,21 +17,25 @@ import httpx2
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from kavach_fastapi import (
-    AtlassianSite,
-    AtlassianSites,
-    AtlassianToken,
-    CurrentUser,
-    User,
-    kavach_router,
-)
 from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser
 from kavach_fastapi.testing import emulator_provider, emulator_transport
 
 from ..databases import TestDatabase
+from ..support.apps import build_app
+from ..support.browser import AUTHORIZE, PREFIX
 from .conftest import SECRET
 
-PREFIX = "/api/kavach"
+__all__ = [
+    "NOTHING",
+    "PREFIX",
+    "TABLES",
+    "landing_query",
+    "policy_app",
+    "row_counts",
+    "started",
+    "try_sign_in",
+]
+
 TABLES = ("kavach_users", "kavach_accounts", "kavach_sessions")
 
 
@@ -42,33 +46,15 @@ def policy_app(
     scopes: Sequence[str] = ("read:jira-user",),
     **options: Any,
 ) -> FastAPI:
-    """An app with the router at ``/api/kavach`` and routes that use the dependencies."""
+    """The tests' app (the router at ``/api/kavach``, the user routes), with ``options``."""
     options.setdefault("secret", SECRET)
     options.setdefault("rate_limit", 0)
-    app = FastAPI()
-    app.include_router(
-        kavach_router(
-            [emulator_provider(emulator, scopes=scopes)],
-            database_url=database.url,
-            http_transport=emulator_transport(emulator),
-            **options,
-        ),
-        prefix=PREFIX,
+    return build_app(
+        [emulator_provider(emulator, scopes=scopes)],
+        database_url=database.url,
+        http_transport=emulator_transport(emulator),
+        **options,
     )
-
-    @app.get("/me")
-    async def me(user: CurrentUser) -> User:
-        return user
-
-    @app.get("/sites")
-    async def sites(found: AtlassianSites) -> list[AtlassianSite]:
-        return found
-
-    @app.get("/token")
-    async def token(access_token: AtlassianToken) -> dict[str, bool]:
-        return {"token": bool(access_token)}
-
-    return app
 
 
 @contextmanager
@@ -85,7 +71,7 @@ def try_sign_in(
     user: EmulatedUser | None = None,
     site_ids: list[str] | None = None,
     headers: dict[str, str] | None = None,
-    authorize_url: str = f"{PREFIX}/auth/oauth/authorize/atlassian",
+    authorize_url: str = AUTHORIZE,
 ) -> httpx2.Response:
     """Sign in through the emulator's consent and return the callback's answer, as it is."""
     started = client.get(authorize_url)

@@ -29,25 +29,15 @@ from kavach_fastapi import (
     report_personal_data,
 )
 from kavach_fastapi.cli import main
-from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser, Fault
+from kavach_fastapi.emulator import AtlassianEmulator, Fault
 from kavach_fastapi.tables import utcnow
 from kavach_fastapi.testing import emulator_provider, emulator_transport, sign_in
 
 from ..databases import TestDatabase
+from ..support.people import people
 from .conftest import SECRET
 
 SESSION = "/api/kavach/auth/session"
-
-
-def people(count: int) -> list[EmulatedUser]:
-    return [
-        EmulatedUser(
-            account_id=f"557058:{index:08d}-0000-4000-8000-000000000000",
-            name=f"Person {index}",
-            email=f"person{index}@example.com",
-        )
-        for index in range(count)
-    ]
 
 
 def build_app(db: TestDatabase, emu: AtlassianEmulator) -> FastAPI:

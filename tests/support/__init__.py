@@ -4,5 +4,6 @@
 * `apps`: the app under test, built like a user's, with the user routes defined once.
 * `browser`: a browser that signs in through the emulator's consent.
 * `servers`: an app served for real by uvicorn, with N workers, in a process group.
+* `people`: crowds of distinct emulated Atlassian people.
 * `redirects`: the corpus of hostile ``redirect_to`` values.
 """
