@@ -181,7 +181,9 @@ def bytes_per_remembered_session(count: int = 10_000) -> float:
                 user=user, token_hash=token_hash, expires_at=now + timedelta(days=7)
             )
             memory.remember(
-                token_hash, Remembered(active, time.monotonic(), now), epoch=memory.epoch
+                token_hash,
+                Remembered(active, time.monotonic(), now.timestamp(), now.timestamp()),
+                epoch=memory.epoch,
             )
         used = tracemalloc.get_traced_memory()[0] - before
     finally:

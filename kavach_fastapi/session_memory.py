@@ -54,13 +54,19 @@ class ActiveSession:
 
 @dataclass(slots=True)
 class Remembered:
-    """A session as this process last saw it."""
+    """A session as this process last saw it, with its deadlines as numbers.
+
+    The times are POSIX seconds (``time.time()``), not datetimes: a remembered session is
+    checked on every request, and comparing two floats is what that check can afford.
+    """
 
     active: ActiveSession
     checked_at: float
     """Monotonic time at which the lookup that found it started."""
-    last_active_at: datetime
-    """The activity last recorded, by this process or the lookup."""
+    valid_until: float
+    """When it ends unless used again: its expiry or the end of its idle timeout, if sooner."""
+    record_activity_at: float
+    """When a request should next record its activity (`SessionManager` spaces the writes)."""
 
 
 class SessionMemory:
@@ -90,6 +96,8 @@ class SessionMemory:
         """Grows whenever something may have ended: a lookup that spans a change keeps nothing."""
         self._last_id: int | None = None
         self._known_at = -math.inf  # start of the last successful feed read
+        self.next_read_at = math.inf if feed is None or bound <= 0 else -math.inf
+        """Monotonic time from which a read of the feed is due (`feed_due`)."""
         self._next_attempt = -math.inf
         self._reading: asyncio.Future[None] | None = None
         self._unreadable = False
@@ -110,7 +118,9 @@ class SessionMemory:
 
     def trusted(self, entry: Remembered, now: float) -> bool:
         """Whether an answer from memory is still within the bound."""
-        return now - self.checked_at(entry) < self.bound
+        # Written out rather than through `checked_at`: every request asks this.
+        bound = self.bound
+        return now - self._known_at < bound or now - entry.checked_at < bound
 
     def remember(self, token_hash: str, entry: Remembered, *, epoch: int) -> None:
         """Keep a session a lookup found, unless something ended since the lookup began."""
@@ -142,7 +152,17 @@ class SessionMemory:
 
     def feed_due(self, now: float) -> bool:
         """Whether `follow_feed` has anything to do at ``now`` (a read to start or wait for)."""
-        return self._feed is not None and self.bound > 0 and now - self._known_at >= self.bound / 2
+        return now >= self.next_read_at
+
+    def start_reading(self, now: float) -> None:
+        """Start a read of the feed in the background if one is due and none is running."""
+        if (
+            self._feed is not None
+            and self._reading is None
+            and now >= self._next_attempt
+            and self.feed_due(now)
+        ):
+            self._reading = asyncio.ensure_future(self._read(self._feed))
 
     async def follow_feed(self, *, wait: bool = True) -> None:
         """Read the feed if it is due; wait for it only if memory is otherwise untrusted.
@@ -151,12 +171,8 @@ class SessionMemory:
             wait: whether to wait for a read that is overdue (``False``: only start it).
         """
         now = self.clock()
-        if self._feed is None or not self.feed_due(now):
-            return
-        age = now - self._known_at
-        if self._reading is None and now >= self._next_attempt:
-            self._reading = asyncio.ensure_future(self._read(self._feed))
-        if wait and age >= self.bound and self._reading is not None:
+        self.start_reading(now)
+        if wait and self._reading is not None and now - self._known_at >= self.bound:
             await asyncio.shield(self._reading)
 
     async def _read(self, feed: FeedStore) -> None:
@@ -180,6 +196,7 @@ class SessionMemory:
                 )
         else:
             self._known_at = started
+            self.next_read_at = started + self.bound / 2
             if self._unreadable:
                 self._unreadable = False
                 logger.info("kavach reads the session change feed again.")

@@ -20,8 +20,9 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from .crypto import hash_token, new_token
 from .devices import UNKNOWN_DEVICE, Device
@@ -90,6 +91,8 @@ class SessionManager:
         # accurate to a few percent without writing on every request.
         self._touch_interval = min(idle_timeout / 20, timedelta(minutes=5))
         self._outage_grace = min(OUTAGE_GRACE, idle_timeout).total_seconds()
+        self._idle_seconds = idle_timeout.total_seconds()
+        self._touch_seconds = self._touch_interval.total_seconds()
 
     def new_session(self, now: datetime, device: Device = UNKNOWN_DEVICE) -> tuple[str, NewSession]:
         """A fresh token, and what the store keeps of it (the sign-in's write adds it)."""
@@ -104,27 +107,41 @@ class SessionManager:
         if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
             return None
         token_hash = hash_token(token)
+        return self.recall(token_hash) or await self._check(token_hash)
+
+    def recall(self, token_hash: str) -> ActiveSession | None:
+        """The session answered from memory alone, without waiting for anything.
+
+        Most requests end here: the session is remembered, trusted (the feed or its own lookup
+        was read less than the bound ago) and neither expired nor idle. ``None`` means only the
+        feed or the database can tell, not that the session is invalid.
+        """
         memory = self.memory
         entry = memory.get(token_hash)
-        if entry is not None:
-            clock = memory.clock()
-            if memory.feed_due(clock):  # most requests: no, and nothing to await
-                await memory.follow_feed()
-                clock = memory.clock()
-                if memory.get(token_hash) is not entry:
-                    entry = None  # the feed ended it meanwhile
-            now = utcnow()
-            if (
-                entry is not None
-                and memory.trusted(entry, clock)
-                and entry.active.expires_at > now
-                and entry.last_active_at + self.idle_timeout > now
-            ):
-                if now - entry.last_active_at >= self._touch_interval:
-                    await self._touch(entry, now)
-                return entry.active
+        if entry is None:
+            return None
+        clock = memory.clock()
+        if clock >= memory.next_read_at:
+            memory.start_reading(clock)
+        if not memory.trusted(entry, clock):
+            return None  # the feed is overdue: `_check` waits for it
+        now = time.time()
+        if now >= entry.valid_until:
+            return None  # `_check` looks it up, finds it ended and forgets it
+        if now >= entry.record_activity_at:
+            self._record_activity(entry, now)
+        return entry.active
+
+    async def _check(self, token_hash: str) -> ActiveSession | None:
+        """What `recall` could not answer: after the feed, or from the database."""
+        memory = self.memory
+        if memory.get(token_hash) is not None:
+            await memory.follow_feed()
+            remembered = self.recall(token_hash)
+            if remembered is not None:
+                return remembered
         else:
-            await memory.follow_feed(wait=False)  # a lookup needs none, but what it finds will
+            memory.start_reading(memory.clock())  # a lookup needs none, but what it finds will
         # Requests that arrive together for one session share one lookup.
         lookup = self._lookups.get(token_hash)
         if lookup is None:
@@ -139,25 +156,36 @@ class SessionManager:
                 raise
             return remembered
 
-    async def _touch(self, entry: Remembered, now: datetime) -> None:
-        """Record activity: later, in one write with the others due, when remembering is on.
+    def _set_activity(self, entry: Remembered, at: float) -> None:
+        """Move a remembered session's idle end and next activity write to follow ``at``."""
+        expires = entry.active.expires_at.timestamp()
+        entry.valid_until = min(expires, at + self._idle_seconds)
+        entry.record_activity_at = at + self._touch_seconds
 
-        A request never waits for it then, and sessions that come due together (a busy
-        minute) cost one transaction, not one each; SQLite serialises writers, and a write per
-        session would queue requests behind the lock. With remembering off it is written at
-        once, as each request is decided by the row.
+    def _record_activity(self, entry: Remembered, at: float) -> None:
+        """Record a remembered session's activity later, in one write with the others due.
+
+        A request never waits for it, and sessions that come due together (a busy minute)
+        cost one transaction, not one each; SQLite serialises writers, and a write per session
+        would queue requests behind the lock.
         """
-        entry.last_active_at = now  # first, so that concurrent requests do not record it again
-        token_hash = entry.active.token_hash
-        if self.memory.bound <= 0:
-            # The activity can wait for the next check when writes fail (a locked SQLite
-            # file still serves reads).
-            with contextlib.suppress(DatabaseUnavailableError):
-                await self._store.touch_sessions([token_hash], now)
-            return
-        self._due_touches[token_hash] = now
+        self._set_activity(entry, at)  # first, so that concurrent requests do not record it again
+        self._due_touches[entry.active.token_hash] = datetime.fromtimestamp(at, timezone.utc)
         if self._touch_writer is None:
             self._touch_writer = asyncio.ensure_future(self._write_touches())
+
+    async def _touch(self, entry: Remembered, now: datetime) -> None:
+        """Record the activity a lookup found due: later with the others when remembering is
+        on (`_record_activity`); at once when it is off, as each request is decided by the row.
+        """
+        if self.memory.bound > 0:
+            self._record_activity(entry, now.timestamp())
+            return
+        self._set_activity(entry, now.timestamp())
+        # The activity can wait for the next check when writes fail (a locked SQLite file
+        # still serves reads).
+        with contextlib.suppress(DatabaseUnavailableError):
+            await self._store.touch_sessions([entry.active.token_hash], now)
 
     async def _write_touches(self) -> None:
         try:
@@ -178,12 +206,7 @@ class SessionManager:
         if entry is None:
             return None
         age = self.memory.clock() - self.memory.checked_at(entry)
-        now = utcnow()
-        if (
-            age < self._outage_grace
-            and entry.active.expires_at > now
-            and entry.last_active_at + self.idle_timeout > now
-        ):
+        if age < self._outage_grace and time.time() < entry.valid_until:
             return entry.active
         return None
 
@@ -206,7 +229,8 @@ class SessionManager:
             memory.drop(token_hash)
             return None
         active = ActiveSession(user=found.user, token_hash=token_hash, expires_at=found.expires_at)
-        entry = Remembered(active, checked_at=started, last_active_at=found.last_active_at)
+        entry = Remembered(active, checked_at=started, valid_until=0.0, record_activity_at=0.0)
+        self._set_activity(entry, found.last_active_at.timestamp())
         if now - found.last_active_at >= self._touch_interval:
             await self._touch(entry, now)
         memory.remember(token_hash, entry, epoch=epoch)

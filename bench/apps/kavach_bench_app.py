@@ -6,8 +6,9 @@ worker builds the same app::
     python -m uvicorn kavach_bench_app:create_app --factory --app-dir bench/apps --workers 2
 
 ``/bare``, ``/dep`` and ``/me`` answer JSON of the same shape and size, so the only difference
-between them is the dependency: none, one that does nothing (FastAPI's own cost per
-dependency), and ``CurrentUser``. When the bench extra is installed the app also serves
+between them is the dependency: none; one of ``CurrentUser``'s shape (an ``Annotated[User,
+Depends(...)]`` parameter) that returns a fixed user without reading anything, FastAPI's own
+cost of handing a route its user; and ``CurrentUser``. When the bench extra is installed the app also serves
 two peers the same way: ``/sc/me``, a Starlette app behind ``SessionMiddleware`` (a signed
 cookie), and ``/fu/me``, fastapi-users' ``current_user`` with its database strategy on the same
 database (tables ``bench_fu_users`` and ``bench_fu_tokens``, made by ``bench/peers.py``).
@@ -18,7 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
@@ -27,7 +28,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from kavach_fastapi import CurrentUser, atlassian_provider, kavach_router
+from kavach_fastapi import CurrentUser, User, atlassian_provider, kavach_router
 
 
 class FuBase(DeclarativeBase):
@@ -57,6 +58,25 @@ class FuToken(FuBase):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), index=True)
 
 
+NOBODY = User(
+    id="0" * 32,
+    email=None,
+    email_verified=False,
+    name="Nobody in particular",
+    image=None,
+    created_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+)
+
+
+async def fixed_user(request: Request) -> User:
+    """``CurrentUser``'s shape doing nothing: what FastAPI alone costs to hand a route its user.
+
+    At module level, as ``Annotated[User, Depends(fixed_user)]`` is resolved in this module's
+    namespace (the annotations are strings here).
+    """
+    return NOBODY
+
+
 PREFIX = "/api/kavach"
 """Where the router is mounted; the callback URL is ``{base}{PREFIX}/auth/oauth/callback/atlassian``."""
 
@@ -73,12 +93,9 @@ def create_app() -> FastAPI:
     async def bare() -> dict[str, str | None]:
         return {"id": "0" * 32, "name": "Nobody in particular", "email": None, "pid": pid}
 
-    async def nothing(request: Request) -> None:
-        """A dependency that does nothing: what FastAPI alone costs per dependency."""
-
-    @app.get("/dep", dependencies=[Depends(nothing)])
-    async def dep() -> dict[str, str | None]:
-        return {"id": "0" * 32, "name": "Nobody in particular", "email": None, "pid": pid}
+    @app.get("/dep")
+    async def dep(user: Annotated[User, Depends(fixed_user)]) -> dict[str, str | None]:
+        return {"id": user.id, "name": user.name, "email": user.email, "pid": pid}
 
     @app.get("/me")
     async def me(user: CurrentUser) -> dict[str, str | None]:

@@ -6,6 +6,7 @@ is proven in tests/integration/test_session_feed.py.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import cast
@@ -51,7 +52,9 @@ def entry(token_hash: str, user_id: str, checked_at: float) -> Remembered:
     now = utcnow()
     user = User(id=user_id, email=None, email_verified=False, name="P", image=None, created_at=now)
     active = ActiveSession(user=user, token_hash=token_hash, expires_at=now + timedelta(days=1))
-    return Remembered(active, checked_at=checked_at, last_active_at=now)
+    return Remembered(
+        active, checked_at=checked_at, valid_until=math.inf, record_activity_at=math.inf
+    )
 
 
 async def started(feed: FakeFeed, clock: Clock) -> SessionMemory:
