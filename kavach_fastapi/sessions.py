@@ -156,11 +156,15 @@ class SessionManager:
                 raise
             return remembered
 
+    def _deadlines(self, expires_at: datetime, active_at: float) -> tuple[float, float]:
+        """When a session last active at ``active_at`` ends unless used again (its expiry or
+        idle end, if sooner), and when its activity is next recorded."""
+        ends = min(expires_at.timestamp(), active_at + self._idle_seconds)
+        return ends, active_at + self._touch_seconds
+
     def _set_activity(self, entry: Remembered, at: float) -> None:
         """Move a remembered session's idle end and next activity write to follow ``at``."""
-        expires = entry.active.expires_at.timestamp()
-        entry.valid_until = min(expires, at + self._idle_seconds)
-        entry.record_activity_at = at + self._touch_seconds
+        entry.valid_until, entry.record_activity_at = self._deadlines(entry.active.expires_at, at)
 
     def _record_activity(self, entry: Remembered, at: float) -> None:
         """Record a remembered session's activity later, in one write with the others due.
@@ -229,8 +233,10 @@ class SessionManager:
             memory.drop(token_hash)
             return None
         active = ActiveSession(user=found.user, token_hash=token_hash, expires_at=found.expires_at)
-        entry = Remembered(active, checked_at=started, valid_until=0.0, record_activity_at=0.0)
-        self._set_activity(entry, found.last_active_at.timestamp())
+        valid_until, record_at = self._deadlines(found.expires_at, found.last_active_at.timestamp())
+        entry = Remembered(
+            active, checked_at=started, valid_until=valid_until, record_activity_at=record_at
+        )
         if now - found.last_active_at >= self._touch_interval:
             await self._touch(entry, now)
         memory.remember(token_hash, entry, epoch=epoch)
