@@ -213,7 +213,9 @@ class Kavach:
             logger.info("kavach schema upgraded from %s to %s", before or "(empty)", after)
 
     async def close(self) -> None:
-        """Release database connections and the HTTP pool."""
+        """Record the gathered session activity, then release database connections and the
+        HTTP pool."""
+        await self.sessions.aclose()
         await self.store.dispose()
         if self._owns_transport:
             await self.http.inner.aclose()

@@ -145,6 +145,23 @@ def test_activity_keeps_a_session_within_the_idle_timeout(
         assert client.get("/me").status_code == 200
 
 
+def test_activity_gathered_in_memory_is_written_when_the_app_shuts_down(
+    db: TestDatabase, emu: AtlassianEmulator
+) -> None:
+    # Remembering on (the default): activity is gathered for a second before its write, and
+    # the client leaves at once, so only the shutdown can have written it.
+    app = emulated_app(db, emu, session_idle_timeout=timedelta(hours=1))
+    with TestClient(app, follow_redirects=False) as client:
+        sign_in(client)
+        db.execute("UPDATE kavach_sessions SET last_active_at = :at", at=ago(minutes=50))
+        assert client.get("/me").status_code == 200  # looked up: its activity is due
+        (before,) = db.records("kavach_sessions")
+        assert before["last_active_at"] < ago(minutes=49)  # gathered, not written yet
+
+    (after,) = db.records("kavach_sessions")
+    assert after["last_active_at"] > ago(minutes=1)
+
+
 def test_session_lifetime_is_configurable(db: TestDatabase, emu: AtlassianEmulator) -> None:
     app = emulated_app(db, emu, session_lifetime=timedelta(hours=2))
     with TestClient(app, follow_redirects=False) as client:
