@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import re
 import time
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from .crypto import hash_token, new_token
 from .devices import UNKNOWN_DEVICE, Device
 from .errors import DatabaseUnavailableError, UnknownSessionError
 from .models import SignedInSession
+from .session_activity import ACTIVITY_GATHERING, ActivityRecorder
 from .session_memory import CACHE_ENTRIES, ActiveSession, Remembered, SessionMemory
 from .store.feed import FeedStore
 from .store.sessions import SessionRecord, SessionStore
@@ -36,7 +36,6 @@ from .tables import utcnow
 
 __all__ = ["CACHE_ENTRIES", "OUTAGE_GRACE", "ActiveSession", "SessionManager"]
 
-logger = logging.getLogger("kavach_fastapi")
 
 MAX_TOKEN_LENGTH = 128
 """Anything longer is not one of our tokens; refused before hashing."""
@@ -47,14 +46,6 @@ OUTAGE_GRACE = timedelta(minutes=5)
 It cannot be longer than the session's idle timeout, nor outlive its expiry. Signing out needs
 the database too, so what it risks is a sign-out made in another process just before the
 outage, honoured here only once the database is back (or this grace ends)."""
-
-ACTIVITY_GATHERING = 1.0
-"""Seconds the activity that came due waits, gathering more, before one write records it.
-
-Under load sessions come due every moment; written as they came, they cost a transaction each
-time the previous one had finished (with 10,000 sessions on PostgreSQL and 4 workers, a third
-of what a request cost). Gathered, they cost one transaction a second per process. Activity is
-written every few minutes (`SessionManager`), so a second later changes nothing it decides."""
 
 
 class SessionManager:
@@ -91,14 +82,11 @@ class SessionManager:
         activity_gathering: float = ACTIVITY_GATHERING,
     ) -> None:
         self._store = store
-        self._activity_gathering = activity_gathering
+        self.activity = ActivityRecorder(store, gathering=activity_gathering)
         self.lifetime = lifetime
         self.idle_timeout = idle_timeout
         self.memory = SessionMemory(feed, bound=cache_seconds, capacity=capacity)
         self._lookups: dict[str, asyncio.Future[ActiveSession | None]] = {}
-        self._due_touches: dict[str, datetime] = {}
-        self._touch_writer: asyncio.Future[None] | None = None
-        self._activity_timer: asyncio.TimerHandle | None = None
         # Recording activity costs a write; doing it at most this often keeps the idle timeout
         # accurate to a few percent without writing on every request.
         self._touch_interval = min(idle_timeout / 20, timedelta(minutes=5))
@@ -186,8 +174,7 @@ class SessionManager:
         would queue requests behind the lock.
         """
         self._set_activity(entry, at)  # first, so that concurrent requests do not record it again
-        self._due_touches[entry.active.token_hash] = datetime.fromtimestamp(at, timezone.utc)
-        self._schedule_activity_write()
+        self.activity.record(entry.active.token_hash, datetime.fromtimestamp(at, timezone.utc))
 
     async def _touch(self, entry: Remembered, now: datetime) -> None:
         """Record the activity a lookup found due: later with the others when remembering is
@@ -202,47 +189,9 @@ class SessionManager:
         with contextlib.suppress(DatabaseUnavailableError):
             await self._store.touch_sessions([entry.active.token_hash], now)
 
-    def _schedule_activity_write(self) -> None:
-        """Write the due activity `ACTIVITY_GATHERING` from now, unless a write is coming."""
-        if self._due_touches and self._activity_timer is None and self._touch_writer is None:
-            self._activity_timer = asyncio.get_running_loop().call_later(
-                self._activity_gathering, self._start_activity_write
-            )
-
-    def _start_activity_write(self) -> None:
-        self._activity_timer = None
-        self._touch_writer = asyncio.ensure_future(self._write_touches())
-
-    async def _write_touches(self) -> None:
-        try:
-            await self._record_due_activity()
-        finally:
-            self._touch_writer = None
-            self._schedule_activity_write()  # what came due during the write
-
     async def aclose(self) -> None:
-        """Record the gathered activity now and stop gathering (the app's shutdown)."""
-        if self._touch_writer is not None:
-            await self._touch_writer
-        if self._activity_timer is not None:
-            self._activity_timer.cancel()
-            self._activity_timer = None
-        await self._record_due_activity()
-
-    async def _record_due_activity(self) -> None:
-        """Write the activity waiting to be recorded, now; never raises.
-
-        A failure leaves it to a later check of each session.
-        """
-        due, self._due_touches = self._due_touches, {}
-        if not due:
-            return
-        try:
-            await self._store.touch_sessions(list(due), max(due.values()))
-        except DatabaseUnavailableError:
-            pass  # recorded at a later check of each session
-        except Exception as exc:  # a background write: nobody else would see it
-            logger.warning("kavach could not record session activity: %s", type(exc).__name__)
+        """Write the gathered activity (the app's shutdown)."""
+        await self.activity.aclose()
 
     def _remembered_during_outage(self, token_hash: str) -> ActiveSession | None:
         """The remembered session, if its last check is recent enough to trust in an outage."""
