@@ -36,7 +36,6 @@ from .tables import utcnow
 
 __all__ = ["CACHE_ENTRIES", "OUTAGE_GRACE", "ActiveSession", "SessionManager"]
 
-
 MAX_TOKEN_LENGTH = 128
 """Anything longer is not one of our tokens; refused before hashing."""
 
