@@ -411,6 +411,13 @@ def report(results: Sequence[BackendResult], options: Options, per_session: floa
             lookup_rows,
         )
     )
+    pinned = [r.name for r in results if r.skipped is None and r.lookup.one_cpu]
+    print(
+        f"Timed with this process and PostgreSQL's on one CPU: {', '.join(pinned)}"
+        if pinned
+        else "Timed on every CPU (pinning to one was not possible): the PostgreSQL ratio moves "
+        "with where the scheduler puts each backend"
+    )
     if per_session is None:
         return
     print(
