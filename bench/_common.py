@@ -39,6 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 APP_DIR = Path(__file__).resolve().parent / "apps"
 APP_FACTORY = "kavach_bench_app:create_app"
+FLOOR_PATH = "/dep"
+FLOOR_LABEL = "a Depends returning a fixed user (the floor)"
+"""The bench app's yardstick route: a dependency of ``CurrentUser``'s shape returning a fixed
+user, what FastAPI itself costs to hand a route its user (`kavach_bench_app.fixed_user`)."""
 """The benchmark app (``bench/apps/kavach_bench_app.py``), imported by every worker."""
 
 BENCH_SECRET = "kavach-bench-secret-not-for-production-use-0123456789"  # noqa: S105 - scratch data

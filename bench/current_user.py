@@ -48,6 +48,8 @@ from bench._common import (
     BENCH_SECRET,
     DATABASES,
     FLAVOURS,
+    FLOOR_LABEL,
+    FLOOR_PATH,
     LoadResult,
     SeededSessions,
     Server,
@@ -96,7 +98,7 @@ BARE = Route("bare", "bare route", "/bare", BEARER)
 KAVACH = Route("kavach", "CurrentUser (kavach)", "/me", BEARER)
 SIGNED = Route("sc", "Starlette signed cookie", "/sc/me", ("Cookie", f"{peers.SIGNED_COOKIE}="))
 FASTAPI_USERS = Route("fu", "fastapi-users, database strategy", "/fu/me", BEARER)
-NO_OP = Route("dep", "a Depends returning a fixed user (the floor)", "/dep", BEARER, counts=(1,))
+FLOOR = Route("dep", FLOOR_LABEL, FLOOR_PATH, BEARER, counts=(1,))
 """What FastAPI costs to hand a route a user through ``Annotated[User, Depends(...)]`` before
 the dependency does anything: the floor of every ``Depends``-based current user, kavach's and
 fastapi-users' alike (``CurrentUser / floor`` is what kavach itself costs)."""
@@ -189,7 +191,7 @@ async def check_routes(base: str, routes: Sequence[Route], tokens: dict[str, lis
             header, prefix = route.carrier
             with_one = await client.get(route.path, headers={header: prefix + tokens[route.key][0]})
             without = await client.get(route.path)
-            expected = 200 if route in (BARE, NO_OP) else 401
+            expected = 200 if route in (BARE, FLOOR) else 401
             if with_one.status_code != 200 or without.status_code != expected:
                 raise RuntimeError(
                     f"{route.path}: {with_one.status_code} with a session, "
@@ -254,7 +256,7 @@ async def measure_server(
     url: str, workers: int, tokens: dict[str, list[str]], options: Options, work: Path, name: str
 ) -> Runs:
     """Serve the app with ``workers`` workers; warm it up, then load its routes in rounds."""
-    routes = [BARE, NO_OP, KAVACH] + ([SIGNED, FASTAPI_USERS] if options.peers else [])
+    routes = [BARE, FLOOR, KAVACH] + ([SIGNED, FASTAPI_USERS] if options.peers else [])
     env = {
         "KAVACH_DATABASE_URL": url,
         "KAVACH_SECRET": BENCH_SECRET,
@@ -302,7 +304,7 @@ async def run_backend(
             url, n, users=max(1, n // 10), keep_tokens=SERVED, active_within=ACTIVE_WITHIN
         )
         print(f"  stored {n:,} sessions in {seeded[n].seconds:.1f} s", flush=True)
-    tokens = dict.fromkeys((BARE.key, NO_OP.key, KAVACH.key), seeded[SERVED].tokens)
+    tokens = dict.fromkeys((BARE.key, FLOOR.key, KAVACH.key), seeded[SERVED].tokens)
     if options.peers:
         tokens[SIGNED.key] = peers.signed_cookies(BENCH_SECRET, SERVED)
         tokens[FASTAPI_USERS.key] = await peers.seed_fastapi_users(served, SERVED, users=1000)
@@ -329,7 +331,7 @@ def _pair(values: tuple[float, float], target: float | None = None) -> str:
 
 def _over_floor(runs: Runs) -> list[str]:
     """CurrentUser's ratios over the floor's: what kavach itself costs, FastAPI's part removed."""
-    floor = runs.ratio((NO_OP.key, 1))
+    floor = runs.ratio((FLOOR.key, 1))
     cells = []
     for n in COUNTS:
         mine = runs.ratio((KAVACH.key, n))
@@ -352,7 +354,7 @@ def report(results: Sequence[BackendResult], options: Options, per_session: floa
             rows.append([result.name, "", f"skipped: {result.skipped}", "", "", "", ""])
             continue
         for workers, runs in result.servers.items():
-            for route in (NO_OP, KAVACH, SIGNED, FASTAPI_USERS):
+            for route in (FLOOR, KAVACH, SIGNED, FASTAPI_USERS):
                 if (route.key, 1) not in runs.runs:
                     continue
                 mine = route is KAVACH
@@ -367,7 +369,7 @@ def report(results: Sequence[BackendResult], options: Options, per_session: floa
                 ]
                 failed = sum(runs.failures((route.key, n)) for n in route.counts)
                 rows.append([result.name, workers, route.label, *cells, failed])
-            if (NO_OP.key, 1) in runs.runs and (KAVACH.key, 1) in runs.runs:
+            if (FLOOR.key, 1) in runs.runs and (KAVACH.key, 1) in runs.runs:
                 rows.append(
                     [result.name, workers, "CurrentUser / the floor", *_over_floor(runs), ""]
                 )

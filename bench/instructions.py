@@ -45,6 +45,8 @@ from bench._common import (
     APP_DIR,
     APP_FACTORY,
     BENCH_SECRET,
+    FLOOR_LABEL,
+    FLOOR_PATH,
     scratch_dir,
     seed_sessions,
     sqlite_url,
@@ -56,7 +58,7 @@ from tests.support.servers import free_port
 
 ROUTES = (
     ("bare route", "/bare", 1),
-    ("a Depends returning a fixed user (the floor)", "/dep", 1),
+    (FLOOR_LABEL, FLOOR_PATH, 1),
     ("CurrentUser", "/me", 1),
 )
 MANY_SESSIONS = ("CurrentUser", "/me", 10_000)
@@ -166,7 +168,7 @@ async def run(few: int, many: int, routes: Sequence[tuple[str, str, int]]) -> li
 
 def report(counts: Sequence[Count]) -> None:
     bare = next(count.per_request for count in counts if count.path == "/bare")
-    floor = next(count.per_request for count in counts if count.path == "/dep")
+    floor = next(count.per_request for count in counts if count.path == FLOOR_PATH)
     rows = [
         [
             count.label,
