@@ -47,7 +47,7 @@ class LookupResult:
     raw_us: dict[int, float] = field(default_factory=dict)
     plan: str = ""
     one_cpu: bool = False
-    """Whether the lookups were timed with this process and PostgreSQL's on one CPU."""
+    """Whether the lookups were timed on one CPU (with PostgreSQL's server, for PostgreSQL)."""
 
     def over_driver(self, n: int) -> float:
         """How many times the bare driver's time a lookup takes."""
@@ -69,8 +69,9 @@ def _postgres_pids() -> list[int]:
 
 
 @contextmanager
-def on_one_cpu() -> Iterator[bool]:
-    """Run this process and the local PostgreSQL server's on one CPU for the block.
+def on_one_cpu(*, postgres: bool) -> Iterator[bool]:
+    """Run this process, and with ``postgres`` the local PostgreSQL server's, on one CPU for
+    the block.
 
     A lookup is a round trip to a PostgreSQL backend, and whether the backend shares this
     process's CPU or is woken on another changes its time by about 3x. The scheduler places
@@ -89,7 +90,7 @@ def on_one_cpu() -> Iterator[bool]:
     mine = os.sched_getaffinity(0)
     cpu = {min(mine)}
     restore: dict[int, set[int]] = {}
-    for pid in (0, *_postgres_pids()):
+    for pid in (0, *(_postgres_pids() if postgres else ())):
         try:
             before = os.sched_getaffinity(pid)
             os.sched_setaffinity(pid, cpu)
@@ -177,7 +178,8 @@ async def measure_lookups(
     samples = {n: rng.choices(s.token_hashes, k=lookups) for n, s in seeded.items()}
     stores = {n: Store(url) for n, url in urls.items()}
     drivers = {n: BareDriver(url) for n, url in urls.items()}
-    with on_one_cpu() as one_cpu:
+    timing_postgres = any(make_url(url).get_backend_name() != "sqlite" for url in urls.values())
+    with on_one_cpu(postgres=timing_postgres) as one_cpu:
         result.one_cpu = one_cpu
         try:
             for n, store in stores.items():

@@ -415,7 +415,7 @@ def report(results: Sequence[BackendResult], options: Options, per_session: floa
     )
     pinned = [r.name for r in results if r.skipped is None and r.lookup.one_cpu]
     print(
-        f"Timed with this process and PostgreSQL's on one CPU: {', '.join(pinned)}"
+        f"Timed on one CPU (with PostgreSQL's server, for PostgreSQL): {', '.join(pinned)}"
         if pinned
         else "Timed on every CPU (pinning to one was not possible): the PostgreSQL ratio moves "
         "with where the scheduler puts each backend"
