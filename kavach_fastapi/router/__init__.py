@@ -16,6 +16,8 @@ from typing import Any
 import httpx2
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
+from starlette.routing import Match
+from starlette.types import Scope
 
 from ..codes import ErrorCode
 from ..dependencies import get_kavach
@@ -23,12 +25,15 @@ from ..errors import KavachError
 from ..http.errors import PRIVATE_HEADERS, error_response, error_responses
 from ..options import KavachOptions, Unpack
 from ..providers.base import OAuthProvider
-from ..runtime import STATE_KEY, Kavach
+from ..runtime import Kavach, running_in
 from ..uncaught import said_in_one_line
 from .account_routes import add_account_routes
 from .session_management_routes import add_session_management_routes
 from .session_routes import add_session_routes
 from .signin_routes import add_signin_routes
+
+ROUTES_UNDER = "/auth/"
+"""Where every route of the router is, below the prefix it is included with."""
 
 
 class KavachRoute(APIRoute):
@@ -46,12 +51,8 @@ class KavachRoute(APIRoute):
                 _refuse_repeated_parameters(request)
                 response = await handler(request)
             except KavachError as exc:
-                kavach = getattr(request.app.state, STATE_KEY, None)
-                response = (
-                    kavach.answer(request, exc)
-                    if isinstance(kavach, Kavach)
-                    else error_response(exc)
-                )
+                kavach = running_in(request.scope["app"])
+                response = error_response(exc) if kavach is None else kavach.answer(request, exc)
             response.headers.update(PRIVATE_HEADERS)
             return response
 
@@ -69,9 +70,36 @@ def _refuse_repeated_parameters(request: Request) -> None:
 
 class KavachRouter(APIRouter):
     """The router returned by [`kavach_router()`][kavach_fastapi.kavach_router]; ``.kavach``
-    holds its runtime."""
+    holds its runtime.
+
+    FastAPI (0.165 and later) tries an included router's routes one by one for every request
+    that reaches it, about 1.5 us each: an app that includes this router before its own routes
+    would have each of them pay for all of the router's. Every path here is under
+    `ROUTES_UNDER`, so a request whose path does not contain it is turned away at once.
+    """
 
     kavach: Kavach
+    _all_under = False
+    _routes_checked = -1
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        """What FastAPI's matching answers; ``NONE`` at once for a path no route here can have.
+
+        ``scope["path"]`` ends with the path the routes are matched against (a ``root_path``
+        only comes before it), so a path without `ROUTES_UNDER` matches none of them.
+        """
+        if ROUTES_UNDER not in scope["path"] and self._all_under_routes_under():
+            return Match.NONE, {}
+        return super().matches(scope)
+
+    def _all_under_routes_under(self) -> bool:
+        """Whether every route is under `ROUTES_UNDER` (asked again when routes are added)."""
+        if len(self.routes) != self._routes_checked:
+            self._all_under = all(
+                getattr(route, "path", "").startswith(ROUTES_UNDER) for route in self.routes
+            )
+            self._routes_checked = len(self.routes)
+        return self._all_under
 
 
 AddRoutes = Callable[[APIRouter, Kavach], None]
