@@ -19,10 +19,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from .errors import ConfigurationError, NotSignedInError
-from .http.cookies import cookie_policy, session_token
+from .http.cookies import session_token
 from .http.security import SIGN_IN_ANSWERS, declares_session
 from .models import User
-from .runtime import STATE_KEY, Kavach
+from .runtime import Kavach, running_in
 from .sessions import ActiveSession
 
 _ACTIVE_SESSION = "kavach_active_session"
@@ -35,8 +35,8 @@ def get_kavach(request: Request) -> Kavach:
         ConfigurationError: the app never included ``kavach_router()``, or was started without
             running its lifespan.
     """
-    kavach = getattr(request.app.state, STATE_KEY, None)
-    if not isinstance(kavach, Kavach):
+    kavach = running_in(request.scope["app"])
+    if kavach is None:
         raise ConfigurationError(
             "No kavach_router() is active in this app: include it with "
             "app.include_router(kavach_router(...)) and run the app with its lifespan "
@@ -55,8 +55,9 @@ async def active_session(request: Request) -> ActiveSession | None:
         cached: ActiveSession | None = request.scope[_ACTIVE_SESSION]
         return cached
     kavach = get_kavach(request)
-    policy = cookie_policy(request, kavach.settings.base_url)
-    found = await kavach.sessions.authenticate(session_token(request, policy))
+    token = session_token(request, kavach.settings.base_url)
+    sessions = kavach.sessions
+    found = sessions.recall_token(token) or await sessions.authenticate(token)
     request.scope[_ACTIVE_SESSION] = found
     return found
 

@@ -54,11 +54,19 @@ def cookie_policy(request: Request, base_url: str | None) -> CookiePolicy:
     return _SECURE if scheme == "https" else _PLAIN
 
 
-def session_token(request: Request, policy: CookiePolicy) -> str | None:
-    """The session token of a request: ``Authorization: Bearer`` first, else the cookie."""
-    authorization = request.headers.get("authorization")
-    if authorization:
-        scheme, _, credentials = authorization.partition(" ")
-        if scheme.lower() == "bearer" and credentials.strip():
-            return credentials.strip()
-    return request.cookies.get(policy.name(SESSION_COOKIE))
+def session_token(request: Request, base_url: str | None) -> str | None:
+    """The session token of a request: ``Authorization: Bearer`` first, else the cookie.
+
+    Every request behind a session dependency asks this, so the header is found in the raw
+    ASGI list (names are lower case there) rather than through Starlette's ``Headers``.
+    """
+    name: bytes
+    value: bytes
+    for name, value in request.scope["headers"]:
+        if name == b"authorization":
+            scheme, _, credentials = value.partition(b" ")
+            credentials = credentials.strip()
+            if credentials and scheme.lower() == b"bearer":
+                return credentials.decode("latin-1")
+            break
+    return request.cookies.get(cookie_policy(request, base_url).name(SESSION_COOKIE))

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kavach_fastapi import CurrentUser, ReauthRequiredError
 from kavach_fastapi.emulator import AtlassianEmulator
+from kavach_fastapi.runtime import running_in
 from kavach_fastapi.testing import emulator_provider, emulator_transport, sign_in
 from tests.support.apps import build_app
 
@@ -114,3 +115,16 @@ def test_an_app_that_did_not_run_the_lifespan_is_told_how_to_start_it(tmp_path: 
     assert answer.status_code == 500
     assert answer.json()["error"]["code"] == "not_configured"
     assert "lifespan" in answer.json()["error"]["message"]
+
+
+def test_the_app_knows_its_kavach_while_its_lifespan_runs_and_forgets_it_after(
+    tmp_path: Path,
+) -> None:
+    app = build(tmp_path, AtlassianEmulator())
+    assert running_in(app) is None
+    with TestClient(app):
+        kavach = running_in(app)
+        assert kavach is not None
+        assert app.state.kavach is kavach
+    assert running_in(app) is None
+    assert app.state.kavach is None
