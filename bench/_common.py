@@ -94,6 +94,7 @@ class Server:
     url: str
     pid: int
     """The uvicorn process; its workers, if any, are in its session."""
+    workers: int = 1
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by every process of the server."""
@@ -162,7 +163,7 @@ def uvicorn_app(
             raise RuntimeError(
                 f"only {len(answering)} of {workers} workers answered:\n{served.log()}"
             )
-        yield Server(url=served.url, pid=served.pid)
+        yield Server(url=served.url, pid=served.pid, workers=workers)
 
 
 @contextmanager

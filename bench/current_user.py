@@ -13,8 +13,9 @@ the next of N distinct sessions (N = 1, 100 and 10,000):
   (nothing looked up, nothing revocable);
 * ``GET /fu/me``: fastapi-users' ``current_user`` with its database strategy (Bearer tokens).
 
-Routes take turns on the same server; each run is paired with a run of the bare route made just
-before or after it, and the medians of the pairs' ratios are printed, by throughput and by the
+Routes take turns on the same server, each put first among the app's routes before it is loaded
+(so that none pays for the routes tried before it); each run is paired with a run of the bare
+route made just before or after it, and the medians of the pairs' ratios are printed, by throughput and by the
 server's CPU time per request (which holds up better when the machine is shared). Then the cost
 of a cold lookup (`Store.find_session`, what a request pays when its session is not remembered)
 against the same SQL through the bare driver, with 10,000 and 1,000,000 sessions stored, and the
@@ -168,7 +169,9 @@ async def load(
     work: Path,
     start: int | None = None,
 ) -> LoadResult:
-    """One wrk run of one route, and the server's CPU time per request."""
+    """One wrk run of one route, first among the app's routes, and the server's CPU time per
+    request."""
+    await put_first(server.url, server.workers, route.path)
     cpu_before = server.cpu_seconds()
     result = await asyncio.to_thread(
         run_wrk,
@@ -197,6 +200,22 @@ async def check_routes(base: str, routes: Sequence[Route], tokens: dict[str, lis
                     f"{route.path}: {with_one.status_code} with a session, "
                     f"{without.status_code} without"
                 )
+
+
+async def put_first(base: str, workers: int, path: str) -> None:
+    """Have every worker try the route of ``path`` before its others (the app's ``POST
+    /first``), asked on fresh connections until each has answered."""
+    moved: set[str] = set()
+    async with httpx2.AsyncClient(base_url=base, timeout=10, trust_env=False) as client:
+        for _ in range(50 * workers):
+            answer = await client.post(
+                "/first", json={"path": path}, headers={"Connection": "close"}
+            )
+            answer.raise_for_status()
+            moved.add(answer.json()["pid"])
+            if len(moved) == workers:
+                return
+    raise RuntimeError(f"only {len(moved)} of {workers} workers put {path} first")
 
 
 async def remembered_per_worker(base: str, workers: int) -> dict[str, int]:
@@ -345,7 +364,8 @@ def report(results: Sequence[BackendResult], options: Options, per_session: floa
     print(
         f"\n== Ratio to a bare route served the same way: by throughput; by server CPU per "
         f"request (medians of {options.rounds} round(s) of {options.seconds:g} s; wrk -t1 "
-        f"-c{options.connections}; uvicorn {options.flavour}: {uvicorn_flavour(options.flavour)}). Targets for CurrentUser: >= "
+        f"-c{options.connections}; uvicorn {options.flavour}: {uvicorn_flavour(options.flavour)}; "
+        "each route first among the app's routes). Targets for CurrentUser: >= "
         f"{TARGET_ONE} with 1 session, >= {TARGET_MANY} with many =="
     )
     rows: list[list[object]] = []
