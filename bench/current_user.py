@@ -202,17 +202,27 @@ async def check_routes(base: str, routes: Sequence[Route], tokens: dict[str, lis
                 )
 
 
-async def put_first(base: str, workers: int, path: str) -> None:
+async def put_first(base: str, workers: int, path: str, *, limit: float = 60.0) -> None:
     """Have every worker try the route of ``path`` before its others (the app's ``POST
-    /first``), asked on fresh connections until each has answered."""
+    /first``).
+
+    Asked in bursts of concurrent requests on fresh connections until each worker has
+    answered: one request at a time tends to reach the same few workers, as the kernel hands
+    a new connection to the worker that waited last.
+    """
     moved: set[str] = set()
+    began = time.monotonic()
     async with httpx2.AsyncClient(base_url=base, timeout=10, trust_env=False) as client:
-        for _ in range(50 * workers):
-            answer = await client.post(
-                "/first", json={"path": path}, headers={"Connection": "close"}
+        while time.monotonic() - began < limit:
+            answers = await asyncio.gather(
+                *[
+                    client.post("/first", json={"path": path}, headers={"Connection": "close"})
+                    for _ in range(2 * workers)
+                ]
             )
-            answer.raise_for_status()
-            moved.add(answer.json()["pid"])
+            for answer in answers:
+                answer.raise_for_status()
+                moved.add(answer.json()["pid"])
             if len(moved) == workers:
                 return
     raise RuntimeError(f"only {len(moved)} of {workers} workers put {path} first")
