@@ -8,7 +8,9 @@ process reads the feed's new entries, in one query whatever the number of sessio
 last read is half the bound old, in the background; a request waits for it only when the last
 read is a whole bound old. So at any moment an answer from memory rests on a feed read (or on
 its own lookup) that started less than ``bound`` seconds ago: a session ended anywhere is
-refused everywhere within ``bound`` (``KAVACH_SESSION_CACHE_SECONDS``, 1 s by default).
+refused everywhere within ``bound`` (``KAVACH_SESSION_CACHE_SECONDS``, 1 s by default). On
+PostgreSQL a notification of a new entry makes it read at once (`listen`), which usually makes
+that milliseconds; the bound holds without it.
 
 When the feed cannot be read (the database is away, the table is missing), nothing stale is
 served: each remembered session is trusted only for ``bound`` after its own lookup, as if
