@@ -279,6 +279,7 @@ class Kavach:
                 said_in_one_line_by_the_server(exc)
                 raise
             self.attach(app)
+            self.sessions.memory.listen(self.store.database.engine)
             logger.info("kavach started with providers %s", ", ".join(self.providers))
             yield
         finally:

@@ -8,7 +8,9 @@ process reads the feed's new entries, in one query whatever the number of sessio
 last read is half the bound old, in the background; a request waits for it only when the last
 read is a whole bound old. So at any moment an answer from memory rests on a feed read (or on
 its own lookup) that started less than ``bound`` seconds ago: a session ended anywhere is
-refused everywhere within ``bound`` (``KAVACH_SESSION_CACHE_SECONDS``, 1 s by default).
+refused everywhere within ``bound`` (``KAVACH_SESSION_CACHE_SECONDS``, 1 s by default). On
+PostgreSQL a notification of a new entry makes it read at once (`listen`), which usually makes
+that milliseconds; the bound holds without it.
 
 When the feed cannot be read (the database is away, the table is missing), nothing stale is
 served: each remembered session is trusted only for ``bound`` after its own lookup, as if
@@ -27,8 +29,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from .models import User
 from .store.feed import FEED_PAGE, FeedStore, SessionChange
+from .store.feed_listener import FeedListener
 
 logger = logging.getLogger("kavach_fastapi")
 
@@ -100,6 +105,8 @@ class SessionMemory:
         """Monotonic time from which a read of the feed is due (`feed_due`)."""
         self._next_attempt = -math.inf
         self._reading: asyncio.Future[None] | None = None
+        self._read_again = False
+        self._listener: FeedListener | None = None
         self._unreadable = False
 
     def __len__(self) -> int:
@@ -164,6 +171,34 @@ class SessionMemory:
         ):
             self._reading = asyncio.ensure_future(self._read(self._feed))
 
+    def listen(self, engine: AsyncEngine) -> None:
+        """On PostgreSQL, read the feed as soon as an entry is appended (`FeedListener`), so
+        that a session ended elsewhere is refused here within milliseconds. The bound does not
+        rest on it. The app's lifespan calls it; `aclose` stops it."""
+        needless = self._listener is not None or self.next_read_at == math.inf  # listening, or off
+        if not needless and engine.dialect.name == "postgresql":
+            self._listener = FeedListener(engine, self.read_now)
+            self._listener.start()
+
+    async def aclose(self) -> None:
+        """Stop listening (the app's shutdown)."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.aclose()
+
+    def read_now(self) -> None:
+        """Read the feed now rather than at its next turn: it has news (`FeedListener`).
+
+        A read already under way may have missed the news, so another follows it.
+        """
+        if self._feed is None or self.next_read_at == math.inf:
+            return  # remembering is off: nothing to read the feed for
+        if self._reading is not None:
+            self._read_again = True
+            return
+        self.next_read_at = -math.inf
+        self.start_reading(self.clock())
+
     async def follow_feed(self, *, wait: bool = True) -> None:
         """Read the feed if it is due; wait for it only if memory is otherwise untrusted.
 
@@ -202,6 +237,9 @@ class SessionMemory:
                 logger.info("kavach reads the session change feed again.")
         finally:
             self._reading = None
+            if self._read_again:
+                self._read_again = False
+                self.read_now()
 
     async def _apply(self, feed: FeedStore) -> None:
         assert self._last_id is not None  # noqa: S101 - set by the first read

@@ -203,7 +203,8 @@ class SessionManager:
             await self._store.touch_sessions([entry.active.token_hash], now)
 
     async def aclose(self) -> None:
-        """Write the gathered activity (the app's shutdown)."""
+        """Stop listening for feed entries and write the gathered activity (the app's shutdown)."""
+        await self.memory.aclose()
         await self.activity.aclose()
 
     def _remembered_during_outage(self, token_hash: str) -> ActiveSession | None:

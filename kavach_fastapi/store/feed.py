@@ -8,7 +8,9 @@ Readers ask for the entries after the last id they saw, so ids must become visib
 order they grow. On SQLite writers take turns anyway. On PostgreSQL a sequence hands out ids
 at insert, not at commit: a reader could see id 8 committed before id 7 and never look back.
 So appending takes the feed's table lock first (``EXCLUSIVE``, which blocks only other
-appenders and purges, never readers) and holds it to its commit: ids commit in order.
+appenders and purges, never readers) and holds it to its commit: ids commit in order. It also
+sends ``NOTIFY`` on `FEED_CHANNEL`, delivered at that commit, so that listening processes read
+the feed at once (`kavach_fastapi.store.feed_listener`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,11 @@ from ._rows import delete_selected
 FEED_PAGE = 1000
 """Entries read by one query; a reader that gets a full page asks again."""
 
+FEED_CHANNEL = "kavach_session_changes"
+"""The PostgreSQL notification channel of the feed: a notification says "read the feed"."""
+
 _LOCK = text(f"LOCK TABLE {SessionChangeRow.__tablename__} IN EXCLUSIVE MODE")
+_NOTIFY = text(f"NOTIFY {FEED_CHANNEL}")
 
 _CHANGES_AFTER = (
     select(
@@ -64,9 +70,12 @@ async def append_changes(
     rows += [{"token_hash": None, "user_id": u, "changed_at": now} for u in user_ids]
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
         await session.execute(_LOCK)
     await session.execute(insert(SessionChangeRow), rows)
+    if postgresql:
+        await session.execute(_NOTIFY)
 
 
 class FeedStore:

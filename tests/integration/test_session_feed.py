@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,17 +49,9 @@ class Instances:
     """The database URL, for the test's own store."""
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def instances(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Instances]:
-    logs = tmp_path_factory.mktemp(f"feed-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{logs / 'kavach.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
+@contextmanager
+def served_instances(url: str, logs: Path, **settings: str) -> Iterator[Instances]:
+    """Instances A and B on the database at ``url``, with these ``KAVACH_*`` settings too."""
     emu = AtlassianEmulator(auto_consent=True)
     with emu.serve() as atlassian, ExitStack() as stack:
         client = emu.default_client
@@ -71,6 +63,7 @@ def instances(
             "ATLASSIAN_CLIENT_SECRET": client.client_secret,
             "ATLASSIAN_AUTH_URL": atlassian,
             "ATLASSIAN_API_URL": atlassian,
+            **settings,
         }
         # One after the other: the first start creates the SQLite schema.
         a = stack.enter_context(uvicorn_workers(FACTORY, workers=1, env=env, log=logs / "a.log"))
@@ -78,6 +71,21 @@ def instances(
         for app_url in (a, b):
             client.redirect_uris.append(f"{app_url}{PREFIX}/auth/oauth/callback/atlassian")
         yield Instances(a, b, emu, url)
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def instances(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Instances]:
+    logs = tmp_path_factory.mktemp(f"feed-{request.param}")
+    if request.param == "sqlite":
+        url = f"sqlite:///{logs / 'kavach.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    with served_instances(url, logs) as served:
+        yield served
 
 
 @pytest.fixture

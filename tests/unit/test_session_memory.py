@@ -6,6 +6,7 @@ is proven in tests/integration/test_session_feed.py.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from datetime import timedelta
@@ -38,6 +39,28 @@ class FakeFeed:
 
     def append(self, *, token_hash: str | None = None, user_id: str | None = None) -> None:
         self.changes.append(SessionChange(len(self.changes) + 1, token_hash, user_id))
+
+
+class HeldFeed(FakeFeed):
+    """A feed whose reads, once they have their answer, wait for ``answer`` to be set: news
+    appended meanwhile is not in it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = asyncio.Event()
+        self.reads = 0
+
+    async def changes_after(self, after: int) -> Sequence[SessionChange]:
+        found = await super().changes_after(after)
+        self.reads += 1
+        await self.answer.wait()
+        return found
+
+
+async def background_reads_done() -> None:
+    """Let the reads started in the background run to their end (the fake feed never waits)."""
+    for _ in range(10):
+        await asyncio.sleep(0)
 
 
 class Clock:
@@ -154,3 +177,43 @@ async def test_no_more_sessions_are_remembered_than_the_cap() -> None:
 
     assert len(memory) == 2
     assert memory.get("s1") is None  # the least recently used went first
+
+
+async def test_news_from_the_feed_is_read_at_once_not_at_its_next_turn() -> None:
+    feed, clock = FakeFeed(), Clock()
+    memory = await started(feed, clock)
+    remember(memory, "s1")
+
+    feed.append(token_hash="s1")
+    assert not memory.feed_due(clock())  # its turn is half a bound away
+    memory.read_now()  # what a NOTIFY does
+    await background_reads_done()
+
+    assert memory.get("s1") is None
+
+
+async def test_news_that_comes_during_a_read_is_read_again_after_it() -> None:
+    feed, clock = HeldFeed(), Clock()
+    memory = await started(feed, clock)
+    remember(memory, "s1")
+    memory.read_now()
+    await background_reads_done()
+    assert feed.reads == 1  # the read has its (empty) answer and is held
+
+    feed.append(token_hash="s1")
+    memory.read_now()  # the news came after that read asked
+    feed.answer.set()
+    await background_reads_done()
+
+    assert feed.reads == 2
+    assert memory.get("s1") is None
+
+
+async def test_news_is_ignored_when_remembering_is_off() -> None:
+    feed, clock = FakeFeed(), Clock()
+    memory = SessionMemory(cast(FeedStore, feed), bound=0, clock=clock)
+
+    memory.read_now()
+    await background_reads_done()
+
+    assert memory.feed_due(clock()) is False
