@@ -68,6 +68,7 @@ from bench._common import (
     wrk_path,
 )
 from bench._lookups import LookupResult, bytes_per_remembered_session, measure_lookups
+from bench._router_pass import router_pass_report, time_router_pass
 from kavach_fastapi.session_memory import CACHE_ENTRIES
 
 COUNTS = (1, 100, 10_000)
@@ -532,6 +533,7 @@ async def run(options: Options) -> list[BackendResult]:
         f"sessions {COUNTS}; load average {_load_average()}"
     )
     per_session = bytes_per_remembered_session()
+    router_pass = await time_router_pass()
     with scratch_dir("kavach-bench-") as work:
         for kind, name in DATABASES.items():
             if kind not in options.databases:
@@ -543,6 +545,7 @@ async def run(options: Options) -> list[BackendResult]:
             async with scratch_databases(kind, "served", "big") as (served, big):
                 results.append(await run_backend(name, served, big, options, work))
     report(results, options, per_session)
+    print(router_pass_report(router_pass))
     print(
         f"\nwhole run: {time.monotonic() - began:.0f} s; load average at the end {_load_average()}"
     )
