@@ -43,10 +43,8 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDatabase]
         database = sqlite_database(tmp_path / "kavach.db")
     else:
         database = postgres_database(request.getfixturevalue("postgres_url"))
-    try:
+    with database:
         yield database
-    finally:
-        database.engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -58,11 +56,8 @@ def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDat
     cannot be reached.
     """
     if request.param == "sqlite":
-        database = sqlite_database(tmp_path / "kavach.db")
-        try:
+        with sqlite_database(tmp_path / "kavach.db") as database:
             yield database
-        finally:
-            database.engine.dispose()
     else:
         with empty_postgres_database() as database:
             yield database

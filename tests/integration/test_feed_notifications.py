@@ -50,11 +50,8 @@ def listening(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
 
 @pytest.fixture
 def database(postgres_url: str) -> Iterator[TestDatabase]:
-    found = postgres_database(postgres_url)
-    try:
+    with postgres_database(postgres_url) as found:
         yield found
-    finally:
-        found.engine.dispose()
 
 
 async def seconds_until_b_refuses_a_sign_out_on_a(instances: Instances) -> tuple[float, int]:

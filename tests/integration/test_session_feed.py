@@ -95,10 +95,8 @@ def database(instances: Instances) -> Iterator[TestDatabase]:
         found.clear()
     else:
         found = postgres_database(instances.url)
-    try:
+    with found:
         yield found
-    finally:
-        found.engine.dispose()
 
 
 async def in_another_process(url: str, work: Callable[[Store], Awaitable[object]]) -> None:

@@ -310,11 +310,8 @@ def database(tmp_path: Path) -> Path:
 @pytest.fixture
 def side_door(database: Path) -> Iterator[TestDatabase]:
     """The app's database file, to read and age rows behind the app's back."""
-    door = sqlite_database(database)
-    try:
+    with sqlite_database(database) as door:
         yield door
-    finally:
-        door.engine.dispose()
 
 
 @pytest.fixture
