@@ -7,9 +7,9 @@ process is refused by the others within milliseconds, not up to ``KAVACH_SESSION
 
 It is a hint only; the bound does not rest on it. The feed is still read every half bound and a
 request still waits for an overdue read, so a notification lost or late costs nothing but speed.
-A lost listening connection is opened again (after `RETRY_FIRST`, doubling up to `RETRY_MOST`),
-and whatever was sent meanwhile is caught by a read made as soon as it is lost and again when it
-is back.
+A lost listening connection is opened again (after `RETRY_FIRST`, doubling up to `RETRY_MOST`);
+whatever was appended meanwhile is read on the feed's schedule, and at once when it listens
+again.
 """
 
 from __future__ import annotations
@@ -82,7 +82,10 @@ class FeedListener:
                     "kavach stopped hearing of session changes: reading the change feed on its "
                     "schedule until it hears again."
                 )
-            self._on_change()  # whatever was sent while nobody listened
+            # Nothing is read here: what is appended meanwhile is read on the feed's schedule,
+            # and at once when listening again. (A read made the moment the connection went,
+            # as the database shut down, once left a worker's pooled reads failing with
+            # asyncpg's "another operation is in progress" and never logging the recovery.)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MOST)
 
