@@ -101,7 +101,9 @@ class SessionMemory:
         """Grows whenever something may have ended: a lookup that spans a change keeps nothing."""
         self._last_id: int | None = None
         self._known_at = -math.inf  # start of the last successful feed read
-        self.next_read_at = math.inf if feed is None or bound <= 0 else -math.inf
+        self._follows_feed = feed is not None and bound > 0
+        """Whether this process reads the feed at all (remembering is off without it)."""
+        self.next_read_at = -math.inf if self._follows_feed else math.inf
         """Monotonic time from which a read of the feed is due (`feed_due`)."""
         self._next_attempt = -math.inf
         self._reading: asyncio.Future[None] | None = None
@@ -175,8 +177,7 @@ class SessionMemory:
         """On PostgreSQL, read the feed as soon as an entry is appended (`FeedListener`), so
         that a session ended elsewhere is refused here within milliseconds. The bound does not
         rest on it. The app's lifespan calls it; `aclose` stops it."""
-        needless = self._listener is not None or self.next_read_at == math.inf  # listening, or off
-        if not needless and engine.dialect.name == "postgresql":
+        if self._follows_feed and self._listener is None and engine.dialect.name == "postgresql":
             self._listener = FeedListener(engine, self.read_now)
             self._listener.start()
 
@@ -191,8 +192,8 @@ class SessionMemory:
 
         A read already under way may have missed the news, so another follows it.
         """
-        if self._feed is None or self.next_read_at == math.inf:
-            return  # remembering is off: nothing to read the feed for
+        if not self._follows_feed:
+            return
         if self._reading is not None:
             self._read_again = True
             return
