@@ -83,9 +83,11 @@ class FeedListener:
                     "schedule until it hears again."
                 )
             # Nothing is read here: what is appended meanwhile is read on the feed's schedule,
-            # and at once when listening again. (A read made the moment the connection went,
-            # as the database shut down, once left a worker's pooled reads failing with
-            # asyncpg's "another operation is in progress" and never logging the recovery.)
+            # and at once when listening again. A read made here as the database shuts down
+            # fails, so a worker that serves no requests would log an outage and log its end
+            # only at its next query, the next attempt to listen, up to `RETRY_MOST` later.
+            # (That, not a broken connection, failed the outage test while a read was made
+            # here: all its clients were served by the other worker.)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MOST)
 
