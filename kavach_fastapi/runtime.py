@@ -62,11 +62,7 @@ a dictionary 0.05 us). `Kavach.attach` and `Kavach.detach` keep both."""
 
 def running_in(app: object) -> Kavach | None:
     """The `Kavach` attached to this app by its lifespan, if one is."""
-    kavach = _RUNNING.get(app)
-    if kavach is None:
-        found = getattr(getattr(app, "state", None), STATE_KEY, None)
-        kavach = found if isinstance(found, Kavach) else None
-    return kavach
+    return _RUNNING.get(app)
 
 
 class Kavach:
