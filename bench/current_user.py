@@ -16,8 +16,10 @@ the next of N distinct sessions (N = 1, 100 and 10,000):
 Routes take turns on the same server, each put first among the app's routes before it is loaded
 (so that none pays for the routes tried before it); each run is paired with a run of the bare
 route made just before or after it, and the medians of the pairs' ratios are printed, by throughput and by the
-server's CPU time per request (which holds up better when the machine is shared). Then the cost
-of a cold lookup (`Store.find_session`, what a request pays when its session is not remembered)
+server's CPU time per request (which holds up better when the machine is shared). The same
+routes are also called in-process (`bench._in_process`: no server, no wrk, the routes taking
+turns 100 calls at a time), which gives what each costs in microseconds, steady where the load
+runs' ratios move by a tenth from one run to the next. Then the cost of a cold lookup (`Store.find_session`, what a request pays when its session is not remembered)
 against the same SQL through the bare driver, with 10,000 and 1,000,000 sessions stored, and the
 bytes one remembered session costs.
 
@@ -67,8 +69,8 @@ from bench._common import (
     uvicorn_flavour,
     wrk_path,
 )
+from bench._in_process import router_pass_report, routes_report, time_router_pass, time_routes
 from bench._lookups import LookupResult, bytes_per_remembered_session, measure_lookups
-from bench._router_pass import router_pass_report, time_router_pass
 from kavach_fastapi.session_memory import CACHE_ENTRIES
 
 COUNTS = (1, 100, 10_000)
@@ -155,6 +157,8 @@ class BackendResult:
     name: str
     servers: dict[int, Runs] = field(default_factory=dict)
     lookup: LookupResult = field(default_factory=LookupResult)
+    in_process: dict[str, float] = field(default_factory=dict)
+    """Microseconds per request of each route, called in-process (`time_routes`)."""
     skipped: str | None = None
 
 
@@ -341,7 +345,8 @@ async def run_backend(
     result.lookup = await measure_lookups(
         urls, seeded, lookups=options.lookups, rounds=options.rounds
     )
-    print("  timed the cold lookups; loading the routes ...", flush=True)
+    result.in_process = await time_routes(served, seeded[SERVED].tokens)
+    print("  timed the cold lookups and the routes in-process; loading them ...", flush=True)
     for workers in options.workers:
         result.servers[workers] = await measure_server(
             served, workers, tokens, options, work, name.lower()
@@ -417,6 +422,9 @@ def report(results: Sequence[BackendResult], options: Options, per_session: floa
             )
     headers = ["database", "workers", "route", *(f"{n:,} session(s)" for n in COUNTS), "failed"]
     print(table(headers, rows))
+    for result in results:
+        if result.in_process:
+            print(routes_report(result.name, result.in_process))
     print(
         "\n== A cold lookup (Store.find_session, one at a time, random stored sessions) against "
         "the same SQL through the bare driver (sqlite3 / asyncpg with a prepared statement) =="
