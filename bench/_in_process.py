@@ -4,7 +4,8 @@ Part of ``bench/current_user.py``. Through uvicorn and wrk on two shared cores, 
 route can differ from the next by a fifth, which is more than what a dependency costs. Called
 in-process, the routes take turns in short slices (`SLICE` calls each), `TURNS` times over, so
 that whatever else the machine does falls on all of them alike, and the median time of a call
-per route is reported: steady to about half a microsecond from one run to the next.
+per route is reported. The machine's speed still moves every figure from one run to the next
+(a bare request took 45 us in one run, 60 in another), but their ratios hold to about 0.02.
 
 Two measurements use it: what each route of the bench app costs per request (the floor of a
 ``Depends`` and what ``CurrentUser`` adds to it, `time_routes`), and what an app's own route

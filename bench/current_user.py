@@ -18,8 +18,8 @@ Routes take turns on the same server, each put first among the app's routes befo
 route made just before or after it, and the medians of the pairs' ratios are printed, by throughput and by the
 server's CPU time per request (which holds up better when the machine is shared). The same
 routes are also called in-process (`bench._in_process`: no server, no wrk, the routes taking
-turns 100 calls at a time), which gives what each costs in microseconds, steady where the load
-runs' ratios move by a tenth from one run to the next. Then the cost of a cold lookup (`Store.find_session`, what a request pays when its session is not remembered)
+turns 100 calls at a time), which gives what each costs in microseconds, with ratios that hold
+to about 0.02 where the load runs' move by a tenth from one run to the next. Then the cost of a cold lookup (`Store.find_session`, what a request pays when its session is not remembered)
 against the same SQL through the bare driver, with 10,000 and 1,000,000 sessions stored, and the
 bytes one remembered session costs.
 
@@ -38,10 +38,11 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx2
 
@@ -207,46 +208,58 @@ async def check_routes(base: str, routes: Sequence[Route], tokens: dict[str, lis
                 )
 
 
+async def ask_every_worker(
+    ask: Callable[[], Awaitable[httpx2.Response]],
+    workers: int,
+    *,
+    limit: float,
+    burst: int = 1,
+    done: Callable[[dict[str, Any]], bool] = lambda _answer: True,
+) -> dict[str, dict[str, Any]]:
+    """Ask until each of ``workers`` has answered (and its last answer is ``done``), or for
+    ``limit`` seconds; each answer's JSON by the ``pid`` it names.
+
+    ``ask`` should send ``Connection: close``, so that the kernel picks a worker for each
+    request. ``burst`` requests are sent at once: one at a time tends to reach the same few
+    workers, as the kernel hands a new connection to the worker that waited last.
+    """
+    answers: dict[str, dict[str, Any]] = {}
+    began = time.monotonic()
+    while time.monotonic() - began < limit:
+        for response in await asyncio.gather(*[ask() for _ in range(burst)]):
+            response.raise_for_status()
+            answer = response.json()
+            answers[answer["pid"]] = answer
+        if len(answers) == workers and all(done(answer) for answer in answers.values()):
+            break
+    return answers
+
+
+_FRESH = {"Connection": "close"}
+"""Each request on a connection of its own: the kernel picks the worker."""
+
+
 async def put_first(base: str, workers: int, path: str, *, limit: float = 60.0) -> None:
     """Have every worker try the route of ``path`` before its others (the app's ``POST
-    /first``).
-
-    Asked in bursts of concurrent requests on fresh connections until each worker has
-    answered: one request at a time tends to reach the same few workers, as the kernel hands
-    a new connection to the worker that waited last.
-    """
-    moved: set[str] = set()
-    began = time.monotonic()
+    /first``)."""
     async with httpx2.AsyncClient(base_url=base, timeout=10, trust_env=False) as client:
-        while time.monotonic() - began < limit:
-            answers = await asyncio.gather(
-                *[
-                    client.post("/first", json={"path": path}, headers={"Connection": "close"})
-                    for _ in range(2 * workers)
-                ]
-            )
-            for answer in answers:
-                answer.raise_for_status()
-                moved.add(answer.json()["pid"])
-            if len(moved) == workers:
-                return
-    raise RuntimeError(f"only {len(moved)} of {workers} workers put {path} first")
+        moved = await ask_every_worker(
+            lambda: client.post("/first", json={"path": path}, headers=_FRESH),
+            workers,
+            limit=limit,
+            burst=2 * workers,
+        )
+    if len(moved) < workers:
+        raise RuntimeError(f"only {len(moved)} of {workers} workers put {path} first")
 
 
 async def remembered_per_worker(base: str, workers: int) -> dict[str, int]:
-    """Sessions each worker remembers, asked on fresh connections until all have answered."""
-    seen: dict[str, int] = {}
+    """Sessions each worker remembers (the app's ``GET /stats``)."""
     async with httpx2.AsyncClient(base_url=base, timeout=10, trust_env=False) as client:
-        for _ in range(20 * workers):
-            answer = await client.get("/stats", headers={"Connection": "close"})
-            if answer.status_code != 200:
-                print(f"  note: /stats answered {answer.status_code}: {answer.text[:200]}")
-                continue
-            stats = answer.json()
-            seen[stats["pid"]] = stats["remembered"]
-            if len(seen) == workers:
-                break
-    return seen
+        stats = await ask_every_worker(
+            lambda: client.get("/stats", headers=_FRESH), workers, limit=30.0, burst=workers
+        )
+    return {pid: answer["remembered"] for pid, answer in stats.items()}
 
 
 async def warm_up(
@@ -255,23 +268,25 @@ async def warm_up(
     """Have every worker check every session once, as in an app that has run a while.
 
     The bench app's ``POST /warm`` checks a list of sessions in the worker that answers it;
-    it is asked on fresh connections (the kernel picks the worker) until each worker remembers
-    them all, then ``/me`` is loaded once more. Loading ``/me`` alone until then would take
-    minutes: a worker meets a given session on only some of the requests that carry it.
+    it is asked until each worker remembers them all, then ``/me`` is loaded once more.
+    Loading ``/me`` alone until then would take minutes: a worker meets a given session on
+    only some of the requests that carry it.
     """
     began = time.monotonic()
-    seen: dict[str, int] = {}
     body = list(tokens)
+
+    def warmed(answer: dict[str, Any]) -> bool:
+        if answer["found"] != len(body):
+            raise RuntimeError(f"/warm found {answer['found']} of {len(body)} sessions")
+        return bool(answer["remembered"] >= len(body))
+
     async with httpx2.AsyncClient(base_url=server.url, timeout=120, trust_env=False) as client:
-        while time.monotonic() - began < options.warmup_limit:
-            answer = await client.post("/warm", json=body, headers={"Connection": "close"})
-            answer.raise_for_status()
-            warmed = answer.json()
-            if warmed["found"] != len(body):
-                raise RuntimeError(f"/warm found {warmed['found']} of {len(body)} sessions")
-            seen[warmed["pid"]] = warmed["remembered"]
-            if len(seen) == workers and min(seen.values()) >= len(body):
-                break
+        await ask_every_worker(
+            lambda: client.post("/warm", json=body, headers=_FRESH),
+            workers,
+            limit=options.warmup_limit,
+            done=warmed,
+        )
     await load(server, KAVACH, tokens, options, options.warmup, work)
     seen = await remembered_per_worker(server.url, workers)
     print(
