@@ -15,13 +15,14 @@ the next of N distinct sessions (N = 1, 100 and 10,000):
 
 Routes take turns on the same server, each put first among the app's routes before it is loaded
 (so that none pays for the routes tried before it); each run is paired with a run of the bare
-route made just before or after it, and the medians of the pairs' ratios are printed, by throughput and by the
-server's CPU time per request (which holds up better when the machine is shared). The same
-routes are also called in-process (`bench._in_process`: no server, no wrk, the routes taking
-turns 100 calls at a time), which gives what each costs in microseconds, with ratios that hold
-to about 0.02 where the load runs' move by a tenth from one run to the next. Then the cost of a cold lookup (`Store.find_session`, what a request pays when its session is not remembered)
-against the same SQL through the bare driver, with 10,000 and 1,000,000 sessions stored, and the
-bytes one remembered session costs.
+route made just before or after it, and the medians of the pairs' ratios are printed, by
+throughput and by the server's CPU time per request (which holds up better when the machine is
+shared). The same routes are also called in-process (`bench._in_process`: no server, no wrk,
+the routes taking turns 100 calls at a time), which gives what each costs in microseconds, with
+ratios that hold to about 0.02 where the load runs' move by a tenth from one run to the next.
+Then the cost of a cold lookup (`Store.find_session`, what a request pays when its session is
+not remembered) against the same SQL through the bare driver, with 10,000 and 1,000,000
+sessions stored, and the bytes one remembered session costs.
 
 Nothing is asserted about time. Run from the repository::
 
