@@ -499,8 +499,14 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     )
     parser.add_argument("--workers", type=int, action="append", help="default: 1 and 4")
     parser.add_argument("--connections", type=int, default=50, help="default: 50")
-    parser.add_argument("--seconds", type=float, default=2.0, help="one load run (default: 2)")
-    parser.add_argument("--rounds", type=int, default=3, help="default: 3; medians are printed")
+    parser.add_argument("--seconds", type=float, default=1.0, help="one load run (default: 1)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=6,
+        help="default: 6; medians are printed (consecutive runs of one route differ by up to a "
+        "fifth on 2 shared cores: more, shorter pairs give steadier medians)",
+    )
     parser.add_argument("--sessions", type=int, default=1_000_000, help="the big table")
     parser.add_argument("--lookups", type=int, default=1_000, help="per round and table")
     parser.add_argument("--database", choices=tuple(DATABASES), action="append")
