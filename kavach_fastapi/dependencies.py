@@ -55,9 +55,11 @@ async def active_session(request: Request) -> ActiveSession | None:
         cached: ActiveSession | None = request.scope[_ACTIVE_SESSION]
         return cached
     kavach = get_kavach(request)
-    token = session_token(request, kavach.settings.base_url)
     sessions = kavach.sessions
-    found = sessions.recall_token(token) or await sessions.authenticate(token)
+    token_hash = sessions.token_hash(session_token(request, kavach.settings.base_url))
+    found = None
+    if token_hash is not None:
+        found = sessions.recall(token_hash) or await sessions.check(token_hash)
     request.scope[_ACTIVE_SESSION] = found
     return found
 

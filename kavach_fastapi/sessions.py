@@ -109,18 +109,20 @@ class SessionManager:
 
     async def authenticate(self, token: str | None) -> ActiveSession | None:
         """The session a token stands for, if it is valid now; ``None`` otherwise."""
-        if not _may_be_a_token(token):
+        token_hash = self.token_hash(token)
+        if token_hash is None:
             return None
-        token_hash = hash_token(token)
-        return self.recall(token_hash) or await self._check(token_hash)
+        return self.recall(token_hash) or await self.check(token_hash)
 
-    def recall_token(self, token: str | None) -> ActiveSession | None:
-        """`recall` for a token as a request carries it: ``authenticate`` without the wait.
+    @staticmethod
+    def token_hash(token: str | None) -> str | None:
+        """The hash a token's session is kept under; ``None`` for a string that cannot be one
+        of our tokens (refused before hashing).
 
-        The session dependency asks this first and awaits `authenticate` only on ``None``,
-        which means that only the feed or the database can tell.
+        The session dependency hashes once, asks `recall`, and awaits `check` only when
+        memory cannot tell: `authenticate` in two steps, the first without an await.
         """
-        return self.recall(hash_token(token)) if _may_be_a_token(token) else None
+        return hash_token(token) if _may_be_a_token(token) else None
 
     def recall(self, token_hash: str) -> ActiveSession | None:
         """The session answered from memory alone, without waiting for anything.
@@ -137,15 +139,15 @@ class SessionManager:
         if clock >= memory.next_read_at:
             memory.start_reading(clock)
         if not memory.trusted(entry, clock):
-            return None  # the feed is overdue: `_check` waits for it
+            return None  # the feed is overdue: `check` waits for it
         now = time.time()
         if now >= entry.valid_until:
-            return None  # `_check` looks it up, finds it ended and forgets it
+            return None  # `check` looks it up, finds it ended and forgets it
         if now >= entry.record_activity_at:
             self._record_activity(entry, now)
         return entry.active
 
-    async def _check(self, token_hash: str) -> ActiveSession | None:
+    async def check(self, token_hash: str) -> ActiveSession | None:
         """What `recall` could not answer: after the feed, or from the database."""
         memory = self.memory
         if memory.get(token_hash) is not None:
