@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .background import settle
 from .models import User
 from .store.feed import FEED_PAGE, FeedStore, SessionChange
 from .store.feed_listener import FeedListener
@@ -182,10 +183,14 @@ class SessionMemory:
             self._listener.start()
 
     async def aclose(self) -> None:
-        """Stop listening (the app's shutdown)."""
+        """Stop listening and reading the feed (the app's shutdown): no read starts after it,
+        and one under way is given a moment to finish, then cancelled."""
+        self._feed = None  # `start_reading` starts nothing from now on
         listener, self._listener = self._listener, None
         if listener is not None:
             await listener.aclose()
+        if self._reading is not None:
+            await settle([self._reading])
 
     def read_now(self) -> None:
         """Read the feed now rather than at its next turn: it has news (`FeedListener`).

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TypeGuard
 
+from .background import settle
 from .crypto import hash_token, new_token
 from .devices import UNKNOWN_DEVICE, Device
 from .errors import DatabaseUnavailableError, UnknownSessionError
@@ -205,8 +206,11 @@ class SessionManager:
             await self._store.touch_sessions([entry.active.token_hash], now)
 
     async def aclose(self) -> None:
-        """Stop listening for feed entries and write the gathered activity (the app's shutdown)."""
+        """The app's shutdown: stop following the feed, end the lookups nobody waits for any
+        more (a request that gave up leaves its lookup running), and write the gathered
+        activity, so that the database closes with no connection in use."""
         await self.memory.aclose()
+        await settle(list(self._lookups.values()))
         await self.activity.aclose()
 
     def _remembered_during_outage(self, token_hash: str) -> ActiveSession | None:
