@@ -1,10 +1,11 @@
 """Work left running in the background, ended before the app's connections close.
 
-A session lookup runs in a task of its own, which several requests share, and the change feed
-is read in another. Both hold a database connection while they run. At shutdown, nobody may
-be waiting for them (a request that gave up, a read started by the last request): they are
-given a moment to finish, then cancelled, so that the engine is disposed with no connection
-still checked out.
+A session lookup and a token refresh each run in a task of their own, which several requests
+share and which outlives a request that gives up; the session change feed and the quota blocks
+are read in tasks of their own too. Each holds a database connection (a refresh, an HTTP call
+too) while it runs. At shutdown nobody may be waiting for them any more: they are given a
+moment to finish, then cancelled, so that the engine and the HTTP pool are closed with nothing
+still using them.
 """
 
 from __future__ import annotations
@@ -14,19 +15,26 @@ from collections.abc import Iterable
 from typing import Any
 
 SETTLE_SECONDS = 2.0
-"""How long shutdown waits for such work to finish before cancelling it: a lookup or a feed read
+"""How long shutdown waits for a read to finish before cancelling it: a lookup or a feed read
 takes milliseconds, unless the database is out of reach."""
 
+REFRESH_SETTLE_SECONDS = 10.0
+"""How long shutdown waits for a token refresh under way. Cut short, a refresh could have had
+Atlassian rotate the refresh token without storing the new one (the old one then works only for
+Atlassian's grace of 10 minutes), so it is given the time a refresh takes at worst: one token
+request with its retries."""
 
-async def settle(tasks: Iterable[asyncio.Future[Any]]) -> None:
-    """Wait up to `SETTLE_SECONDS` for ``tasks`` to finish, then cancel the rest and wait for
-    them.
+
+async def settle(tasks: Iterable[asyncio.Future[Any]], *, within: float | None = None) -> None:
+    """Wait up to ``within`` seconds (`SETTLE_SECONDS` by default) for ``tasks`` to finish,
+    then cancel the rest and wait for them.
 
     Their results and errors are not wanted (whoever wanted them has gone), so none is raised.
     """
     pending = {task for task in tasks if not task.done()}
     if pending:
-        _, pending = await asyncio.wait(pending, timeout=SETTLE_SECONDS)
+        timeout = SETTLE_SECONDS if within is None else within
+        _, pending = await asyncio.wait(pending, timeout=timeout)
     for task in pending:
         task.cancel()
     # Gathered with their errors, so that none is reported as never retrieved.

@@ -37,6 +37,7 @@ from datetime import datetime, timedelta, timezone
 import httpx2
 
 from . import metrics
+from .background import settle
 from .errors import DatabaseUnavailableError, QuotaExhaustedError
 from .retry import MAX_RETRY_WAIT, retry_after_seconds
 from .store.quota import QuotaBlock, QuotaStore
@@ -105,6 +106,11 @@ class QuotaGuard:
     _read_at: float | None = field(default=None, init=False, repr=False)
     _reading: asyncio.Future[None] | None = field(default=None, init=False, repr=False)
     _warned_at: dict[tuple[str, str], float] = field(default_factory=dict, init=False, repr=False)
+
+    async def aclose(self) -> None:
+        """The app's shutdown: a read of the blocks under way finishes or is cancelled."""
+        if self._reading is not None:
+            await settle([self._reading])
 
     async def check(self, provider: str, site: str) -> None:
         """Return if ``site`` may be called now; otherwise raise without calling anyone.

@@ -223,9 +223,11 @@ class Kavach:
             logger.info("kavach schema upgraded from %s to %s", before or "(empty)", after)
 
     async def close(self) -> None:
-        """Record the gathered session activity, then release database connections and the
-        HTTP pool."""
+        """End the work left in the background and record the gathered session activity, then
+        release database connections and the HTTP pool."""
+        await self.tokens.aclose()
         await self.sessions.aclose()
+        await self.quota.aclose()
         await self.store.dispose()
         if self._owns_transport:
             await self.http.inner.aclose()

@@ -36,6 +36,7 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from . import metrics
+from .background import REFRESH_SETTLE_SECONDS, settle
 from .crypto import DecryptionError, Keyring, TokenOwner, new_token, open_token, seal_tokens
 from .errors import ProviderUnavailableError, ReauthRequiredError
 from .hooks import NO_HOOKS, KavachHooks, ReauthEvent, notify
@@ -102,6 +103,11 @@ class Refresher:
     def sign_in_url(self, provider_id: str) -> str | None:
         """Where a person consents again to a provider, when known without a request."""
         return self._sign_in_urls.get(provider_id)
+
+    async def aclose(self) -> None:
+        """The app's shutdown: let the refreshes under way finish and store what they got
+        (`REFRESH_SETTLE_SECONDS` at most), before the database and the HTTP pool close."""
+        await settle(list(self._inflight.values()), within=REFRESH_SETTLE_SECONDS)
 
     def reauth_required(self, provider_id: str, message: str | None = None) -> ReauthRequiredError:
         """The error saying the person must consent again, with the `sign_in_url` it knows."""

@@ -49,6 +49,10 @@ class TokenService:
         """Where a person consents again to a provider, when known without a request."""
         return self._refresher.sign_in_url(provider_id)
 
+    async def aclose(self) -> None:
+        """The app's shutdown: the refreshes under way finish first (`Refresher.aclose`)."""
+        await self._refresher.aclose()
+
     # Access tokens
 
     async def account(self, user_id: str, provider_id: str) -> AccountRow:

@@ -1,31 +1,40 @@
 """At shutdown, work left running in the background ends before the database closes.
 
-A session lookup runs in a task that requests share, and a request that gives up leaves it
-running; the change feed is read in a task of its own. Each holds a connection while it runs.
-`SessionManager.aclose` gives such work `background.SETTLE_SECONDS` to finish, then cancels it,
-and no feed read starts afterwards. Fakes stand in for the database (one that never answers,
-for a hung server); real shutdowns run in every integration test's app.
+A session lookup and a token refresh run in tasks that requests share, and a request that gives
+up leaves them running; the change feed and the quota blocks are read in tasks of their own.
+Each holds a connection while it runs. At shutdown a read is given `background.SETTLE_SECONDS`
+to finish and a refresh `background.REFRESH_SETTLE_SECONDS` (cut short, it could lose the
+tokens Atlassian just rotated), then what is left is cancelled, and no feed read starts
+afterwards. Fakes stand in for the database and Atlassian (one that never answers, for a hung
+server); real shutdowns run in every integration test's app.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 import pytest
 
-from kavach_fastapi import background
+from kavach_fastapi import background, token_refresh
+from kavach_fastapi.crypto import Keyring
+from kavach_fastapi.quota import QuotaGuard
 from kavach_fastapi.session_memory import SessionMemory
 from kavach_fastapi.sessions import SessionManager
+from kavach_fastapi.store.accounts import AccountStore
 from kavach_fastapi.store.feed import FeedStore, SessionChange
+from kavach_fastapi.store.quota import QuotaBlock, QuotaStore
 from kavach_fastapi.store.sessions import SessionLookup, SessionStore
+from kavach_fastapi.tables import AccountRow
+from kavach_fastapi.token_refresh import Refreshed, Refresher
 
 from .test_session_activity import FakeSessions
 from .test_session_memory import BOUND, Clock, HeldFeed
 
 TOKEN = "a-session-token"
+KEY = "a-test-key-not-for-production-0123456789abcdef"
 
 
 class SlowSessions(FakeSessions):
@@ -51,6 +60,15 @@ class SlowSessions(FakeSessions):
 @pytest.fixture(autouse=True)
 def short_settle(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(background, "SETTLE_SECONDS", 0.2)
+    monkeypatch.setattr(token_refresh, "REFRESH_SETTLE_SECONDS", 0.4)
+
+
+async def given_up(started: asyncio.Future[object], running: asyncio.Event) -> None:
+    """A request that waited for background work, then went away (the client left)."""
+    await running.wait()
+    started.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await started
 
 
 async def lookup_left_running(store: SlowSessions) -> tuple[SessionManager, asyncio.Task[object]]:
@@ -58,11 +76,7 @@ async def lookup_left_running(store: SlowSessions) -> tuple[SessionManager, asyn
     manager = SessionManager(
         cast(SessionStore, store), lifetime=timedelta(days=1), idle_timeout=timedelta(hours=1)
     )
-    request = asyncio.ensure_future(manager.authenticate(TOKEN))
-    await store.looking.wait()
-    request.cancel()  # the client went away
-    with pytest.raises(asyncio.CancelledError):
-        await request
+    await given_up(asyncio.ensure_future(manager.authenticate(TOKEN)), store.looking)
     (lookup,) = store.lookups
     assert not lookup.done()  # shielded: the lookup outlives the request that started it
     return manager, lookup
@@ -117,3 +131,86 @@ async def test_a_feed_read_under_way_at_shutdown_is_ended_and_none_starts_after(
         await asyncio.sleep(0)
 
     assert [task.cancelled() for task in feed.tasks] == [True]  # and no read after it
+
+
+class SlowRefresh:
+    """A token refresh (the lease, Atlassian's token endpoint, the write) that takes ``delay``
+    seconds, or never ends (``None``); it stands in for `Refresher._refresh`."""
+
+    def __init__(self, delay: float | None) -> None:
+        self.delay = delay
+        self.flights: list[asyncio.Task[object]] = []
+        self.running = asyncio.Event()
+        self.stored = False
+
+    async def __call__(self, account_id: str, provider_id: str, version: int) -> Refreshed:
+        task = asyncio.current_task()
+        assert task is not None
+        self.flights.append(task)
+        self.running.set()
+        if self.delay is None:
+            await asyncio.Event().wait()
+        await asyncio.sleep(self.delay or 0)
+        self.stored = True
+        return Refreshed("a-new-access-token", by_us=True)
+
+
+async def refresh_left_running(
+    monkeypatch: pytest.MonkeyPatch, refresh: SlowRefresh
+) -> tuple[Refresher, asyncio.Task[object]]:
+    """A refresher whose only caller gave up while the refresh was under way."""
+    refresher = Refresher(cast(AccountStore, None), Keyring([KEY]), {})
+    monkeypatch.setattr(refresher, "_refresh", refresh)
+    row = AccountRow(id="account-1", user_id="user-1", provider="atlassian", token_version=3)
+    await given_up(asyncio.ensure_future(refresher.flight(row, "atlassian")), refresh.running)
+    (flight,) = refresh.flights
+    assert not flight.done()
+    return refresher, flight
+
+
+async def test_a_refresh_under_way_at_shutdown_is_let_finish_and_store_its_tokens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    refresh = SlowRefresh(delay=0.1)  # longer than a read is given, shorter than a refresh
+    refresher, flight = await refresh_left_running(monkeypatch, refresh)
+
+    await refresher.aclose()
+
+    assert refresh.stored
+    assert not flight.cancelled()
+
+
+async def test_a_refresh_that_never_ends_is_cancelled_at_shutdown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    refresher, flight = await refresh_left_running(monkeypatch, SlowRefresh(delay=None))
+
+    await asyncio.wait_for(refresher.aclose(), timeout=5)
+
+    assert flight.cancelled()
+
+
+class HungQuotaBlocks:
+    """The quota blocks table of a server that never answers."""
+
+    def __init__(self) -> None:
+        self.reads: list[asyncio.Task[object]] = []
+        self.reading = asyncio.Event()
+
+    async def active_blocks(self, *, now: datetime) -> list[QuotaBlock]:
+        task = asyncio.current_task()
+        assert task is not None
+        self.reads.append(task)
+        self.reading.set()
+        await asyncio.Event().wait()
+        return []
+
+
+async def test_a_quota_read_nobody_waits_for_is_cancelled_at_shutdown() -> None:
+    blocks = HungQuotaBlocks()
+    guard = QuotaGuard(cast(QuotaStore, blocks))
+    await given_up(asyncio.ensure_future(guard.check("atlassian", "site-1")), blocks.reading)
+
+    await asyncio.wait_for(guard.aclose(), timeout=5)
+
+    assert [read.cancelled() for read in blocks.reads] == [True]
