@@ -18,13 +18,13 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from kavach_fastapi import CurrentUser, OptionalUser, User, kavach_router
 from kavach_fastapi.dependencies import current_user, optional_user
 from kavach_fastapi.emulator import AtlassianEmulator
 from kavach_fastapi.testing import emulator_provider, emulator_transport, sign_in
 
 from ..databases import TestDatabase
-from .conftest import PREFIX, SECRET, database_url
+from ..support.apps import add_user_routes, build_app
+from .conftest import SECRET, database_url
 
 ATTEMPTS = 5
 
@@ -50,15 +50,7 @@ def only_the_request(dependant: Dependant) -> bool:
 
 
 def test_current_user_and_optional_user_are_each_one_dependency_of_the_request_alone() -> None:
-    app = FastAPI()
-
-    @app.get("/me")
-    async def me(user: CurrentUser) -> dict[str, str]:
-        return {"id": user.id}
-
-    @app.get("/maybe")
-    async def maybe(user: OptionalUser) -> dict[str, bool]:
-        return {"signed_in": user is not None}
+    app = add_user_routes(FastAPI())  # GET /me takes CurrentUser, GET /maybe OptionalUser
 
     for path, dependency in (("/me", current_user), ("/maybe", optional_user)):
         beneath = solved_beneath(app, path)
@@ -71,19 +63,13 @@ def signed_in(db: TestDatabase) -> Iterator[TestClient]:
     """An app whose client is signed in; sessions are trusted from memory for a minute, so that
     a slow machine does not see the check wait for the change feed."""
     emulator = AtlassianEmulator()
-    app = FastAPI()
-    router = kavach_router(
+    app = build_app(
         [emulator_provider(emulator)],
         database_url=database_url(db),
         secret=SECRET,
         http_transport=emulator_transport(emulator),
         session_cache_seconds=60,
     )
-    app.include_router(router, prefix=PREFIX)
-
-    @app.get("/me")
-    async def me(user: CurrentUser) -> User:
-        return user
 
     @app.get("/answered-at-once")
     async def answered_at_once(request: Request) -> dict[str, Any]:
