@@ -48,6 +48,17 @@ user, what FastAPI itself costs to hand a route its user (`kavach_bench_app.fixe
 BENCH_SECRET = "kavach-bench-secret-not-for-production-use-0123456789"  # noqa: S105 - scratch data
 """``KAVACH_SECRET`` of every benchmark app (PostgreSQL needs one; SQLite gets the same)."""
 
+
+def bench_app_environment(database_url: str) -> dict[str, str]:
+    """The variables the bench app (`APP_FACTORY`) is configured by, on ``database_url``."""
+    return {
+        "KAVACH_DATABASE_URL": database_url,
+        "KAVACH_SECRET": BENCH_SECRET,
+        "ATLASSIAN_CLIENT_ID": "bench-client",
+        "ATLASSIAN_CLIENT_SECRET": "bench-secret",
+    }
+
+
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 """The maintenance database through which scratch databases are made and dropped."""
 

@@ -34,6 +34,7 @@ from bench._common import (
     BENCH_SECRET,
     FLOOR_LABEL,
     FLOOR_PATH,
+    bench_app_environment,
     median,
     table,
 )
@@ -136,12 +137,7 @@ def _bench_app_module() -> ModuleType:
 @contextmanager
 def _configured(database_url: str) -> Iterator[None]:
     """The environment the bench app is configured by, for the block (then as it was)."""
-    wanted = {
-        "KAVACH_DATABASE_URL": database_url,
-        "KAVACH_SECRET": BENCH_SECRET,
-        "ATLASSIAN_CLIENT_ID": "bench-client",
-        "ATLASSIAN_CLIENT_SECRET": "bench-secret",
-    }
+    wanted = bench_app_environment(database_url)
     before = {name: os.environ.get(name) for name in wanted}
     os.environ.update(wanted)
     try:

@@ -58,6 +58,7 @@ from bench._common import (
     LoadResult,
     SeededSessions,
     Server,
+    bench_app_environment,
     flavour_missing,
     mark,
     median,
@@ -307,12 +308,7 @@ async def measure_server(
 ) -> Runs:
     """Serve the app with ``workers`` workers; warm it up, then load its routes in rounds."""
     routes = [BARE, FLOOR, KAVACH] + ([SIGNED, FASTAPI_USERS] if options.peers else [])
-    env = {
-        "KAVACH_DATABASE_URL": url,
-        "KAVACH_SECRET": BENCH_SECRET,
-        "ATLASSIAN_CLIENT_ID": "bench-client",
-        "ATLASSIAN_CLIENT_SECRET": "bench-secret",
-    }
+    env = bench_app_environment(url)
     runs = Runs()
     log = work / f"uvicorn-{name}-{workers}.log"
     with uvicorn_app(workers=workers, env=env, log=log, flavour=options.flavour) as server:

@@ -44,9 +44,9 @@ import httpx2
 from bench._common import (
     APP_DIR,
     APP_FACTORY,
-    BENCH_SECRET,
     FLOOR_LABEL,
     FLOOR_PATH,
+    bench_app_environment,
     scratch_dir,
     seed_sessions,
     sqlite_url,
@@ -83,10 +83,7 @@ def serve_and_count(
     """Every instruction uvicorn ran, from start to stop, to serve ``requests`` of ``path``."""
     port = free_port()
     env = clean_environment(
-        KAVACH_DATABASE_URL=database_url,
-        KAVACH_SECRET=BENCH_SECRET,
-        ATLASSIAN_CLIENT_ID="bench-client",
-        ATLASSIAN_CLIENT_SECRET="bench-secret",  # noqa: S106 - a scratch credential
+        **bench_app_environment(database_url),
         KAVACH_SESSION_CACHE_SECONDS=str(SLOWDOWN),  # 1 s at full speed (the module's docstring)
         PYTHONHASHSEED="0",
     )
