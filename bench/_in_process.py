@@ -8,7 +8,9 @@ per route is reported. The machine's speed still moves every figure from one run
 (a bare request took 45 us in one run, 60 in another), but their ratios hold to about 0.02.
 
 Two measurements use it: what each route of the bench app costs per request (the floor of a
-``Depends`` and what ``CurrentUser`` adds to it, `time_routes`), and what an app's own route
+``Depends``, what ``CurrentUser`` adds to it, and the signed-cookie peer, `time_routes`; the
+fastapi-users peer, 25 times slower through a server, would take longer than the rest of the
+run here), and what an app's own route
 pays for the kavach router included before it (`kavach_fastapi.router.KavachRouter.matches`,
 `time_router_pass`).
 """
@@ -39,6 +41,7 @@ from bench._common import (
     table,
 )
 from bench._lookups import on_one_cpu
+from bench.peers import SIGNED_CARRIER, SIGNED_LABEL
 from kavach_fastapi import atlassian_provider, kavach_router
 
 SLICE = 100
@@ -150,9 +153,12 @@ def _configured(database_url: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-async def time_routes(database_url: str, tokens: Sequence[str]) -> dict[str, float]:
+async def time_routes(
+    database_url: str, tokens: Sequence[str], signed_cookies: Sequence[str] = ()
+) -> dict[str, float]:
     """Microseconds per request of the bench app's ``/bare``, ``/dep`` and ``/me`` (with one
-    session, and with all of ``tokens`` taking turns), called in-process on one CPU.
+    session, and with all of ``tokens`` taking turns), called in-process on one CPU; and of
+    the signed-cookie peer ``/sc/me`` with ``signed_cookies`` taking turns, if any are given.
 
     The app runs its lifespan against ``database_url`` (whose stored sessions ``tokens`` are),
     and checks every session once first, as a worker that has run a while has.
@@ -166,13 +172,22 @@ async def time_routes(database_url: str, tokens: Sequence[str]) -> dict[str, flo
             if await sessions.authenticate(token) is None:
                 raise RuntimeError("a stored session was not found")
         loads = {
-            BARE_LABEL: ("/bare", tokens[:1]),
-            FLOOR_LABEL: (FLOOR_PATH, tokens[:1]),
-            f"{CURRENT_USER}, 1 session": ("/me", tokens[:1]),
-            f"{CURRENT_USER}, {len(tokens):,} sessions": ("/me", tokens),
+            BARE_LABEL: ("/bare", tokens[:1], BEARER),
+            FLOOR_LABEL: (FLOOR_PATH, tokens[:1], BEARER),
+            f"{CURRENT_USER}, 1 session": ("/me", tokens[:1], BEARER),
+            f"{CURRENT_USER}, {len(tokens):,} sessions": ("/me", tokens, BEARER),
         }
-        paths = {label: path for label, (path, _) in loads.items()}
-        callers = {label: asgi_get(app, path, some) for label, (path, some) in loads.items()}
+        if signed_cookies:
+            loads[f"{SIGNED_LABEL}, {len(signed_cookies):,} sessions"] = (
+                "/sc/me",
+                signed_cookies,
+                SIGNED_CARRIER,
+            )
+        paths = {label: path for label, (path, _, _) in loads.items()}
+        callers = {
+            label: asgi_get(app, path, some, carrier)
+            for label, (path, some, carrier) in loads.items()
+        }
         with on_one_cpu(postgres=False):
             return await alternate(
                 callers, before=lambda label: bench_app.put_route_first(app, paths[label])

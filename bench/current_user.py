@@ -103,7 +103,7 @@ class Route:
 
 BARE = Route("bare", "bare route", "/bare", BEARER)
 KAVACH = Route("kavach", "CurrentUser (kavach)", "/me", BEARER)
-SIGNED = Route("sc", "Starlette signed cookie", "/sc/me", ("Cookie", f"{peers.SIGNED_COOKIE}="))
+SIGNED = Route("sc", peers.SIGNED_LABEL, "/sc/me", peers.SIGNED_CARRIER)
 FASTAPI_USERS = Route("fu", "fastapi-users, database strategy", "/fu/me", BEARER)
 FLOOR = Route("dep", FLOOR_LABEL, FLOOR_PATH, BEARER, counts=(1,))
 """What FastAPI costs to hand a route a user through ``Annotated[User, Depends(...)]`` before
@@ -357,7 +357,7 @@ async def run_backend(
     result.lookup = await measure_lookups(
         urls, seeded, lookups=options.lookups, rounds=options.rounds
     )
-    result.in_process = await time_routes(served, seeded[SERVED].tokens)
+    result.in_process = await time_routes(served, seeded[SERVED].tokens, tokens.get(SIGNED.key, ()))
     print("  timed the cold lookups and the routes in-process; loading them ...", flush=True)
     for workers in options.workers:
         result.servers[workers] = await measure_server(

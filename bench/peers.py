@@ -25,6 +25,9 @@ FU_USERS = "bench_fu_users"
 FU_TOKENS = "bench_fu_tokens"
 SIGNED_COOKIE = "session"
 """The cookie Starlette's ``SessionMiddleware`` reads."""
+SIGNED_CARRIER = ("Cookie", f"{SIGNED_COOKIE}=")
+"""How a request carries a signed cookie: header, and what precedes the value."""
+SIGNED_LABEL = "Starlette signed cookie"
 
 _DDL = (
     f"CREATE TABLE IF NOT EXISTS {FU_USERS} (id INTEGER PRIMARY KEY, email VARCHAR(320) NOT NULL,"
