@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 
 from .errors import ConfigurationError, NotSignedInError
 from .http.cookies import session_token
@@ -26,6 +26,30 @@ from .runtime import Kavach, running_in
 from .sessions import ActiveSession
 
 _ACTIVE_SESSION = "kavach_active_session"
+
+_NOT_STARTED = (
+    "No kavach_router() is active in this app: include it with "
+    "app.include_router(kavach_router(...)) and run the app with its lifespan "
+    "(uvicorn does; in tests use `with TestClient(app)`)."
+)
+
+
+class _NotStartedError(ConfigurationError, HTTPException):  # type: ignore[override]
+    """The app's lifespan has not run, so the package's error handler is not registered yet.
+
+    The router's own routes answer it as every ``KavachError`` (``500 not_configured``). In
+    the app's routes nothing of the package is installed, so it is also an ``HTTPException``,
+    which FastAPI answers as JSON by itself (``{"detail": <the message>}``), rather than
+    Starlette's plain-text 500 and a traceback in the log.
+    """
+
+    def __init__(self) -> None:
+        # Neither base's __init__: each would hand the other its arguments (cooperative
+        # super() calls), and status_code is KavachError's read-only property, the code's.
+        Exception.__init__(self, _NOT_STARTED)
+        self.message = self.detail = _NOT_STARTED
+        self.retry_after = self.code.retry_after
+        self.headers = None
 
 
 def get_kavach(request: Request) -> Kavach:
@@ -37,11 +61,7 @@ def get_kavach(request: Request) -> Kavach:
     """
     kavach = running_in(request.scope["app"])
     if kavach is None:
-        raise ConfigurationError(
-            "No kavach_router() is active in this app: include it with "
-            "app.include_router(kavach_router(...)) and run the app with its lifespan "
-            "(uvicorn does; in tests use `with TestClient(app)`)."
-        )
+        raise _NotStartedError
     return kavach
 
 

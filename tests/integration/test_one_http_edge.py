@@ -7,9 +7,11 @@ middleware a second time), and adds ``reauth_url`` when it renders a ``reauth_re
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -115,6 +117,19 @@ def test_an_app_that_did_not_run_the_lifespan_is_told_how_to_start_it(tmp_path: 
     assert answer.status_code == 500
     assert answer.json()["error"]["code"] == "not_configured"
     assert "lifespan" in answer.json()["error"]["message"]
+
+
+def test_an_app_route_of_an_app_that_did_not_run_the_lifespan_is_told_in_json_without_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Nothing of the package is installed on the app yet: FastAPI answers it by itself.
+    client = TestClient(build(tmp_path, AtlassianEmulator()), raise_server_exceptions=False)
+    with caplog.at_level(logging.DEBUG):
+        answer = client.get("/me")
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == "application/json"
+    assert "lifespan" in answer.json()["detail"]
+    assert not [record for record in caplog.records if record.exc_info]
 
 
 def test_the_app_knows_its_kavach_while_its_lifespan_runs_and_forgets_it_after(
