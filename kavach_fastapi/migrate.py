@@ -23,9 +23,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .database import Database
-from .database_urls import describe_database, sqlite_file
+from .database_urls import describe_database, is_sqlite, sqlite_file
 from .errors import ConfigurationError, DatabaseUnavailableError
 from .outages import describe_failure, is_unavailable
+from .settings import KavachSettings
 
 VERSION_TABLE = "kavach_alembic_version"
 
@@ -40,6 +41,14 @@ def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(_SCRIPTS))
     return config
+
+
+def upgrades_at_start(settings: KavachSettings) -> bool:
+    """Whether an app with these settings brings its schema up to date as it starts:
+    ``KAVACH_AUTO_MIGRATE``, or when it is unset, only for SQLite."""
+    if settings.auto_migrate is not None:
+        return settings.auto_migrate
+    return is_sqlite(settings.database_url)
 
 
 def head_revision() -> str:

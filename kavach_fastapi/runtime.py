@@ -23,7 +23,6 @@ from .atlassian.client import ProviderCalls
 from .atlassian.sites import SitesCache, sites_of_token
 from .codes import ErrorCode
 from .crypto import Keyring
-from .database_urls import is_sqlite
 from .errors import ConfigurationError, KavachError
 from .grants import IdleGrants
 from .hooks import NO_HOOKS, KavachHooks
@@ -202,16 +201,19 @@ class Kavach:
 
     async def _ensure_schema(self) -> None:
         # Alembic is imported here, when an app starts, not when the package is imported.
-        from .migrate import head_revision, reaching, schema_revision, upgrade  # noqa: PLC0415
+        from .migrate import (  # noqa: PLC0415
+            head_revision,
+            reaching,
+            schema_revision,
+            upgrade,
+            upgrades_at_start,
+        )
 
         head = head_revision()
         current = await schema_revision(self.store.database)
         if current == head:
             return
-        auto = self.settings.auto_migrate
-        if auto is None:
-            auto = is_sqlite(self.settings.database_url)
-        if not auto:
+        if not upgrades_at_start(self.settings):
             raise ConfigurationError(
                 f"The database's kavach tables are at revision {current or '(none)'}, and this "
                 f"version of kavach-fastapi needs {head}. Run `kavach db upgrade` with the same "

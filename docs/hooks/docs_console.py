@@ -26,6 +26,9 @@ COMMAND_ENV = {
 }
 """The credentials every ``console`` marker runs with (shown on the pages as placeholders)."""
 
+SHOWN_FOLDER = "/srv/jira-tools"
+"""The folder the commands are shown run in (they run in a new scratch folder each time)."""
+
 _CONSOLE: dict[str, str] = {}
 """Rendered ``console`` markers of this build, by marker argument."""
 
@@ -94,9 +97,9 @@ def main() -> None:
             os.chdir(scratch)
             os.environ.clear()
             os.environ.update(command["env"], HOME=scratch)
-            if command["args"][:1] in (["check"], ["grants"]):
-                # The scratch database is brought up to date first, so that `check` and `grants`
-                # report on the settings shown and not on a database nobody created.
+            if command["args"][:1] == ["grants"]:
+                # The scratch database is brought up to date first, as the app would have
+                # done, so that `grants` reports on the settings shown.
                 kavach(["db", "upgrade"], out=io.StringIO())
             output = io.StringIO()
             with (
@@ -105,7 +108,10 @@ def main() -> None:
                 contextlib.suppress(SystemExit),
             ):
                 kavach(command["args"], out=output)
-            results.append(output.getvalue())
+            # The scratch folder's name changes with every build: shown as the app's folder.
+            results.append(
+                output.getvalue().replace(os.path.realpath(scratch), SHOWN_FOLDER)
+            )
     json.dump(results, sys.stdout)
 
 

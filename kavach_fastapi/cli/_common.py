@@ -28,12 +28,15 @@ async def require_schema(database: Database) -> None:
         DatabaseUnavailableError: it cannot be reached.
     """
     current = await schema_revision(database)
-    head = head_revision()
-    if current == head:
-        return
+    if current != head_revision():
+        raise ConfigurationError(schema_behind(database, current))
+
+
+def schema_behind(database: Database, current: str | None) -> str:
+    """What to do about a database whose kavach schema is at ``current``, not the newest."""
     state = "has no kavach tables" if current is None else f"is at schema revision {current}"
-    raise ConfigurationError(
+    return (
         f"The database {describe_database(database.url)} {state}, and this version needs "
-        f"{head}: run `kavach db upgrade` with the same KAVACH_DATABASE_URL first. "
+        f"{head_revision()}: run `kavach db upgrade` with the same KAVACH_DATABASE_URL first. "
         "Nothing was changed."
     )

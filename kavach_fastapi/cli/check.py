@@ -16,10 +16,11 @@ from ..atlassian.scopes import scope_warnings
 from ..database import Database
 from ..database_urls import describe_database, is_sqlite
 from ..errors import ConfigurationError, KavachError
+from ..migrate import head_revision, schema_revision, upgrades_at_start
 from ..providers.atlassian import ATLASSIAN_AUDIENCE
 from ..providers.base import merge_scopes
 from ..settings import DEFAULT_ATLASSIAN_SCOPES, AtlassianSettings, KavachSettings, load_settings
-from ._common import require_schema, settings_of
+from ._common import schema_behind, settings_of
 
 CALLBACK_SUFFIX = "/auth/oauth/callback/atlassian"
 DEFAULT_MOUNT_URL = "http://127.0.0.1:8000/api/kavach"
@@ -73,19 +74,25 @@ def _atlassian_settings() -> tuple[AtlassianSettings | None, list[str]]:
     return atlassian, problems
 
 
-async def _database_problems(settings: KavachSettings) -> list[str]:
+async def _database_problems(settings: KavachSettings, out: TextIO) -> list[str]:
     try:
         database = Database.from_settings(settings)
     except ConfigurationError as exc:
         return [exc.message]
     try:
         # Reads only: checking never creates the SQLite file or its key file.
-        await require_schema(database)
+        current = await schema_revision(database)
     except KavachError as exc:
         return [exc.message]
     finally:
         await database.dispose()
-    return []
+    if current == head_revision():
+        return []
+    if upgrades_at_start(settings):
+        made = "creates kavach's tables" if current is None else "upgrades kavach's tables"
+        print(f"Schema: the app {made} as it starts (KAVACH_AUTO_MIGRATE).", file=out)
+        return []
+    return [schema_behind(database, current)]
 
 
 async def run_check(args: argparse.Namespace, out: TextIO) -> int:
@@ -112,7 +119,7 @@ async def run_check(args: argparse.Namespace, out: TextIO) -> int:
             print("KAVACH_SECRET is not set: a key file is kept beside the SQLite file.", file=out)
         elif not settings.secret_keys:
             problems.append("KAVACH_SECRET is not set; it is required for this database.")
-        problems += await _database_problems(settings)
+        problems += await _database_problems(settings, out)
     warnings = _atlassian_warnings(atlassian, callback_url) if atlassian is not None else []
     if warnings:
         print("\nWarnings:", file=out)

@@ -164,13 +164,16 @@ def test_check_prints_the_callback_url_and_what_is_missing(empty_db: TestDatabas
     assert "https://app.example.com/api/kavach/auth/oauth/callback/atlassian" in text
     assert "ATLASSIAN_CLIENT_ID is not set" in text
     assert "ATLASSIAN_CLIENT_SECRET is not set" in text
-    assert "kavach db upgrade" in text
     if empty_db.path is None:
-        # A shared database: every instance must hold the same key, so it must be set.
+        # A shared database: every instance must hold the same key, so it must be set, and
+        # its schema is upgraded on purpose, never by the app as it starts.
         assert "KAVACH_SECRET is not set; it is required for this database" in text
+        assert "kavach db upgrade" in text
     else:
-        # Local SQLite: the app would keep a key file; checking must not create it.
+        # Local SQLite: the app would keep a key file and make its tables as it starts;
+        # checking must not create either.
         assert "a key file is kept beside the SQLite file" in text
+        assert "the app creates kavach's tables as it starts" in text
         assert not empty_db.path.with_name("kavach.db.secret").exists()
 
 

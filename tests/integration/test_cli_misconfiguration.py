@@ -51,12 +51,22 @@ def test_kavach_version_prints_the_package_version(folder: Path) -> None:
     assert ran.out.strip() == f"kavach-fastapi {kavach_fastapi.__version__}"
 
 
-def test_check_in_an_empty_folder_creates_nothing_and_names_the_file(folder: Path) -> None:
+def test_check_in_an_empty_folder_says_the_app_makes_the_tables_and_creates_nothing(
+    folder: Path,
+) -> None:
     ran = run_kavach("check", cwd=folder)
 
+    assert ran.status == 1  # the Atlassian client id and secret are missing
+    assert "Schema: the app creates kavach's tables as it starts" in ran.out
+    assert "kavach db upgrade" not in ran.out
+    assert list(folder.iterdir()) == []
+
+
+def test_check_without_auto_migrate_names_the_file_and_the_upgrade(folder: Path) -> None:
+    ran = run_kavach("check", cwd=folder, settings={"KAVACH_AUTO_MIGRATE": "false"})
+
     assert ran.status == 1
-    assert f"(the file {folder / 'kavach.db'})" in ran.out
-    assert "has no kavach tables" in ran.out
+    assert f"(the file {folder / 'kavach.db'}) has no kavach tables" in ran.out
     assert "run `kavach db upgrade`" in ran.out
     assert list(folder.iterdir()) == []
 
