@@ -104,5 +104,7 @@ async def jira_myself(cloud_id: str, atlassian: AtlassianAPI) -> Any:
     """Jira's ``/rest/api/3/myself`` on one of the person's sites."""
     response = await atlassian.get("jira", cloud_id, "/rest/api/3/myself")
     if response.status_code != 200:
-        raise HTTPException(response.status_code, detail="Jira refused the request.")
+        # Jira's refusal (a site without Jira, a scope not granted) is not this app's answer:
+        # 502, so that a 401 from Jira never reads as "you are not signed in here".
+        raise HTTPException(502, detail=f"Jira answered {response.status_code} for this site.")
     return response.json()

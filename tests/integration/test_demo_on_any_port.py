@@ -75,6 +75,24 @@ def test_the_pictures_of_a_signed_in_person_load_from_the_served_origin(
         assert browser.get(url).status_code == 200
 
 
+def test_the_demo_calls_jira_on_a_jira_site_and_answers_502_for_a_site_without_jira(
+    demo: ServedApp, browser: httpx2.Client
+) -> None:
+    sign_in_over_http(browser, f"{demo.url}{AUTHORIZE}")
+    sites = browser.get(f"{demo.url}/api/sites").json()
+    jira = next(site for site in sites if "jira" in site["products"])
+    other = next(site for site in sites if "jira" not in site["products"])
+
+    myself = browser.get(f"{demo.url}/api/jira/{jira['id']}/myself")
+    refused = browser.get(f"{demo.url}/api/jira/{other['id']}/myself")
+
+    assert myself.status_code == 200
+    assert myself.json()["displayName"] == "Ada Lovelace"
+    # Jira's refusal is not the person's: a 401 here would read as "not signed in".
+    assert refused.status_code == 502
+    assert "Jira answered" in refused.json()["detail"]
+
+
 def test_make_demo_serves_on_the_port_and_host_it_is_given() -> None:
     plan = subprocess.run(
         ["make", "-n", "demo", "PORT=8011", "HOST=0.0.0.0"],  # noqa: S607 - make from PATH
