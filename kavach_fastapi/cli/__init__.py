@@ -204,7 +204,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     if arguments[:1] == ["emulator"]:
         from ..emulator.cli import main as emulator_main  # noqa: PLC0415 - optional extra
 
-        return emulator_main(arguments[1:])
+        return emulator_main(arguments[1:], prog="kavach emulator")
     args = build_parser().parse_args(arguments)
     run = _command(args.run)
     try:

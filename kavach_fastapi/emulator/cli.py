@@ -29,23 +29,26 @@ plays both auth.atlassian.com and api.atlassian.com: point ATLASSIAN_AUTH_URL an
 ATLASSIAN_API_URL at it and sign in as Ada Lovelace or Grace Hopper.
 """
 
-_EPILOG = f"""\
+_EPILOG = """\
 The demo app is registered with these callback URLs (add more with --redirect-uri):
-  {(chr(10) + "  ").join(DEFAULT_REDIRECT_URIS)}
+  {uris}
 
 examples:
-  python -m kavach_fastapi.emulator
-  python -m kavach_fastapi.emulator --port 9100 --auto-consent
-  python -m kavach_fastapi.emulator --redirect-uri http://127.0.0.1:5000/auth/callback
+  {prog}
+  {prog} --port 9100 --auto-consent
+  {prog} --redirect-uri http://127.0.0.1:5000/auth/callback
 """
 
+PROG = "python -m kavach_fastapi.emulator"
+"""How the emulator is run from a shell; ``kavach emulator`` runs it too."""
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of the emulator's command line."""
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """Return the argument parser of the emulator's command line, run as ``prog``."""
     parser = argparse.ArgumentParser(
-        prog="python -m kavach_fastapi.emulator",
+        prog=prog,
         description=_DESCRIPTION,
-        epilog=_EPILOG,
+        epilog=_EPILOG.format(uris="\n  ".join(DEFAULT_REDIRECT_URIS), prog=prog),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -100,19 +103,22 @@ def banner(base_url: str, client: EmulatedClient, *, auto_consent: bool = False)
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, prog: str = PROG
+) -> int:
     """Run the emulator until interrupted.
 
     Args:
         argv: The arguments, without the program name; ``None`` reads ``sys.argv``.
         stdout: Where to print the banner; defaults to ``sys.stdout``.
+        prog: How the command was run, for its ``--help`` and its errors.
 
     Returns:
         The exit status.
     """
     out = stdout if stdout is not None else sys.stdout
     # Arguments first: --help and a wrong option need no server.
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     try:
         uvicorn = load_uvicorn()
     except ModuleNotFoundError as exc:

@@ -229,3 +229,15 @@ def test_every_command_has_help(argv: list[str], capsys: pytest.CaptureFixture[s
 
     assert exited.value.code == 0
     assert "usage:" in capsys.readouterr().out
+
+
+def test_kavach_emulator_help_names_the_command_it_was_run_as(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["emulator", "--help"])
+
+    shown = capsys.readouterr().out
+    assert shown.startswith("usage: kavach emulator ")
+    assert "  kavach emulator --port 9100 --auto-consent" in shown
+    assert "python -m kavach_fastapi.emulator" not in shown
