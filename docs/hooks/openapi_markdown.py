@@ -25,6 +25,12 @@ from kavach_fastapi.testing import emulator_provider, emulator_transport, sign_i
 DOCS_PREFIX = "/api/kavach"
 
 # Parameters whose route gives no description of its own.
+OTHER_DEVICES = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+)
+"""The user agents of the person's two other sessions in the examples."""
+
 PARAMETER_NOTES = {
     "provider": "the provider id: `atlassian`",
     "state": "the sign-in attempt, as sent to the provider",
@@ -92,8 +98,10 @@ _ANSWERS: dict[tuple[str, str], Any] = {}
 def live_answers() -> dict[tuple[str, str], Any]:
     """What each JSON endpoint answers to a person signed in through the emulator.
 
-    Every endpoint without a path parameter other than ``{provider}`` is called once, as
-    ``atlassian``: reads first, then deletions, then the sign-out.
+    Every endpoint is called once, ``{provider}`` as ``atlassian`` and ``{session_id}`` as
+    one of the person's other sessions: reads first, then deletions, then the sign-out. The
+    person has signed in on two other devices too, so that ending one session, then all the
+    others, each ends one.
     """
     if _ANSWERS:
         return _ANSWERS
@@ -106,7 +114,10 @@ def live_answers() -> dict[tuple[str, str], Any]:
             for path, ops in openapi()["paths"].items()
             for method in ops
         ),
-        key=lambda operation: order.get(operation[0], 3),
+        key=lambda operation: (
+            order.get(operation[0], 3),
+            "{session_id}" not in operation[1],
+        ),
     )
     with tempfile.TemporaryDirectory(prefix="kavach-docs-") as folder:
         router = kavach_router(
@@ -119,9 +130,21 @@ def live_answers() -> dict[tuple[str, str], Any]:
         app = FastAPI()
         app.include_router(router, prefix=DOCS_PREFIX)
         with TestClient(app, follow_redirects=False) as client:
+            for device in OTHER_DEVICES:
+                # No lifespan of its own: the app's is running, for every client alike.
+                other = TestClient(
+                    app, follow_redirects=False, headers={"user-agent": device}
+                )
+                sign_in(other, emulator)
             sign_in(client, emulator)
+            sessions = client.get(f"{DOCS_PREFIX}/auth/sessions").json()
+            another = next(
+                session["id"] for session in sessions if not session["current"]
+            )
             for method, path in operations:
-                url = DOCS_PREFIX + path.replace("{provider}", "atlassian")
+                url = DOCS_PREFIX + path.replace("{provider}", "atlassian").replace(
+                    "{session_id}", another
+                )
                 if "{" in url:
                     continue
                 response = client.request(method.upper(), url)

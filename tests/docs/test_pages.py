@@ -205,3 +205,24 @@ def test_endpoint_examples_are_real_answers() -> None:
     sites = answers[("get", "/auth/oauth/atlassian/sites")]
     assert [site["name"] for site in sites] == ["Acme Engineering", "Acme Wiki"]
     assert answers[("post", "/auth/sign-out")] == {"signed_out": True}
+    # The person is signed in on two other devices: ending one, then all others, ends one each.
+    listed = answers[("get", "/auth/sessions")]
+    assert sorted(session["current"] for session in listed) == [False, False, True]
+    ended_one = answers[("delete", "/auth/sessions/{session_id}")]
+    assert ended_one == {"ended": 1, "signed_out": False}
+    assert answers[("delete", "/auth/sessions")] == {"ended": 1, "signed_out": False}
+
+
+def test_every_json_endpoint_has_a_real_answer_as_its_example() -> None:
+    answers = openapi_markdown.live_answers()
+
+    json_endpoints = {
+        (method, path)
+        for path, operations in openapi_markdown.openapi()["paths"].items()
+        for method, operation in operations.items()
+        if any(
+            status.startswith("2") and "application/json" in response.get("content", {})
+            for status, response in operation.get("responses", {}).items()
+        )
+    }
+    assert json_endpoints <= set(answers)
