@@ -7,7 +7,8 @@ that code. The tree:
 
     KavachError                      root of every failure the package raises
     ├── ConfigurationError           settings are missing or invalid (raised at start-up)
-    ├── DecryptionError              a stored token cannot be decrypted with any key (500)
+    ├── DecryptionError              a stored token cannot be decrypted with any key: answered
+    │                                as ``not_configured`` (500); in ``kavach_fastapi.crypto``
     ├── NotSignedInError             no valid session on the request (401)
     ├── SignInError                  a sign-in attempt could not finish
     │   ├── InvalidStateError        unknown, replayed or expired attempt, or another browser's
