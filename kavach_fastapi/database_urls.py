@@ -17,10 +17,37 @@ from .errors import ConfigurationError
 ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 """The async driver of each supported database."""
 
+_SYNC_DRIVERS = ("pysqlite", "psycopg2", "pg8000")
+
 _INSTALL = {
     "asyncpg": 'pip install "kavach-fastapi[postgres]"',
     "aiosqlite": 'pip install --force-reinstall "kavach-fastapi"',
 }
+
+
+def database_url_problem(database_url: str) -> str | None:
+    """What is wrong with a database URL, or ``None`` when it names a supported database.
+
+    The answer never repeats the URL: it may carry a password.
+    """
+    try:
+        url = make_url(database_url)
+    except Exception:  # an ArgumentError, or a ValueError for a port that is not a number
+        return (
+            "must be a database URL such as sqlite:///kavach.db or "
+            "postgresql://user@host:5432/dbname"
+        )
+    backend = url.get_backend_name()
+    if backend not in ASYNC_DRIVERS:
+        return f"the {backend!r} database is not supported; use sqlite:/// or postgresql://"
+    # The driver as written: asking SQLAlchemy for a default one would load the dialect.
+    driver = url.drivername.partition("+")[2]
+    if driver in _SYNC_DRIVERS:
+        return (
+            f"the {driver} driver is synchronous; "
+            f"use {backend}+{ASYNC_DRIVERS[backend]}:// or plain {backend}://"
+        )
+    return None
 
 
 def sqlite_file(database_url: str) -> Path | None:
@@ -58,26 +85,13 @@ def async_database_url(database_url: str) -> str:
     Raises:
         ConfigurationError: the URL is malformed or names a synchronous driver.
     """
-    try:
-        url = make_url(database_url)
-    except Exception:
-        raise ConfigurationError(
-            "KAVACH_DATABASE_URL is not a valid database URL, e.g. sqlite:///kavach.db or "
-            "postgresql://user@host/dbname."
-        ) from None
-    backend, driver = url.get_backend_name(), url.get_driver_name()
-    if backend not in ASYNC_DRIVERS:
-        raise ConfigurationError(
-            f"KAVACH_DATABASE_URL: the {backend!r} database is not supported; "
-            "use sqlite:/// or postgresql://."
-        )
+    problem = database_url_problem(database_url)
+    if problem is not None:
+        raise ConfigurationError(f"KAVACH_DATABASE_URL: {problem}.")
+    url = make_url(database_url)
     if "+" not in url.drivername:
+        backend = url.get_backend_name()
         url = url.set(drivername=f"{backend}+{ASYNC_DRIVERS[backend]}")
-    elif driver in ("pysqlite", "psycopg2", "pg8000"):
-        raise ConfigurationError(
-            f"KAVACH_DATABASE_URL: the {driver} driver is synchronous; "
-            f"use {backend}+{ASYNC_DRIVERS[backend]}:// or plain {backend}://."
-        )
     return url.render_as_string(hide_password=False)
 
 

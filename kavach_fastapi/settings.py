@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .database_urls import database_url_problem
 from .errors import ConfigurationError
 from .redirects import FALLBACK, safe_redirect
 
@@ -187,6 +188,15 @@ class KavachSettings(_FromEnvironment):
         # Environment values are strings; "3600" means seconds, as the docs say.
         if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
             return float(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        # Checked here, before anything (the key file, the engine) reads the URL.
+        problem = database_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("trusted_origins", "csrf_trusted_origins", mode="before")

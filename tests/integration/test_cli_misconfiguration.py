@@ -174,3 +174,26 @@ def test_a_database_that_does_not_exist_is_one_line_naming_the_fix(
         "exist. Check the user name, password and database name in KAVACH_DATABASE_URL (the "
         "database must exist: create it, then run `kavach db upgrade`)."
     )
+
+
+@pytest.mark.parametrize("argv", EVERY_DATABASE_COMMAND, ids=" ".join)
+@pytest.mark.parametrize(
+    "database_url",
+    ["not a url", "postgresql://kavach:s3cr3tpw@db:notaport/kavach"],
+    ids=["not-a-url", "port-not-a-number"],
+)
+def test_a_database_url_that_cannot_be_parsed_is_one_message_without_the_password(
+    folder: Path, argv: list[str], database_url: str
+) -> None:
+    # No KAVACH_SECRET: the key file beside a SQLite database would be looked for first.
+    ran = run_kavach(*argv, cwd=folder, settings={"KAVACH_DATABASE_URL": database_url})
+
+    assert "Traceback" not in ran.out + ran.err
+    assert "s3cr3tpw" not in ran.out + ran.err
+    if argv == ["check"]:  # check lists every problem on its own line
+        assert ran.status != 0
+        assert "KAVACH_DATABASE_URL: Value error, must be a database URL" in ran.out
+    else:
+        assert ran.status == 2
+        assert ran.err.startswith("kavach: Invalid settings:\n  KAVACH_DATABASE_URL: ")
+    assert list(folder.iterdir()) == []

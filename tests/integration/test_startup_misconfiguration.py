@@ -107,8 +107,16 @@ app.include_router(kavach_router([atlassian_provider()]), prefix="/api/kavach")
             },
             ["kavach: Invalid settings:", "  KAVACH_RATE_LIMIT: Input should be a valid integer"],
         ),
+        (
+            {
+                "ATLASSIAN_CLIENT_ID": "id",
+                "ATLASSIAN_CLIENT_SECRET": "secret",
+                "KAVACH_DATABASE_URL": "postgresql://kavach:s3cr3tpw@db:notaport/kavach",
+            },
+            ["kavach: Invalid settings:", "  KAVACH_DATABASE_URL: Value error, must be a database"],
+        ),
     ],
-    ids=["no credentials", "an invalid setting"],
+    ids=["no credentials", "an invalid setting", "a database URL that cannot be parsed"],
 )
 def test_uvicorn_serving_a_misconfigured_app_prints_only_the_message_naming_the_fix(
     tmp_path: Path, settings: dict[str, str], said: list[str]
@@ -119,6 +127,7 @@ def test_uvicorn_serving_a_misconfigured_app_prints_only_the_message_naming_the_
     assert len(lines) == len(said), stderr
     for line, start in zip(lines, said, strict=True):
         assert line.startswith(start)
+    assert "s3cr3tpw" not in stderr
     assert not (tmp_path / "kavach.db").exists()
 
 

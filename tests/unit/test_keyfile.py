@@ -139,7 +139,7 @@ def test_binary_key_file_is_a_configuration_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "database_url",
-    ["postgresql://db.example/kavach", "postgresql+asyncpg://u:p@db/kavach", "mysql://db/k"],
+    ["postgresql://db.example/kavach", "postgresql+asyncpg://u:p@db:5432/kavach"],
 )
 def test_shared_database_without_secret_is_a_configuration_error(
     database_url: str, tmp_path: Path

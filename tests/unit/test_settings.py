@@ -271,3 +271,22 @@ def test_settings_are_frozen() -> None:
     settings = load_settings(KavachSettings)
     with pytest.raises(ValueError, match="frozen"):
         settings.rate_limit = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "database_url",
+    ["not a url", "postgresql://u:pw@h:notaport/db", "mysql://u:pw@h/db"],
+    ids=["not-a-url", "port-not-a-number", "unsupported-database"],
+)
+def test_a_database_url_that_cannot_be_parsed_is_one_message_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    # Without KAVACH_SECRET the key file is looked for next, which reads the URL: the settings
+    # must have refused it before that.
+    monkeypatch.setenv("KAVACH_DATABASE_URL", database_url)
+    error = refusal(KavachSettings, "KAVACH_DATABASE_URL:", "sqlite:///")
+    assert ":pw@" not in error.message
+
+
+def test_a_database_url_keyword_that_cannot_be_parsed_names_the_argument() -> None:
+    refusal(KavachSettings, "database_url= argument", database_url="postgresql://h:port/db")
