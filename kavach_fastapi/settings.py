@@ -51,14 +51,31 @@ def _split(value: object, separator: str | None) -> object:
     return value
 
 
+def shown_url(value: str) -> str:
+    """A URL as a message may repeat it: quoted, with any password replaced by ``***``.
+
+    Whatever sits between ``scheme://`` (or the start, when there is none) and the last ``@``
+    before the path is the user information; everything in it after the first ``:`` is hidden,
+    so even a URL that does not parse never shows its password.
+    """
+    start = value.find("://")
+    start = 0 if start < 0 else start + 3
+    end = min((i for i in (value.find(c, start) for c in "/?#") if i >= 0), default=len(value))
+    userinfo, at, _ = value[start:end].rpartition("@")
+    if at and ":" in userinfo:
+        user = userinfo.partition(":")[0]
+        value = f"{value[:start]}{user}:***{value[start + len(userinfo) :]}"
+    return repr(value)
+
+
 def _http_url(value: str, *, allow_path: bool) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"must be an absolute http(s) URL, got {value!r}")
+        raise ValueError(f"must be an absolute http(s) URL, got {shown_url(value)}")
     if parts.query or parts.fragment or parts.username or parts.password:
-        raise ValueError(f"must not carry a query, fragment or user name, got {value!r}")
+        raise ValueError(f"must not carry a query, fragment or user name, got {shown_url(value)}")
     if not allow_path and parts.path not in ("", "/"):
-        raise ValueError(f"must be an origin such as https://example.com, got {value!r}")
+        raise ValueError(f"must be an origin such as https://example.com, got {shown_url(value)}")
     path = parts.path.rstrip("/") if allow_path else ""
     return f"{parts.scheme}://{parts.netloc.lower()}{path}"
 
@@ -70,7 +87,7 @@ def _site(value: str) -> str:
     if not _CLOUD_ID.fullmatch(value):
         raise ValueError(
             f"each site must be a cloud id (letters, digits and dashes) or a site URL such as "
-            f"https://acme.atlassian.net, got {value!r}"
+            f"https://acme.atlassian.net, got {shown_url(value)}"
         )
     return value
 
@@ -226,7 +243,7 @@ class KavachSettings(_FromEnvironment):
         base_url, trusted = info.data.get("base_url"), info.data.get("trusted_origins", ())
         if safe_redirect(value, own_origin=base_url, trusted=trusted) != value:
             raise ValueError(
-                f"{value!r} is not a place redirect_to may point at: give a path on this site "
+                f"{shown_url(value)} is not a place redirect_to may point at: give a path on this site "
                 "such as /dashboard, or a URL on an origin of KAVACH_TRUSTED_ORIGINS"
             )
         return value

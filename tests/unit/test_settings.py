@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -290,3 +291,41 @@ def test_a_database_url_that_cannot_be_parsed_is_one_message_naming_the_setting(
 
 def test_a_database_url_keyword_that_cannot_be_parsed_names_the_argument() -> None:
     refusal(KavachSettings, "database_url= argument", database_url="postgresql://h:port/db")
+
+
+@pytest.mark.parametrize(
+    ("settings_class", "variable"),
+    [
+        (KavachSettings, "KAVACH_BASE_URL"),
+        (KavachSettings, "KAVACH_TRUSTED_ORIGINS"),
+        (KavachSettings, "KAVACH_CSRF_TRUSTED_ORIGINS"),
+        (KavachSettings, "KAVACH_ALLOWED_SITES"),
+        (KavachSettings, "KAVACH_LANDING_URL"),
+        (KavachSettings, "KAVACH_DATABASE_URL"),
+        (AtlassianSettings, "ATLASSIAN_AUTH_URL"),
+        (AtlassianSettings, "ATLASSIAN_API_URL"),
+    ],
+)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:s3cr3tpw@example.com/api",
+        "https://user@corp:s3cr3tpw@example.com/api",
+        "user:s3cr3tpw@example.com/api",
+        "ftp://user:s3cr3tpw@[::1/api",
+    ],
+    ids=["with-user", "with-at-in-user", "without-scheme", "unparseable"],
+)
+def test_a_password_in_a_url_is_never_echoed_in_a_settings_error(
+    monkeypatch: pytest.MonkeyPatch, settings_class: type[Any], variable: str, url: str
+) -> None:
+    monkeypatch.setenv(variable, url)
+    message = refusal(settings_class, f"{variable}:").message
+    assert "s3cr3tpw" not in message
+
+
+def test_a_url_echoed_in_a_settings_error_shows_its_user_but_not_its_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAVACH_BASE_URL", "https://user:s3cr3tpw@example.com/api")
+    refusal(KavachSettings, "got 'https://user:***@example.com/api'")
