@@ -38,6 +38,19 @@ DEFAULT_DATABASE_CONNECT_TIMEOUT = 5.0
 GENERATE_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 """The command that makes a good ``KAVACH_SECRET`` key."""
 
+TEN_YEARS = timedelta(days=3650)
+"""The longest a session, an idle session or a cached list of sites may be kept: a bound far past
+any sensible value, so that expiry times stay within what a date can hold."""
+
+MAX_TOKEN_REFRESH_LEEWAY = timedelta(hours=1)
+"""Atlassian's access tokens live an hour, so a longer leeway would change nothing."""
+
+MAX_WAIT_SECONDS = 600.0
+"""The longest any single wait (an HTTP call, a connection, a SQLite lock) may be configured to take."""
+
+MAX_STALENESS_SECONDS = 3600.0
+"""The longest a process may trust what it last read of sessions or quota blocks."""
+
 MIN_KEY_LENGTH = 32
 _MIN_DISTINCT = 10
 _MIN_DISTINCT_HEX = 6  # a hexadecimal key draws from 16 characters only
@@ -164,33 +177,41 @@ class KavachSettings(_FromEnvironment):
     max_pending_sign_ins: int = Field(default=10_000, ge=1)
     """Sign-ins that may be pending at once across all browsers (each waits at most 10 minutes for its callback). When that many are, expired ones are deleted first; if none has expired, a new start answers 503 `sign_in_busy` with `Retry-After`, and nobody's pending sign-in is dropped."""
 
-    session_lifetime: timedelta = Field(default=timedelta(days=7), gt=timedelta(0))
+    session_lifetime: timedelta = Field(default=timedelta(days=7), gt=timedelta(0), le=TEN_YEARS)
     """Absolute lifetime of a session, in seconds or ISO 8601 (`P7D`)."""
 
-    session_idle_timeout: timedelta = Field(default=timedelta(days=1), gt=timedelta(0))
+    session_idle_timeout: timedelta = Field(
+        default=timedelta(days=1), gt=timedelta(0), le=TEN_YEARS
+    )
     """A session unused for this long ends, in seconds or ISO 8601 (`PT12H`)."""
 
-    session_cache_seconds: float = Field(default=1.0, ge=0)
+    session_cache_seconds: float = Field(default=1.0, ge=0, le=MAX_STALENESS_SECONDS)
     """How late another process may notice that a session ended (a sign-out, a session ended elsewhere, a user erased). Each process remembers the sessions it checked and reads the session change feed this often; when it cannot, it asks the database for each session this often instead. `0` turns remembering off: a lookup per request."""
 
-    http_timeout: float = Field(default=10.0, gt=0)
+    http_timeout: float = Field(default=10.0, gt=0, le=MAX_WAIT_SECONDS)
     """Seconds each call to Atlassian may take in all: connecting, sending and reading the whole answer (a deadline, not a pause between bytes)."""
 
     auto_migrate: bool | None = None
     """Upgrade the database schema at start-up. Unset: only for SQLite; other databases need `kavach db upgrade`."""
 
-    token_refresh_leeway: timedelta = Field(default=timedelta(seconds=60), ge=timedelta(0))
+    token_refresh_leeway: timedelta = Field(
+        default=timedelta(seconds=60), ge=timedelta(0), le=MAX_TOKEN_REFRESH_LEEWAY
+    )
     """Refresh an access token this long before it expires, in seconds or ISO 8601."""
 
-    sites_cache_ttl: timedelta = Field(default=timedelta(minutes=5), ge=timedelta(0))
+    sites_cache_ttl: timedelta = Field(default=timedelta(minutes=5), ge=timedelta(0), le=TEN_YEARS)
     """How long a person's list of Atlassian sites is served from the database before asking Atlassian again."""
 
-    quota_check_interval: float = Field(default=1.0, ge=0)
+    quota_check_interval: float = Field(default=1.0, ge=0, le=MAX_STALENESS_SECONDS)
     """How long a process trusts what it last read of the quota blocks (sites Atlassian refused with a long `429`) before reading them again; bounds how late another worker's block stops this one. `0` reads them before every product-API call."""
-    database_connect_timeout: float = Field(default=DEFAULT_DATABASE_CONNECT_TIMEOUT, gt=0)
+    database_connect_timeout: float = Field(
+        default=DEFAULT_DATABASE_CONNECT_TIMEOUT, gt=0, le=MAX_WAIT_SECONDS
+    )
     """Seconds to wait for PostgreSQL to accept a connection; an unreachable server then fails start-up and `kavach` commands with one message (and requests with 503 `database_unavailable`). No effect on SQLite."""
 
-    sqlite_busy_timeout: float = Field(default=DEFAULT_SQLITE_BUSY_TIMEOUT, gt=0)
+    sqlite_busy_timeout: float = Field(
+        default=DEFAULT_SQLITE_BUSY_TIMEOUT, gt=0, le=MAX_WAIT_SECONDS
+    )
     """Seconds a write to a SQLite database waits for another process's write lock; after that the request is answered 503 `database_unavailable`. No effect on PostgreSQL."""
 
     @field_validator(

@@ -6,7 +6,7 @@ import datetime as dt
 import inspect
 import logging
 
-from annotated_types import Ge, Gt
+from annotated_types import Ge, Gt, Le, Lt
 from docs_text import escape_table, first_paragraph, first_sentence
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
@@ -112,11 +112,18 @@ def _type(field: FieldInfo) -> str:
             bounds.append(f"at least {_bound(item.ge)}")
         elif isinstance(item, Gt):
             bounds.append(f"more than {_bound(item.gt)}")
+        elif isinstance(item, Le):
+            bounds.append(f"at most {_bound(item.le)}")
+        elif isinstance(item, Lt):
+            bounds.append(f"less than {_bound(item.lt)}")
     kind = next((kind for marker, kind in _KINDS if marker in annotation), "text")
     return ", ".join([kind, *bounds])
 
 
 def _bound(value: object) -> str:
     if isinstance(value, dt.timedelta):
-        return f"`{int(value.total_seconds())}`"
+        seconds = int(value.total_seconds())
+        return f"`{seconds}`" if seconds == 0 else f"`{seconds}` ({_human(value)})"
+    if isinstance(value, float) and value.is_integer():
+        return f"`{int(value)}`"
     return f"`{value}`"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from annotated_types import Le
 
 from kavach_fastapi.settings import AtlassianSettings, KavachSettings, load_settings
 
@@ -329,3 +330,50 @@ def test_a_url_echoed_in_a_settings_error_shows_its_user_but_not_its_password(
 ) -> None:
     monkeypatch.setenv("KAVACH_BASE_URL", "https://user:s3cr3tpw@example.com/api")
     refusal(KavachSettings, "got 'https://user:***@example.com/api'")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("KAVACH_SESSION_LIFETIME", "9999999999999"),
+        ("KAVACH_SESSION_IDLE_TIMEOUT", "9999999999999"),
+        ("KAVACH_SESSION_IDLE_TIMEOUT", "P3651D"),
+        ("KAVACH_SITES_CACHE_TTL", "9999999999999"),
+        ("KAVACH_TOKEN_REFRESH_LEEWAY", "3601"),
+        ("KAVACH_SESSION_CACHE_SECONDS", "3601"),
+        ("KAVACH_QUOTA_CHECK_INTERVAL", "1e300"),
+        ("KAVACH_HTTP_TIMEOUT", "inf"),
+        ("KAVACH_DATABASE_CONNECT_TIMEOUT", "601"),
+        ("KAVACH_SQLITE_BUSY_TIMEOUT", "9999999999999"),
+    ],
+)
+def test_a_duration_past_its_upper_bound_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    refusal(KavachSettings, f"{variable}:")
+
+
+def test_every_duration_setting_has_an_upper_bound_that_expiry_arithmetic_survives() -> None:
+    # A bound is what keeps `now + value` from overflowing a datetime on every request.
+    for name, field in KavachSettings.model_fields.items():
+        if field.annotation not in (timedelta, float):
+            continue
+        bounds = [item.le for item in field.metadata if isinstance(item, Le)]
+        assert bounds, f"{name} has no upper bound"
+        bound = bounds[0]
+        assert isinstance(bound, (timedelta, float)), name
+        longest = bound if isinstance(bound, timedelta) else timedelta(seconds=bound)
+        assert longest <= timedelta(days=3650), name
+        assert datetime.now(timezone.utc) + longest < datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
+def test_the_longest_durations_allowed_are_accepted() -> None:
+    settings = load_settings(
+        KavachSettings,
+        session_lifetime=timedelta(days=3650),
+        session_idle_timeout=timedelta(days=3650),
+        token_refresh_leeway=timedelta(hours=1),
+        http_timeout=600,
+    )
+    assert settings.session_lifetime == timedelta(days=3650)
