@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -108,7 +109,11 @@ def _site(value: str) -> str:
 class _FromEnvironment(BaseSettings):
     # Field docstrings are the fields' descriptions: the configuration reference is built from them.
     model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", use_attribute_docstrings=True, frozen=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        use_attribute_docstrings=True,
+        frozen=True,
     )
 
 
@@ -337,11 +342,23 @@ def load_settings(cls: type[SettingsT], **overrides: Any) -> SettingsT:
     keyword arguments straight through.
 
     Raises:
-        ConfigurationError: naming every variable that is invalid, with how to fix it.
+        ConfigurationError: naming every variable that is invalid, with how to fix it, or the
+            ``.env`` file that cannot be read.
     """
     given = {name: value for name, value in overrides.items() if value is not None}
     try:
         return cls(**given)
+    except UnicodeDecodeError:
+        raise ConfigurationError(
+            f"The settings file {_env_file(cls, undecodable=True)} is not UTF-8 text: save it "
+            "as UTF-8 (or remove it and set the variables in the environment)."
+        ) from None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"Cannot read the settings file {_env_file(cls, undecodable=False)} "
+            f"({exc.strerror or type(exc).__name__}): make it readable by this user, or remove "
+            "it and set the variables in the environment."
+        ) from None
     except ValidationError as exc:
         prefix = str(cls.model_config.get("env_prefix", ""))
         problems = []
@@ -352,3 +369,24 @@ def load_settings(cls: type[SettingsT], **overrides: Any) -> SettingsT:
             source = f"{field}= argument" if field in given else f"{prefix}{field.upper()}"
             problems.append(f"{source}: {error['msg']}{hint}")
         raise ConfigurationError("Invalid settings:\n  " + "\n  ".join(problems)) from None
+
+
+def _env_file(cls: type[BaseSettings], *, undecodable: bool) -> str:
+    """The ``.env`` file that failed to load, by its absolute path (the one that is not UTF-8,
+    or the first that cannot be opened); all of them when none can be singled out."""
+    configured = cls.model_config.get("env_file") or ()
+    paths = (
+        [Path(configured)] if isinstance(configured, (str, Path)) else [Path(p) for p in configured]
+    )
+    for path in paths:
+        try:
+            path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            if undecodable:
+                return str(path.absolute())
+        except FileNotFoundError:
+            continue
+        except OSError:
+            if not undecodable:
+                return str(path.absolute())
+    return ", ".join(str(path.absolute()) for path in paths)

@@ -197,3 +197,15 @@ def test_a_database_url_that_cannot_be_parsed_is_one_message_without_the_passwor
         assert ran.status == 2
         assert ran.err.startswith("kavach: Invalid settings:\n  KAVACH_DATABASE_URL: ")
     assert list(folder.iterdir()) == []
+
+
+def test_an_env_file_that_is_not_utf8_is_one_line_naming_the_file(folder: Path) -> None:
+    (folder / ".env").write_bytes(b"KAVACH_SECRET=\xff\xfe\n")
+
+    ran = run_kavach("db", "current", cwd=folder)
+
+    assert ran.status == 2
+    assert one_line(ran) == (
+        f"kavach: The settings file {folder / '.env'} is not UTF-8 text: save it as UTF-8 (or "
+        "remove it and set the variables in the environment)."
+    )

@@ -295,44 +295,6 @@ def test_a_database_url_keyword_that_cannot_be_parsed_names_the_argument() -> No
 
 
 @pytest.mark.parametrize(
-    ("settings_class", "variable"),
-    [
-        (KavachSettings, "KAVACH_BASE_URL"),
-        (KavachSettings, "KAVACH_TRUSTED_ORIGINS"),
-        (KavachSettings, "KAVACH_CSRF_TRUSTED_ORIGINS"),
-        (KavachSettings, "KAVACH_ALLOWED_SITES"),
-        (KavachSettings, "KAVACH_LANDING_URL"),
-        (KavachSettings, "KAVACH_DATABASE_URL"),
-        (AtlassianSettings, "ATLASSIAN_AUTH_URL"),
-        (AtlassianSettings, "ATLASSIAN_API_URL"),
-    ],
-)
-@pytest.mark.parametrize(
-    "url",
-    [
-        "https://user:s3cr3tpw@example.com/api",
-        "https://user@corp:s3cr3tpw@example.com/api",
-        "user:s3cr3tpw@example.com/api",
-        "ftp://user:s3cr3tpw@[::1/api",
-    ],
-    ids=["with-user", "with-at-in-user", "without-scheme", "unparseable"],
-)
-def test_a_password_in_a_url_is_never_echoed_in_a_settings_error(
-    monkeypatch: pytest.MonkeyPatch, settings_class: type[Any], variable: str, url: str
-) -> None:
-    monkeypatch.setenv(variable, url)
-    message = refusal(settings_class, f"{variable}:").message
-    assert "s3cr3tpw" not in message
-
-
-def test_a_url_echoed_in_a_settings_error_shows_its_user_but_not_its_password(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("KAVACH_BASE_URL", "https://user:s3cr3tpw@example.com/api")
-    refusal(KavachSettings, "got 'https://user:***@example.com/api'")
-
-
-@pytest.mark.parametrize(
     ("variable", "value"),
     [
         ("KAVACH_SESSION_LIFETIME", "9999999999999"),
@@ -377,3 +339,50 @@ def test_the_longest_durations_allowed_are_accepted() -> None:
         http_timeout=600,
     )
     assert settings.session_lifetime == timedelta(days=3650)
+
+
+@pytest.mark.parametrize(
+    ("settings_class", "variable"),
+    [
+        (KavachSettings, "KAVACH_BASE_URL"),
+        (KavachSettings, "KAVACH_TRUSTED_ORIGINS"),
+        (KavachSettings, "KAVACH_CSRF_TRUSTED_ORIGINS"),
+        (KavachSettings, "KAVACH_ALLOWED_SITES"),
+        (KavachSettings, "KAVACH_LANDING_URL"),
+        (KavachSettings, "KAVACH_DATABASE_URL"),
+        (AtlassianSettings, "ATLASSIAN_AUTH_URL"),
+        (AtlassianSettings, "ATLASSIAN_API_URL"),
+    ],
+)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:s3cr3tpw@example.com/api",
+        "https://user@corp:s3cr3tpw@example.com/api",
+        "user:s3cr3tpw@example.com/api",
+        "ftp://user:s3cr3tpw@[::1/api",
+    ],
+    ids=["with-user", "with-at-in-user", "without-scheme", "unparseable"],
+)
+def test_a_password_in_a_url_is_never_echoed_in_a_settings_error(
+    monkeypatch: pytest.MonkeyPatch, settings_class: type[Any], variable: str, url: str
+) -> None:
+    monkeypatch.setenv(variable, url)
+    message = refusal(settings_class, f"{variable}:").message
+    assert "s3cr3tpw" not in message
+
+
+def test_a_url_echoed_in_a_settings_error_shows_its_user_but_not_its_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAVACH_BASE_URL", "https://user:s3cr3tpw@example.com/api")
+    refusal(KavachSettings, "got 'https://user:***@example.com/api'")
+
+
+def test_an_env_file_that_is_not_utf8_is_one_message_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"KAVACH_RATE_LIMIT=5\nKAVACH_SECRET=\xff\xfe-secret\n")
+    for settings_class in (KavachSettings, AtlassianSettings):
+        error = refusal(settings_class, str(tmp_path / ".env"), "UTF-8")
+        assert error.__cause__ is None
+        assert error.__suppress_context__
+        assert "secret" not in error.message.lower()
