@@ -57,6 +57,11 @@ _NEVER_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 """Transport failures that happen before a byte of the request leaves."""
 
 
+_UNREADABLE = (ValueError, TypeError, httpx2.DecodingError)
+"""An answer that cannot be read: a body that does not decode (a corrupt gzip, say), malformed
+JSON, or JSON without the fields we need. The provider did answer, so it may have acted."""
+
+
 def _transient(exc: httpx2.TransportError) -> TransientFailure:
     """The one translation of a transport failure (timeouts included) into a signal."""
     reason = "timeout" if isinstance(exc, httpx2.TimeoutException) else type(exc).__name__
@@ -133,8 +138,8 @@ def _provider_call(provider: OAuthProvider, what: str, failure: ErrorCode) -> It
     except httpx2.HTTPStatusError as exc:
         logger.warning("%s %s answered HTTP %s", provider.name, what, exc.response.status_code)
         raise ProviderError(code=failure) from None
-    except (ValueError, TypeError) as exc:
-        # Malformed JSON, or JSON without the fields we need. The message names no value.
+    except _UNREADABLE as exc:
+        # The message names no value: only the kind of failure.
         logger.warning("%s %s answer is malformed: %s", provider.name, what, type(exc).__name__)
         raise ProviderError(code=failure) from None
 
@@ -265,7 +270,9 @@ class OAuthClient:
         except httpx2.HTTPStatusError as exc:
             logger.warning("%s refresh answered HTTP %s", provider.name, exc.response.status_code)
             raise ProviderError(code=ErrorCode.TOKEN_EXCHANGE_FAILED) from None
-        except (ValueError, TypeError) as exc:
+        except _UNREADABLE as exc:
+            # Atlassian may have rotated the refresh token before the answer was lost; the old
+            # one is kept and still works within the reuse interval, so this may pass.
             raise TransientFailure(f"malformed answer ({type(exc).__name__})") from None
         if tokens.refresh_token == refresh_token:
             # Authlib fills in the old token when the answer has none; say "none" plainly.
@@ -278,8 +285,8 @@ class OAuthClient:
         """Send a request with a bearer token and return the answer whatever its status.
 
         Raises:
-            TransientFailure: the provider could not be reached, or gave no whole answer
-                before the deadline.
+            TransientFailure: the provider could not be reached, gave no whole answer
+                before the deadline, or gave one whose body cannot be decoded.
         """
         headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
         headers["Authorization"] = f"Bearer {access_token}"
@@ -293,6 +300,9 @@ class OAuthClient:
                     return response
         except httpx2.TransportError as exc:
             raise _transient(exc) from None
+        except httpx2.DecodingError:
+            # An answer arrived (the provider may have acted on it) but cannot be read.
+            raise TransientFailure("malformed answer (DecodingError)") from None
 
     def _http(self) -> httpx2.AsyncClient:
         return httpx2.AsyncClient(
@@ -306,7 +316,7 @@ class OAuthClient:
         """GET a JSON resource with a bearer token.
 
         Raises:
-            ProviderError: timeout, unreachable, a non-2xx answer, or a body that is not JSON.
+            ProviderError: timeout, unreachable, a non-2xx answer, or a body that is not JSON or cannot be decoded.
         """
         with (
             _provider_call(self.provider, f"GET {httpx2.URL(url).path}", failure),

@@ -24,17 +24,20 @@ from kavach_fastapi import (
     ClosedAccount,
     NoUsableGrantError,
     PersonalDataReport,
+    ProviderUnavailableError,
     ReportProgress,
     kavach_router,
     report_personal_data,
 )
 from kavach_fastapi.cli import main
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
+from kavach_fastapi.privacy.results import REPORT_PATH
 from kavach_fastapi.tables import utcnow
 from kavach_fastapi.testing import emulator_provider, emulator_transport, sign_in
 
 from ..databases import TestDatabase
 from ..support.people import people
+from ..support.transports import UndecodableAnswers
 from .conftest import SECRET
 
 SESSION = "/api/kavach/auth/session"
@@ -80,13 +83,10 @@ def signed_in(db: TestDatabase, emu: AtlassianEmulator) -> Iterator[dict[str, Te
 
 
 def report(db: TestDatabase, emu: AtlassianEmulator, **options: Any) -> PersonalDataReport:
+    options.setdefault("http_transport", emulator_transport(emu))
     return asyncio.run(
         report_personal_data(
-            [emulator_provider(emu)],
-            database_url=db.url,
-            secret=SECRET,
-            http_transport=emulator_transport(emu),
-            **options,
+            [emulator_provider(emu)], database_url=db.url, secret=SECRET, **options
         )
     )
 
@@ -421,6 +421,20 @@ def test_a_dead_grant_is_passed_over_for_another(db: TestDatabase) -> None:
     assert dead == 2, "each refused grant was refreshed once, then marked for consent"
     assert result.reported == 2
     assert marked == [(grace.account_id,)]
+
+
+def test_an_undecodable_report_answer_is_retried_then_ends_the_run_as_provider_unavailable(
+    db: TestDatabase,
+) -> None:
+    emu = AtlassianEmulator()
+    with signed_in(db, emu):
+        garbled = UndecodableAnswers(emulator_transport(emu), REPORT_PATH)
+        with pytest.raises(ProviderUnavailableError):
+            report(db, emu, http_transport=garbled)
+        resumed = report(db, emu)
+
+    assert emu.calls["report_accounts"] == 3 + 1  # three tries, then the next run
+    assert (resumed.reported, resumed.complete) == (2, True)
 
 
 def test_endless_429s_end_the_run_instead_of_waiting_forever(db: TestDatabase) -> None:

@@ -1,7 +1,8 @@
 """The whole sign-in, over the real ASGI app, signing in at the Atlassian emulator in-process.
 
 Atlassian's failures are the emulator's own answers (a code past its lifetime, a rotated secret,
-its faults); a transport that raises stands in only for a network that never answers. Answers no
+its faults); a transport that raises stands in only for a network that never answers, and one
+that garbles the body (``tests.support.transports``) for an answer that cannot be decoded. Answers no
 Atlassian gives (a JSON array, a token answer without ``access_token``, a redirect) are refused
 by the OAuth client itself: ``tests/unit/test_oauth.py``. Every test runs on SQLite and on
 PostgreSQL (the ``db`` fixture behind ``client``).
@@ -26,6 +27,7 @@ from kavach_fastapi.emulator import AtlassianEmulator, Fault, FaultEndpoint, pkc
 from kavach_fastapi.testing import EMULATOR_URL, emulator_provider, emulator_transport
 
 from ..databases import TestDatabase, ago
+from ..support.transports import UndecodableAnswers
 from .conftest import (
     AUTHORIZE,
     CALLBACK,
@@ -301,6 +303,15 @@ def dropped(path: str, error: Exception) -> Arrange:
     return arrange
 
 
+def undecodable(path: str) -> Arrange:
+    """Atlassian acts on requests to ``path``, but the body of its answer cannot be decoded."""
+
+    def arrange(emulator: AtlassianEmulator) -> dict[str, Any]:
+        return {"http_transport": UndecodableAnswers(emulator_transport(emulator), path)}
+
+    return arrange
+
+
 def code_expired(emulator: AtlassianEmulator) -> dict[str, Any]:
     """The code is past its lifetime when the app redeems it: ``403 invalid_grant``."""
     emulator.lifetimes.authorization_code = timedelta(0)
@@ -331,6 +342,7 @@ TOKEN_FAILURES: dict[str, tuple[Arrange, str]] = {
     "server_error": (fault("token", Fault("status", status=500)), "token_exchange_failed"),
     "bad_gateway_json": (fault("token", Fault("status", status=502)), "token_exchange_failed"),
     "malformed_json": (fault("token", Fault("malformed_json")), "token_exchange_failed"),
+    "undecodable": (undecodable("/oauth/token"), "token_exchange_failed"),
 }
 
 
@@ -339,6 +351,7 @@ PROFILE_FAILURES: dict[str, tuple[Arrange, str]] = {
     "unauthorized": (fault("me", Fault("status", status=401)), "profile_fetch_failed"),
     "server_error": (fault("me", Fault("status", status=503)), "profile_fetch_failed"),
     "malformed_json": (fault("me", Fault("malformed_json")), "profile_fetch_failed"),
+    "undecodable": (undecodable("/me"), "profile_fetch_failed"),
     # A JSON array: the sites the token reaches.
     "not_an_object": (
         profile_at(lambda _: "/oauth/token/accessible-resources"),

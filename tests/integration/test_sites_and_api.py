@@ -25,6 +25,7 @@ from kavach_fastapi.atlassian.dependencies import atlassian_of
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
 
 from ..databases import TestDatabase
+from ..support.transports import UndecodableAnswers
 from .conftest import PREFIX
 from .token_harness import (
     EMULATOR,
@@ -224,6 +225,23 @@ async def test_with_nothing_cached_and_atlassian_down_sites_answer_503(
     assert not row["needs_reauth"]
 
 
+async def test_with_nothing_cached_an_undecodable_list_of_sites_answers_503(
+    db: TestDatabase,
+) -> None:
+    async with signed_in(db) as (harness, client):
+        harness.transport.inner = UndecodableAnswers(
+            harness.transport.inner, "/oauth/token/accessible-resources"
+        )
+
+        response = await client.get("/sites")
+
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "provider_unavailable"
+    assert int(response.headers["retry-after"]) >= 1
+    assert the_account(db)["sites_json"] is None
+    assert not the_account(db)["needs_reauth"]
+
+
 async def test_an_empty_list_of_sites_is_a_valid_answer_and_is_cached(db: TestDatabase) -> None:
     async with signed_in(db, site_ids=[]) as (harness, client):
         first = await client.get("/sites")
@@ -362,6 +380,23 @@ async def test_a_persistent_429_from_the_api_answers_503_with_retry_after(
     assert response.json()["error"]["code"] == "provider_unavailable"
     assert int(response.headers["retry-after"]) >= 1
     assert emu.calls["jira_myself"] == 3
+
+
+async def test_an_undecodable_answer_from_the_api_is_retried_then_answers_503(
+    db: TestDatabase, emu: AtlassianEmulator
+) -> None:
+    async with signed_in(db, emu) as (harness, client):
+        harness.transport.inner = UndecodableAnswers(
+            harness.transport.inner, f"/ex/jira/{jira(emu)}/rest/api/3/myself"
+        )
+
+        response = await client.get(f"/jira/{jira(emu)}/myself")
+
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "provider_unavailable"
+    assert int(response.headers["retry-after"]) >= 1
+    assert emu.calls["jira_myself"] == 3  # a GET may be sent again
+    assert emu.calls["refresh"] == 0
 
 
 @pytest.mark.parametrize(

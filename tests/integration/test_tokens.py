@@ -22,6 +22,7 @@ from kavach_fastapi.emulator import AtlassianEmulator, Fault
 
 from ..databases import TestDatabase
 from ..emulator.flow import flow_for
+from ..support.transports import UndecodableAnswers
 from .conftest import SECRET
 from .token_harness import (
     OTHER_SECRET,
@@ -314,6 +315,35 @@ async def test_persistent_refresh_failure_answers_503_with_retry_after_and_keeps
     assert after["refresh_lease_owner"] is None
     assert emu.last_request["refresh"].form["refresh_token"] == kept
     assert accepted_by_atlassian(emu, recovered)
+
+
+async def test_an_undecodable_refresh_answer_answers_503_and_keeps_the_old_tokens_alive(
+    db: TestDatabase,
+) -> None:
+    async with signed_in(db) as (harness, client):
+        (kept,) = live_refresh_tokens(harness.emu)
+        # Atlassian rotates on every try, but no answer can be read: the new tokens are lost.
+        garbled = UndecodableAnswers(harness.transport.inner, TOKEN_PATH)
+        harness.transport.inner = garbled
+        expire_access_token(db)
+        before = the_account(db)
+
+        failed = await client.get("/token")
+
+        after = the_account(db)
+        garbled.armed = False
+        recovered = await token_of(client)
+
+    assert failed.status_code == 503, failed.text
+    assert failed.json()["error"]["code"] == "provider_unavailable"
+    assert int(failed.headers["retry-after"]) >= 1
+    assert harness.emu.calls["refresh"] == 3 + 1  # three tries, then the one after recovery
+    assert after == before  # the old tokens are kept, the grant is not marked dead
+    assert not after["needs_reauth"]
+    # The retired refresh token still works within Atlassian's reuse interval.
+    assert harness.emu.last_request["refresh"].form["refresh_token"] == kept
+    assert accepted_by_atlassian(harness.emu, recovered)
+    assert not the_account(db)["needs_reauth"]
 
 
 async def test_a_retry_after_beyond_the_budget_is_passed_to_the_client_at_once(

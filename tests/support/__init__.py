@@ -6,4 +6,5 @@
 * `servers`: an app served for real by uvicorn, with N workers, in a process group.
 * `people`: crowds of distinct emulated Atlassian people.
 * `redirects`: the corpus of hostile ``redirect_to`` values.
+* `transports`: answers between the app and the emulator that no emulator fault gives.
 """
