@@ -251,6 +251,9 @@ class SignInService:
         Raises:
             SignInError: a subclass saying what failed; the person lands on
                 ``pending.redirect_to`` to read it.
+            DatabaseUnavailableError: the database failed; the sign-in's write is one
+                transaction, so nothing of it stays. The person lands on
+                ``pending.redirect_to`` too.
         """
         client = self.client(pending.attempt.provider)
         try:

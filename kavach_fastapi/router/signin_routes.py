@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.background import BackgroundTask
 
 from ..codes import ErrorCode
-from ..errors import SignInError, SignInRefusedError
+from ..errors import KavachError, SignInError, SignInRefusedError
 from ..extra_scopes import open_extra_scopes
 from ..http.cookies import BINDING_COOKIE, SESSION_COOKIE
 from ..http.errors import error_response, error_responses
@@ -41,6 +41,7 @@ CALLBACK_ERRORS = (
     ErrorCode.SITE_NOT_ALLOWED,
     ErrorCode.SIGN_IN_REFUSED,
     ErrorCode.SIGN_IN_FAILED,
+    ErrorCode.DATABASE_UNAVAILABLE,
 )
 """What the callback can answer, as JSON or as ``?error=`` on the landing page."""
 
@@ -175,7 +176,9 @@ def add_signin_routes(router: APIRouter, kavach: Kavach) -> None:
                 issuer=answer.iss,
                 device=client_device(request),
             )
-        except SignInError as exc:
+        except KavachError as exc:
+            # The attempt is used up: a reload can only say invalid_state, so whatever failed
+            # (the database too) is told on the landing page, as the sign-in's own failures are.
             return _failed(request, exc, pending.redirect_to)
         if previous is not None:
             await kavach.sessions.revoke(previous.token_hash)
@@ -189,7 +192,7 @@ def add_signin_routes(router: APIRouter, kavach: Kavach) -> None:
         return response
 
 
-def _failed(request: Request, exc: SignInError, landing: str) -> Response:
+def _failed(request: Request, exc: KavachError, landing: str) -> Response:
     """The JSON error for a client that asked for it; else back to ``landing`` with ``?error=``."""
     if wants_json(request):
         return error_response(exc)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
@@ -24,6 +24,7 @@ from pydantic import SecretStr
 
 from kavach_fastapi.crypto import hash_token
 from kavach_fastapi.emulator import AtlassianEmulator, Fault, FaultEndpoint, pkce_challenge
+from kavach_fastapi.errors import DatabaseUnavailableError
 from kavach_fastapi.testing import EMULATOR_URL, emulator_provider, emulator_transport
 
 from ..databases import TestDatabase, ago
@@ -387,6 +388,33 @@ def test_a_failed_token_exchange_or_profile_fetch_writes_nothing_and_lands_with_
     assert "set-cookie" not in response.headers
     if endpoint == "token":
         assert emu.calls["me"] == 0  # no profile fetch after a failed exchange
+    assert_nothing_written(db)
+
+
+def test_a_database_outage_at_the_sign_in_write_lands_the_browser_on_database_unavailable(
+    db: TestDatabase, emu: AtlassianEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unavailable(**_: Any) -> NoReturn:
+        raise DatabaseUnavailableError
+
+    app = emulated_app(db, emu)
+    with TestClient(app, follow_redirects=False) as client:
+        # The attempt is taken, Atlassian answered; then the database goes at the write.
+        monkeypatch.setattr(app.state.kavach.store.signins, "record_sign_in", unavailable)
+        callback = approve(client, start_sign_in(client, "/app"))
+        response = client.get(CALLBACK, params=callback)
+        as_json = client.get(
+            CALLBACK,
+            params=approve(client, start_sign_in(client, "/app")),
+            headers={"accept": "application/json"},
+        )
+
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/app?error=database_unavailable"
+    assert "set-cookie" not in response.headers
+    assert as_json.status_code == 503
+    assert as_json.json()["error"]["code"] == "database_unavailable"
+    assert int(as_json.headers["retry-after"]) >= 1
     assert_nothing_written(db)
 
 
