@@ -20,6 +20,8 @@ EXTRA_SCOPES_PARAM = "extra_scopes"
 
 _SCOPE = re.compile(r"[A-Za-z0-9:._\-]{1,100}")
 MAX_EXTRA_SCOPES = 50
+MAX_SEALED_LENGTH = 4000
+"""The longest ``extra_scopes`` value opened (sealed scope names are far shorter); longer is refused."""
 
 
 def _context(provider_id: str) -> str:
@@ -53,6 +55,8 @@ def open_extra_scopes(keyring: Keyring, provider_id: str, sealed: str) -> tuple[
             ``KAVACH_SECRET``); nothing is started.
     """
     try:
+        if len(sealed) > MAX_SEALED_LENGTH:
+            raise ValueError("too long to be a value this app made")
         return check_scope_names(
             tuple(keyring.decrypt(sealed, context=_context(provider_id)).split())
         )

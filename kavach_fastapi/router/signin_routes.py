@@ -88,7 +88,6 @@ def add_signin_routes(router: APIRouter, kavach: Kavach) -> None:
         extra_scopes: Annotated[
             str | None,
             Query(
-                max_length=4000,
                 description="More scopes to ask for, as sealed in a `reauth_url` of "
                 "`require_atlassian_scopes`; any other value is refused.",
             ),

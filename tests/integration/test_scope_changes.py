@@ -153,6 +153,20 @@ def test_an_extra_scopes_value_the_app_did_not_make_is_refused_and_starts_nothin
     assert db.count("kavach_sign_in_attempts") == 0
 
 
+def test_an_extra_scopes_value_too_long_to_be_sealed_is_refused_as_invalid_request_unechoed(
+    writer: FastAPI, db: TestDatabase
+) -> None:
+    with started(writer) as client:
+        answer = client.get(
+            f"{PREFIX}/auth/oauth/authorize/atlassian", params={"extra_scopes": "x" * 4001}
+        )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == "invalid_request"
+    assert set(answer.json()) == {"error"}
+    assert "xxxx" not in answer.text
+    assert db.count("kavach_sign_in_attempts") == 0
+
+
 def test_a_sealed_extra_scopes_value_of_another_app_is_refused(
     writer: FastAPI, db: TestDatabase, atlassian_emulator: AtlassianEmulator
 ) -> None:
