@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import httpx2
 
 from ..errors import KavachError
+from ..hooks import describe_failure
 from ..store.privacy import DueAccount, PrivacyStore
 from ..tables import utcnow
 from ..tokens import TokenService
@@ -119,7 +120,11 @@ async def _call_hook(hook: AccountClosedHook | None, closed: ClosedAccount) -> b
         result = hook(closed)
         if inspect.isawaitable(result):
             await result
-    except Exception:  # the app's code: any failure keeps the person's data for the next run
-        logger.exception("on_account_closed failed for user %s; nothing erased", closed.user_id)
+    except Exception as exc:  # the app's code: any failure keeps the person's data for the next run
+        logger.error(
+            "kavach hook on_account_closed failed for user %s; nothing erased: %s",
+            closed.user_id,
+            describe_failure(exc),
+        )
         return False
     return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -287,6 +288,24 @@ def test_a_failing_hook_keeps_the_person_for_the_next_run(db: TestDatabase) -> N
     assert (failed.closed, failed.hook_failures) == ((), (ada.account_id,))
     assert kept == 1
     assert retried.closed == (ada.account_id,)
+
+
+def test_a_failing_hook_is_logged_by_its_type_and_message_without_a_traceback(
+    db: TestDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    emu = AtlassianEmulator()
+    emu.privacy.close(emu.users[0].account_id)
+
+    def refuse(closed: ClosedAccount) -> None:
+        raise RuntimeError("the app's own erasure failed")
+
+    with signed_in(db, emu), caplog.at_level(logging.INFO, logger="kavach_fastapi"):
+        report(db, emu, on_account_closed=refuse)
+
+    (line,) = [r for r in caplog.records if "on_account_closed failed" in r.getMessage()]
+    assert "RuntimeError: the app's own erasure failed" in line.getMessage()
+    assert line.exc_info is None
+    assert line.stack_info is None
 
 
 def test_no_usable_grant_is_one_clear_error(db: TestDatabase) -> None:
