@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -10,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.background import BackgroundTask
 
 from ..codes import ErrorCode
-from ..errors import KavachError, SignInError, SignInRefusedError
+from ..errors import DatabaseUnavailableError, KavachError, SignInError, SignInRefusedError
 from ..extra_scopes import open_extra_scopes
 from ..http.cookies import BINDING_COOKIE, SESSION_COOKIE
 from ..http.errors import error_response, error_responses
@@ -19,6 +20,8 @@ from ..redirects import check_storable, safe_redirect, with_error
 from ..runtime import Kavach
 from ..signin import ATTEMPT_LIFETIME
 from .common import MaybeSession, cookies_of
+
+logger = logging.getLogger("kavach_fastapi")
 
 AUTHORIZE_PATH = "/auth/oauth/authorize/{provider}"
 CALLBACK_PATH = "/auth/oauth/callback/{provider}"
@@ -180,7 +183,7 @@ def add_signin_routes(router: APIRouter, kavach: Kavach) -> None:
             # (the database too) is told on the landing page, as the sign-in's own failures are.
             return _failed(request, exc, pending.redirect_to)
         if previous is not None:
-            await kavach.sessions.revoke(previous.token_hash)
+            await _end_previous(kavach, previous.token_hash)
         response = RedirectResponse(result.redirect_to, status_code=303)
         cookies.set(
             response,
@@ -189,6 +192,22 @@ def add_signin_routes(router: APIRouter, kavach: Kavach) -> None:
             max_age=int(kavach.sessions.lifetime.total_seconds()),
         )
         return response
+
+
+async def _end_previous(kavach: Kavach, token_hash: str) -> None:
+    """End the session the browser had before it signed in again, if the database lets us.
+
+    The sign-in is made by then and the browser's cookie is replaced by the new session's, so
+    an outage here must not turn the sign-in into an error: the old session is left to its own
+    expiry and idle timeout, and the log says so.
+    """
+    try:
+        await kavach.sessions.revoke(token_hash)
+    except DatabaseUnavailableError:
+        logger.warning(
+            "kavach: the database was unavailable as a browser signed in again; its previous "
+            "session was left to end at its own expiry"
+        )
 
 
 def _failed(request: Request, exc: KavachError, landing: str) -> Response:

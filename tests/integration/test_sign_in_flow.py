@@ -480,6 +480,32 @@ def test_signing_in_again_refreshes_the_profile_and_issues_a_new_session(
     assert db.count("kavach_sessions") == 1
 
 
+def test_signing_in_again_while_the_database_cannot_end_the_old_session_still_signs_in(
+    db: TestDatabase,
+    emu: AtlassianEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def unavailable(_: str) -> NoReturn:
+        raise DatabaseUnavailableError
+
+    app = emulated_app(db, emu)
+    with TestClient(app, follow_redirects=False) as client:
+        sign_in(client)
+        first_token = client.cookies["kavach_session"]
+        monkeypatch.setattr(app.state.kavach.sessions, "revoke", unavailable)
+        with caplog.at_level(logging.WARNING, logger="kavach_fastapi"):
+            response = client.get(CALLBACK, params=approve(client, start_sign_in(client, "/app")))
+        signed_in = client.get("/me")
+
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/app"
+    assert client.cookies["kavach_session"] != first_token
+    assert signed_in.status_code == 200
+    assert "previous session was left to end at its own expiry" in caplog.text
+    assert first_token not in caplog.text
+
+
 def test_unknown_provider_is_404_json(client: TestClient) -> None:
     response = client.get("/api/kavach/auth/oauth/authorize/gitlab")
 
