@@ -13,6 +13,14 @@ it. Here one refresh per grant is in flight, everywhere:
 * a lease expires (`LEASE_DURATION`), so a worker that dies mid-refresh blocks others only
   until then; its successor refreshes with the same refresh token, which Atlassian still accepts
   within its reuse interval.
+* a refresh's outcome applies only to the tokens it started from: a person who signs in again
+  while it runs (new tokens, a new ``token_version``, the lease dropped) keeps the new tokens,
+  whether the old refresh then succeeds or meets a dead grant.
+* once Atlassian has rotated, the new pair is stored even if the database fails for a moment:
+  the write is retried (`SAVE_ATTEMPTS`, within `SAVE_BUDGET` and the lease) and finished even
+  if shutdown cancels the refresh. Should it fail for good, the request still gets the new
+  access token, the lease is handed back and the log says so; the stored refresh token, now
+  retired, is still accepted within the reuse interval, so the next refresh recovers the grant.
 
 A dead grant (``invalid_grant``) marks the account as needing consent again and is never
 retried, and so does a grant that lacks a scope the app is configured to request (its
@@ -27,6 +35,7 @@ refreshes it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -36,9 +45,17 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from . import metrics
-from .background import REFRESH_SETTLE_SECONDS, settle
-from .crypto import DecryptionError, Keyring, TokenOwner, new_token, open_token, seal_tokens
-from .errors import ProviderUnavailableError, ReauthRequiredError
+from .background import REFRESH_SETTLE_SECONDS, run_to_the_end, settle
+from .crypto import (
+    DecryptionError,
+    Keyring,
+    SealedTokens,
+    TokenOwner,
+    new_token,
+    open_token,
+    seal_tokens,
+)
+from .errors import DatabaseUnavailableError, ProviderUnavailableError, ReauthRequiredError
 from .hooks import NO_HOOKS, KavachHooks, ReauthEvent, notify
 from .oauth import GrantRevoked, OAuthClient, TokenSet
 from .retry import RetryPolicy, with_retries
@@ -50,13 +67,23 @@ logger = logging.getLogger("kavach_fastapi")
 LEASE_DURATION = timedelta(seconds=30)
 """How long a refresher may hold an account before others may take over."""
 
+SAVE_ATTEMPTS = 4
+"""Tries of the write of a refreshed token pair when the database is unavailable."""
+
+SAVE_BACKOFF = 0.2
+"""Seconds before the second try of that write; each pause after doubles."""
+
+SAVE_BUDGET = 3.0
+"""Seconds within which the tries of that write start (and never after the lease ends)."""
+
 
 def _owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{new_token(6)}"
 
 
 class Refreshed(NamedTuple):
-    """How a refresh in flight ended: the access token, and whether this process got it."""
+    """How a refresh in flight ended: the access token, and whether this process got and
+    stored it."""
 
     access_token: str
     by_us: bool
@@ -65,6 +92,10 @@ class Refreshed(NamedTuple):
 def owner_of(row: AccountRow) -> TokenOwner:
     """What the tokens of an account row are bound to."""
     return TokenOwner(row.provider, row.provider_account_id, row.id)
+
+
+class _TokensChanged(Exception):  # noqa: N818 - a signal, caught at once by _refresh
+    """A sign-in stored other tokens while this refresh ran: its outcome is not theirs."""
 
 
 class Refresher:
@@ -162,7 +193,13 @@ class Refresher:
             if await self.accounts.try_lease(
                 account_id, version=version, owner=self._owner, now=now, until=now + LEASE_DURATION
             ):
-                return await self._refresh_with_lease(account_id, provider_id)
+                lease_ends = time.monotonic() + LEASE_DURATION.total_seconds()
+                try:
+                    return await self._refresh_with_lease(
+                        account_id, provider_id, version, lease_ends
+                    )
+                except _TokensChanged:
+                    pass  # the next look finds the sign-in's tokens
             row = await self.accounts.get_account(account_id)
             if row is None or row.needs_reauth:
                 raise self.reauth_required(provider_id)
@@ -178,42 +215,91 @@ class Refresher:
             await asyncio.sleep(pause)
             pause = min(pause * 1.5, 0.25)
 
-    async def _refresh_with_lease(self, account_id: str, provider_id: str) -> Refreshed:
-        """Refresh while holding the lease; the lease is always settled before returning.
+    async def _refresh_with_lease(
+        self, account_id: str, provider_id: str, version: int, lease_ends: float
+    ) -> Refreshed:
+        """Refresh the tokens at ``version`` while holding the lease; the lease is always
+        settled before returning.
 
         Settled means: new tokens saved, the grant marked dead, or (on any other way out,
-        cancellation included) handed back so that another request can try at once.
+        cancellation and a failed save included) handed back so that another request can try
+        at once.
+
+        Raises:
+            _TokensChanged: a sign-in replaced the tokens (and dropped the lease) meanwhile.
         """
         settled = False
         try:
-            owner, refresh_token = await self._refresh_token_of(account_id, provider_id)
+            owner, refresh_token = await self._refresh_token_of(account_id, provider_id, version)
             tokens = await self._refresh_with_retries(
-                account_id, self.clients[provider_id], refresh_token
+                account_id, version, self.clients[provider_id], refresh_token
             )
-            settled = True  # whatever save_refreshed finds, the lease is no longer ours
-            stored = await self.accounts.save_refreshed(
-                account_id,
-                owner=self._owner,
-                sealed=seal_tokens(self._keyring, tokens, owner),
-                now=utcnow(),
-            )
+            sealed = seal_tokens(self._keyring, tokens, owner)
+            try:
+                stored = await run_to_the_end(
+                    self._save(account_id, version, sealed, lease_ends=lease_ends)
+                )
+            except DatabaseUnavailableError:
+                logger.error(
+                    "refreshed tokens of account %s could not be stored (the database is "
+                    "unavailable); this request uses the new access token, and the next "
+                    "refresh retries with the stored refresh token within Atlassian's reuse "
+                    "interval",
+                    account_id,
+                )
+                return Refreshed(tokens.access_token, by_us=False)
+            settled = True  # whatever save_refreshed found, the lease is no longer ours
             if not stored:
                 logger.warning(
-                    "refresh of account %s outlived its lease; another took over", account_id
+                    "refresh of account %s outlived its lease or a new sign-in; the newer "
+                    "tokens were kept",
+                    account_id,
                 )
             return Refreshed(tokens.access_token, by_us=stored)
-        except ReauthRequiredError:
-            settled = True  # give_up marked the grant dead and dropped the lease
+        except (ReauthRequiredError, _TokensChanged):
+            settled = True  # give_up marked the grant dead, or a sign-in dropped the lease
             raise
         finally:
             if not settled:
-                await asyncio.shield(self.accounts.release_lease(account_id, owner=self._owner))
+                # Not handed back (the database is out of reach): it expires by itself.
+                with contextlib.suppress(DatabaseUnavailableError):
+                    await asyncio.shield(self.accounts.release_lease(account_id, owner=self._owner))
 
-    async def _refresh_token_of(self, account_id: str, provider_id: str) -> tuple[TokenOwner, str]:
+    async def _save(
+        self, account_id: str, version: int, sealed: SealedTokens, *, lease_ends: float
+    ) -> bool:
+        """Store a refreshed pair, trying again while the database is unavailable.
+
+        Atlassian has already retired the stored refresh token, so one failed write must not
+        lose the new one; the tries stop within `SAVE_BUDGET` and before the lease ends.
+
+        Raises:
+            DatabaseUnavailableError: every try failed.
+        """
+        deadline = min(time.monotonic() + SAVE_BUDGET, lease_ends)
+        pause = SAVE_BACKOFF
+        for attempt in range(1, SAVE_ATTEMPTS + 1):
+            try:
+                return await self.accounts.save_refreshed(
+                    account_id, owner=self._owner, version=version, sealed=sealed, now=utcnow()
+                )
+            except DatabaseUnavailableError:
+                if attempt == SAVE_ATTEMPTS or time.monotonic() + pause > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _refresh_token_of(
+        self, account_id: str, provider_id: str, version: int
+    ) -> tuple[TokenOwner, str]:
         row = await self.accounts.get_account(account_id)
+        if row is not None and row.token_version != version:
+            raise _TokensChanged
         if row is None or row.refresh_token is None:
-            await self.give_up(
+            await self._give_up_on(
                 account_id,
+                version,
                 "no refresh token (was offline_access granted?)",
                 reason="no_refresh_token",
                 provider=row.provider if row is not None else "other",
@@ -222,8 +308,9 @@ class Refresher:
         try:
             return owner_of(row), self.open(row, "refresh_token")
         except ReauthRequiredError:
-            await self.give_up(
+            await self._give_up_on(
                 account_id,
+                version,
                 "the stored refresh token cannot be decrypted",
                 reason="undecryptable",
                 provider=row.provider,
@@ -231,7 +318,7 @@ class Refresher:
             raise
 
     async def _refresh_with_retries(
-        self, account_id: str, client: OAuthClient, refresh_token: str
+        self, account_id: str, version: int, client: OAuthClient, refresh_token: str
     ) -> TokenSet:
         provider = client.provider.id
         try:
@@ -246,8 +333,9 @@ class Refresher:
             )
         except GrantRevoked:
             metrics.record_refresh(provider, "reauth_required")
-            await self.give_up(
+            await self._give_up_on(
                 account_id,
+                version,
                 "the provider answered invalid_grant",
                 reason="invalid_grant",
                 provider=provider,
@@ -262,6 +350,19 @@ class Refresher:
         metrics.record_refresh(provider, "success")
         return tokens
 
+    async def _give_up_on(
+        self, account_id: str, version: int, why: str, *, reason: str, provider: str
+    ) -> None:
+        """`give_up` on the tokens at ``version``.
+
+        Raises:
+            _TokensChanged: they were replaced meanwhile (by a sign-in), so nothing was marked.
+        """
+        if not await self.give_up(
+            account_id, why, reason=reason, provider=provider, version=version
+        ):
+            raise _TokensChanged
+
     async def give_up(
         self,
         account_id: str,
@@ -269,19 +370,34 @@ class Refresher:
         *,
         reason: str,
         provider: str,
+        version: int,
         lacking: tuple[str, ...] = (),
-    ) -> None:
-        """Mark the account as needing consent again (dropping any lease), and tell the app."""
+    ) -> bool:
+        """Mark the account as needing consent again (dropping any lease), and tell the app.
+
+        Only if its tokens are still those at ``version`` (the ones found wanting): tokens a
+        sign-in stored since are not touched.
+
+        Returns:
+            Whether the account was marked.
+        """
+        if not await self.accounts.mark_needs_reauth(account_id, version=version, now=utcnow()):
+            logger.info(
+                "account %s: %s, but newer tokens were stored meanwhile; they are kept",
+                account_id,
+                why,
+            )
+            return False
         logger.warning("account %s needs consent again: %s", account_id, why)
         metrics.record_reconsent_required(provider, reason)
-        await self.accounts.mark_needs_reauth(account_id, now=utcnow())
         if self._hooks.reauth_needed is None:
-            return
+            return True
         row = await self.accounts.get_account(account_id)
         if row is not None:
             cause = "missing_scopes" if lacking else "grant_revoked"
             event = ReauthEvent(row.user_id, row.provider, cause, lacking)
             await notify(self._hooks.reauth_needed, event, "reauth_needed")
+        return True
 
 
 def _unexpired(row: AccountRow) -> bool:

@@ -73,6 +73,7 @@ class TokenService:
                 f"the grant lacks the configured scope(s) {' '.join(lacking)}",
                 reason="missing_scopes",
                 provider=provider_id,
+                version=row.token_version,
                 lacking=lacking,
             )
             raise self._refresher.reauth_required(

@@ -1,7 +1,8 @@
 """Provider accounts: the refresh lease, compare-and-swap token writes and the sites cache.
 
-Every write of new tokens bumps ``token_version``; a refresh, a key rotation and a disconnect
-each write only if the row is still at the version they read, so none overwrites another.
+Every write of new tokens bumps ``token_version``; a refresh (its new tokens, or its finding
+that the grant is dead) and a key rotation each write only if the row is still at the version
+they read, so none overwrites another, nor the tokens of a sign-in made meanwhile.
 """
 
 from __future__ import annotations
@@ -80,11 +81,15 @@ class AccountStore:
         )
 
     async def save_refreshed(
-        self, account_id: str, *, owner: str, sealed: SealedTokens, now: datetime
+        self, account_id: str, *, owner: str, version: int, sealed: SealedTokens, now: datetime
     ) -> bool:
-        """Store a refreshed token set in one write, if we still hold the lease.
+        """Store a refreshed token set in one write, if we still hold the lease on the tokens
+        at ``version`` (those the refresh started from).
 
-        A ``None`` refresh token in ``sealed`` keeps the stored one.
+        A new sign-in since then wrote newer tokens (and dropped the lease): they are kept,
+        nothing is written (``False``). A ``None`` refresh token in ``sealed`` keeps the
+        stored one. Writing it again after a write whose answer was lost is harmless: the
+        first one dropped the lease, so the second writes nothing.
         """
         values: dict[str, Any] = {
             "access_token": sealed.access_token,
@@ -99,7 +104,10 @@ class AccountStore:
         if sealed.scopes:
             values["scopes"] = sealed.scopes
         return await self._update(
-            account_id, col(AccountRow.refresh_lease_owner) == owner, **values
+            account_id,
+            col(AccountRow.refresh_lease_owner) == owner,
+            col(AccountRow.token_version) == version,
+            **values,
         )
 
     async def release_lease(self, account_id: str, *, owner: str) -> None:
@@ -111,13 +119,26 @@ class AccountStore:
             refresh_lease_until=None,
         )
 
-    async def mark_needs_reauth(self, account_id: str, *, now: datetime) -> None:
-        """The grant is dead: keep the link, drop the lease, and ask for consent again."""
-        await self._retire_grant(account_id, now=now)
+    async def mark_needs_reauth(self, account_id: str, *, version: int, now: datetime) -> bool:
+        """The grant of the tokens at ``version`` is dead: keep the link, drop the lease, and
+        ask for consent again.
 
-    async def _retire_grant(self, account_id: str, *, now: datetime, **also: Any) -> None:
-        await self._update(
+        Only if the row still holds those tokens: a sign-in since the caller read them stored
+        a new consent's tokens, which must not be marked dead for the old grant's sake.
+
+        Returns:
+            Whether the account was marked (``False``: its tokens changed meanwhile).
+        """
+        return await self._retire_grant(
+            account_id, col(AccountRow.token_version) == version, now=now
+        )
+
+    async def _retire_grant(
+        self, account_id: str, *conditions: Any, now: datetime, **also: Any
+    ) -> bool:
+        return await self._update(
             account_id,
+            *conditions,
             needs_reauth=True,
             refresh_lease_owner=None,
             refresh_lease_until=None,

@@ -195,6 +195,11 @@ class SignInStore:
         account.needs_reauth = False
         # New tokens: a refresh or a key rotation that read the old ones must not write over them.
         account.token_version = (account.token_version or 0) + 1
+        # A refresh under way read the old tokens: its lease is not for these. Dropped, so the
+        # new tokens can be refreshed at once when they need it (the old refresh can no longer
+        # write: it held the lease on the old version).
+        account.refresh_lease_owner = None
+        account.refresh_lease_until = None
         # A new consent may grant other sites: the cached list describes the old grant.
         account.sites_json = sites_json
         account.sites_fetched_at = now if sites_json is not None else None
