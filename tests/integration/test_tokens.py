@@ -9,6 +9,7 @@ SQLite and on PostgreSQL (the ``db`` fixture).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -19,6 +20,7 @@ import pytest
 
 from kavach_fastapi.crypto import Keyring
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
+from kavach_fastapi.token_refresh import SAVE_ATTEMPTS
 
 from ..databases import TestDatabase
 from ..emulator.flow import flow_for
@@ -32,12 +34,14 @@ from .token_harness import (
     accepted_by_atlassian,
     accounts,
     ada_and_grace_signed_in,
+    another_client,
     build_harness,
     emulator_tokens,
     expire_access_token,
     from_now,
     leave_a_dead_workers_lease,
     live_refresh_tokens,
+    refreshed_tokens_fail_to_save,
     revoke_the_grant_that_worked,
     running,
     sign_in,
@@ -71,6 +75,15 @@ async def signed_in_with_a_refresh_token(
     async with signed_in(db) as (harness, client):
         (refresh_token,) = live_refresh_tokens(harness.emu)
         yield harness.emu, client, refresh_token
+
+
+async def a_lease_is_taken(db: TestDatabase) -> None:
+    """Wait until a refresher holds the account's lease (its refresh is under way)."""
+    for _ in range(500):
+        if the_account(db)["refresh_lease_owner"] is not None:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("no refresh started")
 
 
 def assert_reauth_required(response: httpx2.Response) -> None:
@@ -483,6 +496,117 @@ async def test_a_live_lease_makes_requests_wait_then_take_over_when_it_expires(
     assert harness.emu.calls["refresh"] == 1
     assert accepted_by_atlassian(harness.emu, response.json()["token"])
     assert the_account(db)["refresh_lease_owner"] is None
+
+
+# A refresh overtaken by a new sign-in
+
+
+async def test_a_dead_grant_found_by_a_refresh_that_ends_after_a_new_sign_in_leaves_the_new_tokens_usable(
+    db: TestDatabase,
+) -> None:
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
+        await revoke_the_grant_that_worked(harness, client)
+        emu.faults.add("refresh", Fault("latency", seconds=1.5, times=1))
+        old = asyncio.create_task(client.get("/token"))  # will meet invalid_grant, slowly
+        await a_lease_is_taken(db)
+        async with another_client(harness.app) as tab:
+            await sign_in(tab, emu)  # the person consents again in another tab meanwhile
+
+            answered = await old
+            token = await token_of(tab)
+
+    assert answered.status_code == 200, answered.text  # served the new consent's token
+    assert accepted_by_atlassian(emu, answered.json()["token"])
+    assert accepted_by_atlassian(emu, token)
+    assert emu.calls["refresh"] == 1
+    after = the_account(db)
+    assert not after["needs_reauth"]
+    assert after["refresh_lease_owner"] is None
+
+
+async def test_a_refresh_that_ends_after_a_new_sign_in_leaves_the_new_tokens_usable(
+    db: TestDatabase,
+) -> None:
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
+        expire_access_token(db)
+        emu.faults.add("refresh", Fault("latency", seconds=1.5, times=1))
+        old = asyncio.create_task(client.get("/token"))
+        await a_lease_is_taken(db)
+        async with another_client(harness.app) as tab:
+            await sign_in(tab, emu)
+            signed = the_account(db)
+
+            answered = await old
+            token = await token_of(tab)
+
+    assert answered.status_code == 200, answered.text
+    assert accepted_by_atlassian(emu, answered.json()["token"])
+    after = the_account(db)
+    # The sign-in's tokens were not overwritten by those of the refresh that read older ones.
+    for column in ("access_token", "refresh_token", "token_version", "scopes"):
+        assert after[column] == signed[column], column
+    assert after["refresh_lease_owner"] is None
+    assert not after["needs_reauth"]
+    assert accepted_by_atlassian(emu, token)
+
+
+# A refreshed pair the database does not take at once
+
+
+async def test_a_refreshed_pair_is_stored_though_the_database_fails_the_first_write(
+    db: TestDatabase,
+) -> None:
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
+        expire_access_token(db)
+        with refreshed_tokens_fail_to_save(harness, times=1) as failed:
+            token = await token_of(client)
+        assert accepted_by_atlassian(emu, token)
+        # Past the reuse interval only the new refresh token refreshes: it must be the one stored.
+        emu.clock.advance(timedelta(minutes=11))
+        expire_access_token(db)
+
+        later = await token_of(client)
+
+    assert len(failed) == 1
+    assert emu.calls["refresh"] == 2
+    assert accepted_by_atlassian(emu, later)
+    assert not the_account(db)["needs_reauth"]
+
+
+async def test_a_refreshed_pair_the_database_never_takes_still_answers_and_the_next_refresh_recovers(
+    db: TestDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with signed_in(db) as (harness, client):
+        emu = harness.emu
+        (stored,) = live_refresh_tokens(emu)
+        expire_access_token(db)
+        with (
+            caplog.at_level(logging.INFO, logger="kavach_fastapi"),
+            refreshed_tokens_fail_to_save(harness, times=SAVE_ATTEMPTS) as failed,
+        ):
+            answered = await client.get("/token")
+        after_failure = the_account(db)
+        # Within the reuse interval the stored (now retired) refresh token still refreshes.
+        emu.clock.advance(timedelta(minutes=5))
+
+        later = await token_of(client)
+
+    assert answered.status_code == 200, answered.text  # the token in hand was used
+    assert accepted_by_atlassian(emu, answered.json()["token"])
+    assert len(failed) == SAVE_ATTEMPTS
+    assert after_failure["refresh_lease_owner"] is None  # handed back: the next one may retry
+    assert not after_failure["needs_reauth"]
+    assert emu.calls["refresh"] == 2
+    assert emu.last_request["refresh"].form["refresh_token"] == stored
+    assert accepted_by_atlassian(emu, later)
+    assert not the_account(db)["needs_reauth"]
+    lines = [record.getMessage() for record in caplog.records]
+    assert any("could not be stored" in line for line in lines), lines
+    assert not any(token in line for token in emulator_tokens(emu) for line in lines)
+    assert [record for record in caplog.records if record.exc_info] == []
 
 
 # At rest

@@ -10,15 +10,17 @@ through :class:`~tests.databases.TestDatabase`, on SQLite and on PostgreSQL alik
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx2
 from fastapi import FastAPI
+from sqlalchemy import event
 
 from kavach_fastapi import (
     KavachRouter,
@@ -285,3 +287,28 @@ def live_refresh_tokens(emu: AtlassianEmulator) -> list[str]:
 def accepted_by_atlassian(emu: AtlassianEmulator, access_token: str) -> bool:
     """Whether the emulator would accept this access token now."""
     return emu.grants.authenticate(access_token) is not None
+
+
+@contextmanager
+def refreshed_tokens_fail_to_save(harness: Harness, *, times: int) -> Iterator[list[str]]:
+    """The app's writes of refreshed tokens fail ``times`` times as if the database were
+    locked past its busy timeout (which the app counts as unavailable, on either database).
+
+    The failure is raised from the engine's ``before_cursor_execute`` event, so the write goes
+    through everything the app does with a real one. Yields the failed statements.
+    """
+    failed: list[str] = []
+    engine = harness.router.kavach.store.database.engine.sync_engine
+
+    def fail(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        setting, _, condition = statement.partition(" WHERE ")
+        is_save = setting.split()[:3] == ["UPDATE", ACCOUNTS, "SET"] and "access_token=" in setting
+        if is_save and "refresh_lease_owner" in condition and len(failed) < times:
+            failed.append(statement)
+            raise sqlite3.OperationalError("database is locked")
+
+    event.listen(engine, "before_cursor_execute", fail)
+    try:
+        yield failed
+    finally:
+        event.remove(engine, "before_cursor_execute", fail)

@@ -190,6 +190,28 @@ async def test_a_refresh_that_never_ends_is_cancelled_at_shutdown(
     assert flight.cancelled()
 
 
+async def test_a_write_of_new_tokens_under_way_when_shutdown_cuts_a_refresh_short_is_finished() -> (
+    None
+):
+    written = asyncio.Event()
+
+    async def write_new_tokens() -> bool:
+        await asyncio.sleep(0.3)  # longer than shutdown waits below
+        written.set()
+        return True
+
+    async def refresh() -> bool:
+        return await background.run_to_the_end(write_new_tokens())
+
+    flight = asyncio.ensure_future(refresh())
+    await asyncio.sleep(0.01)  # the write has started
+
+    await asyncio.wait_for(background.settle([flight], within=0.05), timeout=5)
+
+    assert written.is_set()  # not cut in two against a database about to close
+    assert flight.cancelled()  # and the refresh still ended as shutdown asked
+
+
 class HungQuotaBlocks:
     """The quota blocks table of a server that never answers."""
 
