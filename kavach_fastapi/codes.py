@@ -246,6 +246,18 @@ class ErrorCode(str, Enum):
         "token was reused too late). Retrying never helps: send the browser to `reauth_url` so "
         "the person consents again (see [Tokens and refresh](tokens.md#reauth_required)).",
     )
+    REFRESH_REFUSED = _Row(
+        "refresh_refused",
+        502,
+        "The provider refused to refresh the tokens for another reason than a dead grant "
+        "(most often the app's client id or secret is not the one it knows).",
+        "Atlassian refused to renew the connection. Please try again later.",
+        "Atlassian answered the token refresh with an error other than `invalid_grant`, most "
+        "often `401 access_denied` after `ATLASSIAN_CLIENT_SECRET` was rotated in the developer "
+        "console. The grant is not marked dead and the stored tokens are kept: put the "
+        "console's credentials in the settings (see [Atlassian setup](atlassian-setup.md)) and "
+        "the next refresh works. The log names Atlassian's `error=`.",
+    )
     NO_USABLE_GRANT = _Row(
         "no_usable_grant",
         409,

@@ -19,6 +19,7 @@ that code. The tree:
     │   ├── SignInRefusedError       the app's ``before_sign_in`` hook refused (403)
     │   └── SignInHookError          one of the app's sign-in hooks raised (503)
     ├── ReauthRequiredError          the provider grant is gone; the person must consent again (401)
+    ├── RefreshRefusedError          the provider refused a refresh, not for a dead grant (502)
     ├── NoUsableGrantError           no stored grant can call Atlassian for the app itself (409)
     ├── RetryLaterError              a failure that passes with time (``Retry-After``)
     │   ├── ProviderUnavailableError the provider is down or rate-limiting (503)
@@ -186,6 +187,17 @@ class ReauthRequiredError(KavachError):
     def __init__(self, message: str | None = None, *, reauth_url: str | None = None) -> None:
         super().__init__(message)
         self.reauth_url = reauth_url
+
+
+class RefreshRefusedError(KavachError):
+    """The provider refused a token refresh, and not because the grant is dead.
+
+    Most often the app's client credentials are wrong (a secret rotated in the developer
+    console). The grant is left alive and its tokens are kept: once the settings are right,
+    the next refresh works.
+    """
+
+    code = ErrorCode.REFRESH_REFUSED
 
 
 class NoUsableGrantError(KavachError):

@@ -14,7 +14,12 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .errors import ProviderUnavailableError, ReauthRequiredError
+from .errors import (
+    DatabaseUnavailableError,
+    ProviderUnavailableError,
+    ReauthRequiredError,
+    RefreshRefusedError,
+)
 from .grant_health import DEFAULT_EXPIRING_WITHIN, DEFAULT_IDLE_AFTER, GrantFacts, health_of
 from .store.accounts import AccountStore
 from .tokens import TokenService
@@ -80,7 +85,8 @@ class IdleRefresh:
         refreshed: refreshed by this run.
         already_fresh: refreshed meanwhile by someone else (the app, another run).
         needs_consent: found dead; the person must sign in again.
-        failed: the provider failed even after retries; the next run tries again.
+        failed: the provider failed even after retries, refused the refresh (the app's
+            credentials), or the database was out of reach; the next run tries again.
     """
 
     idle: int
@@ -143,7 +149,7 @@ class IdleGrants:
                     already_fresh += 1
             except ReauthRequiredError:
                 needs_consent += 1
-            except ProviderUnavailableError:
+            except (ProviderUnavailableError, RefreshRefusedError, DatabaseUnavailableError):
                 logger.warning(
                     "refresh of idle account %s failed; try again later", facts.account_id
                 )

@@ -22,7 +22,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
 from .codes import ErrorCode
-from .errors import ProviderError
+from .errors import ProviderError, RefreshRefusedError
 from .providers.base import OAuthProvider
 from .retry import TransientFailure, transient_answer
 
@@ -244,7 +244,7 @@ class OAuthClient:
         Raises:
             GrantRevoked: ``invalid_grant``; retrying cannot help.
             TransientFailure: timeout, unreachable, 5xx, 429 or a malformed answer.
-            ProviderError: any other refusal (a wrong client secret, say).
+            RefreshRefusedError: any other refusal (a wrong client secret, say).
         """
         provider = self.provider
         try:
@@ -266,10 +266,10 @@ class OAuthClient:
                 provider.name,
                 exc.error,
             )
-            raise ProviderError(code=ErrorCode.TOKEN_EXCHANGE_FAILED) from None
+            raise RefreshRefusedError from None
         except httpx2.HTTPStatusError as exc:
             logger.warning("%s refresh answered HTTP %s", provider.name, exc.response.status_code)
-            raise ProviderError(code=ErrorCode.TOKEN_EXCHANGE_FAILED) from None
+            raise RefreshRefusedError from None
         except _UNREADABLE as exc:
             # Atlassian may have rotated the refresh token before the answer was lost; the old
             # one is kept and still works within the reuse interval, so this may pass.

@@ -72,6 +72,8 @@ class OfflineKavach:
                 `reauth_url`.
             ProviderUnavailableError: Atlassian failed even after retries; try again later
                 (``retry_after`` says when).
+            RefreshRefusedError: Atlassian refused to refresh the tokens, not for a dead grant
+                (most often the app's client secret); the grant is kept.
             ConfigurationError: the runtime has no Atlassian provider.
         """
         return await self.runtime.tokens.access_token(user_id, atlassian_of(self.runtime).id)
@@ -80,7 +82,8 @@ class OfflineKavach:
         """The person's Atlassian sites (cached per account, see ``KAVACH_SITES_CACHE_TTL``).
 
         Raises:
-            ReauthRequiredError, ProviderUnavailableError: as for `atlassian_token`.
+            ReauthRequiredError, ProviderUnavailableError, RefreshRefusedError: as for
+                `atlassian_token`.
         """
         return await self.runtime.sites.sites(user_id, atlassian_of(self.runtime))
 

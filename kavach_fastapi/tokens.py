@@ -93,6 +93,7 @@ class TokenService:
         Raises:
             ReauthRequiredError: the person must consent again.
             ProviderUnavailableError: the provider failed even after retries (503).
+            RefreshRefusedError: the provider refused the refresh, not for a dead grant (502).
         """
         row = await self.account(user_id, provider_id)
         token = await self._valid_token(row, provider_id)
@@ -151,6 +152,7 @@ class TokenService:
         Raises:
             ReauthRequiredError: the grant is gone (now marked as needing consent).
             ProviderUnavailableError: the provider failed even after retries.
+            RefreshRefusedError: the provider refused the refresh, not for a dead grant.
         """
         row = await self._store.get_account(account_id)
         if row is None or row.needs_reauth or row.access_token is None:

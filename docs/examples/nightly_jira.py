@@ -12,8 +12,9 @@ import sys
 
 from kavach_fastapi import (
     OfflineKavach,
-    ProviderUnavailableError,
     ReauthRequiredError,
+    RefreshRefusedError,
+    RetryLaterError,
     open_kavach,
     sites_for_product,
 )
@@ -39,8 +40,10 @@ async def sync_person(kavach: OfflineKavach, user_id: str) -> str:
         # The grant is gone (revoked, unused for 90 days, a year old). Retrying never helps:
         # ask the person to sign in again, e.g. by email, and skip them until they do.
         return "needs consent"
-    except ProviderUnavailableError:
-        return "try again later"  # Atlassian was down or rate-limiting beyond the retries
+    except RetryLaterError:
+        return "try again later"  # Atlassian or the database was out of reach for a while
+    except RefreshRefusedError:
+        return "check the app's Atlassian credentials"  # the log has Atlassian's answer
     return "done"
 
 

@@ -213,6 +213,8 @@ class AtlassianClient:
                 here or in any other worker); nothing was sent.
             ProviderUnavailableError: Atlassian is down or rate-limiting beyond the retry
                 budget, or a ``POST``/``PATCH`` got no answer in time.
+            RefreshRefusedError: the token needed refreshing and Atlassian refused, not for a
+                dead grant; nothing was sent.
         """
         if not isinstance(product, str) or not PRODUCT.fullmatch(product):
             raise InvalidAPIPathError("That is not a valid Atlassian product name.")

@@ -51,6 +51,7 @@ async def atlassian_token(request: Request) -> str:
         NotSignedInError: nobody is signed in (401 ``not_signed_in``).
         ReauthRequiredError: the grant is gone; consent again at ``reauth_url`` (401).
         ProviderUnavailableError: Atlassian failed even after retries (503, ``Retry-After``).
+        RefreshRefusedError: Atlassian refused the refresh, not for a dead grant (502).
     """
     user = await current_user(request)
     kavach = get_kavach(request)
@@ -62,8 +63,8 @@ async def atlassian_sites(request: Request) -> list[AtlassianSite]:
     """The signed-in person's Atlassian sites (cached per account, see ``KAVACH_SITES_CACHE_TTL``).
 
     Raises:
-        NotSignedInError, ReauthRequiredError, ProviderUnavailableError: as for
-            [`atlassian_token`][kavach_fastapi.atlassian_token].
+        NotSignedInError, ReauthRequiredError, ProviderUnavailableError, RefreshRefusedError:
+            as for [`atlassian_token`][kavach_fastapi.atlassian_token].
     """
     user = await current_user(request)
     kavach = get_kavach(request)

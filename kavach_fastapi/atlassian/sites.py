@@ -241,6 +241,7 @@ class SitesCache:
         Raises:
             ReauthRequiredError: the person must consent again.
             ProviderUnavailableError: Atlassian failed and nothing is cached.
+            RefreshRefusedError: the token needed refreshing and Atlassian refused it.
         """
         row = await self._tokens.account(user_id, provider.id)
         cached = _cached(row.sites_json) if row.sites_json else None

@@ -96,6 +96,10 @@ async def run_refresh_idle(args: argparse.Namespace, out: TextIO) -> int:
             file=out,
         )
     if result.failed:
-        print("Atlassian failed for some grants; run the command again later.", file=out)
+        # On stderr: with --json, stdout is the JSON alone.
+        print(
+            "Some grants could not be refreshed (the log says why); run the command again later.",
+            file=sys.stderr,
+        )
         return 1
     return 0

@@ -50,6 +50,7 @@ SIGN_IN_ANSWERS = (ErrorCode.NOT_SIGNED_IN,)
 GRANT_ANSWERS = (
     ErrorCode.NOT_SIGNED_IN,
     ErrorCode.REAUTH_REQUIRED,
+    ErrorCode.REFRESH_REFUSED,
     ErrorCode.PROVIDER_UNAVAILABLE,
 )
 """What a dependency that also needs the person's provider grant may answer."""

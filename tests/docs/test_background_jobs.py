@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +106,26 @@ def test_the_nightly_job_reports_a_person_who_must_consent_again(signed_in: App)
 
     assert finished.returncode == 1
     assert finished.stdout == f"{signed_in.user_id}: needs consent\n{'0' * 32}: needs consent\n"
+    assert "Traceback" not in finished.stderr
+
+
+def test_the_nightly_job_goes_on_when_atlassian_refuses_the_apps_credentials(
+    signed_in: App,
+) -> None:
+    # The secret was rotated in the developer console; the job still has the old one.
+    signed_in.emulator.default_client.client_secret = "rotated-in-the-console"
+    database = signed_in.env["KAVACH_DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(database) as connection:  # the access token expired: a refresh is due
+        connection.execute(
+            "UPDATE kavach_accounts SET access_token_expires_at = ?",
+            ((datetime.now(timezone.utc) - timedelta(hours=1)).replace(tzinfo=None),),
+        )
+    finished = run_script(signed_in, signed_in.user_id, "0" * 32)
+
+    assert finished.returncode == 1
+    assert finished.stdout == (
+        f"{signed_in.user_id}: check the app's Atlassian credentials\n{'0' * 32}: needs consent\n"
+    )
     assert "Traceback" not in finished.stderr
 
 

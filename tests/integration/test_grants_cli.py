@@ -23,7 +23,7 @@ import httpx2
 import pytest
 
 from kavach_fastapi.cli import main
-from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser
+from kavach_fastapi.emulator import AtlassianEmulator, EmulatedUser, Fault
 from kavach_fastapi.tables import utcnow
 
 from ..databases import TestDatabase, ago
@@ -241,6 +241,24 @@ async def test_refresh_idle_marks_a_grant_atlassian_ended_as_needing_consent(
     outcome = json.loads(text)
     assert (outcome["refreshed"], outcome["needs_consent"]) == (0, 2)
     assert {row["id"]: row for row in accounts(db)}[seeding.account_ids["idle"]]["needs_reauth"]
+
+
+async def test_refresh_idle_counts_a_refused_refresh_as_failed_and_goes_on_with_the_others(
+    db: TestDatabase, emulator: tuple[AtlassianEmulator, str]
+) -> None:
+    async with seeded(db, emulator) as seeding:
+        refreshes = seeding.emu.calls["refresh"]
+        seeding.emu.faults.add("refresh", Fault("status", status=400, times=1))
+
+        status, text = await command("grants", "refresh-idle", "--database-url", db.url, "--json")
+
+        tried = seeding.emu.calls["refresh"] - refreshes
+
+    outcome = json.loads(text)
+    assert status == 1  # someone must be looked at again
+    assert outcome["failed"] == 1
+    assert outcome["refreshed"] + outcome["needs_consent"] == 1
+    assert tried == 2, "the refused refresh did not stop the run"
 
 
 async def test_refresh_idle_prints_progress_lines_when_not_on_a_terminal(

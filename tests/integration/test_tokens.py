@@ -330,6 +330,31 @@ async def test_persistent_refresh_failure_answers_503_with_retry_after_and_keeps
     assert accepted_by_atlassian(emu, recovered)
 
 
+async def test_a_refresh_refused_for_the_apps_credentials_answers_502_and_keeps_the_grant(
+    db: TestDatabase,
+) -> None:
+    async with signed_in_with_a_refresh_token(db) as (emu, client, kept):
+        # The client secret was rotated in the developer console; the app still has the old one.
+        (registered,) = emu.clients.values()
+        the_apps_secret, registered.client_secret = registered.client_secret, "rotated-secret"
+        expire_access_token(db)
+        before = the_account(db)
+
+        refused = await client.get("/token")
+
+        after = the_account(db)
+        registered.client_secret = the_apps_secret  # the settings are put right
+        recovered = await token_of(client)
+
+    assert refused.status_code == 502, refused.text
+    assert refused.json()["error"]["code"] == "refresh_refused"
+    assert emu.calls["refresh"] == 1 + 1  # never retried: it would be refused the same way
+    assert after == before  # the grant is not marked dead, the tokens are kept, no lease held
+    assert not after["needs_reauth"]
+    assert emu.last_request["refresh"].form["refresh_token"] == kept
+    assert accepted_by_atlassian(emu, recovered)
+
+
 async def test_an_undecodable_refresh_answer_answers_503_and_keeps_the_old_tokens_alive(
     db: TestDatabase,
 ) -> None:
