@@ -20,6 +20,7 @@ from sqlmodel import col
 from ..database import Database
 from ..tables import PERSONAL_DATA_COLUMNS, AccountRow, UserRow
 from ._rows import rowcount
+from .feed import append_changes
 from .sessions import SessionStore
 
 _ERASED_USER: dict[str, object] = {
@@ -157,13 +158,16 @@ class PrivacyStore:
             if account is None:
                 return None
             user_id = account.user_id
-            ended = await self._sessions.end_user_sessions(user_id, within=session)
+            ended = await self._sessions.end_user_sessions(user_id, within=session, feed=False)
             await session.delete(account)
             await session.execute(
                 update(UserRow)
                 .where(col(UserRow.id) == user_id)
                 .values(**_ERASED_USER, updated_at=now)
             )
+            # Last, as the feed asks: on PostgreSQL appending takes the feed's lock to commit.
+            await session.flush()
+            await append_changes(session, now=now, token_hashes=ended)
         return Erased(user_id=user_id, sessions=len(ended))
 
     async def checkpoint(self) -> bool | None:

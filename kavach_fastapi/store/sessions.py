@@ -112,7 +112,12 @@ class SessionStore:
         return ended[0] if ended else None
 
     async def end_user_sessions(
-        self, user_id: str, *, keep: str | None = None, within: AsyncSession | None = None
+        self,
+        user_id: str,
+        *,
+        keep: str | None = None,
+        within: AsyncSession | None = None,
+        feed: bool = True,
     ) -> list[str]:
         """End every session of a user but the one whose token hash is ``keep``.
 
@@ -121,6 +126,8 @@ class SessionStore:
             keep: the token hash of a session to leave alone (signing out other devices).
             within: a write transaction already open, to end them as part of it (erasing a
                 person does, `kavach_fastapi.store.privacy`); a transaction of its own if ``None``.
+            feed: append the ended sessions to the change feed here. ``False`` only with
+                ``within``, for a caller that appends them itself as its transaction's last step.
 
         Returns:
             The ended sessions' token hashes (for the process's memory to forget them).
@@ -128,6 +135,8 @@ class SessionStore:
         conditions: list[Any] = [col(SessionRow.user_id) == user_id]
         if keep is not None:
             conditions.append(col(SessionRow.token_hash) != keep)
+        if not feed and within is not None:
+            return await _delete_sessions(within, conditions)
         return await self.end_sessions_where(*conditions, within=within)
 
     async def end_sessions_where(
@@ -201,9 +210,14 @@ class SessionStore:
 
 async def _end_sessions(session: AsyncSession, conditions: Sequence[Any]) -> list[str]:
     """Delete the sessions that match and append them to the feed, in ``session``'s transaction."""
+    ended = await _delete_sessions(session, conditions)
+    await append_changes(session, now=utcnow(), token_hashes=ended)
+    return ended
+
+
+async def _delete_sessions(session: AsyncSession, conditions: Sequence[Any]) -> list[str]:
+    """Delete the sessions that match, in ``session``'s transaction; their token hashes."""
     result = await session.execute(
         delete(SessionRow).where(*conditions).returning(col(SessionRow.token_hash))
     )
-    ended = [str(value) for value in result.scalars().all()]
-    await append_changes(session, now=utcnow(), token_hashes=ended)
-    return ended
+    return [str(value) for value in result.scalars().all()]

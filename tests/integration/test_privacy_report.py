@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event
 
 from kavach_fastapi import (
     AtlassianToken,
@@ -172,6 +173,32 @@ def test_a_closed_account_is_erased_everywhere_and_the_others_stay(db: TestDatab
     assert ada.name.encode() not in at_rest
     assert ada.account_id.encode() not in at_rest
     assert grace.email.encode() in at_rest, "the scan reads what is stored"
+
+
+def test_erasing_a_person_appends_to_the_session_feed_as_the_transactions_last_step(
+    db: TestDatabase,
+) -> None:
+    emu = AtlassianEmulator()
+    emu.privacy.close(emu.users[0].account_id)
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split()).upper())
+
+    with signed_in(db, emu):
+        event.listen(Engine, "before_cursor_execute", record)
+        try:
+            report(db, emu)
+        finally:
+            event.remove(Engine, "before_cursor_execute", record)
+
+    def last(prefix: str) -> int:
+        return max(i for i, statement in enumerate(statements) if statement.startswith(prefix))
+
+    # On PostgreSQL appending takes the feed's lock until the commit: nothing may follow it.
+    appended = last("INSERT INTO KAVACH_SESSION_CHANGES")
+    assert last("DELETE FROM KAVACH_ACCOUNTS") < appended
+    assert last("UPDATE KAVACH_USERS") < appended
 
 
 # PostgreSQL's files are the server's, not ours to read: docs/atlassian-rules.md says what it keeps.
