@@ -2,7 +2,8 @@
 
 The bearer is any stored grant (those with ``report:personal-data`` first, then the most
 recently used), or the one named; a refused token is refreshed once, then the next grant is
-tried. Connection failures and ``5xx`` are retried; a ``429`` is handed back to the run, which
+tried. A ``403`` to the refreshed token ends the run instead: the app itself lacks the
+permission, and no other grant would fare better. Connection failures and ``5xx`` are retried; a ``429`` is handed back to the run, which
 waits as long as Atlassian asks.
 """
 
@@ -65,6 +66,8 @@ class ReportCalls:
 
         Raises:
             NoUsableGrantError: no candidate grant is left that Atlassian does not refuse.
+            ConfigurationError: ``403`` even with a freshly refreshed token: the app lacks the
+                ``report:personal-data`` permission.
             KavachError: ``provider_error``, Atlassian answered a status reporting never has.
         """
         body = {
@@ -89,6 +92,10 @@ class ReportCalls:
                 if response.status_code not in (401, 403):
                     self._bearer_user = user_id
                     return response
+                if response.status_code == 403:
+                    # A token refreshed a moment ago is forbidden: the app lacks the
+                    # permission, and every other grant would be refused the same way.
+                    raise _permission_missing()
             logger.warning("personal-data reporting refused the grant of user %s", user_id)
             refused.add(user_id)
             self._bearer_user = None
@@ -153,6 +160,16 @@ class ReportCalls:
             "signed in yet, or every grant needs consent again. Sign in once (with "
             "offline_access), or name a user with --as-user."
         )
+
+
+def _permission_missing() -> ConfigurationError:
+    logger.error("personal-data reporting answered 403 to a freshly refreshed token")
+    return ConfigurationError(
+        "Atlassian answered 403 to the personal-data report even with a freshly refreshed "
+        "token: the app lacks the reporting permission. In Atlassian's developer console, add "
+        f"the {REPORT_SCOPE} scope (Personal data reporting API) to the app, then run the "
+        "report again; nothing of this call was recorded."
+    )
 
 
 def _rfc3339(value: datetime) -> str:

@@ -24,6 +24,8 @@ from sqlalchemy import Engine, event
 from kavach_fastapi import (
     AtlassianToken,
     ClosedAccount,
+    ConfigurationError,
+    ErrorCode,
     NoUsableGrantError,
     PersonalDataReport,
     ProviderUnavailableError,
@@ -343,6 +345,24 @@ def test_no_usable_grant_is_one_clear_error(db: TestDatabase) -> None:
             report(db, emu)
 
     assert emu.calls["report_accounts"] == 0
+
+
+def test_a_403_to_a_freshly_refreshed_token_stops_and_names_the_missing_permission(
+    db: TestDatabase,
+) -> None:
+    emu = AtlassianEmulator()
+    with signed_in(db, emu):
+        emu.faults.add("report_accounts", Fault("status", status=403))
+        with pytest.raises(ConfigurationError, match="report:personal-data") as raised:
+            report(db, emu)
+        emu.faults.clear()
+        reauth = db.scalar("SELECT COUNT(*) FROM kavach_accounts WHERE needs_reauth = :y", y=True)
+
+    assert raised.value.code == ErrorCode.NOT_CONFIGURED
+    assert "developer console" in raised.value.message
+    # One call, one refresh, the call again: no other person's grant is refreshed or blamed.
+    assert (emu.calls["report_accounts"], emu.calls["refresh"]) == (2, 1)
+    assert reauth == 0
 
 
 def test_the_grant_of_as_user_authorises_the_calls(db: TestDatabase) -> None:
