@@ -123,10 +123,15 @@ class AccountRow(_Table, table=True):
     """When the person's profile (name, email, picture) was last read from the provider."""
     profile_stale: bool = False
     """Atlassian said the profile changed: read it again at the next chance (`kavach_fastapi.privacy`)."""
-    privacy_reported_at: datetime | None = _timestamp(default=None, nullable=True)
-    """When the account was last reported to Atlassian's personal-data reporting."""
-    privacy_next_report_at: datetime | None = _timestamp(default=None, nullable=True, index=True)
-    """When the account is next due (the last report plus Atlassian's ``Cycle-Period``)."""
+    privacy_reported_at: datetime | None = _timestamp(default=None, nullable=True, index=True)
+    """When the account was last reported to Atlassian: the start of the run that reported it.
+
+    ``None``: due at the next run. Due-ness is this time, the current cycle
+    (`PrivacyCycleRow`) and the run's start (`kavach_fastapi.privacy.schedule`)."""
+    privacy_claimed_by: str | None = Field(default=None, max_length=32)
+    """The reporting run that is sending this account now (so no other run sends it too)."""
+    privacy_claim_until: datetime | None = _timestamp(default=None, nullable=True)
+    """When that claim lapses (the run crashed): other runs may take the account after it."""
     granted_at: datetime = _timestamp()
     """The first consent of the grant the tokens belong to (Atlassian ends it a year later)."""
     created_at: datetime = _timestamp()
@@ -196,6 +201,21 @@ class QuotaBlockRow(_Table, table=True):
     reason: str = Field(max_length=100)
     """``RateLimit-Reason`` as the provider sent it, or ``"unknown"``."""
     recorded_at: datetime = _timestamp()
+
+
+class PrivacyCycleRow(_Table, table=True):
+    """The reporting cycle Atlassian last gave a provider's personal-data reports.
+
+    Its ``Cycle-Period`` header, as sent; every account's due-ness follows the latest one at
+    once, so a shortened cycle applies from the next run (`kavach_fastapi.privacy`).
+    """
+
+    __tablename__: ClassVar[str] = "kavach_privacy_cycles"
+
+    provider: str = Field(primary_key=True, max_length=64)
+    cycle_period: str = Field(max_length=64)
+    """The ``Cycle-Period`` header, e.g. ``P7D``."""
+    seen_at: datetime = _timestamp()
 
 
 class SessionChangeRow(_Table, table=True):

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from .. import metrics
 from ..oauth import OAuthClient
 from ..retry import RetryPolicy, retry_after_seconds
-from ..store.privacy import PrivacyStore
+from ..store.privacy import DueAccount, PrivacyStore
 from ..tables import utcnow
 from ..tokens import TokenService
 from .calls import ReportCalls
 from .erasure import Acted, Erasure, statuses_of
 from .results import (
     DEFAULT_CYCLE,
-    HOOK_RETRY,
     MAX_ACCOUNTS_PER_CALL,
     MAX_WAIT,
     MAX_WAITS_PER_CALL,
@@ -30,6 +31,7 @@ from .results import (
     ReportProgress,
     parse_cycle_period,
 )
+from .schedule import CLAIM_LEASE, reported_before
 
 logger = logging.getLogger("kavach_fastapi")
 
@@ -45,6 +47,8 @@ class _Run:
     hook_failures: list[str] = field(default_factory=list)
     rate_limited: int = 0
     cycle_period: str | None = None
+    left_due: list[str] = field(default_factory=list)
+    """Row ids handled in this run but left due for the next (a failed hook)."""
 
     def add(self, acted: Acted) -> None:
         self.closed.extend(acted.closed)
@@ -109,43 +113,19 @@ class PersonalDataReporter:
             DatabaseUnavailableError: the database cannot be reached.
         """
         started = utcnow()
-        run = _Run(due=await self._privacy.count_due(self._provider, now=started))
-        retry_after: float | None = None
-        limited_in_a_row = 0
-        while batch := await self._privacy.due_accounts(
-            self._provider, now=started, limit=MAX_ACCOUNTS_PER_CALL
-        ):
-            response = await self._calls.send(batch, as_user)
-            if response.status_code == 429:
-                run.rate_limited += 1
-                limited_in_a_row += 1
-                wait = retry_after_seconds(response)
-                wait = 1.0 if wait is None else wait
-                if wait > max_wait or limited_in_a_row > MAX_WAITS_PER_CALL:
-                    retry_after = wait
-                    break
-                if on_progress is not None:
-                    on_progress(run.progress(waiting=wait))
-                await asyncio.sleep(wait)
-                continue
-            run.calls += 1
-            limited_in_a_row = 0
-            run.cycle_period = response.headers.get("cycle-period", run.cycle_period)
-            acted = await self._erasure.act(batch, statuses_of(response), on_account_closed)
-            run.add(acted)
-            for user_id in acted.gone_users:
-                self._calls.forget(user_id)
-            cycle = parse_cycle_period(run.cycle_period) or DEFAULT_CYCLE
-            now = utcnow()
-            await self._privacy.mark_reported(acted.kept, now=now, next_report_at=now + cycle)
-            # A closed account whose hook failed is due again at the next run, not in this one.
-            retry = [a.row_id for a in batch if a.account_id in run.hook_failures]
-            await self._privacy.mark_reported(retry, now=now, next_report_at=now + HOOK_RETRY)
-            run.reported += len(batch)
-            if reread_now:
-                run.reread += await self._erasure.reread(batch, run.updated)
-            if on_progress is not None:
-                on_progress(run.progress())
+        run_id = secrets.token_hex(16)
+        cycle = await self._privacy.cycle_period(self._provider)
+        run = _Run(due=0, cycle_period=cycle)
+        run.due = await self._privacy.count_due(
+            self._provider, reported_before=self._reported_before(started, run), now=started
+        )
+        try:
+            retry_after = await self._run(
+                run, run_id, started, as_user, on_account_closed, on_progress, max_wait, reread_now
+            )
+        finally:
+            # Whatever is still held (a long 429, a failure) is due for the next run at once.
+            await self._privacy.release(run_id)
         checkpointed = await self._privacy.checkpoint() if run.closed else None
         if checkpointed is False:
             logger.warning(
@@ -172,3 +152,72 @@ class PersonalDataReporter:
             retry_after=retry_after,
             erased_from_disk=checkpointed,
         )
+
+    def _reported_before(self, started: datetime, run: _Run) -> datetime:
+        return reported_before(started, parse_cycle_period(run.cycle_period) or DEFAULT_CYCLE)
+
+    async def _claim(self, run: _Run, run_id: str, started: datetime) -> list[DueAccount]:
+        now = utcnow()
+        return await self._privacy.claim_due(
+            self._provider,
+            run_id,
+            reported_before=self._reported_before(started, run),
+            now=now,
+            until=now + CLAIM_LEASE,
+            limit=MAX_ACCOUNTS_PER_CALL,
+            skip=run.left_due,
+        )
+
+    async def _run(
+        self,
+        run: _Run,
+        run_id: str,
+        started: datetime,
+        as_user: str | None,
+        on_account_closed: AccountClosedHook | None,
+        on_progress: Callable[[ReportProgress], None] | None,
+        max_wait: float,
+        reread_now: bool,
+    ) -> float | None:
+        """Claim, send and act on batches until none is due; the ``Retry-After`` that ended it."""
+        limited_in_a_row = 0
+        batch = await self._claim(run, run_id, started)
+        while batch:
+            response = await self._calls.send(batch, as_user)
+            if response.status_code == 429:
+                run.rate_limited += 1
+                limited_in_a_row += 1
+                wait = retry_after_seconds(response)
+                wait = 1.0 if wait is None else wait
+                if wait > max_wait or limited_in_a_row > MAX_WAITS_PER_CALL:
+                    return wait
+                await self._privacy.extend_claim(
+                    run_id, until=utcnow() + timedelta(seconds=wait) + CLAIM_LEASE
+                )
+                if on_progress is not None:
+                    on_progress(run.progress(waiting=wait))
+                await asyncio.sleep(wait)
+                continue
+            run.calls += 1
+            limited_in_a_row = 0
+            period = response.headers.get("cycle-period")
+            if period is not None and period != run.cycle_period:
+                # The next batches, and every later run, follow the new cycle at once.
+                await self._privacy.record_cycle_period(self._provider, period, now=utcnow())
+                run.cycle_period = period
+            acted = await self._erasure.act(batch, statuses_of(response), on_account_closed)
+            run.add(acted)
+            for user_id in acted.gone_users:
+                self._calls.forget(user_id)
+            await self._privacy.mark_reported(acted.kept, at=started)
+            # A closed account whose hook failed is due again at the next run, not in this one.
+            failed = [a.row_id for a in batch if a.account_id in acted.hook_failures]
+            await self._privacy.mark_due(failed)
+            run.left_due.extend(failed)
+            run.reported += len(batch)
+            if reread_now:
+                run.reread += await self._erasure.reread(batch, run.updated)
+            if on_progress is not None:
+                on_progress(run.progress())
+            batch = await self._claim(run, run_id, started)
+        return None

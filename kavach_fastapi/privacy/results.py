@@ -29,9 +29,6 @@ MAX_WAIT = 900.0
 MAX_WAITS_PER_CALL = 10
 """``429`` answers waited out in a row for one call before the run ends, to resume later."""
 
-HOOK_RETRY = timedelta(seconds=1)
-"""A closed account whose ``on_account_closed`` failed is due again this long after (next run)."""
-
 BEARER_CANDIDATES = 10
 """Stored grants tried, most recently used first, before saying no grant is usable."""
 

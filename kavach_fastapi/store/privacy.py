@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import ColumnElement, case, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 
 from ..database import Database
-from ..tables import PERSONAL_DATA_COLUMNS, AccountRow, UserRow
+from ..tables import PERSONAL_DATA_COLUMNS, AccountRow, PrivacyCycleRow, UserRow
 from ._rows import rowcount
 from .feed import append_changes
 from .sessions import SessionStore
@@ -47,45 +49,134 @@ class Erased:
     sessions: int
 
 
-def _is_due(now: datetime) -> ColumnElement[bool]:
-    return col(AccountRow.privacy_next_report_at).is_(None) | (
-        col(AccountRow.privacy_next_report_at) <= now
-    )
+def _is_due(reported_before: datetime) -> ColumnElement[bool]:
+    reported = col(AccountRow.privacy_reported_at)
+    return reported.is_(None) | (reported <= reported_before)
+
+
+def _is_free(now: datetime) -> ColumnElement[bool]:
+    until = col(AccountRow.privacy_claim_until)
+    return until.is_(None) | (until <= now)
 
 
 class PrivacyStore:
-    """The ``kavach_accounts`` columns of personal-data reporting, and erasure."""
+    """The ``kavach_accounts`` columns of personal-data reporting, its cycle, and erasure."""
 
     def __init__(self, database: Database, sessions: SessionStore) -> None:
         self._db = database
         self._sessions = sessions
 
-    async def count_due(self, provider: str, *, now: datetime) -> int:
-        """How many of the provider's accounts are due for a report at ``now``."""
-        statement = select(func.count()).where(col(AccountRow.provider) == provider, _is_due(now))
+    async def cycle_period(self, provider: str) -> str | None:
+        """The ``Cycle-Period`` Atlassian last sent for the provider's reports, if any."""
+        statement = select(col(PrivacyCycleRow.cycle_period)).where(
+            col(PrivacyCycleRow.provider) == provider
+        )
+        async with self._db.reader() as session:
+            return (await session.execute(statement)).scalar_one_or_none()
+
+    async def record_cycle_period(self, provider: str, period: str, *, now: datetime) -> None:
+        """Remember the ``Cycle-Period`` of an answer (one upsert, safe for runs at once)."""
+        insert = sqlite_insert if self._db.engine.dialect.name == "sqlite" else postgresql_insert
+        statement = insert(PrivacyCycleRow).values(
+            provider=provider, cycle_period=period[:64], seen_at=now
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["provider"],
+            set_={"cycle_period": statement.excluded.cycle_period, "seen_at": now},
+        )
+        async with self._db.transaction() as session:
+            await session.execute(statement)
+
+    async def count_due(self, provider: str, *, reported_before: datetime, now: datetime) -> int:
+        """How many of the provider's accounts are due and held by no run at ``now``."""
+        statement = select(func.count()).where(
+            col(AccountRow.provider) == provider, _is_due(reported_before), _is_free(now)
+        )
         async with self._db.reader() as session:
             return int((await session.execute(statement)).scalar_one())
 
-    async def due_accounts(self, provider: str, *, now: datetime, limit: int) -> list[DueAccount]:
-        """Up to ``limit`` accounts due at ``now``, by row id.
+    async def claim_due(
+        self,
+        provider: str,
+        run: str,
+        *,
+        reported_before: datetime,
+        now: datetime,
+        until: datetime,
+        limit: int,
+        skip: Sequence[str] = (),
+    ) -> list[DueAccount]:
+        """Hold up to ``limit`` due accounts for the run ``run`` until ``until``; them, by row id.
 
+        One conditional ``UPDATE`` takes only accounts still due and held by no run, so of
+        two runs at once each account goes to one (on PostgreSQL the loser's ``UPDATE``
+        re-reads a row the winner took and passes it over; on SQLite writers take turns).
         An account reported since is no longer due, so calling this again after marking a
         batch reported gives the next batch: an interrupted run resumes where it stopped.
+        ``skip``: row ids this run has handled and left due (for the next run).
         """
-        statement = (
+        conditions = [col(AccountRow.provider) == provider, _is_due(reported_before), _is_free(now)]
+        if skip:
+            conditions.append(col(AccountRow.id).not_in(list(skip)))
+        wanted = select(col(AccountRow.id)).where(*conditions).order_by(col(AccountRow.id))
+        claim = (
+            update(AccountRow)
+            .where(col(AccountRow.id).in_(wanted.limit(limit).scalar_subquery()), *conditions)
+            .values(privacy_claimed_by=run, privacy_claim_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        held = (
             select(
                 col(AccountRow.id),
                 col(AccountRow.user_id),
                 col(AccountRow.provider_account_id),
                 func.coalesce(col(AccountRow.profile_fetched_at), col(AccountRow.created_at)),
             )
-            .where(col(AccountRow.provider) == provider, _is_due(now))
+            .where(col(AccountRow.privacy_claimed_by) == run)
             .order_by(col(AccountRow.id))
-            .limit(limit)
         )
-        async with self._db.reader() as session:
-            rows = (await session.execute(statement)).all()
-        return [DueAccount(row[0], row[1], row[2], _aware(row[3])) for row in rows]
+        while True:
+            async with self._db.transaction() as session:
+                if rowcount(await session.execute(claim)):
+                    rows = (await session.execute(held)).all()
+                    return [DueAccount(row[0], row[1], row[2], _aware(row[3])) for row in rows]
+                # None taken: nothing is due, or another run took these first; then look again.
+                if (await session.execute(wanted.limit(1))).first() is None:
+                    return []
+
+    async def extend_claim(self, run: str, *, until: datetime) -> None:
+        """Hold the run's accounts longer (it waits out a ``429``)."""
+        await self._set_claimed(run, privacy_claim_until=until)
+
+    async def release(self, run: str) -> None:
+        """Let go of what the run still holds (it stopped): due for the next run at once."""
+        await self._set_claimed(run, privacy_claimed_by=None, privacy_claim_until=None)
+
+    async def mark_reported(self, row_ids: Sequence[str], *, at: datetime) -> None:
+        """Record a report of these accounts by the run started ``at``, and let go of them."""
+        await self._set_rows(
+            row_ids, privacy_reported_at=at, privacy_claimed_by=None, privacy_claim_until=None
+        )
+
+    async def mark_due(self, row_ids: Sequence[str]) -> None:
+        """These accounts are due again at the next run (a closed one whose hook failed)."""
+        await self._set_rows(
+            row_ids, privacy_reported_at=None, privacy_claimed_by=None, privacy_claim_until=None
+        )
+
+    async def _set_rows(self, row_ids: Sequence[str], **values: object) -> None:
+        if not row_ids:
+            return
+        statement = update(AccountRow).where(col(AccountRow.id).in_(list(row_ids))).values(values)
+        async with self._db.transaction() as session:
+            await session.execute(statement)
+
+    async def _set_claimed(self, run: str, **values: object) -> None:
+        statement = (
+            update(AccountRow).where(col(AccountRow.privacy_claimed_by) == run).values(values)
+        )
+        async with self._db.transaction() as session:
+            await session.execute(statement)
 
     async def bearer_candidates(self, provider: str, *, prefer_scope: str, limit: int) -> list[str]:
         """Users whose grant may authorise a call the app makes as itself.
@@ -106,20 +197,6 @@ class PrivacyStore:
         )
         async with self._db.reader() as session:
             return list((await session.execute(statement)).scalars().all())
-
-    async def mark_reported(
-        self, row_ids: Sequence[str], *, now: datetime, next_report_at: datetime
-    ) -> None:
-        """Record a report of these accounts, and when they are next due."""
-        if not row_ids:
-            return
-        statement = (
-            update(AccountRow)
-            .where(col(AccountRow.id).in_(list(row_ids)))
-            .values(privacy_reported_at=now, privacy_next_report_at=next_report_at)
-        )
-        async with self._db.transaction() as session:
-            await session.execute(statement)
 
     async def mark_stale(self, provider: str, account_ids: Sequence[str]) -> int:
         """Atlassian answered ``updated``: read these profiles again at the next chance."""

@@ -7,7 +7,7 @@ brings it to a revision with the package's own ``upgrade``, and reads it behind 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -179,3 +179,41 @@ async def test_upgrading_dates_each_grant_from_when_its_account_was_linked(
     assert len(rows) == 5
     for row in rows:
         assert row["granted_at"] == row["created_at"]
+
+
+def seed_version_0007(database: TestDatabase) -> None:
+    """Three accounts: reported a day ago, reported with a failed hook, never reported."""
+    reported = ago(days=1)
+    for number, (account_id, due) in enumerate(
+        (
+            ("acct-reported", reported + timedelta(days=7)),
+            ("acct-hook-failed", reported + timedelta(seconds=1)),
+            ("acct-new", None),
+        )
+    ):
+        user_id = str(number) * 32
+        add_user(database, user_id, f"{account_id}@example.com", account_id)
+        database.execute(
+            "INSERT INTO kavach_accounts (id, user_id, provider, provider_account_id, scopes, "
+            "needs_reauth, token_version, profile_stale, granted_at, created_at, updated_at, "
+            "privacy_reported_at, privacy_next_report_at) VALUES (:id, :user_id, 'atlassian', "
+            ":id, 'read:me', false, 0, false, :linked, :linked, :linked, :at, :due)",
+            id=account_id,
+            user_id=user_id,
+            linked=ago(days=30),
+            at=None if due is None else reported,
+            due=due,
+        )
+
+
+async def test_upgrading_keeps_each_last_report_and_leaves_a_failed_hook_due(
+    empty_db: TestDatabase,
+) -> None:
+    await seeded_then_upgraded(empty_db, "0007", seed_version_0007)
+
+    after = {row["id"]: row for row in empty_db.records("kavach_accounts")}
+    assert after["acct-reported"]["privacy_reported_at"] is not None
+    assert after["acct-reported"]["privacy_reported_at"] < ago(hours=23)
+    assert after["acct-hook-failed"]["privacy_reported_at"] is None, "due at the next run"
+    assert after["acct-new"]["privacy_reported_at"] is None
+    assert {row["privacy_claimed_by"] for row in after.values()} == {None}

@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -36,10 +37,11 @@ from kavach_fastapi import (
 from kavach_fastapi.cli import main
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
 from kavach_fastapi.privacy.results import REPORT_PATH
+from kavach_fastapi.privacy.schedule import CLAIM_LEASE
 from kavach_fastapi.tables import utcnow
 from kavach_fastapi.testing import emulator_provider, emulator_transport, sign_in
 
-from ..databases import TestDatabase
+from ..databases import TestDatabase, ago
 from ..support.people import people
 from ..support.transports import UndecodableAnswers
 from .conftest import SECRET
@@ -133,11 +135,115 @@ def test_an_account_is_due_again_once_its_cycle_has_passed(db: TestDatabase) -> 
     emu = AtlassianEmulator(personal_data_cycle_period="PT1S")
     with signed_in(db, emu):
         report(db, emu)
-        db.execute("UPDATE kavach_accounts SET privacy_next_report_at = :at", at=utcnow())
+        db.execute("UPDATE kavach_accounts SET privacy_reported_at = :at", at=ago(days=1))
         again = report(db, emu)
 
     assert again.reported == 2
     assert again.cycle_period == "PT1S"
+
+
+def a_day_passes(db: TestDatabase, *, earlier_by: timedelta = timedelta(0)) -> None:
+    """Move every stored report a day back: the next run is a day later (less ``earlier_by``)."""
+    for row in db.records("kavach_accounts"):
+        if row["privacy_reported_at"] is not None:
+            db.execute(
+                "UPDATE kavach_accounts SET privacy_reported_at = :at WHERE id = :id",
+                at=row["privacy_reported_at"] - timedelta(days=1) + earlier_by,
+                id=row["id"],
+            )
+
+
+def test_a_daily_report_run_reports_each_account_once_every_seven_days(
+    db: TestDatabase,
+) -> None:
+    emu = AtlassianEmulator()
+    reported_on: list[int] = []
+    with signed_in(db, emu):
+        for day in range(22):
+            if day:
+                # Cron at a fixed time of day: a run can start seconds before the last one's time.
+                a_day_passes(db, earlier_by=timedelta(seconds=30))
+            if report(db, emu).reported:
+                reported_on.append(day)
+
+    assert reported_on == [0, 7, 14, 21]
+
+
+def test_a_shortened_cycle_period_applies_to_every_account_at_once(db: TestDatabase) -> None:
+    emu = AtlassianEmulator(users=people(3))
+    with signed_in(db, emu):
+        first = report(db, emu)
+        emu.privacy.cycle_period = "P1D"
+        newcomer = emu.users[2].account_id
+        db.execute(
+            "UPDATE kavach_accounts SET privacy_reported_at = NULL WHERE provider_account_id = :id",
+            id=newcomer,
+        )  # as if they signed in today: due at once, so the run hears of the new cycle
+        a_day_passes(db)
+        next_day = report(db, emu)
+        a_day_passes(db)
+        day_after = report(db, emu)
+
+    assert (first.reported, first.cycle_period) == (3, "P7D")
+    # The first answer says P1D: the accounts reported a day ago are due in that same run.
+    assert (next_day.reported, next_day.cycle_period) == (3, "P1D")
+    assert (day_after.due, day_after.reported) == (3, 3)
+
+
+def test_two_report_runs_at_once_report_each_account_once_and_erase_once(
+    db: TestDatabase,
+) -> None:
+    emu = AtlassianEmulator()
+    ada = emu.users[0]
+    emu.privacy.close(ada.account_id)
+    told: list[str] = []
+
+    async def two_runs() -> list[PersonalDataReport]:
+        # Each call answers slowly, so the second run starts while the first is sending.
+        emu.faults.add("report_accounts", Fault("latency", seconds=0.3, times=2))
+        runs = (
+            report_personal_data(
+                [emulator_provider(emu)],
+                database_url=db.url,
+                secret=SECRET,
+                http_transport=emulator_transport(emu),
+                on_account_closed=lambda closed: told.append(closed.user_id),
+            )
+            for _ in range(2)
+        )
+        return list(await asyncio.gather(*runs))
+
+    with signed_in(db, emu):
+        ada_id = user_id_of(db, ada.account_id)
+        results = asyncio.run(two_runs())
+        held = db.scalar(
+            "SELECT COUNT(*) FROM kavach_accounts WHERE privacy_claimed_by IS NOT NULL"
+        )
+
+    assert sum(result.reported for result in results) == 2
+    assert emu.calls["report_accounts"] == 1
+    assert told == [ada_id]
+    assert [result.closed for result in results if result.closed] == [(ada.account_id,)]
+    assert held == 0
+
+
+def test_a_run_that_crashed_holds_its_accounts_only_until_its_claim_lapses(
+    db: TestDatabase,
+) -> None:
+    emu = AtlassianEmulator()
+    with signed_in(db, emu):
+        # A run that died while sending: its claim is held for CLAIM_LEASE.
+        db.execute(
+            "UPDATE kavach_accounts SET privacy_claimed_by = :run, privacy_claim_until = :until",
+            run="crashed",
+            until=utcnow() + CLAIM_LEASE,
+        )
+        while_held = report(db, emu)
+        db.execute("UPDATE kavach_accounts SET privacy_claim_until = :until", until=ago(seconds=1))
+        after = report(db, emu)
+
+    assert (while_held.due, while_held.reported) == (0, 0)
+    assert (after.due, after.reported) == (2, 2)
 
 
 def test_a_closed_account_is_erased_everywhere_and_the_others_stay(db: TestDatabase) -> None:
@@ -311,7 +417,6 @@ def test_a_failing_hook_keeps_the_person_for_the_next_run(db: TestDatabase) -> N
             "SELECT COUNT(*) FROM kavach_accounts WHERE provider_account_id = :id",
             id=ada.account_id,
         )
-        db.execute("UPDATE kavach_accounts SET privacy_next_report_at = :at", at=utcnow())
         retried = report(db, emu)
 
     assert (failed.closed, failed.hook_failures) == ((), (ada.account_id,))
@@ -370,7 +475,7 @@ def test_the_grant_of_as_user_authorises_the_calls(db: TestDatabase) -> None:
     grace = emu.users[1]
     with signed_in(db, emu):
         result = report(db, emu, as_user=user_id_of(db, grace.account_id))
-        db.execute("UPDATE kavach_accounts SET privacy_next_report_at = NULL")
+        db.execute("UPDATE kavach_accounts SET privacy_reported_at = NULL")
         with pytest.raises(NoUsableGrantError, match="user nobody"):
             report(db, emu, as_user="nobody")
 
