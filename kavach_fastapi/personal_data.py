@@ -33,10 +33,11 @@ async def report_personal_data(
 ) -> PersonalDataReport:
     """Report every stored Atlassian account to Atlassian, and erase or re-read as it answers.
 
-    Each account due (never reported, or reported a whole ``Cycle-Period`` ago) is reported in
-    calls of at most 90 to ``POST {ATLASSIAN_API_URL}/app/report-accounts/``. ``closed``
+    Each account due (never reported, or last reported a whole ``Cycle-Period`` before this
+    run's start, less an hour) is reported in calls of at most 90 to ``POST {ATLASSIAN_API_URL}/app/report-accounts/``. ``closed``
     accounts are erased (after ``on_account_closed``), ``updated`` profiles are read again.
-    Run it daily from cron; a run that ends early (a long ``429``) is resumed by the next.
+    Run it daily from cron; a run that ends early (a long ``429``) is resumed by the next, and
+    runs at once (two machines, an overlap) claim their batches, so none is reported twice.
 
         report = await report_personal_data(on_account_closed=erase_my_data_of)
         print(report.reported, report.closed)
@@ -61,7 +62,9 @@ async def report_personal_data(
 
     Raises:
         NoUsableGrantError: no stored grant can authorise the calls.
-        ConfigurationError: settings missing, or the schema needs ``kavach db upgrade``.
+        ConfigurationError: settings missing, the schema needs ``kavach db upgrade``, or
+            Atlassian answers ``403`` to a freshly refreshed token (the app lacks the
+            ``report:personal-data`` permission).
         ProviderUnavailableError: Atlassian cannot be reached even after retries.
     """
     async with open_kavach(providers=providers, http_transport=http_transport, **options) as kavach:

@@ -12,8 +12,10 @@ the answer:
 * ``updated``: the profile is marked stale and read again from ``/me`` at the next chance: at
   once when the person's own grant is usable, else at their next token use or sign-in.
 
-Progress is kept per call: each account's report is recorded as soon as its call is answered,
-so a run stopped by a long ``429`` (or anything else) resumes where it stopped.
+Progress is kept per call: each account's report is recorded as soon as its call is answered
+(as the run's start, `kavach_fastapi.privacy.schedule`), so a run stopped by a long ``429`` (or
+anything else) resumes where it stopped. Each run claims the batch it sends, so runs at once
+report, and erase, each account once.
 """
 
 from __future__ import annotations

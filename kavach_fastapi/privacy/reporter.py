@@ -109,6 +109,8 @@ class PersonalDataReporter:
 
         Raises:
             NoUsableGrantError: no stored grant (or not ``as_user``'s) can authorise the calls.
+            ConfigurationError: ``403`` even to a freshly refreshed token (the app lacks the
+                ``report:personal-data`` permission).
             ProviderUnavailableError: Atlassian cannot be reached even after retries.
             DatabaseUnavailableError: the database cannot be reached.
         """
