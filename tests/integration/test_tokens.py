@@ -507,7 +507,9 @@ async def test_a_live_lease_makes_requests_wait_then_take_over_when_it_expires(
         update_account(
             db,
             refresh_lease_owner="stuck-host:4242:alive",
-            refresh_lease_until=from_now(seconds=2.5),
+            # Long enough that a loaded machine's stall before the request (CI once took
+            # longer than 2.5 s to get there) does not let it take over before it is looked at.
+            refresh_lease_until=from_now(seconds=5),
         )
         expire_access_token(db)
 
