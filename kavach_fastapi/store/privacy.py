@@ -235,7 +235,7 @@ class PrivacyStore:
             if account is None:
                 return None
             user_id = account.user_id
-            ended = await self._sessions.end_user_sessions(user_id, within=session, feed=False)
+            ended = await self._sessions.end_user_sessions(user_id, within=session)
             await session.delete(account)
             await session.execute(
                 update(UserRow)

@@ -112,22 +112,17 @@ class SessionStore:
         return ended[0] if ended else None
 
     async def end_user_sessions(
-        self,
-        user_id: str,
-        *,
-        keep: str | None = None,
-        within: AsyncSession | None = None,
-        feed: bool = True,
+        self, user_id: str, *, keep: str | None = None, within: AsyncSession | None = None
     ) -> list[str]:
         """End every session of a user but the one whose token hash is ``keep``.
 
         Args:
             user_id: whose sessions end.
             keep: the token hash of a session to leave alone (signing out other devices).
-            within: a write transaction already open, to end them as part of it (erasing a
-                person does, `kavach_fastapi.store.privacy`); a transaction of its own if ``None``.
-            feed: append the ended sessions to the change feed here. ``False`` only with
-                ``within``, for a caller that appends them itself as its transaction's last step.
+            within: a write transaction already open, to delete them as part of it (erasing a
+                person does, `kavach_fastapi.store.privacy`). The feed asks to be appended to
+                as a transaction's last step, so the caller then appends the returned hashes
+                itself (`append_changes`). ``None``: a transaction of its own, feed included.
 
         Returns:
             The ended sessions' token hashes (for the process's memory to forget them).
@@ -135,13 +130,11 @@ class SessionStore:
         conditions: list[Any] = [col(SessionRow.user_id) == user_id]
         if keep is not None:
             conditions.append(col(SessionRow.token_hash) != keep)
-        if not feed and within is not None:
+        if within is not None:
             return await _delete_sessions(within, conditions)
-        return await self.end_sessions_where(*conditions, within=within)
+        return await self.end_sessions_where(*conditions)
 
-    async def end_sessions_where(
-        self, *conditions: Any, within: AsyncSession | None = None
-    ) -> list[str]:
+    async def end_sessions_where(self, *conditions: Any) -> list[str]:
         """End the sessions matching ``conditions`` (ANDed), in one transaction.
 
         The one primitive behind every early end of a session: it deletes the rows and appends
@@ -149,15 +142,14 @@ class SessionStore:
 
         Args:
             conditions: SQL conditions on ``kavach_sessions``.
-            within: a write transaction already open to do it in; its own if ``None``.
 
         Returns:
             The hashes of the sessions that ended.
         """
-        if within is not None:
-            return await _end_sessions(within, conditions)
         async with self._db.transaction() as session:
-            return await _end_sessions(session, conditions)
+            ended = await _delete_sessions(session, conditions)
+            await append_changes(session, now=utcnow(), token_hashes=ended)
+            return ended
 
     async def sessions_of(
         self, user_id: str, *, now: datetime, idle_before: datetime
@@ -206,13 +198,6 @@ class SessionStore:
                 .limit(limit)
             )
             return await delete_selected(session, SessionRow, col(SessionRow.token_hash), doomed)
-
-
-async def _end_sessions(session: AsyncSession, conditions: Sequence[Any]) -> list[str]:
-    """Delete the sessions that match and append them to the feed, in ``session``'s transaction."""
-    ended = await _delete_sessions(session, conditions)
-    await append_changes(session, now=utcnow(), token_hashes=ended)
-    return ended
 
 
 async def _delete_sessions(session: AsyncSession, conditions: Sequence[Any]) -> list[str]:
