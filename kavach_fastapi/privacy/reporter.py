@@ -117,10 +117,10 @@ class PersonalDataReporter:
         started = utcnow()
         run_id = secrets.token_hex(16)
         cycle = await self._privacy.cycle_period(self._provider)
-        run = _Run(due=0, cycle_period=cycle)
-        run.due = await self._privacy.count_due(
-            self._provider, reported_before=self._reported_before(started, run), now=started
+        due = await self._privacy.count_due(
+            self._provider, reported_before=self._reported_before(started, cycle), now=started
         )
+        run = _Run(due=due, cycle_period=cycle)
         try:
             retry_after = await self._run(
                 run, run_id, started, as_user, on_account_closed, on_progress, max_wait, reread_now
@@ -155,15 +155,15 @@ class PersonalDataReporter:
             erased_from_disk=checkpointed,
         )
 
-    def _reported_before(self, started: datetime, run: _Run) -> datetime:
-        return reported_before(started, parse_cycle_period(run.cycle_period) or DEFAULT_CYCLE)
+    def _reported_before(self, started: datetime, cycle_period: str | None) -> datetime:
+        return reported_before(started, parse_cycle_period(cycle_period) or DEFAULT_CYCLE)
 
     async def _claim(self, run: _Run, run_id: str, started: datetime) -> list[DueAccount]:
         now = utcnow()
         return await self._privacy.claim_due(
             self._provider,
             run_id,
-            reported_before=self._reported_before(started, run),
+            reported_before=self._reported_before(started, run.cycle_period),
             now=now,
             until=now + CLAIM_LEASE,
             limit=MAX_ACCOUNTS_PER_CALL,
