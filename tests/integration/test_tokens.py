@@ -30,6 +30,7 @@ from .token_harness import (
     OTHER_SECRET,
     REAUTH_URL,
     SESSION,
+    Harness,
     RecordingTransport,
     accepted_by_atlassian,
     accounts,
@@ -528,20 +529,31 @@ async def test_a_live_lease_makes_requests_wait_then_take_over_when_it_expires(
 # A refresh overtaken by a new sign-in
 
 
+async def a_slow_refresh_overtaken_by_a_sign_in(
+    harness: Harness, client: httpx2.AsyncClient, db: TestDatabase
+) -> tuple[httpx2.Response, str, dict[str, Any]]:
+    """A refresh that takes 1.5 s is under way (its lease taken) when the person signs in again
+    in another tab. The refresh's answer, the other tab's token, and the account as the
+    sign-in left it."""
+    harness.emu.faults.add("refresh", Fault("latency", seconds=1.5, times=1))
+    old = asyncio.create_task(client.get("/token"))
+    await a_lease_is_taken(db)
+    async with another_client(harness.app) as tab:
+        await sign_in(tab, harness.emu)
+        signed = the_account(db)
+        answered = await old
+        token = await token_of(tab)
+    return answered, token, signed
+
+
 async def test_a_dead_grant_found_by_a_refresh_that_ends_after_a_new_sign_in_leaves_the_new_tokens_usable(
     db: TestDatabase,
 ) -> None:
     async with signed_in(db) as (harness, client):
         emu = harness.emu
         await revoke_the_grant_that_worked(harness, client)
-        emu.faults.add("refresh", Fault("latency", seconds=1.5, times=1))
-        old = asyncio.create_task(client.get("/token"))  # will meet invalid_grant, slowly
-        await a_lease_is_taken(db)
-        async with another_client(harness.app) as tab:
-            await sign_in(tab, emu)  # the person consents again in another tab meanwhile
-
-            answered = await old
-            token = await token_of(tab)
+        # The refresh will meet invalid_grant, slowly; the person consents again meanwhile.
+        answered, token, _ = await a_slow_refresh_overtaken_by_a_sign_in(harness, client, db)
 
     assert answered.status_code == 200, answered.text  # served the new consent's token
     assert accepted_by_atlassian(emu, answered.json()["token"])
@@ -558,15 +570,7 @@ async def test_a_refresh_that_ends_after_a_new_sign_in_leaves_the_new_tokens_usa
     async with signed_in(db) as (harness, client):
         emu = harness.emu
         expire_access_token(db)
-        emu.faults.add("refresh", Fault("latency", seconds=1.5, times=1))
-        old = asyncio.create_task(client.get("/token"))
-        await a_lease_is_taken(db)
-        async with another_client(harness.app) as tab:
-            await sign_in(tab, emu)
-            signed = the_account(db)
-
-            answered = await old
-            token = await token_of(tab)
+        answered, token, signed = await a_slow_refresh_overtaken_by_a_sign_in(harness, client, db)
 
     assert answered.status_code == 200, answered.text
     assert accepted_by_atlassian(emu, answered.json()["token"])
