@@ -59,6 +59,18 @@ def head_revision() -> str:
     return head
 
 
+def schema_behind(database: Database, current: str | None, then: str) -> str:
+    """What to do about a database whose kavach schema is at ``current``, not the newest: the
+    one message of the app's start-up and of the commands, ``then`` saying what follows
+    ``kavach db upgrade`` (", then start the app again.", " first. Nothing was changed.")."""
+    state = "has no kavach tables" if current is None else f"is at schema revision {current}"
+    return (
+        f"The database {describe_database(database.url)} {state}, and this version of "
+        f"kavach-fastapi needs {head_revision()}: run `kavach db upgrade` with the same "
+        f"KAVACH_DATABASE_URL{then}"
+    )
+
+
 def _current(connection: Connection) -> str | None:
     context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
     return context.get_current_revision()

@@ -204,6 +204,7 @@ class Kavach:
         from .migrate import (  # noqa: PLC0415
             head_revision,
             reaching,
+            schema_behind,
             schema_revision,
             upgrade,
             upgrades_at_start,
@@ -215,9 +216,7 @@ class Kavach:
             return
         if not upgrades_at_start(self.settings):
             raise ConfigurationError(
-                f"The database's kavach tables are at revision {current or '(none)'}, and this "
-                f"version of kavach-fastapi needs {head}. Run `kavach db upgrade` with the same "
-                "KAVACH_DATABASE_URL, then start the app again."
+                schema_behind(self.store.database, current, ", then start the app again.")
             )
         async with reaching(self.store.database):
             before, after = await upgrade(self.store.database.writer)

@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 
 from ..database import Database
-from ..database_urls import describe_database
 from ..errors import ConfigurationError
-from ..migrate import head_revision, schema_revision
+from ..migrate import head_revision, schema_behind, schema_revision
 from ..settings import KavachSettings, load_settings
 
 
@@ -29,14 +28,8 @@ async def require_schema(database: Database) -> None:
     """
     current = await schema_revision(database)
     if current != head_revision():
-        raise ConfigurationError(schema_behind(database, current))
+        raise ConfigurationError(schema_behind(database, current, NOTHING_CHANGED))
 
 
-def schema_behind(database: Database, current: str | None) -> str:
-    """What to do about a database whose kavach schema is at ``current``, not the newest."""
-    state = "has no kavach tables" if current is None else f"is at schema revision {current}"
-    return (
-        f"The database {describe_database(database.url)} {state}, and this version needs "
-        f"{head_revision()}: run `kavach db upgrade` with the same KAVACH_DATABASE_URL first. "
-        "Nothing was changed."
-    )
+NOTHING_CHANGED = " first. Nothing was changed."
+"""How a command's `schema_behind` message ends: it stopped before writing anything."""

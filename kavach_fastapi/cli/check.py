@@ -16,11 +16,11 @@ from ..atlassian.scopes import scope_warnings
 from ..database import Database
 from ..database_urls import describe_database, is_sqlite
 from ..errors import ConfigurationError, KavachError
-from ..migrate import head_revision, schema_revision, upgrades_at_start
+from ..migrate import head_revision, schema_behind, schema_revision, upgrades_at_start
 from ..providers.atlassian import ATLASSIAN_AUDIENCE
 from ..providers.base import merge_scopes
 from ..settings import DEFAULT_ATLASSIAN_SCOPES, AtlassianSettings, KavachSettings, load_settings
-from ._common import schema_behind, settings_of
+from ._common import NOTHING_CHANGED, settings_of
 
 CALLBACK_SUFFIX = "/auth/oauth/callback/atlassian"
 DEFAULT_MOUNT_URL = "http://127.0.0.1:8000/api/kavach"
@@ -92,7 +92,7 @@ async def _database_problems(settings: KavachSettings, out: TextIO) -> list[str]
         made = "creates kavach's tables" if current is None else "upgrades kavach's tables"
         print(f"Schema: the app {made} as it starts (KAVACH_AUTO_MIGRATE).", file=out)
         return []
-    return [schema_behind(database, current)]
+    return [schema_behind(database, current, NOTHING_CHANGED)]
 
 
 async def run_check(args: argparse.Namespace, out: TextIO) -> int:
