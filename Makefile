@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST = 127.0.0.1
 PORT = 8000
 
-.PHONY: install demo job test lint typecheck pytest docs docs-build dist format clean
+.PHONY: install demo job test test-oldest lint typecheck pytest docs docs-build dist format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,25 @@ docs: $(STAMP)
 # the pages), so `make test` does not build it a second time.
 test: lint typecheck pytest
 
+# The oldest FastAPI that pyproject.toml admits (its `fastapi>=` bound, newest patch release), in
+# a venv of its own: the unit tests and the tests of what an app sees (sign-in, sessions, the
+# router, OpenAPI, the attack suite). Starlette before 0.47 has its TestClient need httpx, and
+# warns of an anyio alias it uses. `.ci/run` runs it after `make test`.
+OLDEST_VENV ?= .venv-oldest
+OLDEST_FASTAPI := $(shell sed -n 's/^ *"fastapi>=\([0-9.]*\)",.*/\1/p' pyproject.toml)
+OLDEST_TESTS = tests/unit tests/security tests/integration/test_sign_in_flow.py \
+	tests/integration/test_sessions.py tests/integration/test_openapi_security.py \
+	tests/integration/test_router_matching.py tests/integration/test_hooks.py \
+	tests/integration/test_sites_and_api.py tests/integration/test_current_user_hot_path.py \
+	tests/integration/test_one_http_edge.py
+
+test-oldest:
+	test -x $(OLDEST_VENV)/bin/python || $(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST_VENV)/bin/python -m pip install --quiet -e ".[dev]" "fastapi~=$(OLDEST_FASTAPI).0" httpx
+	$(OLDEST_VENV)/bin/python -c "import fastapi; print('FastAPI', fastapi.__version__)"
+	$(OLDEST_VENV)/bin/python -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning $(OLDEST_TESTS)
+
 # The sdist and the wheel, built in an isolated environment as a package index would get them.
 dist: $(STAMP)
 	rm -rf dist
@@ -62,4 +81,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist site
+	rm -rf $(VENV) $(OLDEST_VENV) .mypy_cache .ruff_cache .pytest_cache build dist site

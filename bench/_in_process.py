@@ -245,7 +245,7 @@ def _layout(*, with_router: bool, route_first: bool) -> FastAPI:
 async def time_router_pass() -> dict[str, float]:
     """Microseconds per ``GET /bare`` in each layout of `LAYOUTS`.
 
-    FastAPI (0.165 and later) tries an included router's routes one by one for every request
+    FastAPI (0.137 and later) tries an included router's routes one by one for every request
     that reaches it; the kavach router turns away at once a path that none of its routes can
     have. The apps are called without their lifespans: nothing is started.
     """

@@ -1,9 +1,11 @@
 """The app's own routes do not pay for the kavach router's.
 
-FastAPI (0.165 and later) tries an included router's routes one by one for every request that
-reaches it. An app that includes the kavach router first would have every one of its own
-routes tried against all of the router's, about 1.5 us each: the router turns a request away at
-once when its path cannot be one of its routes (none of them is outside ``/auth/``).
+FastAPI (0.137 and later) keeps an included router whole and tries its routes one by one for
+every request that reaches it. An app that includes the kavach router first would have every
+one of its own routes tried against all of the router's, about 1.5 us each: the router turns a
+request away at once when its path cannot be one of its routes (none of them is outside
+``/auth/``). Older FastAPI copies an included router's routes into the app, where the router
+has no say: there an app's routes pay for the kavach routes before them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import fastapi
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -63,6 +66,13 @@ def app_and_router(tmp_path: Path, *extra_routes: str) -> FastAPI:
     return app
 
 
+KEEPS_ROUTERS_WHOLE = tuple(int(part) for part in fastapi.__version__.split(".")[:2]) >= (0, 137)
+"""Whether this FastAPI matches an included router as one (0.137 and later)."""
+
+
+@pytest.mark.skipif(
+    not KEEPS_ROUTERS_WHOLE, reason="FastAPI before 0.137 copies a router's routes into the app"
+)
 def test_a_request_for_an_app_route_tries_none_of_the_routers_routes(
     tmp_path: Path, tried: list[str]
 ) -> None:
