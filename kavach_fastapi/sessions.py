@@ -22,7 +22,6 @@ import re
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import TypeGuard
 
 from .background import settle
 from .crypto import hash_token, new_token
@@ -47,11 +46,6 @@ OUTAGE_GRACE = timedelta(minutes=5)
 It cannot be longer than the session's idle timeout, nor outlive its expiry. Signing out needs
 the database too, so what it risks is a sign-out made in another process just before the
 outage, honoured here only once the database is back (or this grace ends)."""
-
-
-def _may_be_a_token(token: str | None) -> TypeGuard[str]:
-    """Whether a string could be one of our tokens: anything else is refused before hashing."""
-    return token is not None and 0 < len(token) <= MAX_TOKEN_LENGTH and token.isascii()
 
 
 class SessionManager:
@@ -123,7 +117,9 @@ class SessionManager:
         The session dependency hashes once, asks `recall`, and awaits `check` only when
         memory cannot tell: `authenticate` in two steps, the first without an await.
         """
-        return hash_token(token) if _may_be_a_token(token) else None
+        if token is None or not 0 < len(token) <= MAX_TOKEN_LENGTH or not token.isascii():
+            return None  # not one of ours: nothing to hash (written out: every request asks)
+        return hash_token(token)
 
     def recall(self, token_hash: str) -> ActiveSession | None:
         """The session answered from memory alone, without waiting for anything.

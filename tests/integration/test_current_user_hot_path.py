@@ -18,7 +18,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from kavach_fastapi.dependencies import current_user, optional_user
+from kavach_fastapi.dependencies import active_session, current_user, optional_user
 from kavach_fastapi.emulator import AtlassianEmulator
 from kavach_fastapi.testing import emulator_provider, emulator_transport, sign_in
 
@@ -58,6 +58,13 @@ def test_current_user_and_optional_user_are_each_one_dependency_of_the_request_a
         assert only_the_request(beneath[0]), path
 
 
+SESSION_DEPENDENCIES: dict[str, Any] = {
+    "current_user": current_user,
+    "optional_user": optional_user,
+    "active_session": active_session,
+}
+
+
 @pytest.fixture
 def signed_in(db: TestDatabase) -> Iterator[TestClient]:
     """An app whose client is signed in; sessions are trusted from memory for a minute, so that
@@ -71,14 +78,16 @@ def signed_in(db: TestDatabase) -> Iterator[TestClient]:
         session_cache_seconds=60,
     )
 
-    @app.get("/answered-at-once")
-    async def answered_at_once(request: Request) -> dict[str, Any]:
-        """Drives the dependency by hand: it must finish at its first step."""
-        step = current_user(request)
+    @app.get("/answered-at-once/{dependency}")
+    async def answered_at_once(request: Request, dependency: str) -> dict[str, Any]:
+        """Drives a session dependency by hand: it must finish at its first step."""
+        step = SESSION_DEPENDENCIES[dependency](request)
         try:
             step.send(None)
         except StopIteration as finished:
-            return {"at_once": True, "user_id": finished.value.id}
+            found = finished.value
+            user = found.user if dependency == "active_session" else found
+            return {"at_once": True, "user_id": user.id}
         step.close()
         return {"at_once": False}
 
@@ -87,8 +96,9 @@ def signed_in(db: TestDatabase) -> Iterator[TestClient]:
         yield client
 
 
+@pytest.mark.parametrize("dependency", sorted(SESSION_DEPENDENCIES))
 def test_a_remembered_session_is_answered_without_giving_the_event_loop_back(
-    signed_in: TestClient,
+    signed_in: TestClient, dependency: str
 ) -> None:
     me = signed_in.get("/me")  # the first check looks the session up and remembers it
     assert me.status_code == 200
@@ -98,7 +108,7 @@ def test_a_remembered_session_is_answered_without_giving_the_event_loop_back(
     # the lookup above. A check that waits on a lookup lets it remember the session again.
     answers = []
     for _ in range(ATTEMPTS):
-        answers.append(signed_in.get("/answered-at-once").json())
+        answers.append(signed_in.get(f"/answered-at-once/{dependency}").json())
         if answers[-1]["at_once"]:
             break
 
@@ -113,6 +123,6 @@ def test_a_session_not_remembered_makes_the_check_wait_for_its_lookup(
     kavach: Any = signed_in.app.state.kavach  # type: ignore[attr-defined]
     kavach.sessions.memory.forget_all()
 
-    answer = signed_in.get("/answered-at-once").json()
+    answer = signed_in.get("/answered-at-once/current_user").json()
 
     assert answer == {"at_once": False}
