@@ -4,12 +4,17 @@ Token refreshes, product-API calls and the list of sites all go through `with_re
 transient failures (timeouts, connection errors, 5xx, 429) are retried with backoff that honours
 ``Retry-After``, within `RetryPolicy`, then surface as
 [`ProviderUnavailableError`][kavach_fastapi.ProviderUnavailableError] (503 with ``Retry-After``).
+
+A short database write that must not be lost to a moment's outage (a refreshed token pair, the
+undo of a sign-in a hook failed) goes through `retry_while_unavailable` instead: tried again
+while the database is unavailable, a few times within a few seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -18,7 +23,7 @@ from typing import TypeVar
 
 import httpx2
 
-from .errors import ProviderUnavailableError
+from .errors import DatabaseUnavailableError, ProviderUnavailableError
 
 logger = logging.getLogger("kavach_fastapi")
 
@@ -174,3 +179,43 @@ def unavailable(
     else:
         message = None
     return ProviderUnavailableError(message, retry_after=retry_after)
+
+
+async def retry_while_unavailable(
+    write: Callable[[], Awaitable[T]],
+    *,
+    attempts: int,
+    backoff: float,
+    budget: float,
+    until: float | None = None,
+) -> T:
+    """Run a short database write, trying it again while the database is unavailable.
+
+    Each try is a unit of work of its own (a transaction that failed was rolled back), so
+    ``write`` must be one that may simply be run again. Only
+    [`DatabaseUnavailableError`][kavach_fastapi.DatabaseUnavailableError] is retried; any
+    other failure is raised at once.
+
+    Args:
+        write: one try.
+        attempts: tries in all.
+        backoff: seconds before the second try; each pause after doubles.
+        budget: seconds from now within which the tries start.
+        until: a `time.monotonic` time no try starts after either (a lease's end), if any.
+
+    Raises:
+        DatabaseUnavailableError: every try failed, or the next would start too late.
+    """
+    deadline = time.monotonic() + budget
+    if until is not None:
+        deadline = min(deadline, until)
+    pause = backoff
+    for attempt in range(1, attempts + 1):
+        try:
+            return await write()
+        except DatabaseUnavailableError:
+            if attempt == attempts or time.monotonic() + pause > deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause *= 2
+    raise AssertionError("unreachable")  # pragma: no cover

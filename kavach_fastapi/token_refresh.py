@@ -58,7 +58,7 @@ from .crypto import (
 from .errors import DatabaseUnavailableError, ProviderUnavailableError, ReauthRequiredError
 from .hooks import NO_HOOKS, KavachHooks, ReauthEvent, notify
 from .oauth import GrantRevoked, OAuthClient, TokenSet
-from .retry import RetryPolicy, with_retries
+from .retry import RetryPolicy, retry_while_unavailable, with_retries
 from .store.accounts import AccountStore
 from .tables import AccountRow, utcnow
 
@@ -276,19 +276,15 @@ class Refresher:
         Raises:
             DatabaseUnavailableError: every try failed.
         """
-        deadline = min(time.monotonic() + SAVE_BUDGET, lease_ends)
-        pause = SAVE_BACKOFF
-        for attempt in range(1, SAVE_ATTEMPTS + 1):
-            try:
-                return await self.accounts.save_refreshed(
-                    account_id, owner=self._owner, version=version, sealed=sealed, now=utcnow()
-                )
-            except DatabaseUnavailableError:
-                if attempt == SAVE_ATTEMPTS or time.monotonic() + pause > deadline:
-                    raise
-            await asyncio.sleep(pause)
-            pause *= 2
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await retry_while_unavailable(
+            lambda: self.accounts.save_refreshed(
+                account_id, owner=self._owner, version=version, sealed=sealed, now=utcnow()
+            ),
+            attempts=SAVE_ATTEMPTS,
+            backoff=SAVE_BACKOFF,
+            budget=SAVE_BUDGET,
+            until=lease_ends,
+        )
 
     async def _refresh_token_of(
         self, account_id: str, provider_id: str, version: int
