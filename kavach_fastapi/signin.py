@@ -12,7 +12,8 @@ provider (`kavach_fastapi.signin_answer` reads what its callback and profile say
 `kavach_fastapi.admission` whether the person may sign in (scopes, site policy, the app's
 ``before_sign_in`` hook), then writes the user, the linked account and a new session in one
 transaction. Any failure before that transaction leaves nothing behind; a
-``user_created`` or ``signed_in`` hook that raises after it has the write undone.
+``user_created`` or ``signed_in`` hook that raises after it has the write undone (`_undo`:
+tried again while the database is unavailable, and never with the session's token handed out).
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from typing import TypeGuard
 
 from . import metrics
 from .admission import Admission
+from .background import run_to_the_end
 from .codes import ErrorCode
 from .crypto import DecryptionError, Keyring, TokenOwner, hash_token, new_token, seal_tokens
 from .devices import UNKNOWN_DEVICE, Device
 from .errors import (
+    DatabaseUnavailableError,
     InvalidStateError,
     KavachError,
     SignInBusyError,
@@ -40,10 +43,11 @@ from .hooks import NO_HOOKS, KavachHooks, SignInEvent, run_after_sign_in
 from .models import User
 from .oauth import OAuthClient, new_code_verifier
 from .redirects import check_storable
+from .retry import retry_while_unavailable
 from .sessions import SessionManager
 from .signin_answer import active_profile, code_of
 from .store.attempts import AttemptStore
-from .store.signins import SignInStore
+from .store.signins import RecordedSignIn, SignInStore
 from .tables import SignInAttemptRow, utcnow
 
 logger = logging.getLogger("kavach_fastapi")
@@ -53,6 +57,15 @@ ATTEMPT_LIFETIME = timedelta(minutes=10)
 
 MAX_PENDING_PER_BROWSER = 5
 """Sign-ins one browser may have pending at once (tabs); older ones are dropped beyond it."""
+
+UNDO_ATTEMPTS = 4
+"""Tries of the undo of a sign-in whose hook raised, when the database is unavailable."""
+
+UNDO_BACKOFF = 0.2
+"""Seconds before the second try of that undo; each pause after doubles."""
+
+UNDO_BUDGET = 3.0
+"""Seconds within which the tries of that undo start (the browser waits for its answer)."""
 
 
 def _verifier_context(state_hash: str) -> str:
@@ -250,7 +263,8 @@ class SignInService:
 
         Raises:
             SignInError: a subclass saying what failed; the person lands on
-                ``pending.redirect_to`` to read it.
+                ``pending.redirect_to`` to read it. A hook that raised is always
+                ``SignInHookError``, even when the database failed its undo (`_undo`).
             DatabaseUnavailableError: the database failed; the sign-in's write is one
                 transaction, so nothing of it stays. The person lands on
                 ``pending.redirect_to`` too.
@@ -303,7 +317,7 @@ class SignInService:
         user = User.from_row(recorded.user)
         event = SignInEvent(user, provider.id, profile, recorded.user_created, sites or ())
         if not await run_after_sign_in(self._hooks, event):
-            await self._signins.undo_sign_in(recorded)  # a hook raised: as if never signed in
+            await self._undo(recorded)  # a hook raised: as if never signed in
             raise SignInHookError
         logger.info("%s sign-in finished for user %s", provider.name, recorded.user.id)
         return SignInResult(
@@ -312,6 +326,42 @@ class SignInService:
             session_expires_at=new_session.expires_at,
             redirect_to=attempt.redirect_to,
         )
+
+    async def _undo(self, recorded: RecordedSignIn) -> None:
+        """Undo the write of a sign-in whose hook raised; the caller then raises
+        ``SignInHookError`` whatever happened here, since the hook is why the sign-in failed.
+
+        The undo is tried again while the database is unavailable (`UNDO_ATTEMPTS`, within
+        `UNDO_BUDGET`) and run to its end even if the request is cancelled meanwhile. Should
+        every try fail, the rows stay and the log says so, naming the user. The new session
+        among them can never be used: its token, made by `_complete`, is dropped with the error
+        (never set as a cookie, never logged), and only its hash is stored; housekeeping
+        deletes it once idle (``KAVACH_SESSION_IDLE_TIMEOUT``). A user this sign-in created
+        stays, with their linked account, as a user whose hook failed: their next sign-in finds
+        them, so ``user_created`` is not run again for them.
+        """
+        try:
+            await run_to_the_end(
+                retry_while_unavailable(
+                    lambda: self._signins.undo_sign_in(recorded),
+                    attempts=UNDO_ATTEMPTS,
+                    backoff=UNDO_BACKOFF,
+                    budget=UNDO_BUDGET,
+                )
+            )
+        except DatabaseUnavailableError:
+            left = (
+                "the user it created stays, with their linked account and"
+                if recorded.user_created
+                else "the user, who existed before, keeps"
+            )
+            logger.error(
+                "sign-in of user %s could not be undone after its hook failed (the database "
+                "is unavailable): %s a new session that nobody can use (its token was never "
+                "handed out) until housekeeping deletes it",
+                recorded.user.id,
+                left,
+            )
 
     def _verifier(self, attempt: SignInAttemptRow, state_hash: str) -> str | None:
         if attempt.code_verifier is None:

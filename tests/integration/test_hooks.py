@@ -8,12 +8,16 @@ SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from kavach_fastapi import (
     ConfigurationError,
@@ -25,7 +29,11 @@ from kavach_fastapi import (
     SignOutEvent,
     kavach_router,
 )
+from kavach_fastapi.crypto import hash_token
+from kavach_fastapi.devices import Device
 from kavach_fastapi.emulator import AtlassianEmulator
+from kavach_fastapi.signin import UNDO_ATTEMPTS
+from kavach_fastapi.store.signins import NewSession
 from kavach_fastapi.tables import utcnow
 from kavach_fastapi.testing import emulator_provider, sign_in
 
@@ -78,6 +86,51 @@ def assert_reauth_required_once_the_grant_is_revoked(
     )
     answer = client.get("/token")
     assert (answer.status_code, answer.json()["error"]["code"]) == (401, "reauth_required")
+
+
+@contextmanager
+def undo_fails(app: FastAPI, *, times: int) -> Iterator[list[str]]:
+    """The undo of a sign-in fails ``times`` times at its last statement (the delete of the
+    user it created), as if the database were locked past its busy timeout (which the app
+    counts as unavailable, on either database): its earlier deletes are rolled back with it.
+
+    Raised from the engine's ``before_cursor_execute`` event, so the undo goes through
+    everything the app does with a real one. Yields the failed statements.
+    """
+    failed: list[str] = []
+    engine = app.state.kavach.store.database.engine.sync_engine
+
+    def fail(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("DELETE FROM kavach_users ") and len(failed) < times:
+            failed.append(statement)
+            raise sqlite3.OperationalError("database is locked")
+
+    event.listen(engine, "before_cursor_execute", fail)
+    try:
+        yield failed
+    finally:
+        event.remove(engine, "before_cursor_execute", fail)
+
+
+@contextmanager
+def session_tokens_made(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every session token the app makes while inside, handed out or not."""
+    sessions = app.state.kavach.sessions
+    made = sessions.new_session
+    tokens: list[str] = []
+
+    def noted(now: Any, device: Device) -> tuple[str, NewSession]:
+        token, new = made(now, device)
+        tokens.append(token)
+        return token, new
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sessions, "new_session", noted)
+        yield tokens
+
+
+async def billing_down(event: SignInEvent) -> None:
+    raise HookError("could not create the billing customer")
 
 
 def noting_in(events: list[Event]) -> Callable[[Event], Awaitable[None]]:
@@ -215,6 +268,68 @@ def test_a_raising_user_created_undoes_the_new_user_account_and_session(
         assert_sign_in_fails_leaving_nothing(db, atlassian_emulator, hooks)
 
     assert "kavach hook user_created failed: HookError" in caplog.text
+
+
+def test_an_undo_the_database_fails_once_is_tried_again_and_leaves_nothing(
+    db: TestDatabase, atlassian_emulator: AtlassianEmulator
+) -> None:
+    app = policy_app(db, atlassian_emulator, hooks=KavachHooks(user_created=billing_down))
+    with started(app) as client:
+        with undo_fails(app, times=1) as failed:
+            answer = try_sign_in(client, atlassian_emulator)
+        assert landing_query(answer) == {"error": "sign_in_failed"}
+        assert "kavach_session" not in answer.headers.get("set-cookie", "")
+        assert client.get("/me").status_code == 401
+
+    assert len(failed) == 1
+    assert row_counts(db) == NOTHING
+
+
+def test_an_undo_the_database_never_takes_still_answers_sign_in_failed_and_its_session_is_unusable(
+    db: TestDatabase,
+    atlassian_emulator: AtlassianEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = policy_app(db, atlassian_emulator, hooks=KavachHooks(user_created=billing_down))
+    with started(app) as client:
+        with (
+            caplog.at_level(logging.INFO, logger="kavach_fastapi"),
+            undo_fails(app, times=UNDO_ATTEMPTS + 5) as failed,
+            session_tokens_made(app, monkeypatch) as made,
+        ):
+            answer = try_sign_in(client, atlassian_emulator)
+        assert landing_query(answer) == {"error": "sign_in_failed"}
+        assert client.get("/me").status_code == 401
+        left = row_counts(db)
+        (user_id,) = (row[0] for row in db.rows("SELECT id FROM kavach_users"))
+        stored = {row[0] for row in db.rows("SELECT token_hash FROM kavach_sessions")}
+        # Unused, the leftover session is deleted by housekeeping once idle.
+        db.execute(
+            "UPDATE kavach_sessions SET last_active_at = :at", at=utcnow() - timedelta(days=2)
+        )
+        client.portal.call(app.state.kavach.housekeeper.sweep)  # type: ignore[union-attr]
+        assert db.count("kavach_sessions") == 0
+
+    assert len(failed) == UNDO_ATTEMPTS
+    # The sign-in's rows stay: the user it created, their account, its session.
+    assert left == SIGNED_IN
+    # Its session's token reached no browser and no log: nobody can use that session.
+    (first,) = made
+    assert stored == {hash_token(first)}
+    assert first not in str(answer.headers) + answer.text
+    assert "kavach_session" not in answer.headers.get("set-cookie", "")
+    lines = [record.getMessage() for record in caplog.records]
+    assert any(
+        f"sign-in of user {user_id} could not be undone after its hook failed" in line
+        and "the user it created stays" in line
+        for line in lines
+    ), lines
+    emulator = atlassian_emulator.state
+    tokens = [first, *emulator.access_tokens, *emulator.refresh_tokens]
+    assert not any(token in line for token in tokens for line in lines)
+    assert [record for record in caplog.records if record.exc_info] == []
+    assert "Traceback" not in caplog.text
 
 
 def test_a_raising_signed_in_keeps_the_existing_user_and_starts_no_session(
