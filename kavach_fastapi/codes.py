@@ -205,7 +205,8 @@ class ErrorCode(str, Enum):
         "One of the app's sign-in hooks raised an exception; the sign-in was undone.",
         "The sign-in could not be completed. Please try again shortly.",
         "A `before_sign_in`, `user_created` or `signed_in` hook raised. The log names the hook "
-        "and the exception; the sign-in wrote nothing that stays (see [Hooks](sign-in-hooks.md)). "
+        "and the exception; the sign-in wrote nothing that stays, unless the database failed every "
+        "try of its undo, which the log says too (see [Hooks](sign-in-hooks.md)). "
         "Fix the hook, or retry after `Retry-After` seconds if what it calls was down.",
         5,
     )

@@ -165,7 +165,8 @@ class SignInRefusedError(SignInError):
 
 
 class SignInHookError(SignInError):
-    """One of the app's sign-in hooks raised; what the sign-in wrote was undone."""
+    """One of the app's sign-in hooks raised; what the sign-in wrote was undone (unless the
+    database failed every try of the undo: the log then names the user)."""
 
     code = ErrorCode.SIGN_IN_FAILED
 

@@ -14,16 +14,22 @@ router = kavach_router([atlassian_provider()], hooks=KavachHooks(before_sign_in=
 | hook | when | may it change the outcome? |
 | --- | --- | --- |
 | ``before_sign_in`` | the provider answered, the profile and sites are read, nothing is written yet | yes: return `Refuse` to refuse; nothing is written |
-| ``user_created`` | a sign-in made a new user (after the write) | raising undoes the sign-in |
-| ``signed_in`` | after every sign-in, new user or not (after the write) | raising undoes the sign-in |
+| ``user_created`` | a sign-in made a new user (after the write) | raising undoes the sign-in (retried while the database is unavailable) |
+| ``signed_in`` | after every sign-in, new user or not (after the write) | raising undoes the sign-in (retried while the database is unavailable) |
 | ``reauth_needed`` | a grant was found to need consent again (revoked, or lacking a configured scope) | no: an exception is logged |
 | ``signed_out`` | a session was ended by sign-out | no: an exception is logged |
 
 A hook that raises during a sign-in ends it as ``sign_in_failed``: the person lands on
 ``redirect_to?error=sign_in_failed``, the exception is logged (its type and message, never a
 token), and what the sign-in wrote is undone: its session always, and the user with their
-linked account when this sign-in created them. Hooks outside a sign-in cannot stop what
-already happened (the grant is dead, the session ended), so their exceptions are only logged.
+linked account when this sign-in created them. The undo is tried again while the database is
+unavailable (a few tries within ``kavach_fastapi.signin.UNDO_BUDGET`` seconds); if none goes
+through, the answer is still ``sign_in_failed`` and an ERROR names the user whose sign-in could
+not be undone. The new session then stays until housekeeping deletes it, but nobody can use
+it: its token was never handed out. A user the sign-in created stays with their account, and
+their next sign-in does not run ``user_created`` again. Hooks outside a sign-in cannot stop
+what already happened (the grant is dead, the session ended), so their exceptions are only
+logged.
 
 Each hook is an ``async`` function of one event object; the events are frozen dataclasses
 that carry no token.
