@@ -14,7 +14,6 @@ live beside the provider (`kavach_fastapi.atlassian.dependencies`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -24,7 +23,7 @@ from .http.cookies import session_token
 from .http.security import SIGN_IN_ANSWERS, declares_session
 from .models import User
 from .runtime import Kavach, running_in
-from .sessions import ActiveSession, SessionManager
+from .sessions import ActiveSession
 
 _ACTIVE_SESSION = "kavach_active_session"
 
@@ -66,60 +65,29 @@ def get_kavach(request: Request) -> Kavach:
     return kavach
 
 
-@dataclass(frozen=True, slots=True)
-class _Undecided:
-    """A session that memory cannot vouch for: only the change feed or the database can tell."""
+@declares_session()
+async def active_session(request: Request) -> ActiveSession | None:
+    """The request's valid session, looked up once per request.
 
-    sessions: SessionManager
-    token_hash: str
-
-    async def look_up(self, request: Request) -> ActiveSession | None:
-        """The session after the feed, or from the database; kept for the rest of the request."""
-        found = await self.sessions.check(self.token_hash)
-        request.scope[_ACTIVE_SESSION] = found
-        return found
-
-
-def _known_session(request: Request) -> ActiveSession | _Undecided | None:
-    """The request's session, if it can be told without waiting for anything.
-
-    Found earlier in this request, no token at all, or remembered and trusted
-    (`SessionManager.recall`): most requests end here, in a plain call, and the session
-    dependencies await a coroutine beyond their own only for an `_Undecided` one.
+    The one session dependency: the router's endpoints and the app's routes both use it.
     """
-    scope = request.scope
-    if _ACTIVE_SESSION in scope:
-        cached: ActiveSession | None = scope[_ACTIVE_SESSION]
+    if _ACTIVE_SESSION in request.scope:
+        cached: ActiveSession | None = request.scope[_ACTIVE_SESSION]
         return cached
     kavach = get_kavach(request)
     sessions = kavach.sessions
     token_hash = sessions.token_hash(session_token(request, kavach.settings.base_url))
     found = None
     if token_hash is not None:
-        found = sessions.recall(token_hash)
-        if found is None:
-            return _Undecided(sessions, token_hash)
-    scope[_ACTIVE_SESSION] = found
+        found = sessions.recall(token_hash) or await sessions.check(token_hash)
+    request.scope[_ACTIVE_SESSION] = found
     return found
-
-
-@declares_session()
-async def active_session(request: Request) -> ActiveSession | None:
-    """The request's valid session, looked up once per request.
-
-    The one session dependency: the router's endpoints and the app's routes both use it
-    (``current_user`` and ``optional_user`` take the same two steps in their own bodies).
-    """
-    found = _known_session(request)
-    return await found.look_up(request) if isinstance(found, _Undecided) else found
 
 
 @declares_session()
 async def optional_user(request: Request) -> User | None:
     """The signed-in user, or ``None`` when nobody is signed in."""
-    found = _known_session(request)
-    if isinstance(found, _Undecided):
-        found = await found.look_up(request)
+    found = await active_session(request)
     return None if found is None else found.user
 
 
@@ -130,9 +98,7 @@ async def current_user(request: Request) -> User:
     Raises:
         NotSignedInError: nobody is signed in (answered as 401 ``not_signed_in``).
     """
-    found = _known_session(request)
-    if isinstance(found, _Undecided):
-        found = await found.look_up(request)
+    found = await active_session(request)
     if found is None:
         raise NotSignedInError
     return found.user

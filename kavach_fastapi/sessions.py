@@ -22,6 +22,7 @@ import re
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from typing import TypeGuard
 
 from .background import settle
 from .crypto import hash_token, new_token
@@ -46,6 +47,11 @@ OUTAGE_GRACE = timedelta(minutes=5)
 It cannot be longer than the session's idle timeout, nor outlive its expiry. Signing out needs
 the database too, so what it risks is a sign-out made in another process just before the
 outage, honoured here only once the database is back (or this grace ends)."""
+
+
+def _may_be_a_token(token: str | None) -> TypeGuard[str]:
+    """Whether a string could be one of our tokens: anything else is refused before hashing."""
+    return token is not None and 0 < len(token) <= MAX_TOKEN_LENGTH and token.isascii()
 
 
 class SessionManager:
@@ -117,9 +123,7 @@ class SessionManager:
         The session dependency hashes once, asks `recall`, and awaits `check` only when
         memory cannot tell: `authenticate` in two steps, the first without an await.
         """
-        if token is None or not 0 < len(token) <= MAX_TOKEN_LENGTH or not token.isascii():
-            return None  # not one of ours: nothing to hash (written out: every request asks)
-        return hash_token(token)
+        return hash_token(token) if _may_be_a_token(token) else None
 
     def recall(self, token_hash: str) -> ActiveSession | None:
         """The session answered from memory alone, without waiting for anything.
