@@ -18,6 +18,7 @@ tried again while the database is unavailable, and never with the session's toke
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Mapping
@@ -316,9 +317,7 @@ class SignInService:
         )
         user = User.from_row(recorded.user)
         event = SignInEvent(user, provider.id, profile, recorded.user_created, sites or ())
-        if not await run_after_sign_in(self._hooks, event):
-            await self._undo(recorded)  # a hook raised: as if never signed in
-            raise SignInHookError
+        await self._run_hooks(event, recorded)
         logger.info("%s sign-in finished for user %s", provider.name, recorded.user.id)
         return SignInResult(
             user=user,
@@ -327,9 +326,29 @@ class SignInService:
             redirect_to=attempt.redirect_to,
         )
 
+    async def _run_hooks(self, event: SignInEvent, recorded: RecordedSignIn) -> None:
+        """Run the app's ``user_created`` and ``signed_in`` hooks on a recorded sign-in.
+
+        A hook that raises, or a request cancelled while a hook runs (the person left: the
+        session's token will never reach them), has the sign-in undone, as if it never
+        happened, before the error or the cancellation goes on.
+
+        Raises:
+            SignInHookError: a hook raised.
+        """
+        try:
+            hooks_ran = await run_after_sign_in(self._hooks, event)
+        except asyncio.CancelledError:
+            await self._undo(recorded)
+            raise
+        if not hooks_ran:
+            await self._undo(recorded)
+            raise SignInHookError
+
     async def _undo(self, recorded: RecordedSignIn) -> None:
-        """Undo the write of a sign-in whose hook raised; the caller then raises
-        ``SignInHookError`` whatever happened here, since the hook is why the sign-in failed.
+        """Undo the write of a sign-in whose hook raised (the caller then raises
+        ``SignInHookError`` whatever happened here, since the hook is why the sign-in failed),
+        or whose request was cancelled while a hook ran.
 
         The undo is tried again while the database is unavailable (`UNDO_ATTEMPTS`, within
         `UNDO_BUDGET`) and run to its end even if the request is cancelled meanwhile. Should
@@ -356,8 +375,8 @@ class SignInService:
                 else "the user, who existed before, keeps"
             )
             logger.error(
-                "sign-in of user %s could not be undone after its hook failed (the database "
-                "is unavailable): %s a new session that nobody can use (its token was never "
+                "sign-in of user %s could not be undone after its hooks did not finish (the "
+                "database is unavailable): %s a new session that nobody can use (its token was never "
                 "handed out) until housekeeping deletes it",
                 recorded.user.id,
                 left,

@@ -321,7 +321,7 @@ def test_an_undo_the_database_never_takes_still_answers_sign_in_failed_and_its_s
     assert "kavach_session" not in answer.headers.get("set-cookie", "")
     lines = [record.getMessage() for record in caplog.records]
     assert any(
-        f"sign-in of user {user_id} could not be undone after its hook failed" in line
+        f"sign-in of user {user_id} could not be undone after its hooks did not finish" in line
         and "the user it created stays" in line
         for line in lines
     ), lines
