@@ -8,7 +8,6 @@ SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -17,7 +16,6 @@ from typing import Any, TypeVar
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from kavach_fastapi import (
     ConfigurationError,
@@ -38,6 +36,7 @@ from kavach_fastapi.tables import utcnow
 from kavach_fastapi.testing import emulator_provider, sign_in
 
 from ..databases import TestDatabase
+from ..support.database_outages import statements_fail
 from .conftest import another_browser
 from .policy_apps import (
     NOTHING,
@@ -94,22 +93,13 @@ def undo_fails(app: FastAPI, *, times: int) -> Iterator[list[str]]:
     user it created), as if the database were locked past its busy timeout (which the app
     counts as unavailable, on either database): its earlier deletes are rolled back with it.
 
-    Raised from the engine's ``before_cursor_execute`` event, so the undo goes through
-    everything the app does with a real one. Yields the failed statements.
+    Yields the failed statements.
     """
-    failed: list[str] = []
     engine = app.state.kavach.store.database.engine.sync_engine
-
-    def fail(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.startswith("DELETE FROM kavach_users ") and len(failed) < times:
-            failed.append(statement)
-            raise sqlite3.OperationalError("database is locked")
-
-    event.listen(engine, "before_cursor_execute", fail)
-    try:
+    with statements_fail(
+        engine, lambda statement: statement.startswith("DELETE FROM kavach_users "), times=times
+    ) as failed:
         yield failed
-    finally:
-        event.remove(engine, "before_cursor_execute", fail)
 
 
 @contextmanager

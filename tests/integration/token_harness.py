@@ -10,7 +10,6 @@ through :class:`~tests.databases.TestDatabase`, on SQLite and on PostgreSQL alik
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -20,7 +19,6 @@ from typing import Any
 
 import httpx2
 from fastapi import FastAPI
-from sqlalchemy import event
 
 from kavach_fastapi import (
     KavachRouter,
@@ -33,6 +31,7 @@ from kavach_fastapi.tables import utcnow
 from ..databases import TestDatabase
 from ..support import browser
 from ..support.apps import app_with
+from ..support.database_outages import statements_fail
 from .conftest import AUTHORIZE, PREFIX, SECRET
 
 EMULATOR = "http://emulator"
@@ -294,21 +293,14 @@ def refreshed_tokens_fail_to_save(harness: Harness, *, times: int) -> Iterator[l
     """The app's writes of refreshed tokens fail ``times`` times as if the database were
     locked past its busy timeout (which the app counts as unavailable, on either database).
 
-    The failure is raised from the engine's ``before_cursor_execute`` event, so the write goes
-    through everything the app does with a real one. Yields the failed statements.
+    Yields the failed statements.
     """
-    failed: list[str] = []
     engine = harness.router.kavach.store.database.engine.sync_engine
 
-    def fail(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def is_save(statement: str) -> bool:
         setting, _, condition = statement.partition(" WHERE ")
-        is_save = setting.split()[:3] == ["UPDATE", ACCOUNTS, "SET"] and "access_token=" in setting
-        if is_save and "refresh_lease_owner" in condition and len(failed) < times:
-            failed.append(statement)
-            raise sqlite3.OperationalError("database is locked")
+        saves = setting.split()[:3] == ["UPDATE", ACCOUNTS, "SET"] and "access_token=" in setting
+        return saves and "refresh_lease_owner" in condition
 
-    event.listen(engine, "before_cursor_execute", fail)
-    try:
+    with statements_fail(engine, is_save, times=times) as failed:
         yield failed
-    finally:
-        event.remove(engine, "before_cursor_execute", fail)
