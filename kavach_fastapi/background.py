@@ -26,7 +26,7 @@ Atlassian rotate the refresh token without storing the new one (the old one then
 Atlassian's grace of 10 minutes), so it is given the time a refresh takes at worst: one token
 request with its retries. Once Atlassian has answered, the write of the new tokens is let
 finish even past this (`run_to_the_end`; its retries are bounded by
-`kavach_fastapi.token_refresh.SAVE_BUDGET`)."""
+`kavach_fastapi.retry.SHORT_WRITE`)."""
 
 
 async def settle(tasks: Iterable[asyncio.Future[Any]], *, within: float | None = None) -> None:

@@ -23,9 +23,8 @@ A hook that raises during a sign-in ends it as ``sign_in_failed``: the person la
 ``redirect_to?error=sign_in_failed``, the exception is logged (its type and message, never a
 token), and what the sign-in wrote is undone: its session always, and the user with their
 linked account when this sign-in created them (the same when the request is cancelled while
-one of these hooks runs). The undo is tried again while the database is
-unavailable (a few tries within ``kavach_fastapi.signin.UNDO_BUDGET`` seconds); if none goes
-through, the answer is still ``sign_in_failed`` and an ERROR names the user whose sign-in could
+one of these hooks runs). The undo is tried again while the database is unavailable
+(``kavach_fastapi.retry.SHORT_WRITE``: 4 tries within 3 s); if none goes through, the answer is still ``sign_in_failed`` and an ERROR names the user whose sign-in could
 not be undone. The new session then stays until housekeeping deletes it, but nobody can use
 it: its token was never handed out. A user the sign-in created stays with their account, and
 their next sign-in does not run ``user_created`` again. Hooks outside a sign-in cannot stop

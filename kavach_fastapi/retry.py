@@ -181,13 +181,29 @@ def unavailable(
     return ProviderUnavailableError(message, retry_after=retry_after)
 
 
+@dataclass(frozen=True)
+class WriteRetries:
+    """How a short database write is tried again while the database is unavailable.
+
+    Attributes:
+        attempts: tries in all.
+        backoff: seconds before the second try; each pause after doubles.
+        budget: seconds from the first try within which the tries start.
+    """
+
+    attempts: int
+    backoff: float
+    budget: float
+
+
+SHORT_WRITE = WriteRetries(attempts=4, backoff=0.2, budget=3.0)
+"""For a write that must not be lost to a moment's outage and that someone waits on: the save
+of a refreshed token pair (a request, within its lease), the undo of a sign-in a hook failed
+(the browser). 4 tries within 3 s."""
+
+
 async def retry_while_unavailable(
-    write: Callable[[], Awaitable[T]],
-    *,
-    attempts: int,
-    backoff: float,
-    budget: float,
-    until: float | None = None,
+    write: Callable[[], Awaitable[T]], retries: WriteRetries, *, until: float | None = None
 ) -> T:
     """Run a short database write, trying it again while the database is unavailable.
 
@@ -198,23 +214,21 @@ async def retry_while_unavailable(
 
     Args:
         write: one try.
-        attempts: tries in all.
-        backoff: seconds before the second try; each pause after doubles.
-        budget: seconds from now within which the tries start.
+        retries: how many tries, how far apart, within how long.
         until: a `time.monotonic` time no try starts after either (a lease's end), if any.
 
     Raises:
         DatabaseUnavailableError: every try failed, or the next would start too late.
     """
-    deadline = time.monotonic() + budget
+    deadline = time.monotonic() + retries.budget
     if until is not None:
         deadline = min(deadline, until)
-    pause = backoff
-    for attempt in range(1, attempts + 1):
+    pause = retries.backoff
+    for attempt in range(1, retries.attempts + 1):
         try:
             return await write()
         except DatabaseUnavailableError:
-            if attempt == attempts or time.monotonic() + pause > deadline:
+            if attempt == retries.attempts or time.monotonic() + pause > deadline:
                 raise
         await asyncio.sleep(pause)
         pause *= 2

@@ -44,7 +44,7 @@ from .hooks import NO_HOOKS, KavachHooks, SignInEvent, run_after_sign_in
 from .models import User
 from .oauth import OAuthClient, new_code_verifier
 from .redirects import check_storable
-from .retry import retry_while_unavailable
+from .retry import SHORT_WRITE, retry_while_unavailable
 from .sessions import SessionManager
 from .signin_answer import active_profile, code_of
 from .store.attempts import AttemptStore
@@ -58,15 +58,6 @@ ATTEMPT_LIFETIME = timedelta(minutes=10)
 
 MAX_PENDING_PER_BROWSER = 5
 """Sign-ins one browser may have pending at once (tabs); older ones are dropped beyond it."""
-
-UNDO_ATTEMPTS = 4
-"""Tries of the undo of a sign-in whose hook raised, when the database is unavailable."""
-
-UNDO_BACKOFF = 0.2
-"""Seconds before the second try of that undo; each pause after doubles."""
-
-UNDO_BUDGET = 3.0
-"""Seconds within which the tries of that undo start (the browser waits for its answer)."""
 
 
 def _verifier_context(state_hash: str) -> str:
@@ -350,8 +341,8 @@ class SignInService:
         ``SignInHookError`` whatever happened here, since the hook is why the sign-in failed),
         or whose request was cancelled while a hook ran.
 
-        The undo is tried again while the database is unavailable (`UNDO_ATTEMPTS`, within
-        `UNDO_BUDGET`) and run to its end even if the request is cancelled meanwhile. Should
+        The undo is tried again while the database is unavailable (`SHORT_WRITE`: the browser
+        waits for its answer) and run to its end even if the request is cancelled meanwhile. Should
         every try fail, the rows stay and the log says so, naming the user. The new session
         among them can never be used: its token, made by `_complete`, is dropped with the error
         (never set as a cookie, never logged), and only its hash is stored; housekeeping
@@ -361,12 +352,7 @@ class SignInService:
         """
         try:
             await run_to_the_end(
-                retry_while_unavailable(
-                    lambda: self._signins.undo_sign_in(recorded),
-                    attempts=UNDO_ATTEMPTS,
-                    backoff=UNDO_BACKOFF,
-                    budget=UNDO_BUDGET,
-                )
+                retry_while_unavailable(lambda: self._signins.undo_sign_in(recorded), SHORT_WRITE)
             )
         except DatabaseUnavailableError:
             left = (
@@ -376,8 +362,8 @@ class SignInService:
             )
             logger.error(
                 "sign-in of user %s could not be undone after its hooks did not finish (the "
-                "database is unavailable): %s a new session that nobody can use (its token was never "
-                "handed out) until housekeeping deletes it",
+                "database is unavailable): %s a new session that nobody can use (its token "
+                "was never handed out) until housekeeping deletes it",
                 recorded.user.id,
                 left,
             )

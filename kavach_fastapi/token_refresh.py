@@ -17,7 +17,7 @@ it. Here one refresh per grant is in flight, everywhere:
   while it runs (new tokens, a new ``token_version``, the lease dropped) keeps the new tokens,
   whether the old refresh then succeeds or meets a dead grant.
 * once Atlassian has rotated, the new pair is stored even if the database fails for a moment:
-  the write is retried (`SAVE_ATTEMPTS`, within `SAVE_BUDGET` and the lease) and finished even
+  the write is retried (`kavach_fastapi.retry.SHORT_WRITE`, within the lease) and finished even
   if shutdown cancels the refresh. Should it fail for good, the request still gets the new
   access token, the lease is handed back and the log says so; the stored refresh token, now
   retired, is still accepted within the reuse interval, so the next refresh recovers the grant.
@@ -58,7 +58,7 @@ from .crypto import (
 from .errors import DatabaseUnavailableError, ProviderUnavailableError, ReauthRequiredError
 from .hooks import NO_HOOKS, KavachHooks, ReauthEvent, notify
 from .oauth import GrantRevoked, OAuthClient, TokenSet
-from .retry import RetryPolicy, retry_while_unavailable, with_retries
+from .retry import SHORT_WRITE, RetryPolicy, retry_while_unavailable, with_retries
 from .store.accounts import AccountStore
 from .tables import AccountRow, utcnow
 
@@ -66,15 +66,6 @@ logger = logging.getLogger("kavach_fastapi")
 
 LEASE_DURATION = timedelta(seconds=30)
 """How long a refresher may hold an account before others may take over."""
-
-SAVE_ATTEMPTS = 4
-"""Tries of the write of a refreshed token pair when the database is unavailable."""
-
-SAVE_BACKOFF = 0.2
-"""Seconds before the second try of that write; each pause after doubles."""
-
-SAVE_BUDGET = 3.0
-"""Seconds within which the tries of that write start (and never after the lease ends)."""
 
 
 def _owner_id() -> str:
@@ -271,7 +262,7 @@ class Refresher:
         """Store a refreshed pair, trying again while the database is unavailable.
 
         Atlassian has already retired the stored refresh token, so one failed write must not
-        lose the new one; the tries stop within `SAVE_BUDGET` and before the lease ends.
+        lose the new one; the tries stop within `SHORT_WRITE`'s budget and before the lease ends.
 
         Raises:
             DatabaseUnavailableError: every try failed.
@@ -280,9 +271,7 @@ class Refresher:
             lambda: self.accounts.save_refreshed(
                 account_id, owner=self._owner, version=version, sealed=sealed, now=utcnow()
             ),
-            attempts=SAVE_ATTEMPTS,
-            backoff=SAVE_BACKOFF,
-            budget=SAVE_BUDGET,
+            SHORT_WRITE,
             until=lease_ends,
         )
 

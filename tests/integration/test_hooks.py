@@ -30,7 +30,7 @@ from kavach_fastapi import (
 from kavach_fastapi.crypto import hash_token
 from kavach_fastapi.devices import Device
 from kavach_fastapi.emulator import AtlassianEmulator
-from kavach_fastapi.signin import UNDO_ATTEMPTS
+from kavach_fastapi.retry import SHORT_WRITE
 from kavach_fastapi.store.signins import NewSession
 from kavach_fastapi.tables import utcnow
 from kavach_fastapi.testing import emulator_provider, sign_in
@@ -285,7 +285,7 @@ def test_an_undo_the_database_never_takes_still_answers_sign_in_failed_and_its_s
     with started(app) as client:
         with (
             caplog.at_level(logging.INFO, logger="kavach_fastapi"),
-            undo_fails(app, times=UNDO_ATTEMPTS + 5) as failed,
+            undo_fails(app, times=SHORT_WRITE.attempts + 5) as failed,
             session_tokens_made(app, monkeypatch) as made,
         ):
             answer = try_sign_in(client, atlassian_emulator)
@@ -301,7 +301,7 @@ def test_an_undo_the_database_never_takes_still_answers_sign_in_failed_and_its_s
         client.portal.call(app.state.kavach.housekeeper.sweep)  # type: ignore[union-attr]
         assert db.count("kavach_sessions") == 0
 
-    assert len(failed) == UNDO_ATTEMPTS
+    assert len(failed) == SHORT_WRITE.attempts
     # The sign-in's rows stay: the user it created, their account, its session.
     assert left == SIGNED_IN
     # Its session's token reached no browser and no log: nobody can use that session.

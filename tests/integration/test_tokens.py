@@ -20,7 +20,7 @@ import pytest
 
 from kavach_fastapi.crypto import Keyring
 from kavach_fastapi.emulator import AtlassianEmulator, Fault
-from kavach_fastapi.token_refresh import SAVE_ATTEMPTS
+from kavach_fastapi.retry import SHORT_WRITE
 
 from ..databases import TestDatabase
 from ..emulator.flow import flow_for
@@ -616,7 +616,7 @@ async def test_a_refreshed_pair_the_database_never_takes_still_answers_and_the_n
         expire_access_token(db)
         with (
             caplog.at_level(logging.INFO, logger="kavach_fastapi"),
-            refreshed_tokens_fail_to_save(harness, times=SAVE_ATTEMPTS) as failed,
+            refreshed_tokens_fail_to_save(harness, times=SHORT_WRITE.attempts) as failed,
         ):
             answered = await client.get("/token")
         after_failure = the_account(db)
@@ -627,7 +627,7 @@ async def test_a_refreshed_pair_the_database_never_takes_still_answers_and_the_n
 
     assert answered.status_code == 200, answered.text  # the token in hand was used
     assert accepted_by_atlassian(emu, answered.json()["token"])
-    assert len(failed) == SAVE_ATTEMPTS
+    assert len(failed) == SHORT_WRITE.attempts
     assert after_failure["refresh_lease_owner"] is None  # handed back: the next one may retry
     assert not after_failure["needs_reauth"]
     assert emu.calls["refresh"] == 2

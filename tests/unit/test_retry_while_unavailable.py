@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from kavach_fastapi.errors import DatabaseUnavailableError
-from kavach_fastapi.retry import retry_while_unavailable
+from kavach_fastapi.retry import WriteRetries, retry_while_unavailable
 
 Write = Callable[[], Awaitable[str]]
 
@@ -31,8 +31,9 @@ def failing(times: int, error: Exception | None = None) -> tuple[Write, list[flo
 async def retried(write: Write, **limits: Any) -> str:
     """``write`` through `retry_while_unavailable`: 4 tries, 0.01 s apart, within 5 s, unless
     ``limits`` say otherwise."""
-    options: dict[str, Any] = {"attempts": 4, "backoff": 0.01, "budget": 5.0} | limits
-    return await retry_while_unavailable(write, **options)
+    until = limits.pop("until", None)
+    retries = WriteRetries(**({"attempts": 4, "backoff": 0.01, "budget": 5.0} | limits))
+    return await retry_while_unavailable(write, retries, until=until)
 
 
 async def test_a_write_the_database_fails_once_is_tried_again_after_the_backoff() -> None:

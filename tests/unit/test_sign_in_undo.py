@@ -4,6 +4,7 @@ finished even when its request is cancelled."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any, cast
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from kavach_fastapi import KavachHooks, SignInEvent, signin
 from kavach_fastapi.errors import DatabaseUnavailableError
 from kavach_fastapi.models import User
+from kavach_fastapi.retry import SHORT_WRITE
 from kavach_fastapi.signin import SignInService
 from kavach_fastapi.store.signins import RecordedSignIn
 from kavach_fastapi.tables import UserRow, utcnow
@@ -64,7 +66,7 @@ def a_recorded_sign_in() -> tuple[RecordedSignIn, SignInEvent]:
 async def test_an_undo_under_way_when_its_request_is_cancelled_is_finished_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(signin, "UNDO_BACKOFF", 0.01)
+    monkeypatch.setattr(signin, "SHORT_WRITE", replace(SHORT_WRITE, backoff=0.01))
     signins = FlakySignIns()
     now = utcnow()
     recorded = RecordedSignIn(UserRow(id="u1", created_at=now, updated_at=now), True, "hash")
